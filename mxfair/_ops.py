@@ -1,0 +1,74 @@
+"""Array helpers shared by the package: NumPy/NDArray conversion, one-hot group sums, safe division.
+
+The F-generic helpers take ``F`` (``mx.nd`` or ``mx.sym``) first so that they work inside
+``hybrid_forward``.
+"""
+from typing import Any, Optional, Union
+
+import mxnet as mx
+import numpy as np
+
+Tensor = Union[mx.nd.NDArray, mx.sym.Symbol]
+ArrayLike = Union[np.ndarray, mx.nd.NDArray, list, tuple]
+
+__all__ = ["Tensor", "ArrayLike"]
+
+
+def is_ndarray(x: Any) -> bool:
+    """True for an MXNet NDArray (the kind a public function must give back)."""
+    return isinstance(x, mx.nd.NDArray)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """NumPy view of a list, NumPy array, pandas object or NDArray (synchronises for NDArray)."""
+    if is_ndarray(x):
+        return x.asnumpy()
+    if hasattr(x, "to_numpy"):  # pandas
+        return x.to_numpy()
+    return np.asarray(x)
+
+
+def context_of(*arrays: Any, default: Optional[mx.Context] = None) -> mx.Context:
+    """Context of the first NDArray among ``arrays``, else ``default`` or the current context."""
+    for a in arrays:
+        if is_ndarray(a):
+            return a.context
+    return default if default is not None else mx.current_context()
+
+
+def as_ndarray(x: Any, ctx: Optional[mx.Context] = None, dtype: Any = None) -> mx.nd.NDArray:
+    """NDArray on ``ctx`` (default: its own context, or the current one for host data)."""
+    if is_ndarray(x):
+        if ctx is not None and x.context != ctx:
+            x = x.as_in_context(ctx)
+        if dtype is not None and x.dtype != np.dtype(dtype):
+            x = x.astype(dtype)
+        return x
+    arr = to_numpy(x)
+    if dtype is not None:
+        arr = arr.astype(dtype)
+    return mx.nd.array(arr, ctx=ctx or mx.current_context(), dtype=arr.dtype)
+
+
+def group_onehot(F, groups: Tensor, num_groups: int, dtype: str = "float32") -> Tensor:
+    """One-hot group matrix, shape (N, G), from group ids of shape (N,); ids outside range → 0 row."""
+    return F.one_hot(F.cast(F.reshape(groups, shape=(-1,)), "int32"), depth=num_groups, dtype=dtype)
+
+
+def group_sums(F, values: Tensor, onehot: Tensor) -> Tensor:
+    """Per-group sums: values (N,) or (N, C), onehot (N, G) → (G,) or (G, C)."""
+    return F.dot(onehot, values, transpose_a=True)
+
+
+def safe_divide(F, num: Tensor, den: Tensor, eps: float = 1e-12) -> Tensor:
+    """num / den, and 0 where den is 0 (graph-safe; use where an empty group is masked anyway)."""
+    return F.where(den > 0, num / F.maximum(den, eps), F.zeros_like(num))
+
+
+def nan_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Host division that gives NaN (not a warning or inf) where den is 0."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
