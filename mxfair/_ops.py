@@ -51,7 +51,7 @@ def as_ndarray(x: Any, ctx: Optional[mx.Context] = None, dtype: Any = None) -> m
 
 
 def group_onehot(F, groups: Tensor, num_groups: int, dtype: str = "float32") -> Tensor:
-    """One-hot group matrix, shape (N, G), from group ids of shape (N,); ids outside range → 0 row."""
+    """One-hot group matrix (N, G) from group ids (N,); an id outside the range gives a 0 row."""
     return F.one_hot(F.cast(F.reshape(groups, shape=(-1,)), "int32"), depth=num_groups, dtype=dtype)
 
 
