@@ -1,0 +1,316 @@
+"""Reweighing (Kamiran & Calders, 2012): weights that make the label independent of the group.
+
+Each row of the (group ``g``, label ``y``) cell gets the weight
+
+.. math::
+
+    w(g, y) = \\frac{P(g)\\,P(y)}{P(g, y)} = \\frac{n_g\\, n_y}{n\\, n_{g,y}},
+
+so that under the weighted distribution ``P_w(g, y) = P(g) P(y)``. With instance weights the
+counts are sums of weights, and a row's new weight is its instance weight times ``w(g, y)``,
+as AIF360's ``Reweighing.transform`` does.
+
+The formula has one home, :func:`weights_from_counts`, which works from a ``(G, K)`` table of
+cell counts. Distributed training sums that table over the workers (a kvstore allreduce of a
+small tensor) and calls the same function, so every worker uses the global weights.
+"""
+import warnings
+from typing import Literal, Optional, Tuple
+
+import numpy as np
+
+from .._ops import ArrayLike, as_ndarray, context_of, is_ndarray, to_numpy
+from .._validation import check_choice, check_group_ids, check_positive_int, check_same_length
+
+__all__ = ["cell_counts", "weights_from_counts", "reweighing_table", "reweighing_weights"]
+
+EMPTY_CELL = (
+    "the (group={g}, label={y}) cell has no rows, although group {g} and label {y} both occur: "
+    "reweighing cannot give it the mass P(g)P(y) > 0; merge groups, drop the label, or pass "
+    "empty='zero' to give such cells weight 0"
+)
+EMPTY_CELL_ZERO = (
+    "the (group={g}, label={y}) cell has no rows, although group {g} and label {y} both occur; "
+    "its weight is set to 0 (empty='zero') and the weighted data keep a group-label dependence"
+)
+SINGLE_LABEL = (
+    "all rows have the same label; the label is trivially independent of the group and every "
+    "reweighing weight is 1"
+)
+BAD_COUNTS = "cell_counts must be a 2-D (num_groups, num_classes) table of non-negative {what}"
+LABEL_OUT_OF_RANGE = "labels must be integers in [0, {num_classes}), got values in [{lo}, {hi}]"
+EMPTY_INPUT = "labels and groups are empty; reweighing needs at least one row"
+
+EmptyPolicy = Literal["raise", "zero"]
+
+
+def _check_labels(labels: np.ndarray, num_classes: Optional[int]) -> Tuple[np.ndarray, int]:
+    """Labels as int64 in ``[0, K)`` and ``K`` (inferred as ``max + 1`` when not given)."""
+    y = np.asarray(labels).reshape(-1)
+    if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
+        raise ValueError("labels must be integer class ids, got non-integer values")
+    y = y.astype(np.int64)
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 1
+        if y.size and y.min() < 0:
+            raise ValueError(
+                LABEL_OUT_OF_RANGE.format(num_classes=num_classes, lo=int(y.min()), hi=int(y.max()))
+            )
+    num_classes = check_positive_int("num_classes", num_classes)
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            LABEL_OUT_OF_RANGE.format(num_classes=num_classes, lo=int(y.min()), hi=int(y.max()))
+        )
+    return y, num_classes
+
+
+def _prepare(labels, groups, num_groups, num_classes, sample_weight):
+    """Host-side checks shared by the public functions: (y, g, w or None, G, K)."""
+    check_same_length(labels=labels, groups=groups, sample_weight=sample_weight)
+    y, num_classes = _check_labels(to_numpy(labels), num_classes)
+    g_host = np.asarray(to_numpy(groups)).reshape(-1)
+    if num_groups is None:
+        if g_host.size and np.min(g_host) < 0:
+            raise ValueError(
+                f"group ids must be integers >= 0, got a minimum of {np.min(g_host)}"
+            )
+        num_groups = int(np.max(g_host)) + 1 if g_host.size else 1
+    num_groups = check_positive_int("num_groups", num_groups)
+    g = check_group_ids(groups, num_groups, copy=g_host)
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("sample_weight must be finite and non-negative")
+    return y, g, w, num_groups, num_classes
+
+
+def _cell_counts_host(y, g, w, num_groups: int, num_classes: int) -> np.ndarray:
+    """Per-cell (weighted) counts, float64 (G, K); row ``i`` goes to cell ``(g_i, y_i)``."""
+    flat = g * num_classes + y
+    out = np.bincount(flat, weights=w, minlength=num_groups * num_classes)
+    return out.astype(np.float64).reshape(num_groups, num_classes)
+
+
+def _like(result: np.ndarray, *inputs, dtype=None):
+    """Give ``result`` back as the kind of the inputs: an NDArray on their context, or NumPy."""
+    if any(is_ndarray(a) for a in inputs):
+        return as_ndarray(result, ctx=context_of(*inputs), dtype=dtype or np.float32)
+    return result if dtype is None else result.astype(dtype)
+
+
+def cell_counts(
+    labels: ArrayLike,
+    groups: ArrayLike,
+    num_groups: Optional[int] = None,
+    num_classes: Optional[int] = None,
+    sample_weight: Optional[ArrayLike] = None,
+):
+    """Number of rows (or sum of weights) in each (group, label) cell.
+
+    Parameters
+    ----------
+    labels : array of int, shape (N,)
+        Class ids in ``[0, num_classes)``.
+    groups : array of int, shape (N,)
+        Group ids in ``[0, num_groups)``.
+    num_groups, num_classes : int, optional
+        Table size; inferred as ``max + 1`` of the ids when not given (give them when a shard
+        or a batch may miss the largest id).
+    sample_weight : array of float, shape (N,), optional
+        Instance weights; the counts are then sums of weights.
+
+    Returns
+    -------
+    counts : np.ndarray or NDArray, shape (G, K)
+        ``counts[g, y]``; float64 NumPy for NumPy input, a float64 NDArray on the input's
+        context for NDArray input.
+
+    Examples
+    --------
+    >>> cell_counts([0, 1, 1, 0], [0, 0, 1, 1]).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
+    y, g, w, num_groups, num_classes = _prepare(
+        labels, groups, num_groups, num_classes, sample_weight
+    )
+    counts = _cell_counts_host(y, g, w, num_groups, num_classes)
+    return _like(counts, labels, groups, sample_weight, dtype=np.float64)
+
+
+def _weights_from_counts_host(counts: np.ndarray, empty: str) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 2:
+        raise ValueError(BAD_COUNTS.format(what=f"counts, got shape {counts.shape}"))
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError(BAD_COUNTS.format(what="finite counts, got negative or non-finite ones"))
+    n = counts.sum()
+    if n <= 0:
+        raise ValueError(BAD_COUNTS.format(what="counts with a positive total, got all zeros"))
+    n_g = counts.sum(axis=1, keepdims=True)  # (G, 1)
+    n_y = counts.sum(axis=0, keepdims=True)  # (1, K)
+    expected = n_g * n_y  # (G, K), n * (expected count under independence)
+    weights = np.zeros_like(counts)
+    filled = counts > 0
+    weights[filled] = expected[filled] / (n * counts[filled])
+    missing = (~filled) & (expected > 0)
+    if np.any(missing):
+        g, y = (int(v) for v in np.argwhere(missing)[0])
+        if empty == "raise":
+            raise ValueError(EMPTY_CELL.format(g=g, y=y))
+        warnings.warn(EMPTY_CELL_ZERO.format(g=g, y=y), UserWarning, stacklevel=3)
+    return weights
+
+
+def weights_from_counts(cell_counts: ArrayLike, empty: EmptyPolicy = "raise"):
+    """Reweighing weight of each (group, label) cell from the cell counts: the one home of
+    the formula.
+
+    .. math::
+
+        w(g, y) = \\frac{n_g\\, n_y}{n\\, n_{g,y}},\\qquad
+        n_g = \\sum_y n_{g,y},\\; n_y = \\sum_g n_{g,y},\\; n = \\sum_{g,y} n_{g,y}.
+
+    Parameters
+    ----------
+    cell_counts : array, shape (G, K)
+        Non-negative counts (or sums of instance weights) per (group, label) cell, for example
+        the allreduced sum of every worker's :func:`cell_counts`.
+    empty : {'raise', 'zero'}
+        What to do with an empty cell whose group and label both occur (its target mass
+        ``P(g)P(y)`` is positive but no row can carry it): raise ``ValueError`` (default), or
+        give it weight 0 with a ``UserWarning``. A cell whose whole group or whole label is
+        absent gets weight 0 silently: it has no rows and no target mass.
+
+    Returns
+    -------
+    weights : np.ndarray or NDArray, shape (G, K)
+        Float64; an NDArray on the input's context when ``cell_counts`` is an NDArray. Never
+        NaN.
+
+    Examples
+    --------
+    >>> weights_from_counts(np.array([[3.0, 1.0], [1.0, 3.0]])).tolist()
+    [[0.6666666666666666, 2.0], [2.0, 0.6666666666666666]]
+    """
+    check_choice("empty", empty, {"raise", "zero"})
+    weights = _weights_from_counts_host(to_numpy(cell_counts), empty)
+    return _like(weights, cell_counts, dtype=np.float64)
+
+
+def reweighing_table(
+    labels: ArrayLike,
+    groups: ArrayLike,
+    num_groups: Optional[int] = None,
+    num_classes: Optional[int] = None,
+    sample_weight: Optional[ArrayLike] = None,
+    empty: EmptyPolicy = "raise",
+):
+    """Reweighing weight of each (group, label) cell, computed from the data.
+
+    ``weights_from_counts(cell_counts(labels, groups, ...))``; see those two functions.
+
+    Parameters
+    ----------
+    labels, groups : array of int, shape (N,)
+    num_groups, num_classes : int, optional
+    sample_weight : array of float, shape (N,), optional
+    empty : {'raise', 'zero'}
+
+    Returns
+    -------
+    table : np.ndarray or NDArray, shape (G, K)
+        Float64, on the inputs' context for NDArray input.
+
+    Examples
+    --------
+    >>> reweighing_table([1, 1, 1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 1, 1, 1, 1]).tolist()
+    [[2.0, 0.6666666666666666], [0.6666666666666666, 2.0]]
+    """
+    check_choice("empty", empty, {"raise", "zero"})
+    y, g, w, num_groups, num_classes = _prepare(
+        labels, groups, num_groups, num_classes, sample_weight
+    )
+    if y.size == 0:
+        raise ValueError(EMPTY_INPUT)
+    table = _weights_from_counts_host(_cell_counts_host(y, g, w, num_groups, num_classes), empty)
+    return _like(table, labels, groups, sample_weight, dtype=np.float64)
+
+
+def reweighing_weights(
+    labels: ArrayLike,
+    groups: ArrayLike,
+    sample_weight: Optional[ArrayLike] = None,
+    num_groups: Optional[int] = None,
+    num_classes: Optional[int] = None,
+    cell_counts: Optional[ArrayLike] = None,
+    empty: EmptyPolicy = "raise",
+):
+    """Per-row reweighing weights (Kamiran & Calders, 2012), for any number of groups and classes.
+
+    Row ``i`` gets ``sample_weight[i] * w(groups[i], labels[i])`` with
+    ``w(g, y) = P(g) P(y) / P(g, y)`` (see :func:`weights_from_counts`), which equals AIF360's
+    ``Reweighing().fit_transform(ds).instance_weights`` for two groups and binary labels.
+
+    Parameters
+    ----------
+    labels : array of int, shape (N,)
+        Class ids in ``[0, num_classes)``.
+    groups : array of int, shape (N,)
+        Group ids in ``[0, num_groups)``.
+    sample_weight : array of float, shape (N,), optional
+        Instance weights: they enter the counts (as AIF360's instance weights do) and multiply
+        the result.
+    num_groups, num_classes : int, optional
+        Inferred as ``max + 1`` when not given (and from ``cell_counts`` when that is given).
+    cell_counts : array, shape (G, K), optional
+        Global (all-worker) cell counts to compute the cell weights from, instead of the counts
+        of ``labels``/``groups``: in data-parallel training each worker passes its own rows and
+        the allreduced table.
+    empty : {'raise', 'zero'}
+        Policy for an empty cell whose group and label occur; see :func:`weights_from_counts`.
+        Rows never fall into an empty cell, so the returned weights are always finite.
+
+    Returns
+    -------
+    weights : np.ndarray or NDArray, shape (N,)
+        Float64 NumPy array for NumPy input; float32 NDArray on the context of the input for
+        NDArray input (ready for ``loss(pred, label, weight)``).
+
+    Notes
+    -----
+    Data with a single label gives weights all 1, with a ``UserWarning``.
+
+    Examples
+    --------
+    >>> y = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    >>> g = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> reweighing_weights(y, g).round(3).tolist()
+    [0.667, 0.667, 0.667, 2.0, 0.667, 0.667, 0.667, 2.0]
+    """
+    check_choice("empty", empty, {"raise", "zero"})
+    if cell_counts is not None:
+        table_in = np.asarray(to_numpy(cell_counts), dtype=np.float64)
+        if table_in.ndim != 2:
+            raise ValueError(BAD_COUNTS.format(what=f"counts, got shape {table_in.shape}"))
+        num_groups, num_classes = table_in.shape
+    y, g, w, num_groups, num_classes = _prepare(
+        labels, groups, num_groups, num_classes, sample_weight
+    )
+    if y.size == 0:
+        raise ValueError(EMPTY_INPUT)
+    if cell_counts is None:
+        table_in = _cell_counts_host(y, g, w, num_groups, num_classes)
+    if np.count_nonzero(table_in.sum(axis=0)) == 1:
+        warnings.warn(SINGLE_LABEL, UserWarning, stacklevel=2)
+    table = _weights_from_counts_host(table_in, empty)
+    row_w = table[g, y]
+    if cell_counts is not None and np.any(row_w == 0):
+        i = int(np.argmax(row_w == 0))
+        raise ValueError(
+            f"row {i} is in cell (group={g[i]}, label={y[i]}), which is empty in cell_counts; "
+            "the global counts must include every worker's rows"
+        )
+    if w is not None:
+        row_w = row_w * w
+    return _like(row_w, labels, groups, sample_weight)
