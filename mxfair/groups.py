@@ -100,7 +100,7 @@ class GroupEncoder:
         """Group ids, int64 array of shape (N,); raises ValueError on an unseen combination."""
         if not hasattr(self, "groups_"):
             raise ValueError(NOT_FITTED)
-        cols, _ = _as_columns(sensitive, self.columns_ if self.names is None else self.names)
+        cols, _ = _as_columns(sensitive, None)
         if len(cols) != len(self.columns_):
             raise ValueError(
                 f"expected {len(self.columns_)} sensitive columns, got {len(cols)}"
