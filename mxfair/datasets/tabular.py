@@ -485,8 +485,8 @@ class TabularData:
         >>> data = load_german(subsample=100)
         >>> loader = gluon.data.DataLoader(data.to_gluon("train"), batch_size=32)
         >>> x, y, g = next(iter(loader))
-        >>> x.shape, y.dtype, g.dtype
-        ((32, 56), <class 'numpy.int64'>, <class 'numpy.int64'>)
+        >>> x.shape == (32, data.num_features), x.dtype, y.dtype, g.dtype
+        (True, <class 'numpy.float32'>, <class 'numpy.int64'>, <class 'numpy.int64'>)
         """
         s = self.split(split)
         return gluon.data.ArrayDataset(s.X, s.y, s.groups)
