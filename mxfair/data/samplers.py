@@ -601,21 +601,6 @@ class FairBatchSampler(_CellSamplerBase):
         np.divide(n_cell - correct, n_cell, out=out, where=n_cell > 0)
         return out
 
-    def _confusion_from_report(self, report: Any) -> np.ndarray:
-        """Binary confusion counts (G, 2, 2) from a FairnessReport's per-group rates."""
-        if self.num_classes != 2:
-            raise ValueError("a FairnessReport can drive FairBatch only for binary labels")
-        n_pos = np.nan_to_num(np.asarray(report["n_pos"], dtype=np.float64))
-        n_neg = np.nan_to_num(np.asarray(report["n_neg"], dtype=np.float64))
-        tpr = np.asarray(report["true_positive_rate"], dtype=np.float64)
-        fpr = np.asarray(report["false_positive_rate"], dtype=np.float64)
-        tp = np.where(n_pos > 0, n_pos * np.nan_to_num(tpr), 0.0)
-        fp = np.where(n_neg > 0, n_neg * np.nan_to_num(fpr), 0.0)
-        conf = np.zeros((len(n_pos), 2, 2))
-        conf[:, 1, 1], conf[:, 1, 0] = tp, n_pos - tp
-        conf[:, 0, 1], conf[:, 0, 0] = fp, n_neg - fp
-        return conf  # [group, true, pred] in class-id order, the report's positive class is 1
-
     def _step(self, y: int, worst: int, up: bool) -> None:
         support = self._support[y]
         m = int(support.sum())
@@ -634,10 +619,11 @@ class FairBatchSampler(_CellSamplerBase):
         Parameters
         ----------
         source : GroupStats, FairnessReport or array, optional
-            A ``mxfair.metrics.GroupStats`` (its ``counts`` (G, K, K) give 0-1 losses per
-            cell), a binary ``FairnessReport`` (per-group ``n_pos``, ``n_neg``, TPR, FPR), or the
-            per-cell losses ``L`` as an array of shape (G, K), or (G,) for the positive label
-            (``'eqopp'``). NumPy or NDArray.
+            A ``mxfair.metrics.GroupStats`` or ``FairnessReport``: its confusion ``counts``
+            (G, K, K) give 0-1 losses per cell (the cell's error rate; for ``'dp'`` the share of
+            the group that is in the cell and not predicted ``pos_label``). Or the per-cell
+            losses ``L`` as an array of shape (G, K), or (G,) for the positive label
+            (``'eqopp'`` only). NumPy or NDArray.
         probs, losses : array, optional
             Per-row model outputs on the sampler's full ``labels``; see :meth:`cell_losses`.
 
@@ -650,10 +636,10 @@ class FairBatchSampler(_CellSamplerBase):
             raise ValueError(FAIRBATCH_UPDATE.format(what=f"{sum(given)} of them"))
         if source is None:
             cell_loss = self.cell_losses(probs=probs, losses=losses)
-        elif hasattr(source, "counts"):  # GroupStats
+        elif hasattr(source, "counts"):  # GroupStats or FairnessReport: (G, K, K) counts
+            if source.counts is None:
+                raise ValueError("the GroupStats has no data yet; update it before FairBatch")
             cell_loss = self._losses_from_confusion(to_numpy(source.counts))
-        elif hasattr(source, "overall") and hasattr(source, "__getitem__"):  # FairnessReport
-            cell_loss = self._losses_from_confusion(self._confusion_from_report(source))
         else:
             arr = np.asarray(to_numpy(source), dtype=np.float64)
             if arr.shape == (self.num_groups,):
