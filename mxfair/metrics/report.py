@@ -330,7 +330,9 @@ class FairnessReport:
         ``<name>_hi`` give 95 % percentile intervals of each figure."""
         out = self._headline()
         if self.boot_counts is not None:
-            reps = [r._headline() for r in self.replicates]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UndefinedRateWarning)
+                reps = [r._headline() for r in self.replicates]
             for key in list(out):
                 lo, hi = _percentiles([r[key] for r in reps], 0.95)
                 out[f"{key}_lo"], out[f"{key}_hi"] = lo, hi

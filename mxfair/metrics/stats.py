@@ -193,13 +193,16 @@ class GroupStats:
             weight = as_ndarray(sample_weight, ctx=ctx).reshape((-1,)).astype("float64")
 
         score, decided = self._decide(preds)  # score (N,) for binary, decided (N,) in [0, K)
-        cell = (groups * K + labels) * K + decided  # shape (N,), in [0, G*K*K)
+        # One fused sum instead of a chain of elementwise passes (the update is memory-bound).
+        cell = mx.nd.add_n(groups * (K * K), labels * K, decided)  # shape (N,), in [0, G*K*K)
         self.counts += _scatter_add(cell, G * K * K, weight).reshape((G, K, K))
         if B:
             bins = mx.nd.clip(mx.nd.floor(score * B), 0, B - 1)  # shape (N,)
-            hist_cell = (groups * 2 + labels) * B + bins
+            hist_cell = mx.nd.add_n(groups * (2 * B), labels * B, bins)
             self.hist += _scatter_add(hist_cell, G * 2 * B, weight).reshape((G, 2, B))
-            score_w = score.astype("float64") if weight is None else score * weight
+            score_w = score.astype("float64")
+            if weight is not None:
+                score_w = score_w * weight
             self.score_sums += _scatter_add(groups * B + bins, G * B, score_w).reshape((G, B))
         if self.bootstrap:
             self._update_bootstrap(cell, weight, n, *((hist_cell, groups * B + bins, score)
@@ -210,16 +213,17 @@ class GroupStats:
         K = self.num_classes
         if preds.ndim == 2 and preds.shape[1] == K:
             if K != 2:
-                return None, mx.nd.argmax(preds, axis=1)
+                return None, mx.nd.argmax(preds, axis=1).astype("float32", copy=False)
             probs = mx.nd.softmax(preds, axis=1) if self.from_logits else preds
             score = mx.nd.slice_axis(probs, axis=1, begin=1, end=2).reshape((-1,))
+            score = score.astype("float32", copy=False)
             return score, score >= self.threshold
         if preds.ndim == 2 and preds.shape[1] == 1:
             preds = preds.reshape((-1,))
         if preds.ndim != 1:
             raise ValueError(PREDS_SHAPE.format(k=K, shape=preds.shape))
         if K != 2:
-            return None, preds.astype("float32")
+            return None, preds.astype("float32", copy=False)
         score = mx.nd.sigmoid(preds) if self.from_logits else preds
         score = score.astype("float32", copy=False)
         return score, score >= self.threshold
