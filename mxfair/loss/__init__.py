@@ -1,0 +1,22 @@
+"""Fairness-regularized losses, constrained training and adversarial debiasing for Gluon.
+
+statistics   soft per-group rates (positive rate, TPR, FPR, stacked) as per-sample terms
+penalties    how groups are compared (squared / absolute / smooth-max gap, MMD)
+fair_loss    FairnessRegularizedLoss = base loss + lam * penalty(statistic), fairness_penalty
+constrained  LagrangeMultiplier, ConstrainedFairLoss (state the bound, not lam)
+adversarial  GradientReversal, AdversarialDebiasing (Zhang et al., 2018)
+"""
+from . import adversarial, constrained, fair_loss, penalties, statistics
+from .adversarial import *  # noqa: F401,F403
+from .constrained import *  # noqa: F401,F403
+from .fair_loss import *  # noqa: F401,F403
+from .penalties import *  # noqa: F401,F403
+from .statistics import *  # noqa: F401,F403
+
+__all__ = (
+    statistics.__all__
+    + penalties.__all__
+    + fair_loss.__all__
+    + constrained.__all__
+    + adversarial.__all__
+)

@@ -1,0 +1,51 @@
+"""Host-set scalar hyperparameters stored as non-trained Gluon parameters.
+
+A value that the host changes between steps (the fairness weight ``lam``, a Lagrange multiplier,
+the gradient-reversal scale) must not be a Python float inside ``hybrid_forward``: a hybridized
+block bakes Python constants into its cached graph. It lives in a ``grad_req='null'`` parameter of
+shape ``(1,)`` instead, is changed with ``set_data`` and survives ``save_parameters``.
+"""
+from typing import Any
+
+import mxnet as mx
+
+__all__: list = []
+
+
+def new_scalar(block: mx.gluon.Block, name: str, value: float) -> mx.gluon.Parameter:
+    """Register a non-trained scalar parameter ``name`` on ``block``, initialised to ``value``."""
+    return block.params.get(
+        name, shape=(1,), init=mx.init.Constant(float(value)), dtype="float32",
+        grad_req="null", differentiable=False,
+    )
+
+
+def is_initialized(param: mx.gluon.Parameter) -> bool:
+    """True once ``param`` holds data (or has a pending deferred initialisation)."""
+    return param._data is not None or bool(param._deferred_init)
+
+
+def ensure_on(param: mx.gluon.Parameter, ctx: mx.Context) -> None:
+    """Make ``param`` available on ``ctx``: initialise it there, or add ``ctx`` to its copies.
+
+    Losses are rarely ``initialize``-d by users; this lets a loss be called on any context.
+    """
+    if not is_initialized(param):
+        param.initialize(ctx=ctx)
+    elif param._data is not None and ctx not in param.list_ctx():
+        param.reset_ctx(list(param.list_ctx()) + [ctx])
+
+
+def get_scalar(param: mx.gluon.Parameter) -> float:
+    """The current value of a scalar parameter, as a Python float (synchronises)."""
+    if param._data is None:
+        return float(param.init.value)
+    return float(param.data(param.list_ctx()[0]).asscalar())
+
+
+def set_scalar(param: mx.gluon.Parameter, value: Any) -> None:
+    """Set a scalar parameter on every context it lives on (or its initial value)."""
+    value = float(value)
+    param.init = mx.init.Constant(value)
+    if param._data is not None:
+        param.set_data(mx.nd.full((1,), value, dtype="float32"))

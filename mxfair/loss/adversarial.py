@@ -1,0 +1,234 @@
+"""Adversarial debiasing (Zhang, Lemoine & Mitchell, 2018) with a graph-safe gradient reversal.
+
+An adversary tries to predict the group from the model's output (and the true label, for
+equalized odds); the model is trained to predict the label *and* to defeat the adversary. One
+``backward`` does both through a gradient-reversal layer between the model and the adversary: the
+adversary's parameters get the gradient of its cross-entropy, the model gets that gradient times
+``-alpha``. This is a Gluon-native counterpart of AIF360's TF1-only ``AdversarialDebiasing``.
+
+Difference from the paper: the paper also removes from the model's gradient its projection onto
+the adversary's gradient; gradient reversal keeps only the ``-alpha`` term (as Ganin & Lempitsky's
+domain-adversarial training), which is what can live inside one hybridized graph.
+"""
+import mxnet as mx
+
+from .._ops import is_ndarray
+from .._validation import NOT_IN_CHOICES, check_positive_int
+from . import _scalar
+from .fair_loss import check_shapes, check_values, label_matrix
+
+__all__ = ["GradientReversal", "AdversarialDebiasing"]
+
+ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "equalized_odds")
+BAD_ALPHA = "alpha must be a finite number >= 0, got {value!r}"
+
+
+def _check_alpha(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e30:
+        raise ValueError(BAD_ALPHA.format(value=value))
+    return float(value)
+
+
+class GradientReversal(mx.gluon.HybridBlock):
+    """Identity on the forward pass; multiplies the gradient by ``-scale`` on the backward pass.
+
+    Built as ``y = BlockGrad(x) - scale * (x - BlockGrad(x))``: the value is exactly ``x``, and
+    the only path that carries a gradient is ``-scale * x``. Unlike an ``autograd.Function``, this
+    works inside a hybridized graph. ``scale`` is a non-trained parameter, so it can be scheduled
+    between steps (``block.scale = value``) after ``hybridize``.
+
+    Parameters
+    ----------
+    scale : float, default 1.0
+        The gradient multiplier's magnitude, >= 0.
+
+    Inputs:
+        - **x**: any shape.
+
+    Outputs:
+        - **y**: ``x`` (same shape); gradient ``-scale`` times the incoming gradient.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> grl = GradientReversal(scale=0.5)
+    >>> x = mx.nd.array([1.0, 2.0])
+    >>> x.attach_grad()
+    >>> with mx.autograd.record():
+    ...     y = grl(x)
+    >>> y.backward()
+    >>> x.grad.asnumpy().tolist()
+    [-0.5, -0.5]
+    """
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.scale_value = _scalar.new_scalar(self, "scale", _check_alpha(scale))
+
+    @property
+    def scale(self) -> float:
+        """The reversal scale (host float)."""
+        return _scalar.get_scalar(self.scale_value)
+
+    @scale.setter
+    def scale(self, value: float) -> None:
+        _scalar.set_scalar(self.scale_value, _check_alpha(value))
+
+    def forward(self, x, *args):
+        if is_ndarray(x):
+            _scalar.ensure_on(self.scale_value, x.context)
+        return super().forward(x, *args)
+
+    def hybrid_forward(self, F, x, scale_value=None):
+        frozen = F.BlockGrad(x)
+        return frozen - F.broadcast_mul(x - frozen, scale_value)
+
+
+class AdversarialDebiasing(mx.gluon.HybridBlock):
+    """Adversary head that predicts the group from the model's output, behind gradient reversal.
+
+    The adversary follows Zhang et al. (and AIF360): ``s = sigmoid((1 + |c|) * logit)`` with a
+    learned ``c``, features ``[s]`` for demographic parity or ``[s, s*y, s*(1-y)]`` when the
+    constraint conditions on the label, an optional hidden layer, then a linear layer to
+    ``num_groups`` logits and softmax cross-entropy against the group. For equal opportunity
+    only rows with ``y = 1`` count (binary tasks only). Multi-class: ``s`` is the softmax and the
+    features are per class.
+
+    Parameters
+    ----------
+    num_groups : int
+        Number of groups (the adversary's classes).
+    constraint : {'demographic_parity', 'equal_opportunity', 'equalized_odds'}
+    alpha : float, default 1.0
+        Weight of the adversary's (reversed) gradient in the model's update; a non-trained
+        parameter, schedule it with ``adv.alpha = value``. Zhang et al. grow it like sqrt(t).
+    hidden_units : int, default 0
+        Width of a hidden ReLU layer in the adversary (0: a linear adversary, as the paper's).
+    num_classes : int, default 2
+        2: ``pred`` is one logit per row, shape (N,) or (N, 1); K > 2: (N, K) logits.
+    from_logits : bool, default True
+        If False, ``pred`` holds probabilities, fed to the adversary as they are (no ``c``).
+
+    Inputs:
+        - **pred**: the model's output, shape (N,), (N, 1) or (N, K).
+        - **label**: true labels, shape (N,); may be None for demographic parity.
+        - **group**: group ids, shape (N,), in ``[0, num_groups)`` (the adversary's target).
+        - **sample_weight**: optional, shape (N,).
+
+    Outputs:
+        - **loss**: the adversary's cross-entropy per sample, shape (N,). Add it to the model's
+          loss: the sum's gradient trains the adversary to find the group and, reversed, the
+          model to hide it.
+
+    Examples
+    --------
+    A training loop: one forward, one backward, a trainer for each side (the adversary usually
+    wants its own learning rate).
+
+    >>> import mxnet as mx
+    >>> from mxnet import autograd, gluon
+    >>> net = gluon.nn.Dense(1)
+    >>> adv = AdversarialDebiasing(num_groups=2, constraint="equalized_odds", alpha=1.0)
+    >>> net.initialize()
+    >>> adv.initialize()
+    >>> task_loss = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    >>> trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3})
+    >>> adv_trainer = gluon.Trainer(adv.collect_params(), "adam", {"learning_rate": 1e-2})
+    >>> x = mx.nd.random.normal(shape=(8, 3))
+    >>> y = mx.nd.array([0, 1, 0, 1, 1, 0, 1, 0])
+    >>> g = mx.nd.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> with autograd.record():
+    ...     out = net(x)
+    ...     loss = task_loss(out, y) + adv(out, y, g)
+    >>> loss.backward()
+    >>> trainer.step(8)
+    >>> adv_trainer.step(8)
+    >>> adv.alpha = 2.0   # e.g. a schedule between epochs
+    """
+
+    def __init__(self, num_groups: int, constraint: str = "demographic_parity",
+                 alpha: float = 1.0, hidden_units: int = 0, num_classes: int = 2,
+                 from_logits: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self._num_groups = check_positive_int("num_groups", num_groups)
+        if constraint not in ADVERSARY_CONSTRAINTS:
+            raise ValueError(NOT_IN_CHOICES.format(
+                name="constraint", choices=sorted(ADVERSARY_CONSTRAINTS), value=constraint))
+        self._constraint = constraint
+        self._needs_label = constraint != "demographic_parity"
+        self._num_classes = check_positive_int("num_classes", num_classes)
+        if self._num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
+        if constraint == "equal_opportunity" and self._num_classes > 2:
+            raise ValueError("constraint 'equal_opportunity' is defined for binary tasks "
+                             f"(num_classes=2), got num_classes={num_classes!r}")
+        if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
+                or hidden_units < 0:
+            raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
+        self._from_logits = bool(from_logits)
+        with self.name_scope():
+            self.reversal = GradientReversal(alpha)
+            # Zhang et al.'s learned sharpness of the sigmoid the adversary sees.
+            # Unused (and not trained) when pred holds probabilities.
+            self.c = self.params.get("c", shape=(1,), init=mx.init.Constant(1.0),
+                                     grad_req="write" if self._from_logits else "null")
+            self.hidden = (mx.gluon.nn.Dense(hidden_units, activation="relu", flatten=False)
+                           if hidden_units else None)
+            self.output = mx.gluon.nn.Dense(self._num_groups, flatten=False)
+            self.ce = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+
+    @property
+    def alpha(self) -> float:
+        """Weight of the reversed adversary gradient in the model's update."""
+        return self.reversal.scale
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.reversal.scale = value
+
+    def check_inputs(self, pred, label, group, sample_weight=None) -> None:
+        """Host check of shapes and of group/label values (synchronises); ValueError if bad."""
+        check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
+                     self._constraint)
+        check_values(label, group, self._num_groups, self._num_classes)
+
+    def forward(self, pred, label=None, group=None, sample_weight=None):
+        if is_ndarray(pred):
+            check_shapes(pred, label, group, sample_weight, self._num_classes,
+                         self._needs_label, self._constraint)
+        elif group is None:
+            raise ValueError("group ids are required: call adv(pred, label, group)")
+        if not self._needs_label:
+            label = None  # not read; keeps the cached graph's inputs fixed
+        args = [pred, label, group] + ([] if sample_weight is None else [sample_weight])
+        return super().forward(*args)
+
+    def hybrid_forward(self, F, pred, label, group, sample_weight=None, c=None):
+        z = self.reversal(pred)
+        if self._num_classes == 2:
+            z = F.reshape(z, shape=(-1, 1))  # (N, 1)
+        if self._from_logits:
+            sharp = F.broadcast_mul(z, 1.0 + F.abs(c))
+            s = F.sigmoid(sharp) if self._num_classes == 2 else F.softmax(sharp, axis=-1)
+        else:
+            s = z
+        weight = sample_weight
+        if self._needs_label:
+            y = label_matrix(F, label, self._num_classes)  # (N, K')
+            feats = F.concat(s, s * y, s * (1.0 - y), dim=1)  # (N, 3K')
+            if self._constraint == "equal_opportunity":
+                pos = F.reshape(y, shape=(-1,))  # only the positives count (binary only)
+                weight = pos if weight is None else pos * F.reshape(weight, shape=(-1,))
+        else:
+            feats = s  # (N, K')
+        h = self.hidden(feats) if self.hidden is not None else feats
+        logits = self.output(h)  # (N, G)
+        if weight is not None:
+            weight = F.reshape(weight, shape=(-1, 1))
+        return self.ce(logits, F.reshape(group, shape=(-1,)), weight)  # (N,)
+
+    def __repr__(self) -> str:
+        return (f"AdversarialDebiasing(num_groups={self._num_groups}, "
+                f"constraint={self._constraint!r}, hidden={self.hidden is not None}, "
+                f"num_classes={self._num_classes})")

@@ -1,0 +1,302 @@
+r"""Soft per-group statistics for fairness-regularized training (the *what is compared* half).
+
+A statistic is kept apart from the penalty that compares groups (as in fairret): n statistics and
+m penalties need n + m pieces of code, not n * m. Every statistic here is a weighted mean of a
+per-sample value, so it is described by two per-sample tensors of shape ``(N, C)``:
+
+``values``
+    the soft quantity averaged, e.g. the predicted probability of the positive class;
+``weights``
+    who is averaged over, e.g. 1 for every row (positive rate) or the indicator ``y == 1`` (TPR).
+
+The rate of group ``g`` in column ``c`` is then
+
+.. math::
+
+    \gamma_{g,c} = \frac{\sum_i 1[a_i = g]\, w_{i,c}\, v_{i,c}}{\sum_i 1[a_i = g]\, w_{i,c}},
+
+computed for all groups at once by one matrix product with the one-hot group matrix (``_ops``).
+Binary tasks use one column per rate (``probs`` of shape ``(N, 1)``); multi-class tasks one
+column per class (``probs`` of shape ``(N, K)``).
+
+All functions take ``F`` (``mx.nd`` or ``mx.sym``) first and are graph-safe, so they run inside a
+hybridized ``hybrid_forward``.
+"""
+from typing import Optional, Tuple, Union
+
+from .._ops import Tensor, group_sums, safe_divide
+from .._validation import NOT_IN_CHOICES
+
+__all__ = [
+    "Statistic",
+    "PositiveRate",
+    "TruePositiveRate",
+    "FalsePositiveRate",
+    "StackedStatistic",
+    "CONSTRAINTS",
+    "get_statistic",
+    "group_totals",
+    "group_rates",
+    "hard_predictions",
+]
+
+
+class Statistic:
+    """A soft rate given as per-sample ``(values, weights)``; subclasses define ``terms``.
+
+    Attributes
+    ----------
+    name : str
+        Short name used in messages.
+    needs_label : bool
+        Whether the statistic conditions on the true label (TPR, FPR do; positive rate does not).
+    columns_per_class : int
+        How many columns the statistic gives per probability column.
+    """
+
+    name = "statistic"
+    needs_label = False
+    columns_per_class = 1
+
+    def terms(self, F, probs: Tensor, label_onehot: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Per-sample ``(values, weights)``.
+
+        Parameters
+        ----------
+        F : module
+            ``mx.nd`` or ``mx.sym``.
+        probs : Tensor, shape (N, K')
+            Predicted probabilities: ``K' = 1`` (the positive class) for a binary task, else the
+            ``K`` class probabilities.
+        label_onehot : Tensor, shape (N, K'), or None
+            The true label as indicators of the same shape as ``probs`` (for a binary task the
+            0/1 label itself); only read when ``needs_label``.
+
+        Returns
+        -------
+        values, weights : Tensor, shape (N, C)
+        """
+        raise NotImplementedError
+
+    def __call__(self, F, probs, label_onehot=None):
+        return self.terms(F, probs, label_onehot)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class PositiveRate(Statistic):
+    """Soft selection rate ``E[p | a = g]`` (demographic parity); per class when multi-class.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> p = mx.nd.array([[0.9], [0.1], [0.6]])
+    >>> values, weights = PositiveRate()(mx.nd, p, None)
+    >>> weights.asnumpy().ravel().tolist()
+    [1.0, 1.0, 1.0]
+    """
+
+    name = "positive_rate"
+
+    def terms(self, F, probs, label_onehot=None):
+        return probs, F.ones_like(probs)
+
+
+class TruePositiveRate(Statistic):
+    """Soft TPR ``E[p | y = 1, a = g]`` (equal opportunity); per-class recall when multi-class.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> p, y = mx.nd.array([[0.9], [0.1]]), mx.nd.array([[1.0], [0.0]])
+    >>> values, weights = TruePositiveRate()(mx.nd, p, y)
+    >>> weights.asnumpy().ravel().tolist()
+    [1.0, 0.0]
+    """
+
+    name = "true_positive_rate"
+    needs_label = True
+
+    def terms(self, F, probs, label_onehot):
+        return probs, label_onehot
+
+
+class FalsePositiveRate(Statistic):
+    """Soft FPR ``E[p | y = 0, a = g]`` (predictive equality); one-vs-rest when multi-class.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> p, y = mx.nd.array([[0.9], [0.1]]), mx.nd.array([[1.0], [0.0]])
+    >>> values, weights = FalsePositiveRate()(mx.nd, p, y)
+    >>> weights.asnumpy().ravel().tolist()
+    [0.0, 1.0]
+    """
+
+    name = "false_positive_rate"
+    needs_label = True
+
+    def terms(self, F, probs, label_onehot):
+        return probs, 1.0 - label_onehot
+
+
+class StackedStatistic(Statistic):
+    """Several statistics side by side (columns concatenated), e.g. TPR and FPR for equalized odds.
+
+    Parameters
+    ----------
+    *statistics : Statistic
+        The statistics to stack; the result has the sum of their columns.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> p, y = mx.nd.array([[0.9], [0.1]]), mx.nd.array([[1.0], [0.0]])
+    >>> values, weights = StackedStatistic(TruePositiveRate(), FalsePositiveRate())(mx.nd, p, y)
+    >>> values.shape
+    (2, 2)
+    """
+
+    name = "stacked"
+
+    def __init__(self, *statistics: Statistic):
+        if not statistics or not all(isinstance(s, Statistic) for s in statistics):
+            raise TypeError(
+                f"StackedStatistic needs Statistic instances, got {statistics!r}"
+            )
+        self.statistics = statistics
+        self.needs_label = any(s.needs_label for s in statistics)
+        self.columns_per_class = sum(s.columns_per_class for s in statistics)
+        self.name = "+".join(s.name for s in statistics)
+
+    def terms(self, F, probs, label_onehot):
+        parts = [s.terms(F, probs, label_onehot) for s in self.statistics]
+        values = F.concat(*[v for v, _ in parts], dim=1)
+        weights = F.concat(*[w for _, w in parts], dim=1)
+        return values, weights
+
+    def __repr__(self) -> str:
+        return f"StackedStatistic({', '.join(repr(s) for s in self.statistics)})"
+
+
+#: Constraint names (fairlearn's vocabulary) and the statistic each one equalises across groups.
+CONSTRAINTS = {
+    "demographic_parity": PositiveRate,
+    "equal_opportunity": TruePositiveRate,
+    "predictive_equality": FalsePositiveRate,
+    "equalized_odds": lambda: StackedStatistic(TruePositiveRate(), FalsePositiveRate()),
+}
+
+
+def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
+    """The statistic for a constraint name, or ``constraint`` itself if it is a Statistic.
+
+    Parameters
+    ----------
+    constraint : str or Statistic
+        One of ``CONSTRAINTS`` (``'demographic_parity'``, ``'equal_opportunity'``,
+        ``'predictive_equality'``, ``'equalized_odds'``) or a ``Statistic`` instance.
+
+    Returns
+    -------
+    Statistic
+
+    Examples
+    --------
+    >>> get_statistic("equalized_odds").needs_label
+    True
+    """
+    if isinstance(constraint, Statistic):
+        return constraint
+    if not isinstance(constraint, str) or constraint not in CONSTRAINTS:
+        raise ValueError(
+            NOT_IN_CHOICES.format(name="constraint", choices=sorted(CONSTRAINTS), value=constraint)
+        )
+    return CONSTRAINTS[constraint]()
+
+
+def group_totals(F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tuple[Tensor, Tensor]:
+    """Per-group weighted sums of the values and of the weights, each shape (G, C).
+
+    These are additive over batches, so a rate over an epoch is the ratio of the summed totals.
+
+    Parameters
+    ----------
+    F : module
+        ``mx.nd`` or ``mx.sym``.
+    values, weights : Tensor, shape (N, C)
+    onehot : Tensor, shape (N, G)
+
+    Returns
+    -------
+    num, den : Tensor, shape (G, C)
+        ``sum_i 1[a_i = g] w_ic v_ic`` and ``sum_i 1[a_i = g] w_ic``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxfair._ops import group_onehot
+    >>> p = mx.nd.array([[1.0], [0.0], [1.0]])
+    >>> num, den = group_totals(mx.nd, p, mx.nd.ones_like(p),
+    ...                         group_onehot(mx.nd, mx.nd.array([0, 0, 1]), 2))
+    >>> num.asnumpy().ravel().tolist(), den.asnumpy().ravel().tolist()
+    ([1.0, 1.0], [2.0, 1.0])
+    """
+    return group_sums(F, values * weights, onehot), group_sums(F, weights, onehot)
+
+
+def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
+    """Hard decisions with the shape of ``probs``: ``p > threshold`` for a binary task
+    (shape (N, 1)), else the one-hot arg-max (shape (N, K)). A statistic of these gives the
+    measured rate (what fairness metrics report) rather than the soft one.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> hard_predictions(mx.nd, mx.nd.array([[0.7], [0.2]])).asnumpy().ravel().tolist()
+    [1.0, 0.0]
+    """
+    if num_classes == 2:
+        return probs > threshold
+    return F.one_hot(F.argmax(probs, axis=1), depth=num_classes)
+
+
+def group_rates(F, values: Tensor, weights: Tensor, onehot: Tensor
+                ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Per-group and overall weighted rates, and the per-group weight (0 = absent group).
+
+    Parameters
+    ----------
+    F : module
+        ``mx.nd`` or ``mx.sym``.
+    values, weights : Tensor, shape (N, C)
+        From a statistic's ``terms``.
+    onehot : Tensor, shape (N, G)
+        One-hot group matrix (``_ops.group_onehot``); a row of zeros (an id out of range) is left
+        out of every group and of the overall rate.
+
+    Returns
+    -------
+    rates : Tensor, shape (G, C)
+        Rate per group; 0 where the group has no weight in this batch (mask it with ``den``).
+    overall : Tensor, shape (1, C)
+        Rate over all rows that belong to a group.
+    den : Tensor, shape (G, C)
+        Total weight per group; a group with ``den == 0`` is absent and must be masked out.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxfair._ops import group_onehot
+    >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
+    >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
+    >>> rates, overall, den = group_rates(mx.nd, p, mx.nd.ones_like(p), onehot)
+    >>> rates.asnumpy().ravel().tolist(), overall.asnumpy().ravel().tolist()
+    ([0.5, 1.0], [0.75])
+    """
+    num, den = group_totals(F, values, weights, onehot)  # (G, C) each
+    rates = safe_divide(F, num, den)  # (G, C)
+    overall = safe_divide(F, F.sum(num, axis=0, keepdims=True),
+                          F.sum(den, axis=0, keepdims=True))  # (1, C)
+    return rates, overall, den
