@@ -145,19 +145,76 @@ def histogram_rates(hist: np.ndarray, score_sums: np.ndarray) -> Dict[str, np.nd
     return {"auc": auc, "ece": ece}
 
 
-def _gap(values: np.ndarray, overall, method: str, kind: str) -> np.ndarray:
-    """difference or ratio over the group axis 0 of ``values`` (NaN groups already dropped)."""
-    if values.shape[0] == 0:
-        return np.full(values.shape[1:], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
+def _gap(values: np.ndarray, overall: np.ndarray, method: str, kind: str,
+         multi: bool = False) -> np.ndarray:
+    """difference or ratio over groups, leaving out groups where ``values`` is NaN.
+
+    Parameters
+    ----------
+    values : ndarray, shape (..., G) binary, or (..., G, K) one-vs-rest multi-class (``multi``)
+    overall : ndarray, shape (...) or (..., K)
+    method : {"between_groups", "to_overall"}
+    kind : {"difference", "ratio"}
+    multi : bool
+        The last axis of ``values`` and ``overall`` is the class.
+
+    Returns
+    -------
+    ndarray, shape (...): NaN where no group is defined. Multi-class: a group with any
+    undefined class is left out, and the result is the max (difference) or min (ratio) over
+    classes. Leading axes (bootstrap replicates) are kept.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    overall = np.asarray(overall, dtype=np.float64)
+    if multi:
+        bad = np.isnan(values).any(axis=-1, keepdims=True)
+        values = np.moveaxis(np.where(bad, np.nan, values), -1, -2)  # (..., K, G)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
         if kind == "difference":
             if method == "between_groups":
-                return values.max(axis=0) - values.min(axis=0)
-            return np.abs(values - overall).max(axis=0)
-        if method == "between_groups":
-            return values.min(axis=0) / values.max(axis=0)
-        r = values / overall
-        return np.where(r > 1, 1.0 / r, r).min(axis=0)
+                gap = np.nanmax(values, axis=-1) - np.nanmin(values, axis=-1)
+            else:
+                gap = np.nanmax(np.abs(values - overall[..., None]), axis=-1)
+        elif method == "between_groups":
+            gap = np.nanmin(values, axis=-1) / np.nanmax(values, axis=-1)
+        else:
+            r = values / overall[..., None]
+            gap = np.nanmin(np.where(r > 1, 1.0 / r, r), axis=-1)
+        if multi:
+            gap = np.nanmax(gap, axis=-1) if kind == "difference" else np.nanmin(gap, axis=-1)
+    return gap
+
+
+def _headline_values(by_group: Dict[str, np.ndarray], overall: Dict[str, np.ndarray],
+                     binary: bool) -> Dict[str, np.ndarray]:
+    """The figures of :meth:`FairnessReport.summary`, vectorised over leading axes.
+
+    ``by_group[name]`` has shape (..., G) (or (..., G, K)), ``overall[name]`` shape (...) (or
+    (..., K)); every figure comes back with shape (...).
+    """
+    def gap(name, kind="difference"):
+        return _gap(by_group[name], overall[name], "between_groups", kind, not binary)
+
+    acc = overall["accuracy"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
+        worst = np.nanmin(by_group["accuracy"], axis=-1)
+        tpr_gap, fpr_gap = gap("true_positive_rate"), gap("false_positive_rate")
+        out = {
+            "accuracy": acc,
+            "balanced_accuracy": overall["balanced_accuracy"],
+            "selection_rate": overall["selection_rate"] if binary else np.full_like(acc, np.nan),
+            "demographic_parity_difference": gap("selection_rate"),
+            "demographic_parity_ratio": gap("selection_rate", "ratio"),
+            "equalized_odds_difference": np.fmax(tpr_gap, fpr_gap),
+            "equal_opportunity_difference": tpr_gap,
+            "worst_group_accuracy": worst,
+        }
+    if "auc" in by_group:
+        out["auc"] = overall["auc"]
+        out["auc_difference"] = gap("auc")
+    return out
 
 
 class FairnessReport:
@@ -280,12 +337,13 @@ class FairnessReport:
         """Largest gap of ``metric`` between groups (fairlearn's ``MetricFrame.difference``).
 
         ``between_groups``: max − min over groups; ``to_overall``: max |m_g − m_overall|.
-        Multi-class: the maximum over classes of the one-vs-rest gaps.
+        Multi-class: the maximum over classes of the one-vs-rest gaps. Groups where the metric
+        is undefined are left out (with a warning); NaN when no group is defined.
         """
         check_choice("method", method, DIFFERENCE_METHODS)
-        gap = _gap(self._defined(metric, "difference"), self._overall[metric][0], method,
-                   "difference")
-        return float(np.max(gap)) if np.size(gap) else float("nan")
+        self._defined(metric, "difference")
+        values = self._rate(metric)
+        return float(_gap(values, self._overall[metric][0], method, "difference", values.ndim == 2))
 
     def ratio(self, metric: str, method: str = "between_groups") -> float:
         """Smallest ratio of ``metric`` between groups (fairlearn's ``MetricFrame.ratio``).
@@ -294,22 +352,25 @@ class FairnessReport:
         min(m_g / m_overall, m_overall / m_g). Multi-class: the minimum over classes.
         """
         check_choice("method", method, DIFFERENCE_METHODS)
-        gap = _gap(self._defined(metric, "ratio"), self._overall[metric][0], method, "ratio")
-        return float(np.min(gap)) if np.size(gap) else float("nan")
+        self._defined(metric, "ratio")
+        values = self._rate(metric)
+        return float(_gap(values, self._overall[metric][0], method, "ratio", values.ndim == 2))
 
     def equalized_odds_difference(self, method: str = "between_groups",
                                   agg: str = "worst_case") -> float:
-        """max (``worst_case``) or mean of the TPR and FPR differences."""
+        """max (``worst_case``) or mean of the TPR and FPR differences (an undefined one is
+        left out)."""
         check_choice("agg", agg, AGGREGATES)
         gaps = [self.difference(m, method) for m in ("true_positive_rate", "false_positive_rate")]
-        return float(max(gaps) if agg == "worst_case" else np.mean(gaps))
+        return _aggregate(gaps, np.nanmax if agg == "worst_case" else np.nanmean)
 
     def equalized_odds_ratio(self, method: str = "between_groups",
                              agg: str = "worst_case") -> float:
-        """min (``worst_case``) or mean of the TPR and FPR ratios."""
+        """min (``worst_case``) or mean of the TPR and FPR ratios (an undefined one is left
+        out)."""
         check_choice("agg", agg, AGGREGATES)
         gaps = [self.ratio(m, method) for m in ("true_positive_rate", "false_positive_rate")]
-        return float(min(gaps) if agg == "worst_case" else np.mean(gaps))
+        return _aggregate(gaps, np.nanmin if agg == "worst_case" else np.nanmean)
 
     def worst_group(self, metric: str) -> Tuple[str, float]:
         """The group with the worst defined value of ``metric`` (lowest, or highest for error
@@ -330,33 +391,38 @@ class FairnessReport:
         ``<name>_hi`` give 95 % percentile intervals of each figure."""
         out = self._headline()
         if self.boot_counts is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UndefinedRateWarning)
-                reps = [r._headline() for r in self.replicates]
+            reps = self._replicate_headline()
             for key in list(out):
-                lo, hi = _percentiles([r[key] for r in reps], 0.95)
-                out[f"{key}_lo"], out[f"{key}_hi"] = lo, hi
+                lo, hi = _percentiles(reps[key], 0.95)
+                out[f"{key}_lo"], out[f"{key}_hi"] = float(lo), float(hi)
         return out
 
     def _headline(self) -> Dict[str, float]:
-        sel = self.overall["selection_rate"]
-        out = {
-            "accuracy": self.overall["accuracy"],
-            "balanced_accuracy": self.overall["balanced_accuracy"],
-            "selection_rate": float(sel) if np.ndim(sel) == 0 else float("nan"),
-            "demographic_parity_difference": self.difference("selection_rate"),
-            "demographic_parity_ratio": self.ratio("selection_rate"),
-            "equalized_odds_difference": self.equalized_odds_difference(),
-            "equal_opportunity_difference": self.difference("true_positive_rate"),
-            "worst_group_accuracy": float(np.nanmin(self._rate("accuracy")))
-            if not np.all(np.isnan(self._rate("accuracy"))) else float("nan"),
-        }
-        if self.hist is not None:
-            out["auc"] = self.overall["auc"]
-            out["auc_difference"] = self.difference("auc")
-        return out
+        for metric in ("selection_rate", "true_positive_rate", "false_positive_rate") + (
+                ("auc",) if self.hist is not None else ()):
+            self._defined(metric, "difference")  # the warnings, once per metric
+        overall = {k: v[0] for k, v in self._overall.items()}
+        values = _headline_values(self._by_group, overall, self.is_binary)
+        return {k: float(v) for k, v in values.items()}
 
     # -------------------------------------------------------------- intervals
+    def _replicate_rates(self) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+        """Per-group rates (R, G[, K]) and overall rates (R[, K]) of every replicate."""
+        if self.boot_counts is None:
+            raise ValueError("this report has no bootstrap replicates; use GroupStats(bootstrap=R)")
+        by_group = confusion_rates(self.boot_counts)
+        overall = {k: v[:, 0] for k, v in
+                   confusion_rates(self.boot_counts.sum(axis=1, keepdims=True)).items()}
+        if self.boot_hist is not None:
+            by_group.update(histogram_rates(self.boot_hist, self.boot_score_sums))
+            hist_all = histogram_rates(self.boot_hist.sum(axis=1), self.boot_score_sums.sum(axis=1))
+            overall.update(hist_all)
+        return by_group, overall
+
+    def _replicate_headline(self) -> Dict[str, np.ndarray]:
+        by_group, overall = self._replicate_rates()
+        return _headline_values(by_group, overall, self.is_binary)
+
     @property
     def replicates(self) -> List["FairnessReport"]:
         """One report per bootstrap replicate (needs ``GroupStats(bootstrap=R)``)."""
@@ -385,7 +451,7 @@ class FairnessReport:
         quantity : str or callable
             A per-group metric name (gives shape (G, 2), or (G, K, 2)), a key of
             :meth:`summary` (gives shape (2,)), or a function of a report returning a float or
-            an array.
+            an array (evaluated on each replicate's report; names are vectorised and faster).
         level : float, default 0.95
 
         Returns
@@ -395,16 +461,20 @@ class FairnessReport:
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be in (0, 1), got {level}")
         if callable(quantity):
-            fn = quantity
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UndefinedRateWarning)
+                values = np.asarray([np.asarray(quantity(r), dtype=np.float64)
+                                     for r in self.replicates])
         elif quantity in self._by_group:
-            fn = lambda r: r._rate(quantity)  # noqa: E731
-        elif quantity in self._headline():
-            fn = lambda r: r._headline()[quantity]  # noqa: E731
+            values = self._replicate_rates()[0][quantity]
         else:
-            raise ValueError(f"unknown quantity {quantity!r}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UndefinedRateWarning)
-            values = [np.asarray(fn(r), dtype=np.float64) for r in self.replicates]
+            headline = self._replicate_headline()
+            if quantity not in headline:
+                raise ValueError(
+                    f"unknown quantity {quantity!r}; expected a per-group metric "
+                    f"{list(self._by_group)}, a summary key {list(headline)} or a callable"
+                )
+            values = headline[quantity]
         lo, hi = _percentiles(values, level)
         return np.stack([lo, hi], axis=-1)
 
@@ -438,6 +508,12 @@ class FairnessReport:
         lines = [frame[shown].to_string(float_format=lambda v: f"{v:.4f}")]
         lines += [f"{k}: {v:.4f}" for k, v in self._headline().items()]
         return "\n".join(lines)
+
+
+def _aggregate(values: Sequence[float], fn) -> float:
+    """``fn`` (a NaN-ignoring reduction) of ``values``, NaN when all are NaN."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float("nan") if np.all(np.isnan(arr)) else float(fn(arr))
 
 
 def _percentiles(values: Sequence, level: float) -> Tuple[np.ndarray, np.ndarray]:
