@@ -434,3 +434,66 @@ def test_baseline_example_runs_and_reports_per_group(capsys):
     sel = [r[3] for r in result["groups"]]
     assert result["demographic_parity_difference"] == pytest.approx(max(sel) - min(sel))
     assert 0.5 < result["accuracy"] <= 1.0
+
+
+# ----------------------------------------------------------- download (from a loopback server)
+@pytest.fixture
+def local_server(tmp_path, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving tmp_path/served; stopped after the test."""
+    import functools
+    import http.server
+    import threading
+
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_download_into_cache_when_found_nowhere(tmp_path, monkeypatch, local_server):
+    served, url = local_server
+    content = gzip.decompress((SHIPPED / "german.data.gz").read_bytes())
+    (served / "german.data").write_bytes(content)
+    spec = tabular._FILES["german.data"]
+    monkeypatch.setitem(tabular._FILES, "german.data",
+                        tabular._RawFile(spec.name, spec.sha256, url + "german.data"))
+    monkeypatch.setattr(tabular, "_PACKAGE_DATA", tmp_path / "no-shipped-copies")
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+
+    with pytest.raises(FileNotFoundError, match="'german.data' not found"):
+        load_german(download=False)
+    data = load_german()
+    cached = home / ".mxfair" / "datasets" / "german.data"
+    assert cached.read_bytes() == content
+    assert len(data.train) + len(data.val) + len(data.test) == 1000
+    # $MXFAIR_DATA, when set, is where downloads go
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "env"))
+    cached.unlink()
+    assert find_data_file("german.data") == tmp_path / "env" / "german.data"
+
+
+def test_download_with_bad_checksum_or_no_server(tmp_path, monkeypatch, local_server):
+    served, url = local_server
+    (served / "german.data").write_bytes(b"A11 6 A34\n")
+    spec = tabular._FILES["german.data"]
+    monkeypatch.setitem(tabular._FILES, "german.data",
+                        tabular._RawFile(spec.name, spec.sha256, url + "german.data"))
+    monkeypatch.setattr(tabular, "_PACKAGE_DATA", tmp_path / "no-shipped-copies")
+    with pytest.raises(FileNotFoundError, match="Downloading .* failed: checksum mismatch"):
+        find_data_file("german.data")
+    assert not (tabular.cache_dir() / "german.data").exists()
+    monkeypatch.setitem(tabular._FILES, "german.data",
+                        tabular._RawFile(spec.name, spec.sha256, url + "missing"))
+    with pytest.raises(FileNotFoundError, match="Downloading .* failed: HTTP Error 404"):
+        find_data_file("german.data")
