@@ -13,7 +13,11 @@ __all__: list = []
 
 
 def new_scalar(block: mx.gluon.Block, name: str, value: float) -> mx.gluon.Parameter:
-    """Register a non-trained scalar parameter ``name`` on ``block``, initialised to ``value``."""
+    """Register a non-trained scalar parameter ``name`` on ``block``, initialised to ``value``.
+
+    Assign it to an attribute of the same name: a block whose only parameters are its own is
+    saved and loaded by parameter name (Gluon's flat format), so the two names must agree.
+    """
     return block.params.get(
         name, shape=(1,), init=mx.init.Constant(float(value)), dtype="float32",
         grad_req="null", differentiable=False,

@@ -64,7 +64,7 @@ class GradientReversal(mx.gluon.HybridBlock):
     def __init__(self, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.scale_value = _scalar.new_scalar(self, "scale", _check_alpha(scale))
+            self.scale_value = _scalar.new_scalar(self, "scale_value", _check_alpha(scale))
 
     @property
     def scale(self) -> float:

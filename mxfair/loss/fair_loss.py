@@ -187,6 +187,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         if self._num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
         self._statistic = get_statistic(constraint)
+        self._constraint_name = constraint if isinstance(constraint, str) else self._statistic.name
         self._penalty = get_penalty(penalty)
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
@@ -204,7 +205,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                     base_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss(
                         from_logits=not self._from_logits, batch_axis=batch_axis)
             self.base_loss = base_loss
-            self.lam_value = _scalar.new_scalar(self, "lam", lam)
+            self.lam_value = _scalar.new_scalar(self, "lam_value", lam)
 
     @property
     def num_groups(self) -> int:
@@ -254,11 +255,11 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             None if a is None else (a if is_ndarray(a) else np.asarray(a))
             for a in (pred, label, group, sample_weight))
         if label is None:
-            raise ValueError(NEEDS_LABEL.format(name=self._statistic.name)
+            raise ValueError(NEEDS_LABEL.format(name=self._constraint_name)
                              if self._statistic.needs_label
                              else "label is required by the base loss (got None)")
         check_shapes(pred, label, group, sample_weight, self._num_classes, True,
-                     self._statistic.name)
+                     self._constraint_name)
         check_values(label, group, self._num_groups, self._num_classes)
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
@@ -267,7 +268,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             if label is None:
                 raise ValueError("label is required (got None)")
             check_shapes(pred, label, group, sample_weight, self._num_classes, True,
-                         self._statistic.name)
+                         self._constraint_name)
             if self._check_groups:
                 check_values(label, group, self._num_groups, self._num_classes)
             _scalar.ensure_on(self.lam_value, pred.context)
@@ -350,7 +351,7 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
 
     pred, group, label, sample_weight = (_nd(a) for a in (pred, group, label, sample_weight))
     check_shapes(pred, label, group, sample_weight, num_classes, statistic.needs_label,
-                 statistic.name)
+                 constraint if isinstance(constraint, str) else statistic.name)
     check_values(label, group, num_groups, num_classes)
     probs = probabilities(mx.nd, pred, num_classes, from_logits)
     labels = None if label is None else label_matrix(mx.nd, label, num_classes)
