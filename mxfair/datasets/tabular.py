@@ -509,7 +509,12 @@ def _check_fraction(name: str, value, low_open: bool) -> float:
 
 
 def _sensitive_list(sensitive, choices: Sequence[str]) -> List[str]:
-    names = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    if isinstance(sensitive, str):
+        names = [sensitive]
+    elif isinstance(sensitive, (list, tuple)):
+        names = list(sensitive)
+    else:
+        names = []
     if not names or not all(isinstance(n, str) for n in names):
         raise TypeError(f"sensitive must be a column name or a list of names, got {sensitive!r}")
     if len(set(names)) != len(names):
