@@ -1,0 +1,255 @@
+"""FairnessMonitor: per-epoch records against fairlearn/NumPy on the same predictions."""
+import json
+import logging
+import re
+
+import fairlearn.metrics as flm
+import mxnet as mx
+import numpy as np
+import pandas as pd
+import pytest
+from mxnet import autograd, gluon
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from mxfair.callbacks import PROGRESS_ENV, FairnessMonitor, progress_enabled
+from mxfair.callbacks.monitor import BAD_BATCH, EMPTY_HISTORY
+from mxfair.datasets import load_adult
+
+
+@pytest.fixture(scope="module")
+def adult():
+    return load_adult(subsample=1200, seed=0)
+
+
+def _tiny_net(ctx, hybridize=False, outputs=1, seed=0):
+    mx.random.seed(seed)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    if hybridize:
+        net.hybridize()
+    return net
+
+
+def _train_one_epoch(net, data, ctx):
+    loader = gluon.data.DataLoader(
+        gluon.data.ArrayDataset(data.train.X, data.train.y.astype("float32")), batch_size=128,
+        shuffle=True)
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    loss_fn = gluon.loss.SigmoidBCELoss()
+    for x, y in loader:
+        x, y = x.as_in_context(ctx), y.as_in_context(ctx)
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(x.shape[0])
+
+
+def _val_loader(split, batch_size=256, weights=None):
+    parts = [split.X, split.y, split.groups] + ([weights] if weights is not None else [])
+    return gluon.data.DataLoader(gluon.data.ArrayDataset(*parts), batch_size=batch_size)
+
+
+def _probs(net, X, ctx):
+    """Independent predictions: one forward pass of the whole split, sigmoid on the host."""
+    logits = net(mx.nd.array(X, ctx=ctx)).asnumpy().reshape(-1)
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def _fairlearn_record(y, y_pred, groups, names, sample_weight=None):
+    """The history figures, computed by fairlearn / scikit-learn."""
+    sens = np.asarray(names)[groups]
+    kw = {"sensitive_features": sens, "sample_weight": sample_weight}
+    frame = flm.MetricFrame(
+        metrics={"selection_rate": flm.selection_rate, "true_positive_rate": flm.true_positive_rate,
+                 "false_positive_rate": flm.false_positive_rate, "accuracy": accuracy_score},
+        y_true=y, y_pred=y_pred, sensitive_features=sens,
+        sample_params={k: {"sample_weight": sample_weight} for k in
+                       ("selection_rate", "true_positive_rate", "false_positive_rate",
+                        "accuracy")} if sample_weight is not None else None,
+    )
+    out = {
+        "accuracy": accuracy_score(y, y_pred, sample_weight=sample_weight),
+        "balanced_accuracy": balanced_accuracy_score(y, y_pred, sample_weight=sample_weight),
+        "demographic_parity_difference": flm.demographic_parity_difference(y, y_pred, **kw),
+        "demographic_parity_ratio": flm.demographic_parity_ratio(y, y_pred, **kw),
+        "equalized_odds_difference": flm.equalized_odds_difference(y, y_pred, **kw),
+        "equal_opportunity_difference": flm.true_positive_rate_difference(y, y_pred, **kw),
+        "worst_group_accuracy": frame.group_min()["accuracy"],
+    }
+    for rate in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"):
+        for name in names:
+            out[f"{rate}[{name}]"] = frame.by_group[rate][name]
+    return out
+
+
+def _assert_record_matches(record, expected):
+    for key, value in expected.items():
+        np.testing.assert_allclose(record[key], value, rtol=1e-6, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_history_equals_fairlearn_on_adult(adult, ctx, hybridize):
+    net = _tiny_net(ctx, hybridize)
+    monitor = FairnessMonitor(_val_loader(adult.val), adult.num_groups, from_logits=True,
+                              group_names=adult.group_names, progress=False)
+    for epoch in range(2):
+        _train_one_epoch(net, adult, ctx)
+        report = monitor.evaluate(net, epoch)
+        y_pred = (_probs(net, adult.val.X, ctx) >= 0.5).astype(int)
+        expected = _fairlearn_record(adult.val.y, y_pred, adult.val.groups, adult.group_names)
+        _assert_record_matches(monitor.history[-1], expected)
+        assert monitor.history[-1]["epoch"] == epoch
+        assert monitor.history[-1]["count"] == len(adult.val)
+        for g, name in enumerate(adult.group_names):
+            assert monitor.history[-1][f"count[{name}]"] == np.sum(adult.val.groups == g)
+    assert report is monitor.last_report
+    assert monitor.last_stats.counts.context == ctx  # statistics stayed on the net's device
+    assert [r["epoch"] for r in monitor.history] == [0, 1]
+
+
+def test_threshold_probabilities_and_sample_weights(adult, ctx):
+    net = _tiny_net(ctx)
+    prob_net = gluon.nn.HybridSequential()
+    prob_net.add(net, gluon.nn.Activation("sigmoid"))
+    rng = np.random.RandomState(1)
+    w = rng.uniform(0.5, 2.0, size=len(adult.val)).astype("float32")
+    monitor = FairnessMonitor(_val_loader(adult.val, weights=w), adult.num_groups,
+                              threshold=0.45, group_names=adult.group_names, progress=False)
+    monitor.evaluate(prob_net)
+    y_pred = (_probs(net, adult.val.X, ctx) >= 0.45).astype(int)
+    expected = _fairlearn_record(adult.val.y, y_pred, adult.val.groups, adult.group_names,
+                                 sample_weight=w)
+    _assert_record_matches(monitor.history[0], expected)
+    np.testing.assert_allclose(monitor.history[0]["count"], w.sum(), rtol=1e-5)
+
+
+def test_multiclass_scores(ctx):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4)).astype("float32")
+    y = rng.randint(0, 3, size=300)
+    g = rng.randint(0, 2, size=300)
+    net = _tiny_net(ctx, outputs=3)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=64)
+    monitor = FairnessMonitor(loader, 2, num_classes=3, from_logits=True, progress=False)
+    monitor.evaluate(net)
+    pred = net(mx.nd.array(X, ctx=ctx)).asnumpy().argmax(axis=1)
+    rec = monitor.history[0]
+    np.testing.assert_allclose(rec["accuracy"], np.mean(pred == y), rtol=1e-6)
+    np.testing.assert_allclose(rec["accuracy[0]"], np.mean(pred[g == 0] == y[g == 0]), rtol=1e-6)
+    assert "selection_rate[0]" not in rec  # one-vs-rest rates stay in last_report
+
+
+def test_two_devices_equal_one(adult, ctx):
+    ctxs = [ctx, mx.cpu(2)]
+    net = _tiny_net(ctxs)
+    one = FairnessMonitor(_val_loader(adult.val, 100), 2, ctx=ctx, from_logits=True,
+                          num_bins=10, progress=False)
+    two = FairnessMonitor(_val_loader(adult.val, 100), 2, ctx=ctxs, from_logits=True,
+                          num_bins=10, progress=False)
+    one.evaluate(net)
+    two.evaluate(net)
+    np.testing.assert_array_equal(one.last_stats.counts.asnumpy(),
+                                  two.last_stats.counts.asnumpy())
+    np.testing.assert_allclose(one.last_stats.hist.asnumpy(), two.last_stats.hist.asnumpy())
+    assert np.isfinite(two.history[0]["auc"])
+
+
+def test_bootstrap_intervals_in_records(adult, ctx):
+    net = _tiny_net(ctx)
+    monitor = FairnessMonitor(_val_loader(adult.val), 2, bootstrap=30, seed=3,
+                              from_logits=True, group_names=adult.group_names, progress=False)
+    report = monitor.evaluate(net)
+    rec = monitor.history[0]
+    summary = report.summary()
+    for key in ("accuracy", "equalized_odds_difference", "demographic_parity_difference"):
+        assert rec[f"{key}_lo"] == summary[f"{key}_lo"]
+        assert rec[f"{key}_lo"] <= rec[f"{key}_hi"]
+        assert rec[f"{key}_lo"] < rec[f"{key}_hi"]  # 1200 rows: the interval has a width
+    bounds = report.interval("selection_rate")
+    for g, name in enumerate(adult.group_names):
+        assert rec[f"selection_rate[{name}]_lo"] == bounds[g, 0]
+        assert rec[f"selection_rate[{name}]_hi"] == bounds[g, 1]
+    # Same seed, same net: the same replicate weights, the same intervals.
+    monitor.evaluate(net)
+    assert monitor.history[1]["accuracy_lo"] == rec["accuracy_lo"]
+
+
+def test_log_line_per_epoch(adult, ctx, caplog):
+    net = _tiny_net(ctx)
+    monitor = FairnessMonitor(_val_loader(adult.val), 2, from_logits=True, progress=False)
+    with caplog.at_level(logging.INFO, logger="mxfair"):
+        monitor.evaluate(net, epoch=4)
+        monitor.evaluate(net, epoch=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "mxfair"]
+    assert len(lines) == 2
+    acc = monitor.history[0]["accuracy"]
+    assert lines[0].startswith("epoch 4 | n=1200 | ")
+    assert f"acc {acc:.4f}" in lines[0] and "eo_diff" in lines[0] and "dp_diff" in lines[0]
+
+
+def test_csv_json_round_trip_with_undefined_rate(ctx, tmp_path):
+    # Group 1 has no positive labels: its TPR is NaN (written as null in JSON).
+    X = np.linspace(-1, 1, 40, dtype="float32").reshape(-1, 1)
+    y = np.array([1, 0] * 10 + [0] * 20)
+    g = np.array([0] * 20 + [1] * 20)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=16)
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Constant(1.0), ctx=ctx)
+    monitor = FairnessMonitor(loader, 2, group_names=["a", "b"], from_logits=True,
+                              progress=False)
+    with pytest.raises(ValueError, match=re.escape(EMPTY_HISTORY)):
+        monitor.to_csv(tmp_path / "h.csv")
+    monitor.evaluate(net)
+    monitor.evaluate(net)
+    assert np.isnan(monitor.history[0]["true_positive_rate[b]"])
+    monitor.to_csv(tmp_path / "h.csv")
+    monitor.to_json(tmp_path / "h.json")
+    frame = pd.read_csv(tmp_path / "h.csv", index_col="epoch")
+    pd.testing.assert_frame_equal(frame, monitor.to_pandas(), check_dtype=False)
+    text = (tmp_path / "h.json").read_text()
+    assert "NaN" not in text and json.loads(text)["group_names"] == ["a", "b"]
+    back = FairnessMonitor.read_json(tmp_path / "h.json")
+    assert back[0].keys() == monitor.history[0].keys()
+    for key, value in monitor.history[1].items():
+        np.testing.assert_equal(back[1][key], value)
+
+
+def test_progress_bar_and_env_switch(adult, ctx, capsys, monkeypatch):
+    net = _tiny_net(ctx)
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    monitor = FairnessMonitor(_val_loader(adult.val), 2, from_logits=True, epochs=2)
+    monitor.evaluate(net)
+    err = capsys.readouterr().err
+    assert "fairness validation" in err and "epochs" in err
+    monitor.evaluate(net)
+    assert monitor._epoch_bar is None  # closed by itself after `epochs` evaluations
+    capsys.readouterr()
+    monkeypatch.setenv(PROGRESS_ENV, "0")
+    assert not progress_enabled(True)
+    monitor.evaluate(net)
+    assert capsys.readouterr().err == ""
+    assert not progress_enabled(False)
+
+
+def test_reduce_without_kvstore_is_identity(adult, ctx):
+    monitor = FairnessMonitor(_val_loader(adult.val), 2, progress=False)
+    stats = monitor._new_stats(ctx)
+    assert monitor._reduce(stats) is stats
+
+
+def test_errors(ctx):
+    loader = gluon.data.DataLoader(
+        gluon.data.ArrayDataset(np.zeros((4, 2), "float32"), np.zeros(4)), batch_size=2)
+    net = gluon.nn.Dense(1)
+    net.initialize(ctx=ctx)
+    with pytest.raises(ValueError, match=re.escape(BAD_BATCH.format(n=2))):
+        FairnessMonitor(loader, 2, progress=False).evaluate(net)
+    with pytest.raises(ValueError, match="num_groups must be a positive integer, got 0"):
+        FairnessMonitor(loader, 0)
+    with pytest.raises(TypeError, match="ctx must be a Context"):
+        FairnessMonitor(loader, 2, ctx="cpu")
+    with pytest.raises(TypeError, match="val_data must be an iterable"):
+        FairnessMonitor(None, 2)
+    with pytest.raises(ValueError, match="got 1 group_names for num_groups=2"):
+        FairnessMonitor(loader, 2, group_names=["a"])
