@@ -1,0 +1,597 @@
+"""ThresholdOptimizer: per-group (randomised) thresholds that satisfy a fairness constraint.
+
+After training, pick one decision rule per group for a fixed scorer so that a fairness
+constraint holds on held-out data and the accuracy (or balanced accuracy) is as high as
+possible, as in Hardt, Price & Srebro (2016) and fairlearn's ``ThresholdOptimizer``.
+
+Everything is computed from the per-group, per-label score histograms of
+:class:`mxfair.metrics.GroupStats` (shape (G, 2, B)), so a validation epoch never gathers scores
+on the host, and the search costs O(G·B) instead of sorting N scores:
+
+1. Suffix sums of each group's histograms give, for every candidate threshold (bin edge
+   ``k / B``, ``k = 0..B``), the group's true and false positives, hence its selection rate,
+   TPR and FPR.
+2. A randomised mix of two thresholds reaches any point on the segment between them, so each
+   group's achievable (constraint rate, objective) pairs are bounded above by the upper concave
+   hull of its threshold points.
+3. The groups are combined by a one-dimensional search over the common rate (simple
+   constraints) or the common false positive rate (equalized odds), on a grid refined with every
+   hull vertex, which makes the result the exact optimum over randomised threshold rules.
+
+The fitted rule of group g is a randomised step function of the score with two steps
+(``thresholds_[g] = (lo, hi)``, ``lo <= hi``): a row is positive with probability
+``positive_probs_[g, 0]`` when its score is below ``lo``, ``positive_probs_[g, 1]`` between the
+two, and ``positive_probs_[g, 2]`` at or above ``hi``. :class:`GroupThreshold` applies the same
+rule inside a (hybridizable, exportable) Gluon graph.
+"""
+import json
+from typing import Any, Dict, Literal, Optional, Tuple, Union
+
+import mxnet as mx
+import numpy as np
+
+from .._ops import as_ndarray, context_of, is_ndarray, to_numpy
+from .._validation import (
+    check_choice,
+    check_group_ids,
+    check_positive_int,
+    check_same_length,
+)
+from ..metrics.stats import GroupStats
+from .layers import GroupThreshold, positive_probability_graph
+
+__all__ = ["ThresholdOptimizer", "CONSTRAINTS", "OBJECTIVES"]
+
+#: Constraint name -> the per-group rate(s) it equalises.
+CONSTRAINTS = {
+    "demographic_parity": ("selection_rate",),
+    "true_positive_rate_parity": ("true_positive_rate",),
+    "false_positive_rate_parity": ("false_positive_rate",),
+    "equalized_odds": ("false_positive_rate", "true_positive_rate"),
+}
+OBJECTIVES = ("accuracy", "balanced_accuracy")
+
+NOT_FITTED = "this ThresholdOptimizer is not fitted yet; call fit() or fit_stats() first"
+UNSEEN_GROUP = (
+    "group ids {ids} were not seen at fit time; this ThresholdOptimizer was fitted on "
+    "groups [0, {num_groups})"
+)
+EMPTY_GROUP = "group {group} has no rows in the fitting data; every group id must occur"
+DEGENERATE_GROUP = (
+    "group {group} has no {what} labels in the fitting data; {constraint} needs them to "
+    "define its {rate}"
+)
+DEGENERATE_LABELS = "balanced_accuracy needs both labels in the fitting data, got only {label}"
+NO_HISTOGRAM = (
+    "fit_stats needs score histograms: build the statistics as "
+    "GroupStats(num_groups, num_bins=grid_size)"
+)
+SCORES_NOT_PROBABILITIES = (
+    "scores must be probabilities in [0, 1] (apply a sigmoid to logits first), got values in "
+    "[{lo}, {hi}]"
+)
+LABELS_NOT_BINARY = "labels must be 0 or 1, got values {values}"
+BAD_TOLERANCE = "tolerance must be a finite number >= 0, got {value!r}"
+BAD_FORMAT = "not a ThresholdOptimizer JSON document: {why}"
+
+_FORMAT = "mxfair.ThresholdOptimizer/1"
+_EPS = 1e-12
+
+
+# --------------------------------------------------------------------------- solver
+def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the vertices of the upper concave hull of the points (x, y), x increasing.
+
+    Of points sharing an x only the highest is kept; Andrew's monotone chain.
+    """
+    order = np.lexsort((y, x))  # by x, then y
+    xs = x[order]
+    last_of_run = np.append(xs[1:] != xs[:-1], True)
+    order = order[last_of_run]
+    hull = []
+    for i in order.tolist():
+        while len(hull) >= 2:
+            i0, i1 = hull[-2], hull[-1]
+            # Drop i1 when it is on or below the chord from i0 to i.
+            if (y[i1] - y[i0]) * (x[i] - x[i0]) <= (y[i] - y[i0]) * (x[i1] - x[i0]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return np.asarray(hull, dtype=np.int64)
+
+
+class _Hull:
+    """Upper hull of one group's threshold points: vertex x, y and threshold index k."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        idx = _upper_hull(x, y)
+        self.x, self.y, self.k = x[idx], y[idx], idx
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        return np.interp(t, self.x, self.y)
+
+    def argmax_x(self) -> float:
+        return float(self.x[int(np.argmax(self.y))])
+
+    def mix_at(self, t: float) -> Tuple[int, int, float]:
+        """The two thresholds (k_lo <= k_hi) whose mix reaches ``t``, and the weight on k_lo.
+
+        A larger threshold index gives fewer positives, hence a smaller rate.
+        """
+        if len(self.x) == 1:
+            return int(self.k[0]), int(self.k[0]), 0.0
+        j = int(np.clip(np.searchsorted(self.x, t, side="right") - 1, 0, len(self.x) - 2))
+        span = self.x[j + 1] - self.x[j]
+        w = float(np.clip((t - self.x[j]) / span, 0.0, 1.0)) if span > 0 else 0.0
+        return int(self.k[j + 1]), int(self.k[j]), w
+
+
+def _step_probs(k_lo: int, k_hi: int, w_lo: float, rho: float = 0.0, const: float = 0.0):
+    """Positive probability below k_lo, between, and at/above k_hi, of the rule "use threshold
+    k_lo with probability w_lo, else k_hi; then, with probability rho, replace the decision by a
+    coin with P(positive) = const"."""
+    base = rho * const
+    return (base, base + (1 - rho) * w_lo, base + (1 - rho))
+
+
+def _point_to_rule(hull: _Hull, fpr: float, tpr: float):
+    """Rule of a group reaching the ROC point (fpr, tpr) between the diagonal and its hull.
+
+    The hull point at ``fpr`` is mixed with the coin that says positive with probability
+    ``fpr`` (the diagonal point (fpr, fpr)), as in Hardt et al. and fairlearn's ``p_ignore``.
+    """
+    top = float(hull(fpr))
+    rho = 0.0 if top - fpr <= _EPS else float(np.clip((top - tpr) / (top - fpr), 0.0, 1.0))
+    k_lo, k_hi, w = hull.mix_at(fpr)
+    return k_lo, k_hi, _step_probs(k_lo, k_hi, w, rho, fpr)
+
+
+def _solve_simple(rate: np.ndarray, gain: np.ndarray, tol: float, grid_size: int):
+    """Simple constraint: every group's rate in a common band [t, t + tol].
+
+    rate, gain : (G, B + 1) per group and threshold index. Returns the rules of the groups.
+    Each group's best value within the band is its concave hull at ``clip(x*, t, t + tol)``
+    (x* its unconstrained best rate); the total is concave in t with breakpoints at the hull
+    vertices and the vertices shifted by ``-tol``, so they and the grid are the candidates.
+    """
+    hulls = [_Hull(rate[g], gain[g]) for g in range(rate.shape[0])]
+    t_max = max(0.0, 1.0 - tol)
+    verts = np.concatenate([h.x for h in hulls])
+    cand = np.unique(np.clip(np.concatenate(
+        [np.linspace(0.0, t_max, grid_size + 1), verts, verts - tol]), 0.0, t_max))
+    best_x = np.array([h.argmax_x() for h in hulls])  # (G,)
+    xs = np.clip(best_x[:, None], cand[None, :], cand[None, :] + tol)  # (G, C)
+    total = sum(h(xs[g]) for g, h in enumerate(hulls))  # (C,)
+    t = cand[int(np.argmax(total))]
+    rules = []
+    for g, h in enumerate(hulls):
+        k_lo, k_hi, w = h.mix_at(float(np.clip(best_x[g], t, t + tol)))
+        rules.append((k_lo, k_hi, _step_probs(k_lo, k_hi, w)))
+    return rules
+
+
+def _solve_equalized_odds(fpr, tpr, pos, neg, alpha, beta, grid_size):
+    """Equalized odds with no slack: one common ROC point for all groups.
+
+    The groups' achievable regions lie between the diagonal and their ROC hulls u_g, so the
+    common points are those under m(x) = min_g u_g(x); the objective
+    ``alpha * P * m(x) - beta * N * x`` is concave in x. It is evaluated on the grid and every
+    hull vertex (between two such points each u_g is linear), then the two intervals next to
+    the best candidate are refined with the crossings of every pair of hulls, where m bends.
+    """
+    hulls = [_Hull(fpr[g], tpr[g]) for g in range(fpr.shape[0])]
+    P, N = pos.sum(), neg.sum()
+
+    def objective(x):
+        m = np.min([h(x) for h in hulls], axis=0)
+        return alpha * P * m - beta * N * x, m
+
+    cand = np.unique(np.concatenate([np.linspace(0.0, 1.0, grid_size + 1)]
+                                    + [h.x for h in hulls]))
+    values, _ = objective(cand)
+    i = int(np.argmax(values))
+    lo, hi = cand[max(i - 1, 0)], cand[min(i + 1, len(cand) - 1)]
+    extra = [cand[i]]
+    for a, b in ((lo, cand[i]), (cand[i], hi)):
+        if b <= a:
+            continue
+        ua, ub = np.array([h(a) for h in hulls]), np.array([h(b) for h in hulls])
+        d0 = ua[:, None] - ua[None, :]  # (G, G) gaps at both ends of a linear piece
+        d1 = ub[:, None] - ub[None, :]
+        cross = (d0 * d1) < 0
+        extra.extend((a + (b - a) * d0[cross] / (d0[cross] - d1[cross])).tolist())
+    extra = np.asarray(extra)
+    values, m = objective(extra)
+    j = int(np.argmax(values))
+    x, y = float(extra[j]), float(m[j])
+    return [_point_to_rule(h, x, y) for h in hulls]
+
+
+def _solve_equalized_odds_tol(fpr, tpr, pos, neg, alpha, beta, tol):
+    """Equalized odds with slack: every group's FPR in [a, a + tol] and TPR in [b, b + tol].
+
+    A linear program over the mixing weights of each group's ROC hull vertices and the two
+    band positions (a, b) (scipy's HiGHS); its solution is re-expressed as a two-threshold rule
+    plus a coin per group.
+    """
+    from scipy.optimize import linprog
+
+    G = fpr.shape[0]
+    hulls = [_Hull(fpr[g], tpr[g]) for g in range(G)]
+    sizes = [len(h.x) for h in hulls]
+    nv = sum(sizes) + 2  # the weights, then a and b
+    cost = np.zeros(nv)
+    a_eq = np.zeros((G, nv))
+    a_ub = np.zeros((4 * G, nv))
+    b_ub = np.zeros(4 * G)
+    start = 0
+    for g, h in enumerate(hulls):
+        sl = slice(start, start + sizes[g])
+        cost[sl] = -(alpha * pos[g] * h.y - beta * neg[g] * h.x)
+        a_eq[g, sl] = 1.0
+        for r, (coord, band) in enumerate(((h.x, nv - 2), (h.y, nv - 1))):
+            a_ub[4 * g + 2 * r, sl] = coord  # rate - band_low <= tol
+            a_ub[4 * g + 2 * r, band] = -1.0
+            b_ub[4 * g + 2 * r] = tol
+            a_ub[4 * g + 2 * r + 1, sl] = -coord  # band_low - rate <= 0
+            a_ub[4 * g + 2 * r + 1, band] = 1.0
+        start += sizes[g]
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(G),
+                  bounds=[(0, None)] * (nv - 2) + [(0, 1), (0, 1)], method="highs")
+    if res.status != 0:  # pragma: no cover - the LP is always feasible (the diagonal)
+        raise RuntimeError(f"the equalized-odds linear program failed: {res.message}")
+    rules, start = [], 0
+    for g, h in enumerate(hulls):
+        lam = np.clip(res.x[start:start + sizes[g]], 0.0, None)
+        lam /= lam.sum()
+        x, y = float(lam @ h.x), float(lam @ h.y)
+        rules.append(_point_to_rule(h, x, min(max(y, x), float(h(x)))))
+        start += sizes[g]
+    return rules
+
+
+def _rule_rates(hist: np.ndarray, thresholds: np.ndarray, probs: np.ndarray):
+    """Expected per-group TP, FP, positives, negatives of the step rules on the histograms."""
+    G, _, B = hist.shape
+    b = np.arange(B)[None, :]
+    q = np.where(b < thresholds[:, :1], probs[:, :1],
+                 np.where(b < thresholds[:, 1:], probs[:, 1:2], probs[:, 2:]))  # (G, B)
+    return (hist[:, 1] * q).sum(1), (hist[:, 0] * q).sum(1), hist[:, 1].sum(1), hist[:, 0].sum(1)
+
+
+def _rates_from_counts(tp, fp, pos, neg) -> Dict[str, np.ndarray]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "selection_rate": (tp + fp) / (pos + neg),
+            "true_positive_rate": tp / pos,
+            "false_positive_rate": fp / neg,
+        }
+
+
+# ----------------------------------------------------------------------- estimator
+class ThresholdOptimizer:
+    r"""Per-group randomised thresholds on a fixed scorer, maximising an objective subject to a
+    fairness constraint (Hardt, Price & Srebro 2016).
+
+    Parameters
+    ----------
+    constraint : {"demographic_parity", "true_positive_rate_parity", \
+"false_positive_rate_parity", "equalized_odds"}
+        The rate(s) to equalise across groups: selection rate, TPR (equal opportunity), FPR,
+        or both TPR and FPR.
+    objective : {"accuracy", "balanced_accuracy"}
+        Maximised over the whole fitting data: accuracy
+        :math:`(TP + TN) / n`, or balanced accuracy :math:`\frac12 (TP/P + TN/N)` (of all rows,
+        not fairlearn's group-weighted mean of per-group balanced accuracies).
+    tolerance : float, default 0.0
+        Slack of the constraint: every constrained rate may differ between groups by at most
+        ``tolerance`` (max over groups minus min over groups, on the fitting data). The search
+        places all groups' rates in a common band ``[t, t + tolerance]`` and lets each group
+        take its best rate within the band, the band position chosen for the best objective.
+        For equalized odds both the FPR and the TPR have such a band (a linear program).
+    grid_size : int, default 1000
+        Number of score bins ``B`` of the histograms built by :meth:`fit` (candidate thresholds
+        are the bin edges ``k / B``) and number of grid steps of the rate search, which is
+        refined with every vertex of the groups' hulls (so the result does not depend on it
+        beyond the bins).
+    random_state : int or numpy.random.RandomState, optional
+        Default seed of the randomised decisions of :meth:`predict`.
+
+    Attributes
+    ----------
+    thresholds_ : ndarray, shape (G, 2)
+        Per group the two thresholds ``(lo, hi)`` on the score, multiples of ``1 / B``.
+    positive_probs_ : ndarray, shape (G, 3)
+        Per group the probability of a positive decision for a score below ``lo``, in
+        ``[lo, hi)`` and at or above ``hi`` (a score's bin is ``floor(score * B)``, as in
+        ``GroupStats``; the comparison is made on bins).
+    num_groups_, num_bins_ : int
+    group_names_ : list of str
+    rates_ : dict of str -> ndarray (G,)
+        Expected selection rate, TPR and FPR of each group under the fitted rule on the
+        fitting data.
+    objective_value_ : float
+        Expected objective on the fitting data.
+    constraint_gap_ : float
+        Largest between-groups difference of the constrained rate(s) on the fitting data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> groups = rng.randint(0, 2, 2000)
+    >>> labels = (rng.rand(2000) < 0.3 + 0.3 * groups).astype(int)
+    >>> scores = np.clip(0.35 * labels + 0.15 * groups + 0.5 * rng.rand(2000), 0, 1)
+    >>> opt = ThresholdOptimizer("demographic_parity").fit(scores, labels, groups)
+    >>> bool(opt.constraint_gap_ < 1e-9)
+    True
+    >>> decisions = opt.predict(scores, groups, random_state=0)
+    >>> decisions.shape, decisions.dtype
+    ((2000,), dtype('int64'))
+    >>> block = opt.to_block()  # a GroupThreshold HybridBlock for deployment
+    """
+
+    def __init__(
+        self,
+        constraint: Literal["demographic_parity", "true_positive_rate_parity",
+                            "false_positive_rate_parity", "equalized_odds"] = "demographic_parity",
+        objective: Literal["accuracy", "balanced_accuracy"] = "accuracy",
+        tolerance: float = 0.0,
+        grid_size: int = 1000,
+        random_state: Union[None, int, np.random.RandomState] = None,
+    ):
+        self.constraint = check_choice("constraint", constraint, CONSTRAINTS)
+        self.objective = check_choice("objective", objective, OBJECTIVES)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.number)) \
+                or not np.isfinite(tolerance) or tolerance < 0:
+            raise ValueError(BAD_TOLERANCE.format(value=tolerance))
+        self.tolerance = float(tolerance)
+        self.grid_size = check_positive_int("grid_size", grid_size)
+        self.random_state = random_state
+
+    def __repr__(self) -> str:
+        return (f"ThresholdOptimizer(constraint={self.constraint!r}, "
+                f"objective={self.objective!r}, tolerance={self.tolerance}, "
+                f"grid_size={self.grid_size}, random_state={self.random_state!r})")
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, scores: Any, labels: Any, groups: Any, sample_weight: Any = None,
+            num_groups: Optional[int] = None) -> "ThresholdOptimizer":
+        """Fit the thresholds on held-out scores.
+
+        Builds the score histograms with :class:`~mxfair.metrics.GroupStats` on the context of
+        the scores (``num_bins=grid_size``) and calls :meth:`fit_stats`.
+
+        Parameters
+        ----------
+        scores : array, shape (N,)
+            Probabilities of the positive class in [0, 1] (NumPy or NDArray).
+        labels : array, shape (N,)
+            True labels, 0 or 1.
+        groups : array, shape (N,)
+            Group ids, integers in ``[0, G)`` (from :class:`mxfair.GroupEncoder` for strings or
+            several sensitive columns).
+        sample_weight : array, shape (N,), optional
+        num_groups : int, optional
+            G; by default ``max(groups) + 1``. Every group must occur.
+
+        Returns
+        -------
+        self
+        """
+        n = check_same_length(scores=scores, labels=labels, groups=groups,
+                              sample_weight=sample_weight)
+        if n == 0:
+            raise ValueError("cannot fit a ThresholdOptimizer on 0 rows")
+        host_scores = to_numpy(scores).reshape(-1)
+        lo, hi = float(np.min(host_scores)), float(np.max(host_scores))
+        if not (0.0 <= lo and hi <= 1.0):  # also catches NaN
+            raise ValueError(SCORES_NOT_PROBABILITIES.format(lo=lo, hi=hi))
+        host_labels = to_numpy(labels).reshape(-1)
+        bad = np.setdiff1d(np.unique(host_labels), [0, 1])
+        if bad.size:
+            raise ValueError(LABELS_NOT_BINARY.format(values=bad[:5].tolist()))
+        g = to_numpy(groups).reshape(-1)
+        if num_groups is None:
+            num_groups = int(np.max(g)) + 1 if np.min(g) >= 0 else 1
+        num_groups = check_positive_int("num_groups", num_groups)
+        check_group_ids(g, num_groups, copy=g)
+        stats = GroupStats(num_groups, num_bins=self.grid_size,
+                           ctx=context_of(scores, labels, groups, default=mx.cpu()))
+        stats.update(labels, scores, groups, sample_weight=sample_weight)
+        return self.fit_stats(stats)
+
+    def fit_stats(self, group_stats: GroupStats) -> "ThresholdOptimizer":
+        """Fit the thresholds straight from a GroupStats' score histograms.
+
+        Parameters
+        ----------
+        group_stats : GroupStats
+            Built as ``GroupStats(num_groups, num_bins=B)`` and updated over a validation
+            epoch; its ``hist`` (G, 2, B) is the only thing read. The thresholds are the bin
+            edges ``k / B`` of these statistics (``B`` need not equal ``grid_size``).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(group_stats, GroupStats):
+            raise TypeError(f"fit_stats expects a GroupStats, got {type(group_stats).__name__}")
+        if group_stats.num_bins == 0:
+            raise ValueError(NO_HISTOGRAM)
+        if group_stats.hist is None:
+            raise ValueError("the GroupStats has no data yet; update it before fit_stats")
+        hist = group_stats.hist.asnumpy().astype(np.float64)
+        self._fit_hist(hist)
+        self.group_names_ = list(group_stats.group_names)
+        return self
+
+    def _check_hist(self, pos: np.ndarray, neg: np.ndarray) -> None:
+        rates = CONSTRAINTS[self.constraint]
+        for g in range(len(pos)):
+            if pos[g] + neg[g] <= 0:
+                raise ValueError(EMPTY_GROUP.format(group=g))
+            for rate, count, what in (("true_positive_rate", pos[g], "positive"),
+                                      ("false_positive_rate", neg[g], "negative")):
+                if rate in rates and count <= 0:
+                    raise ValueError(DEGENERATE_GROUP.format(
+                        group=g, what=what, constraint=self.constraint, rate=rate))
+        if self.objective == "balanced_accuracy" and min(pos.sum(), neg.sum()) <= 0:
+            raise ValueError(DEGENERATE_LABELS.format(label=int(pos.sum() > 0)))
+
+    def _fit_hist(self, hist: np.ndarray) -> None:
+        G, _, B = hist.shape
+        neg, pos = hist[:, 0].sum(1), hist[:, 1].sum(1)  # (G,)
+        self._check_hist(pos, neg)
+        # tp[g, k], fp[g, k]: positives and negatives with bin >= k, for k = 0..B.
+        zero = np.zeros((G, 1))
+        tp = np.concatenate([np.cumsum(hist[:, 1, ::-1], axis=1)[:, ::-1], zero], axis=1)
+        fp = np.concatenate([np.cumsum(hist[:, 0, ::-1], axis=1)[:, ::-1], zero], axis=1)
+        n = pos.sum() + neg.sum()
+        # The objective is const + sum over groups of alpha * TP_g - beta * FP_g.
+        if self.objective == "accuracy":
+            alpha, beta, const = 1.0 / n, 1.0 / n, neg.sum() / n
+        else:
+            alpha, beta, const = 0.5 / pos.sum(), 0.5 / neg.sum(), 0.5
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = _rates_from_counts(tp, fp, pos[:, None], neg[:, None])
+        if self.constraint == "equalized_odds":
+            args = (rate["false_positive_rate"], rate["true_positive_rate"], pos, neg,
+                    alpha, beta)
+            rules = (_solve_equalized_odds(*args, self.grid_size) if self.tolerance == 0
+                     else _solve_equalized_odds_tol(*args, self.tolerance))
+        else:
+            x = rate[CONSTRAINTS[self.constraint][0]]
+            rules = _solve_simple(x, alpha * tp - beta * fp, self.tolerance, self.grid_size)
+        self._set_rules(np.array([[r[0], r[1]] for r in rules], dtype=np.float64) / B,
+                        np.array([r[2] for r in rules], dtype=np.float64), B)
+        tp_e, fp_e, pos_e, neg_e = _rule_rates(hist, np.round(self.thresholds_ * B),
+                                               self.positive_probs_)
+        self.rates_ = _rates_from_counts(tp_e, fp_e, pos_e, neg_e)
+        self.objective_value_ = float(const + alpha * tp_e.sum() - beta * fp_e.sum())
+        self.constraint_gap_ = float(max(np.ptp(self.rates_[r])
+                                         for r in CONSTRAINTS[self.constraint]))
+
+    def _set_rules(self, thresholds: np.ndarray, probs: np.ndarray, num_bins: int) -> None:
+        self.thresholds_ = np.asarray(thresholds, dtype=np.float64).reshape(-1, 2)
+        self.positive_probs_ = np.clip(np.asarray(probs, dtype=np.float64).reshape(-1, 3), 0, 1)
+        self.num_groups_ = self.thresholds_.shape[0]
+        self.num_bins_ = int(num_bins)
+        self.group_names_ = [str(g) for g in range(self.num_groups_)]
+
+    # --------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "thresholds_"):
+            raise ValueError(NOT_FITTED)
+
+    def _probability(self, scores: Any, groups: Any):
+        """Positive probability as an NDArray on the scores' context (host data: CPU)."""
+        self._check_fitted()
+        check_same_length(scores=scores, groups=groups)
+        g = to_numpy(groups).reshape(-1)
+        unseen = np.unique(g[(g < 0) | (g >= self.num_groups_) | (np.mod(g, 1) != 0)])
+        if unseen.size:
+            raise ValueError(UNSEEN_GROUP.format(ids=unseen[:5].tolist(),
+                                                 num_groups=self.num_groups_))
+        ctx = context_of(scores, groups, default=mx.cpu())
+        return positive_probability_graph(
+            mx.nd, as_ndarray(scores, ctx=ctx, dtype="float32"),
+            as_ndarray(groups, ctx=ctx, dtype="float32"),
+            mx.nd.array(self.thresholds_, ctx=ctx), mx.nd.array(self.positive_probs_, ctx=ctx),
+            num_groups=self.num_groups_, num_bins=self.num_bins_)
+
+    def positive_probability(self, scores: Any, groups: Any):
+        """Probability of a positive decision for each row.
+
+        Parameters
+        ----------
+        scores : array, shape (N,)
+            Probabilities in [0, 1].
+        groups : array, shape (N,)
+            Group ids seen at fit time.
+
+        Returns
+        -------
+        array, shape (N,), float32
+            NumPy for NumPy input, an NDArray on the scores' context for NDArray input.
+        """
+        q = self._probability(scores, groups)
+        return q if is_ndarray(scores) else q.asnumpy()
+
+    def predict(self, scores: Any, groups: Any,
+                random_state: Union[None, int, np.random.RandomState] = None):
+        """Randomised decisions: positive where a uniform draw is below the positive probability.
+
+        Parameters
+        ----------
+        scores : array, shape (N,)
+        groups : array, shape (N,)
+        random_state : int or RandomState, optional
+            Seed of the uniform draws (made on the host, so NumPy and NDArray inputs give the
+            same decisions); defaults to the constructor's ``random_state``.
+
+        Returns
+        -------
+        array, shape (N,)
+            0/1 decisions: int64 NumPy for NumPy input, float32 NDArray on the scores' context
+            for NDArray input.
+        """
+        q = self._probability(scores, groups)
+        rs = self.random_state if random_state is None else random_state
+        rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
+        u = mx.nd.array(rs.random_sample(q.shape[0]), ctx=q.context, dtype="float32")
+        decided = u < q
+        return decided if is_ndarray(scores) else decided.asnumpy().astype(np.int64)
+
+    # ---------------------------------------------------------------- export
+    def to_block(self, mode: Literal["random", "deterministic", "probability"] = "random",
+                 ctx: Optional[mx.Context] = None, prefix: Optional[str] = None
+                 ) -> GroupThreshold:
+        """A :class:`GroupThreshold` block holding the fitted rule, initialised on ``ctx``."""
+        self._check_fitted()
+        block = GroupThreshold(self.num_groups_, num_bins=self.num_bins_, mode=mode,
+                               prefix=prefix)
+        block.initialize(ctx=ctx or mx.cpu())
+        block.set_rule(self.thresholds_, self.positive_probs_)
+        return block
+
+    def to_json(self) -> str:
+        """The fitted rule as a JSON document (read back with :meth:`from_json`)."""
+        self._check_fitted()
+        doc = {
+            "format": _FORMAT,
+            "constraint": self.constraint,
+            "objective": self.objective,
+            "tolerance": self.tolerance,
+            "grid_size": self.grid_size,
+            "num_groups": self.num_groups_,
+            "num_bins": self.num_bins_,
+            "group_names": self.group_names_,
+            "thresholds": self.thresholds_.tolist(),
+            "positive_probs": self.positive_probs_.tolist(),
+        }
+        for name in ("objective_value_", "constraint_gap_"):
+            if hasattr(self, name):
+                doc[name.rstrip("_")] = getattr(self, name)
+        return json.dumps(doc, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ThresholdOptimizer":
+        """A fitted ThresholdOptimizer from :meth:`to_json`'s output (no fitting data needed)."""
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(BAD_FORMAT.format(why=err)) from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise ValueError(BAD_FORMAT.format(why=f"expected format {_FORMAT!r}"))
+        opt = cls(doc["constraint"], doc["objective"], doc["tolerance"], doc["grid_size"])
+        opt._set_rules(np.array(doc["thresholds"]), np.array(doc["positive_probs"]),
+                       doc["num_bins"])
+        if len(doc["group_names"]) != opt.num_groups_:
+            raise ValueError(BAD_FORMAT.format(why="group_names do not match the thresholds"))
+        opt.group_names_ = list(doc["group_names"])
+        for name in ("objective_value", "constraint_gap"):
+            if name in doc:
+                setattr(opt, name + "_", doc[name])
+        return opt
