@@ -15,12 +15,13 @@ draws only from its part, and the cell weights come from the counts of the *full
 ``labels``/``groups`` arrays or from given global ``cell_counts``. Contiguous parts assume the
 rows are in random order, as for ``SplitSampler``; shuffle the dataset once if they are not.
 
-How the row sampler draws (``ReweighingSampler``, ``GroupBalancedSampler``): each epoch the
-number of draws of each cell is multinomial (``replacement=True``: i.i.d. draws, rows uniform
-within the cell with replacement) or fixed up to rounding (``replacement=False``: systematic
-rounding of ``num_samples * target``, exact in expectation, and rows taken from a shuffled cycle
-of the cell's rows, so a row repeats only after all rows of its cell were used). The epoch is then
-shuffled. The yielded indices are Python ints.
+How the row samplers draw (``ReweighingSampler``, ``GroupBalancedSampler``):
+``replacement=True`` makes i.i.d. draws (a cell with probability ``target_[g, y]``, then a row
+uniformly within it), so the per-cell numbers of an epoch are multinomial; ``replacement=False``
+fixes them up to rounding (systematic rounding of ``num_samples * target_``, exact in
+expectation) and takes rows from a shuffled cycle over each cell's rows, kept across epochs, so a
+row repeats only after all rows of its cell were used; that epoch is then shuffled. The yielded
+indices are Python ints.
 """
 from typing import Any, List, Literal, Optional, Tuple
 
@@ -203,6 +204,15 @@ class _RowSampler(_CellSamplerBase):
             raise ValueError(EMPTY_SHARD.format(part=self.part_index, parts=self.num_parts))
         self.target_ = mass / total  # (G, K): cell proportions of the drawn rows
         self._fractions = self.target_.reshape(-1)
+        # tables of the i.i.d. draw, over the cells with mass (C',)
+        live = np.flatnonzero(self._fractions > 0)
+        sizes = np.array([len(self._rows[c]) for c in live])
+        self._cum = np.concatenate([[0.0], np.cumsum(self._fractions[live])[:-1]])
+        # the slope is shrunk by 1e-9 so that rounding in u - cum (~1e-16) cannot carry a draw
+        # past its cell's last row (for cells with fraction > 1e-6; the last one is clipped)
+        self._slope = sizes / self._fractions[live] * (1.0 - 1e-9)
+        self._intercept = np.concatenate([[0], np.cumsum(sizes)[:-1]]) - self._cum * self._slope
+        self._sorted_rows = np.concatenate([self._rows[c] for c in live])
         if num_samples is None:
             num_samples = self._end - self._start
         self.num_samples = check_positive_int("num_samples", num_samples)
@@ -210,14 +220,26 @@ class _RowSampler(_CellSamplerBase):
             raise TypeError(f"replacement must be a bool, got {replacement!r}")
         self.replacement = bool(replacement)
 
-    def cell_draws(self) -> np.ndarray:
-        """Number of draws of each cell for the next epoch, flat (G*K,) int64 (uses the RNG)."""
-        if self.replacement:
-            return self._rng.multinomial(self.num_samples, self._fractions)
-        return _systematic_counts(self._fractions, np.array([self.num_samples]), self._rng)[0]
+    def _iid_rows(self) -> np.ndarray:
+        """``num_samples`` i.i.d. rows: one uniform number ``u`` picks the cell (by the
+        cumulative cell fractions) and, rescaled within the cell's interval, the row in it:
+        ``pos = offset[c] + (u - cum[c]) * n_c / fraction[c]``, one fused multiply-add."""
+        u = self._rng.random_sample(self.num_samples)  # (S,)
+        if len(self._cum) <= 8:  # a few comparisons beat a binary search
+            cell = np.zeros(u.shape, dtype=np.intp)
+            for edge in self._cum[1:]:
+                cell += u >= edge
+        else:
+            cell = np.searchsorted(self._cum, u, side="right") - 1  # (S,), live cells only
+        pos = (u * self._slope[cell] + self._intercept[cell]).astype(np.int64)
+        np.minimum(pos, self._sorted_rows.size - 1, out=pos)
+        return self._sorted_rows[pos]
 
     def __iter__(self):
-        rows = self._cells.draw(self.cell_draws(), self.replacement)
+        if self.replacement:
+            return iter(self._iid_rows().tolist())
+        counts = _systematic_counts(self._fractions, np.array([self.num_samples]), self._rng)
+        rows = self._cells.draw(counts[0], replacement=False)
         self._rng.shuffle(rows)
         return iter(rows.tolist())
 
