@@ -133,7 +133,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         ``'mmd'`` (MinDiff), or a ``Penalty`` instance.
     lam : float, default 1.0
         Weight of the penalty, >= 0. A non-trained parameter: change it between steps with
-        ``loss.lam = value`` (works after ``hybridize``; saved by ``save_parameters``).
+        ``loss.lam = value`` (works after ``hybridize``; saved by ``save_parameters``). It is
+        initialised on the context of the first batch (no ``initialize()`` call needed).
     base_loss : gluon.loss.Loss, optional
         Called as ``base_loss(pred, label, sample_weight)``; it must return shape (N,). Default:
         ``SigmoidBinaryCrossEntropyLoss`` (binary) or ``SoftmaxCrossEntropyLoss`` (multi-class).
@@ -230,6 +231,12 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     @lam.setter
     def lam(self, value: float) -> None:
         _scalar.set_scalar(self.lam_value, check_lam(value))
+
+    def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
+        """Save ``lam`` (initialised on the CPU first if the loss was never called)."""
+        if not _scalar.is_initialized(self.lam_value):
+            _scalar.ensure_on(self.lam_value, mx.cpu())
+        super().save_parameters(filename, deduplicate=deduplicate)
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
         """Check shapes and values of one batch on the host; raise ValueError naming the problem.

@@ -1,0 +1,137 @@
+"""LagrangeMultiplier and ConstrainedFairLoss: dual ascent, measured gaps, training to a bound."""
+import mxnet as mx
+import numpy as np
+import pytest
+from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from mxnet import autograd, gluon
+from mxnet.test_utils import assert_almost_equal
+
+from mxfair.loss import ConstrainedFairLoss, LagrangeMultiplier, between_groups_gap
+
+
+def test_dual_ascent_arithmetic():
+    m = LagrangeMultiplier(bound=0.05, lr=2.0, init=0.1, max_value=0.5)
+    assert m.update(0.15) == pytest.approx(0.3)  # 0.1 + 2 * (0.15 - 0.05)
+    assert m.update(0.25) == pytest.approx(0.5)  # 0.7 clipped to max_value
+    assert m.update(0.0) == pytest.approx(0.4)
+    assert m.update(float("nan")) == pytest.approx(0.4)  # undefined gap: no step
+    for _ in range(10):
+        m.update(0.0)
+    assert m.value == 0.0  # projected: never below 0
+    assert len(m.history) == 14
+    assert m.history[0] == pytest.approx((0.15, 0.3))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"bound": -0.1}, "bound must be a number in \\[0, 1\\), got -0.1"),
+    ({"bound": 1.5}, "bound must be a number in \\[0, 1\\), got 1.5"),
+    ({"bound": 0.1, "lr": 0}, "lr must be a positive number, got 0"),
+    ({"bound": 0.1, "init": -1.0}, "lam must be a finite number >= 0, got -1.0"),
+    ({"bound": 0.1, "max_value": -2}, "lam must be a finite number >= 0, got -2"),
+])
+def test_multiplier_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LagrangeMultiplier(**kwargs)
+
+
+def test_between_groups_gap():
+    assert between_groups_gap([[3.0], [1.0], [0.0]], [[4.0], [4.0], [0.0]]) == 0.5
+    # worst column; a column with one present group is skipped
+    assert between_groups_gap([[1.0, 0.0], [1.0, 5.0]], [[2.0, 0.0], [4.0, 5.0]]) == 0.25
+    assert np.isnan(between_groups_gap([[1.0], [0.0]], [[2.0], [0.0]]))
+    assert between_groups_gap(mx.nd.array([[3.0], [1.0]]), mx.nd.array([[4.0], [4.0]])) == 0.5
+
+
+@pytest.mark.parametrize("constraint, reference", [
+    ("demographic_parity", demographic_parity_difference),
+    ("equalized_odds", equalized_odds_difference),
+])
+def test_measured_gap_matches_fairlearn_over_batches(constraint, reference, ctx):
+    rng = np.random.RandomState(0)
+    n = 300
+    logits = rng.randn(n).astype(np.float32) + 0.3
+    y = rng.randint(0, 2, n)
+    g = rng.randint(0, 3, n)
+    loss_fn = ConstrainedFairLoss(3, bound=0.05, constraint=constraint)
+    loss_fn.hybridize()
+    for sl in (slice(0, 128), slice(128, 256), slice(256, n)):  # totals add exactly
+        loss_fn(*(mx.nd.array(a[sl], ctx=ctx) for a in (logits, y, g)))
+    expected = reference(y, (logits > 0).astype(int), sensitive_features=g)
+    assert loss_fn.measured_gap() == pytest.approx(expected, abs=1e-6)
+
+
+def test_update_multiplier_feeds_lam_into_the_graph(ctx):
+    rng = np.random.RandomState(1)
+    logits = mx.nd.array(rng.randn(64), ctx=ctx)
+    y = mx.nd.array(rng.randint(0, 2, 64), ctx=ctx)
+    g = mx.nd.array(np.repeat([0, 1], 32), ctx=ctx)
+    loss_fn = ConstrainedFairLoss(2, bound=0.0, lr=10.0, penalty="absolute")
+    loss_fn.hybridize()
+    base = loss_fn(logits, y, g).asnumpy()  # lam = 0: the base loss alone
+    gap = loss_fn.measured_gap()
+    assert gap > 0
+    lam = loss_fn.update_multiplier()
+    assert lam == pytest.approx(10.0 * gap, rel=1e-5)
+    assert loss_fn.lam == pytest.approx(lam, rel=1e-6)
+    assert np.isnan(loss_fn.measured_gap())  # totals were reset
+    with_lam = loss_fn(logits, y, g).asnumpy()
+    assert np.all(with_lam > base)
+    # an externally measured gap (bound 0: a zero gap leaves lam where it is)
+    assert loss_fn.update_multiplier(gap=0.0) == pytest.approx(lam)
+    assert loss_fn.update_multiplier(gap=0.01) == pytest.approx(lam + 0.1)
+    loss_fn.lam = 0.25
+    assert loss_fn.multiplier.value == 0.25
+
+
+def test_multiplier_state_survives_save_load(ctx, tmp_path):
+    loss_fn = ConstrainedFairLoss(2, bound=0.1, lr=1.0)
+    loss_fn.update_multiplier(gap=0.6)
+    path = str(tmp_path / "c.params")
+    loss_fn.save_parameters(path)
+    other = ConstrainedFairLoss(2, bound=0.1, lr=1.0)
+    other.load_parameters(path, ctx=ctx)
+    assert other.lam == pytest.approx(0.5)
+    assert other.update_multiplier(gap=0.3) == pytest.approx(0.7)
+
+
+def test_constructor_errors():
+    with pytest.raises(TypeError, match="use lam_init"):
+        ConstrainedFairLoss(2, bound=0.1, lam=1.0)
+    with pytest.raises(ValueError, match="threshold must be in \\(0, 1\\), got 1.2"):
+        ConstrainedFairLoss(2, bound=0.1, threshold=1.2)
+    with pytest.raises(ValueError, match="bound must be a number"):
+        ConstrainedFairLoss(2, bound=2)
+
+
+def test_training_meets_the_bound(ctx):
+    # a feature leaks the group; unconstrained the selection-rate gap is large
+    rng = np.random.RandomState(0)
+    n = 512
+    g = rng.randint(0, 2, n)
+    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
+    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    xs, ys, gs = (mx.nd.array(a, ctx=ctx) for a in (x, y, g))
+
+    def train(bound):
+        mx.random.seed(0)
+        net = gluon.nn.Dense(1)
+        net.initialize(mx.init.Xavier(), ctx=ctx)
+        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.05})
+        loss_fn = ConstrainedFairLoss(2, bound=bound, lr=0.5)
+        for _ in range(150):
+            for sl in (slice(0, 256), slice(256, n)):
+                with autograd.record():
+                    loss = loss_fn(net(xs[sl]), ys[sl], gs[sl])
+                loss.backward()
+                trainer.step(256)
+            loss_fn.update_multiplier()  # per epoch
+        pred = net(xs).asnumpy().ravel() > 0
+        return demographic_parity_difference(y, pred, sensitive_features=g), loss_fn
+
+    loose, loose_fn = train(0.99)  # never binding: lam stays 0
+    assert loose_fn.lam == 0.0 and loose > 0.3
+    tight, tight_fn = train(0.05)
+    assert tight_fn.lam > 0
+    assert tight <= 0.1
+    assert_almost_equal(np.array(tight_fn.multiplier.history[-1][1]),
+                        np.array(tight_fn.lam), rtol=1e-6)
