@@ -76,7 +76,8 @@ class GroupBatchProcessor(BatchProcessor):
 
     Training calls ``loss(pred, y, group[, sample_weight])`` when the loss takes the groups
     (its forward has three required tensor arguments, like
-    :class:`mxfair.loss.FairnessRegularizedLoss`), else ``loss(pred, y[, sample_weight])``.
+    :class:`mxfair.loss.FairnessRegularizedLoss`), else ``loss(pred, y[, sample_weight])``
+    with the weights reshaped to pred's rank ((N, 1) for pred (N, K)), as Gluon losses need.
     Validation does the same with ``estimator.val_loss``.
 
     ``fit_batch`` and ``evaluate_batch`` return ``data, label, pred, loss``, one entry per
@@ -91,9 +92,11 @@ class GroupBatchProcessor(BatchProcessor):
     group_aware : bool, optional
         Force the loss call: True ``loss(pred, y, group, ...)``, False ``loss(pred, y, ...)``.
         Default: detected from the loss's signature.
-    label_dtype : str, optional
-        Cast ``y`` to this dtype before the loss and the metrics (e.g. ``"float32"`` for
-        ``SigmoidBinaryCrossEntropyLoss``, which cannot mix int64 labels with float32 scores).
+    label_dtype : str or None, default "pred"
+        The dtype ``y`` is cast to before the loss and the metrics: ``"pred"`` (the dtype of
+        the net's output, so that int64 labels from a ``DataLoader`` meet float32 scores in
+        ``SigmoidBinaryCrossEntropyLoss``, which cannot mix them; ``SoftmaxCrossEntropyLoss``
+        and ``mx.metric`` accept float labels), a dtype name, or None (leave ``y`` as loaded).
     label_with_group : bool, default False
         Return ``[y, group]`` per device as the label (see above).
 
@@ -115,8 +118,8 @@ class GroupBatchProcessor(BatchProcessor):
     >>> est.fit(train, epochs=1)
     """
 
-    def __init__(self, group_aware: Optional[bool] = None, label_dtype: Optional[str] = None,
-                 label_with_group: bool = False):
+    def __init__(self, group_aware: Optional[bool] = None,
+                 label_dtype: Optional[str] = "pred", label_with_group: bool = False):
         super().__init__()
         if group_aware is not None and not isinstance(group_aware, bool):
             raise TypeError(f"group_aware must be True, False or None, got {group_aware!r}")
@@ -139,16 +142,24 @@ class GroupBatchProcessor(BatchProcessor):
             n = len(batch) if isinstance(batch, (list, tuple)) else 1
             raise ValueError(BAD_TRAIN_BATCH.format(n=n))
         parts = [split_and_load(p, ctx_list=ctx, batch_axis=batch_axis) for p in batch]
-        if self.label_dtype is not None:
-            parts[1] = [y.astype(self.label_dtype, copy=False) for y in parts[1]]
         weights = parts[3] if len(parts) == 4 else [None] * len(parts[0])
         return parts[0], parts[1], parts[2], weights
+
+    def _cast_labels(self, labels, preds) -> List[mx.nd.NDArray]:
+        if self.label_dtype is None:
+            return labels
+        return [y.astype(p.dtype if self.label_dtype == "pred" else self.label_dtype,
+                         copy=False) for y, p in zip(labels, preds)]
 
     def _losses(self, loss_fn, preds, labels, groups, weights) -> List[mx.nd.NDArray]:
         group_aware = self._takes_group(loss_fn)
         out = []
         for pred, y, g, w in zip(preds, labels, groups, weights):
             args = (pred, y, g) if group_aware else (pred, y)
+            if w is not None and not group_aware:
+                # Gluon losses multiply the per-element loss, of pred's rank, by the weight:
+                # (N,) against (N, 1) would broadcast to (N, N). Give it pred's rank.
+                w = w.reshape((-1,) + (1,) * (pred.ndim - 1))
             out.append(loss_fn(*args) if w is None else loss_fn(*args, w))
         return out
 
@@ -168,6 +179,7 @@ class GroupBatchProcessor(BatchProcessor):
                                                           batch_axis)
         with autograd.record():
             preds = [estimator.net(x) for x in data]
+            labels = self._cast_labels(labels, preds)
             losses = self._losses(estimator.loss, preds, labels, groups, weights)
         for loss in losses:
             loss.backward()
@@ -183,6 +195,7 @@ class GroupBatchProcessor(BatchProcessor):
         data, labels, groups, weights = self._split_batch(val_batch, estimator.context,
                                                           batch_axis)
         preds = [estimator.val_net(x) for x in data]
+        labels = self._cast_labels(labels, preds)
         losses = self._losses(estimator.val_loss, preds, labels, groups, weights)
         return data, self._label(labels, groups), preds, losses
 
