@@ -1,0 +1,166 @@
+"""Functional metrics with fairlearn's names, against fairlearn 0.9.0."""
+import warnings
+
+import fairlearn.metrics as flm
+import mxnet as mx
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mxfair.metrics as mfm
+from mxfair.metrics import UndefinedRateWarning
+
+
+def data_with_both_labels(rs, n_per_group, values):
+    """y, y_pred and a sensitive column where every group (value) has both labels."""
+    sens = np.repeat(np.asarray(values), n_per_group)
+    y = rs.randint(0, 2, sens.size)
+    y[::n_per_group], y[1::n_per_group] = 0, 1
+    yp = rs.randint(0, 2, sens.size)
+    perm = rs.permutation(sens.size)
+    return y[perm], yp[perm], sens[perm]
+
+
+GAP_FUNCTIONS = [
+    "demographic_parity_difference", "demographic_parity_ratio",
+    "equalized_odds_difference", "equalized_odds_ratio",
+]
+
+
+@settings(max_examples=30, deadline=None)
+@given(G=st.integers(2, 4), n_per_group=st.integers(3, 30), weighted=st.booleans(),
+       method=st.sampled_from(["between_groups", "to_overall"]), seed=st.integers(0, 2**31 - 1))
+def test_gap_functions_match_fairlearn(G, n_per_group, weighted, method, seed):
+    rs = np.random.RandomState(seed)
+    y, yp, sens = data_with_both_labels(rs, n_per_group, [f"g{i}" for i in range(G)])
+    w = rs.rand(y.size) + 0.1 if weighted else None
+    for name in GAP_FUNCTIONS:
+        expected = getattr(flm, name)(y, yp, sensitive_features=sens, method=method,
+                                      sample_weight=w)
+        got = getattr(mfm, name)(y, yp, sensitive_features=sens, method=method, sample_weight=w)
+        assert isinstance(got, float)
+        if np.isfinite(expected):
+            assert got == pytest.approx(expected, abs=1e-9), name
+    tpr = flm.MetricFrame(metrics=flm.true_positive_rate, y_true=y, y_pred=yp,
+                          sensitive_features=sens,
+                          sample_params=None if w is None else {"sample_weight": w})
+    assert mfm.equal_opportunity_difference(
+        y, yp, sensitive_features=sens, method=method, sample_weight=w
+    ) == pytest.approx(tpr.difference(method=method), abs=1e-9)
+    if np.isfinite(tpr.ratio(method=method)):
+        assert mfm.equal_opportunity_ratio(
+            y, yp, sensitive_features=sens, method=method, sample_weight=w
+        ) == pytest.approx(tpr.ratio(method=method), abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["selection_rate", "true_positive_rate", "false_positive_rate",
+                                  "true_negative_rate", "false_negative_rate"])
+def test_rate_functions_match_fairlearn(name):
+    rs = np.random.RandomState(0)
+    y, yp, sens = data_with_both_labels(rs, 40, ["a", "b", "c"])
+    w = rs.rand(y.size)
+    fl = getattr(flm, name)
+    assert getattr(mfm, name)(y, yp, sample_weight=w) == pytest.approx(
+        fl(y, yp, sample_weight=w), abs=1e-9)
+    frame = flm.MetricFrame(metrics=fl, y_true=y, y_pred=yp, sensitive_features=sens,
+                            sample_params={"sample_weight": w})
+    np.testing.assert_allclose(getattr(mfm, name)(y, yp, sensitive_features=sens,
+                                                  sample_weight=w),
+                               frame.by_group.to_numpy(), atol=1e-9)
+
+
+def test_intersectional_groups_are_the_combinations_that_occur():
+    rs = np.random.RandomState(1)
+    n = 400
+    sex = rs.choice(["F", "M"], n)
+    race = rs.choice(["a", "b", "c"], n)
+    race[(sex == "F") & (race == "c")] = "b"  # (F, c) never occurs: 5 groups, not 6
+    y = rs.randint(0, 2, n)
+    yp = (rs.rand(n) < np.where(sex == "F", 0.3, 0.6)).astype(int)
+    frame = pd.DataFrame({"sex": sex, "race": race})
+    rep = mfm.group_report(y, yp, sensitive_features=frame)
+    assert rep.group_names == ["sex=F&race=a", "sex=F&race=b", "sex=M&race=a", "sex=M&race=b",
+                               "sex=M&race=c"]
+    mf = flm.MetricFrame(metrics=flm.selection_rate, y_true=y, y_pred=yp,
+                         sensitive_features=frame)
+    # fairlearn lists every product of the values, NaN for the one that never occurs
+    assert mf.by_group.isna().sum() == 1
+    np.testing.assert_allclose(rep["selection_rate"], mf.by_group.dropna().to_numpy(), atol=1e-12)
+    for name in GAP_FUNCTIONS:
+        assert getattr(mfm, name)(y, yp, sensitive_features=frame) == pytest.approx(
+            getattr(flm, name)(y, yp, sensitive_features=frame), abs=1e-9)
+    # a 2-D array of the same columns gives the same groups
+    assert mfm.demographic_parity_difference(
+        y, yp, sensitive_features=np.stack([sex, race], axis=1)
+    ) == pytest.approx(flm.demographic_parity_difference(y, yp, sensitive_features=frame))
+
+
+def test_equalized_odds_mean_aggregate():
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    yp = np.array([1, 1, 0, 0, 1, 0, 1, 1])
+    s = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    # TPR 1 vs 0.5 (gap 0.5), FPR 0 vs 1 (gap 1)
+    assert mfm.equalized_odds_difference(y, yp, sensitive_features=s) == 1.0
+    assert mfm.equalized_odds_difference(y, yp, sensitive_features=s, agg="mean") == 0.75
+    assert mfm.equalized_odds_ratio(y, yp, sensitive_features=s, agg="mean") == 0.25
+
+
+def test_no_positives_differs_from_fairlearn_on_purpose():
+    y = np.array([1, 0, 1, 0, 0, 0])
+    yp = np.array([1, 0, 0, 1, 1, 0])
+    s = np.array(["a", "a", "a", "b", "b", "b"])  # b has no positive label
+    fl_tpr = flm.MetricFrame(metrics=flm.true_positive_rate, y_true=y, y_pred=yp,
+                             sensitive_features=s)
+    assert fl_tpr.difference() == 0.5  # TPR_a = 0.5, TPR_b := 0
+    with pytest.warns(UndefinedRateWarning, match="leaves out group"):
+        ours = mfm.equal_opportunity_difference(y, yp, sensitive_features=s)
+    assert ours == 0.0  # one defined group: no gap
+    # equalized odds: the FPR gap (a: 0/1, b: 2/3) is the larger one in both libraries here
+    assert flm.equalized_odds_difference(y, yp, sensitive_features=s) == pytest.approx(2 / 3)
+    with pytest.warns(UndefinedRateWarning):
+        assert mfm.equalized_odds_difference(y, yp, sensitive_features=s) == pytest.approx(2 / 3)
+
+
+def test_ndarray_in_ndarray_out_on_the_context(ctx):
+    y = mx.nd.array([1, 0, 1, 0, 1, 1], ctx=ctx)
+    yp = mx.nd.array([1, 1, 0, 0, 1, 0], ctx=ctx)
+    s = mx.nd.array([0, 0, 0, 1, 1, 1], ctx=ctx)
+    sel = mfm.selection_rate(y, yp, sensitive_features=s)
+    assert isinstance(sel, mx.nd.NDArray) and sel.context == ctx
+    np.testing.assert_allclose(sel.asnumpy(), [2 / 3, 1 / 3])
+    tpr = mfm.true_positive_rate(y, yp, sensitive_features=s)
+    assert tpr.context == ctx
+    np.testing.assert_allclose(tpr.asnumpy(), [0.5, 0.5])
+    # NumPy in, NumPy out; scalars are floats either way
+    assert isinstance(mfm.selection_rate(y.asnumpy(), yp.asnumpy(), sensitive_features=s.asnumpy()),
+                      np.ndarray)
+    assert isinstance(mfm.demographic_parity_difference(y, yp, sensitive_features=s), float)
+    assert mfm.demographic_parity_difference(y, yp, sensitive_features=s) == pytest.approx(1 / 3)
+
+
+def test_pos_label_and_lists():
+    y = ["yes", "no", "yes", "no"]
+    yp = ["yes", "yes", "no", "no"]
+    assert mfm.selection_rate(y, yp, pos_label="yes") == 0.5
+    assert mfm.true_positive_rate(y, yp, pos_label="yes") == 0.5
+    rep = mfm.group_report([1, 0, 1, 1], [1, 0, 0, 1], sensitive_features=["a", "a", "b", "b"])
+    np.testing.assert_allclose(rep["true_positive_rate"], [1.0, 0.5])
+    assert rep.group_names == ["a", "b"]
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match=r"y_pred must hold 0/1 values .* got values \[0.7\]"):
+        mfm.demographic_parity_difference([1, 0], [1, 0.7], sensitive_features=[0, 1])
+    with pytest.raises(ValueError, match="y_true has 3 rows but y_pred has 2"):
+        mfm.selection_rate([1, 0, 1], [1, 0])
+    with pytest.raises(ValueError, match="y_true has 2 rows but sensitive_features has 3"):
+        mfm.equalized_odds_difference([1, 0], [1, 0], sensitive_features=[0, 1, 1])
+    with pytest.raises(ValueError, match="method must be one of"):
+        mfm.demographic_parity_ratio([1, 0], [1, 0], sensitive_features=[0, 1], method="max")
+    with pytest.raises(ValueError, match="agg must be one of"):
+        mfm.equalized_odds_difference([1, 0], [1, 0], sensitive_features=[0, 1], agg="worst")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedRateWarning)
+        assert np.isnan(mfm.true_positive_rate([0, 0], [1, 0]))
