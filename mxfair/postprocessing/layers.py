@@ -116,7 +116,8 @@ class GroupThreshold(HybridBlock):
                 shape=(self.num_groups, 2), init=mx.init.Constant(0.5))
             self.probs = self.params.get(
                 "probs", grad_req="null", differentiable=False,
-                shape=(self.num_groups, 3), init=mx.init.Constant([0.0, 0.0, 1.0]))
+                shape=(self.num_groups, 3),
+                init=mx.init.Constant(np.array([0.0, 0.0, 1.0], dtype=np.float32)))
 
     def set_rule(self, thresholds: Any, probs: Any) -> None:
         """Set the rule (on every context the block lives on).

@@ -474,8 +474,15 @@ class ThresholdOptimizer:
                                          for r in CONSTRAINTS[self.constraint]))
 
     def _set_rules(self, thresholds: np.ndarray, probs: np.ndarray, num_bins: int) -> None:
-        self.thresholds_ = np.asarray(thresholds, dtype=np.float64).reshape(-1, 2)
-        self.positive_probs_ = np.clip(np.asarray(probs, dtype=np.float64).reshape(-1, 3), 0, 1)
+        thr = np.asarray(thresholds, dtype=np.float64).reshape(-1, 2).copy()
+        probs = np.clip(np.asarray(probs, dtype=np.float64).reshape(-1, 3), 0, 1)
+        # Canonical form: a middle step equal to an outer one is no step (one threshold).
+        same_hi = np.abs(probs[:, 1] - probs[:, 2]) <= _EPS
+        same_lo = ~same_hi & (np.abs(probs[:, 1] - probs[:, 0]) <= _EPS)
+        thr[same_hi, 1] = thr[same_hi, 0]
+        thr[same_lo, 0] = thr[same_lo, 1]
+        probs[same_lo, 1] = probs[same_lo, 2]
+        self.thresholds_, self.positive_probs_ = thr, probs
         self.num_groups_ = self.thresholds_.shape[0]
         self.num_bins_ = int(num_bins)
         self.group_names_ = [str(g) for g in range(self.num_groups_)]
