@@ -232,10 +232,18 @@ def test_progress_bar_and_env_switch(adult, ctx, capsys, monkeypatch):
     assert not progress_enabled(False)
 
 
-def test_reduce_without_kvstore_is_identity(adult, ctx):
-    monitor = FairnessMonitor(_val_loader(adult.val), 2, progress=False)
+def test_reduce_without_kvstore_is_identity_and_local_kvstore_agrees(adult, ctx):
+    monitor = FairnessMonitor(_val_loader(adult.val), 2, from_logits=True, progress=False)
     stats = monitor._new_stats(ctx)
     assert monitor._reduce(stats) is stats
+    net = _tiny_net(ctx)
+    local = FairnessMonitor(_val_loader(adult.val), 2, from_logits=True, progress=False,
+                            kvstore=mx.kv.create("local"))
+    monitor.evaluate(net)
+    local.evaluate(net)
+    np.testing.assert_array_equal(local.last_stats.counts.asnumpy(),
+                                  monitor.last_stats.counts.asnumpy())
+    assert local.history[0]["accuracy"] == monitor.history[0]["accuracy"]
 
 
 def test_errors(ctx):

@@ -108,7 +108,8 @@ class FairnessMonitor:
         Number of bootstrap replicates accumulated in the same pass; > 0 adds 95 % intervals
         (``<name>_lo``, ``<name>_hi``) to every record.
     seed : int, default 0
-        Seed of the bootstrap weights (the same weights every epoch, so epochs compare fairly).
+        Seed of the bootstrap weights (the same weights every epoch, so epochs compare fairly;
+        device d of worker r uses ``seed + 1000 * r + d``).
     from_logits : bool, default False
         The net outputs logits: a sigmoid (shape (N,) or (N, 1)) or softmax (N, K) is applied.
     num_bins : int, default 0
@@ -194,10 +195,23 @@ class FairnessMonitor:
         self._epoch_bar = None
 
     # ------------------------------------------------------------- evaluation
-    def _new_stats(self, ctx: mx.Context) -> GroupStats:
+    def _new_stats(self, ctx: mx.Context, device: int = 0) -> GroupStats:
         t = self._template
         return GroupStats(t.num_groups, t.num_classes, t.threshold, t.num_bins, t.bootstrap,
-                          t.seed, t.from_logits, t.group_names, ctx)
+                          self._replicate_seed(device), t.from_logits, t.group_names, ctx)
+
+    def _replicate_seed(self, device: int) -> Optional[int]:
+        """Seed of the bootstrap weights of one device's shard: distinct per device and per
+        worker (the same seed would give every shard the same Poisson weights)."""
+        seed = self._template.seed
+        if seed is None or not self._template.bootstrap:
+            return seed
+        rank = 0
+        if self.kvstore is not None:
+            from ..distributed import rank_and_size
+
+            rank = rank_and_size(self.kvstore)[0]
+        return int(seed) + 1000 * rank + device
 
     def collect(self, net: mx.gluon.Block) -> GroupStats:
         """Run ``net`` over the validation data and return the (reduced) statistics.
@@ -215,7 +229,7 @@ class FairnessMonitor:
         GroupStats
         """
         ctxs = self.ctx or _net_contexts(net)
-        per_device = [self._new_stats(c) for c in ctxs]
+        per_device = [self._new_stats(c, i) for i, c in enumerate(ctxs)]
         batches = self._progress_batches()
         try:
             for batch in batches:
@@ -250,13 +264,8 @@ class FairnessMonitor:
         """
         if self.kvstore is None:
             return stats
-        try:
-            from ..distributed import allreduce_stats
-        except ImportError as err:  # pragma: no cover - until mxfair.distributed lands
-            raise ValueError(
-                f"kvstore={self.kvstore!r} needs mxfair.distributed.allreduce_stats, which is "
-                f"not available: {err}"
-            ) from None
+        from ..distributed import allreduce_stats
+
         return allreduce_stats(stats, self.kvstore)
 
     def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None) -> FairnessReport:
