@@ -1,0 +1,218 @@
+"""AIF360's signed group-fairness metrics and inequality indices.
+
+AIF360 compares the unprivileged group u with the privileged group p, signed: differences are
+``u − p`` and ratios ``u / p`` (so 0 and 1 are fair, and a negative difference disfavours u).
+These functions carry AIF360's names and live in this namespace so that they do not clash with
+fairlearn's unsigned ``equal_opportunity_difference``, ``equalized_odds_difference`` in
+:mod:`mxfair.metrics`. Division follows IEEE (as AIF360's NumPy code): a rate over an empty set is
+NaN, a ratio over a zero rate is ±inf.
+
+The counts come from :func:`mxfair.metrics.data_bias.facet_counts` and the rates from
+:func:`mxfair.metrics.confusion_rates`: one core.
+
+Examples
+--------
+>>> from mxfair.metrics import aif360
+>>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]
+>>> aif360.statistical_parity_difference(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0)
+-0.5
+"""
+from typing import Any
+
+import numpy as np
+
+from .data_bias import binarize, facet_counts
+from .functional import group_report
+from .report import confusion_rates
+
+__all__ = [
+    "statistical_parity_difference",
+    "disparate_impact",
+    "equal_opportunity_difference",
+    "average_odds_difference",
+    "equalized_odds_difference",
+    "generalized_entropy_index",
+    "theil_index",
+    "generalized_entropy_from_counts",
+]
+
+
+def _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label):
+    """Binary rates of (privileged, unprivileged), each rate an array of shape (2,)."""
+    fc = facet_counts(y_true, y_pred, groups=groups, facet=unprivileged, reference=privileged,
+                      sample_weight=sample_weight, pos_label=pos_label)
+    return confusion_rates(binarize(fc["counts"].sum(axis=0)))
+
+
+def _ratio(num: float, den: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(num) / np.float64(den))
+
+
+_PARAMS = """
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (N,)
+        Labels and predicted labels; ``pos_label`` is the favourable outcome.
+    groups : array, shape (N,)
+        The protected attribute.
+    privileged : value or list of values of ``groups``
+        The privileged group p.
+    unprivileged : value or list of values of ``groups``, optional
+        The unprivileged group u; all other rows by default.
+    sample_weight : array, shape (N,), optional
+    pos_label : default 1
+
+    Returns
+    -------
+    float
+"""
+
+
+def statistical_parity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
+                                  unprivileged: Any = None, sample_weight: Any = None,
+                                  pos_label: Any = 1) -> float:
+    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
+    return float(r["selection_rate"][1] - r["selection_rate"][0])
+
+
+def disparate_impact(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
+                     unprivileged: Any = None, sample_weight: Any = None,
+                     pos_label: Any = 1) -> float:
+    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
+    return _ratio(r["selection_rate"][1], r["selection_rate"][0])
+
+
+def equal_opportunity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
+                                 unprivileged: Any = None, sample_weight: Any = None,
+                                 pos_label: Any = 1) -> float:
+    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
+    return float(r["true_positive_rate"][1] - r["true_positive_rate"][0])
+
+
+def average_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
+                            unprivileged: Any = None, sample_weight: Any = None,
+                            pos_label: Any = 1) -> float:
+    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
+    d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
+    d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
+    return float(0.5 * (d_fpr + d_tpr))
+
+
+def equalized_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
+                              unprivileged: Any = None, sample_weight: Any = None,
+                              pos_label: Any = 1) -> float:
+    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
+    d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
+    d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
+    return float(max(abs(d_fpr), abs(d_tpr)))
+
+
+for _fn, _doc in (
+    (statistical_parity_difference, "SR_u − SR_p, selection rate of u minus that of p.\n\n"
+     "    .. math:: P(\\hat y = 1 \\mid u) - P(\\hat y = 1 \\mid p)"),
+    (disparate_impact, "SR_u / SR_p (inf when SR_p = 0 < SR_u, NaN when both are 0)."),
+    (equal_opportunity_difference, "TPR_u − TPR_p (AIF360's signed version)."),
+    (average_odds_difference, "½[(FPR_u − FPR_p) + (TPR_u − TPR_p)]."),
+    (equalized_odds_difference, "max(|FPR_u − FPR_p|, |TPR_u − TPR_p|)."),
+):
+    _fn.__doc__ = _doc + "\n" + _PARAMS + """
+    Examples
+    --------
+    >>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]
+    >>> round({name}(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0), 4)
+    {value}
+    """
+del _fn, _doc
+statistical_parity_difference.__doc__ = statistical_parity_difference.__doc__.format(
+    name="statistical_parity_difference", value=-0.5)
+disparate_impact.__doc__ = disparate_impact.__doc__.format(name="disparate_impact", value=0.3333)
+equal_opportunity_difference.__doc__ = equal_opportunity_difference.__doc__.format(
+    name="equal_opportunity_difference", value=-0.5)
+average_odds_difference.__doc__ = average_odds_difference.__doc__.format(
+    name="average_odds_difference", value=-0.5)
+equalized_odds_difference.__doc__ = equalized_odds_difference.__doc__.format(
+    name="equalized_odds_difference", value=0.5)
+
+
+def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> float:
+    """Generalised entropy index of the benefits b = ŷ − y + 1, from binary confusion counts.
+
+    b is 0 for a false negative, 1 for a correct prediction and 2 for a false positive, so the
+    index is a closed form of (TN, FP, FN, TP); ``0 ln 0 = 0`` for α = 1, as AIF360.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (..., 2, 2)
+        ``counts[..., t, p]`` summed over all groups.
+    alpha : float
+        α = 1 is the Theil index, α = 0 the mean log deviation.
+
+    Returns
+    -------
+    float
+
+    .. math::
+        GE(\\alpha) = \\frac{1}{n\\,\\alpha(\\alpha-1)}
+            \\sum_i \\left[(b_i/\\mu)^\\alpha - 1\\right]
+
+    Examples
+    --------
+    >>> generalized_entropy_from_counts(np.array([[2.0, 1.0], [1.0, 2.0]]))  # b = 1,1,2,0,1,1
+    0.16666666666666666
+    """
+    counts = np.asarray(counts, dtype=np.float64).reshape(-1, 2, 2).sum(axis=0)
+    n_fn, n_fp = counts[1, 0], counts[0, 1]
+    n_ok = counts[0, 0] + counts[1, 1]
+    n = counts.sum()
+    b = np.array([0.0, 1.0, 2.0])
+    w = np.array([n_fn, n_ok, n_fp])
+    mu = (w * b).sum() / n
+    r = b / mu
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if alpha == 1:
+            terms = np.where(b > 0, r * np.log(np.where(b > 0, r, 1.0)), 0.0)
+            return float((w * terms).sum() / n)
+        if alpha == 0:
+            return float(-(w * np.log(r)).sum() / n) if n_fn == 0 else float("inf")
+        return float((w * (r ** alpha - 1.0)).sum() / (n * alpha * (alpha - 1.0)))
+
+
+def generalized_entropy_index(y_true: Any, y_pred: Any, *, alpha: float = 2.0,
+                              sample_weight: Any = None, pos_label: Any = 1) -> float:
+    """AIF360's generalised entropy index of b_i = ŷ_i − y_i + 1 over all rows.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (N,)
+    alpha : float, default 2
+    sample_weight : array, shape (N,), optional
+        Rows count with these weights (AIF360 has none; all ones reproduces it).
+    pos_label : default 1
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(generalized_entropy_index([1, 1, 0, 0], [1, 0, 1, 0]), 4)
+    0.25
+    """
+    rep = group_report(y_true, y_pred, sample_weight=sample_weight, pos_label=pos_label)
+    return generalized_entropy_from_counts(rep.counts, alpha)
+
+
+def theil_index(y_true: Any, y_pred: Any, *, sample_weight: Any = None,
+                pos_label: Any = 1) -> float:
+    """AIF360's Theil index, the generalised entropy index with α = 1.
+
+    .. math:: T = \\frac1n \\sum_i \\frac{b_i}{\\mu} \\ln \\frac{b_i}{\\mu}
+
+    Examples
+    --------
+    >>> round(theil_index([1, 1, 0, 0], [1, 0, 1, 0]), 4)
+    0.3466
+    """
+    return generalized_entropy_index(y_true, y_pred, alpha=1.0, sample_weight=sample_weight,
+                                     pos_label=pos_label)

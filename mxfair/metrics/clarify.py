@@ -1,0 +1,246 @@
+"""SageMaker Clarify's post-training bias metrics (DPPL, DI, DCAcc, DCR, DAR, DRR, RD, SD, AD,
+TE, CDDPL, GE), with Clarify's own rules.
+
+Clarify compares the facet d (disadvantaged) with the rest a. Division follows Clarify:
+0/0 = 0 and x/0 = +inf (:func:`~mxfair.metrics.data_bias.clarify_divide`); a difference of two
+infinite rates is 0; an empty facet raises. The metrics are closed forms of the facet confusion
+counts of :func:`~mxfair.metrics.data_bias.facet_counts` (binary: ``pos_label`` against the rest);
+the pre-training (label) metrics are in :mod:`mxfair.metrics.data_bias`, and
+:func:`bias_report` gives both sets at once under Clarify's abbreviations.
+
+Examples
+--------
+>>> from mxfair.metrics import clarify
+>>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]
+>>> clarify.difference_in_positive_proportions(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], facet=1)
+0.5
+"""
+from typing import Any, Dict
+
+import numpy as np
+
+from .aif360 import generalized_entropy_from_counts
+from .data_bias import (
+    _cdd,
+    _check_facets,
+    _clarify_difference,
+    _pre_training,
+    binarize,
+    clarify_divide,
+    facet_counts,
+)
+
+__all__ = [
+    "post_training_bias",
+    "bias_report",
+    "difference_in_positive_proportions",
+    "disparate_impact",
+    "difference_in_conditional_acceptance",
+    "difference_in_conditional_rejection",
+    "difference_in_acceptance_rates",
+    "difference_in_rejection_rates",
+    "recall_difference",
+    "specificity_difference",
+    "accuracy_difference",
+    "treatment_equality",
+    "conditional_demographic_disparity_in_predicted_labels",
+    "generalized_entropy",
+    "CLARIFY_NAMES",
+]
+
+#: Clarify's abbreviation of each post-training function here.
+CLARIFY_NAMES = {
+    "DPPL": "difference_in_positive_proportions",
+    "DI": "disparate_impact",
+    "DCAcc": "difference_in_conditional_acceptance",
+    "DCR": "difference_in_conditional_rejection",
+    "DAR": "difference_in_acceptance_rates",
+    "DRR": "difference_in_rejection_rates",
+    "RD": "recall_difference",
+    "SD": "specificity_difference",
+    "AD": "accuracy_difference",
+    "TE": "treatment_equality",
+    "CDDPL": "conditional_demographic_disparity_in_predicted_labels",
+    "GE": "generalized_entropy",
+}
+
+
+def _post_training(counts: np.ndarray, strata_given: bool) -> Dict[str, float]:
+    """Every post-training metric from facet counts (S, 2, K, K) (side 0 = a, 1 = d)."""
+    _check_facets(counts)
+    binary = binarize(counts)  # (S, 2, 2, 2)
+    c = binary.sum(axis=0)  # (2, 2, 2): side, true, pred
+    tn, fp, fn, tp = c[:, 0, 0], c[:, 0, 1], c[:, 1, 0], c[:, 1, 1]  # each (2,): a, d
+    n = c.sum(axis=(1, 2))
+    q_hat = (tp + fp) / n
+    rate = lambda num, den: clarify_divide(num, den)  # noqa: E731
+    acc_c = rate(tp + fn, tp + fp)  # observed / predicted acceptances
+    rej_c = rate(tn + fp, tn + fn)  # observed / predicted rejections
+    acc_r, rej_r = rate(tp, tp + fp), rate(tn, tn + fn)  # precision, negative predictive value
+    rec, spec, acc = rate(tp, tp + fn), rate(tn, tn + fp), rate(tp + tn, n)
+    tau = rate(fn, fp)
+    diff = _clarify_difference
+    out = {
+        "DPPL": float(q_hat[0] - q_hat[1]),
+        "DI": float(clarify_divide(q_hat[1], q_hat[0])),
+        "DCAcc": diff(acc_c[0], acc_c[1]),
+        "DCR": diff(rej_c[1], rej_c[0]),
+        "DAR": diff(acc_r[0], acc_r[1]),
+        "DRR": diff(rej_r[1], rej_r[0]),
+        "RD": diff(rec[0], rec[1]),
+        "SD": diff(spec[1], spec[0]),
+        "AD": diff(acc[0], acc[1]),
+        "TE": diff(tau[1], tau[0]),
+    }
+    if strata_given:
+        out["CDDPL"] = _cdd(counts, axis=2)
+    if c[:, 1, 0].sum() == c.sum():
+        out["GE"] = float("nan")  # every prediction a false negative: Clarify refuses
+    else:
+        out["GE"] = generalized_entropy_from_counts(c, alpha=2.0)
+    return out
+
+
+def post_training_bias(
+    y_true: Any, y_pred: Any, *, groups: Any, facet: Any = None, reference: Any = None,
+    strata: Any = None, sample_weight: Any = None, pos_label: Any = 1,
+) -> Dict[str, float]:
+    """All of Clarify's post-training metrics from one pass over the data.
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (N,)
+        Labels and predicted labels; ``pos_label`` is the accepted outcome, all other values
+        are rejections.
+    groups : array, shape (N,)
+        The sensitive column.
+    facet : value or list of values of ``groups``
+        The disadvantaged facet d; ``reference`` (the facet a) defaults to the other rows.
+    strata : array, shape (N,), optional
+        Group variable for CDDPL (left out when not given).
+    sample_weight : array, shape (N,), optional
+    pos_label : default 1
+
+    Returns
+    -------
+    dict
+        Keys are Clarify's abbreviations (:data:`CLARIFY_NAMES`).
+
+    Examples
+    --------
+    >>> out = post_training_bias([1, 0, 1, 0], [1, 1, 0, 0], groups=["a", "a", "d", "d"],
+    ...                          facet="d")
+    >>> out["DPPL"], out["RD"], out["TE"]
+    (1.0, 1.0, inf)
+    """
+    fc = facet_counts(y_true, y_pred, groups=groups, facet=facet, reference=reference,
+                      strata=strata, sample_weight=sample_weight, pos_label=pos_label)
+    return _post_training(fc["counts"], strata is not None)
+
+
+def bias_report(
+    y_true: Any, y_pred: Any = None, *, groups: Any, facet: Any = None, reference: Any = None,
+    strata: Any = None, sample_weight: Any = None, pos_label: Any = 1,
+) -> Dict[str, float]:
+    """Clarify's pre-training metrics and (with ``y_pred``) post-training metrics together.
+
+    Parameters are those of :func:`post_training_bias`; ``y_pred`` is optional.
+
+    Returns
+    -------
+    dict of abbreviation to float: CI, DPL, KL, JS, LP, TVD, KS, CDDL and DPPL … GE.
+
+    Examples
+    --------
+    >>> sorted(bias_report([1, 0, 1, 0], groups=[0, 0, 1, 1], facet=1))
+    ['CI', 'DPL', 'JS', 'KL', 'KS', 'LP', 'TVD']
+    """
+    fc = facet_counts(y_true, y_pred, groups=groups, facet=facet, reference=reference,
+                      strata=strata, sample_weight=sample_weight, pos_label=pos_label)
+    labels_only = fc["counts"].sum(axis=-1)  # (S, 2, K): the observed labels
+    diagonal = labels_only[..., None] * np.eye(labels_only.shape[-1])
+    out = _pre_training(diagonal, strata is not None)
+    if y_pred is not None:
+        out.update(_post_training(fc["counts"], strata is not None))
+    return out
+
+
+def _single(abbr: str, doc: str, example: str):
+    needs_strata = abbr == "CDDPL"
+
+    def metric(y_true, y_pred, *, groups, facet=None, reference=None, sample_weight=None,
+               pos_label=1, **kwargs):
+        strata = kwargs.pop("strata", None)
+        if kwargs:
+            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
+        if needs_strata and strata is None:
+            raise ValueError("CDDPL needs strata (the group variable to condition on)")
+        return post_training_bias(y_true, y_pred, groups=groups, facet=facet,
+                                  reference=reference, strata=strata,
+                                  sample_weight=sample_weight, pos_label=pos_label)[abbr]
+
+    metric.__name__ = metric.__qualname__ = CLARIFY_NAMES[abbr]
+    metric.__doc__ = f"""Clarify's {abbr}: {doc}
+
+    Parameters
+    ----------
+    y_true, y_pred : array, shape (N,)
+    groups : array, shape (N,)
+    facet : value or list of values of ``groups``
+        The disadvantaged facet d (``reference``, the facet a, defaults to the other rows).
+    sample_weight : array, shape (N,), optional
+    pos_label : default 1{'''
+    strata : array, shape (N,)
+        The group variable to condition on.''' if needs_strata else ''}
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]
+    >>> g = [0, 0, 0, 0, 1, 1, 1, 1]
+    >>> {example}
+    """
+    return metric
+
+
+difference_in_positive_proportions = _single(
+    "DPPL", "q̂_a − q̂_d, predicted positive proportions.",
+    "difference_in_positive_proportions(y, yp, groups=g, facet=1)\n    0.5")
+disparate_impact = _single(
+    "DI", "q̂_d / q̂_a (0/0 = 0, x/0 = inf).",
+    "round(disparate_impact(y, yp, groups=g, facet=1), 4)\n    0.3333")
+difference_in_conditional_acceptance = _single(
+    "DCAcc", "c_a − c_d, c = n^(1) / n̂^(1) (observed over predicted acceptances).",
+    "round(difference_in_conditional_acceptance(y, yp, groups=g, facet=1), 4)\n    -1.3333")
+difference_in_conditional_rejection = _single(
+    "DCR", "r_d − r_a, r = n^(0) / n̂^(0) (observed over predicted rejections).",
+    "round(difference_in_conditional_rejection(y, yp, groups=g, facet=1), 4)\n    -1.3333")
+difference_in_acceptance_rates = _single(
+    "DAR", "TP_a / n̂_a^(1) − TP_d / n̂_d^(1) (precision gap).",
+    "round(difference_in_acceptance_rates(y, yp, groups=g, facet=1), 4)\n    -0.3333")
+difference_in_rejection_rates = _single(
+    "DRR", "TN_d / n̂_d^(0) − TN_a / n̂_a^(0).",
+    "round(difference_in_rejection_rates(y, yp, groups=g, facet=1), 4)\n    -0.3333")
+recall_difference = _single(
+    "RD", "TPR_a − TPR_d (0/0 = 0).",
+    "recall_difference(y, yp, groups=g, facet=1)\n    0.5")
+specificity_difference = _single(
+    "SD", "TNR_d − TNR_a.",
+    "specificity_difference(y, yp, groups=g, facet=1)\n    0.5")
+accuracy_difference = _single(
+    "AD", "acc_a − acc_d.",
+    "accuracy_difference(y, yp, groups=g, facet=1)\n    0.0")
+treatment_equality = _single(
+    "TE", "FN_d / FP_d − FN_a / FP_a.",
+    "treatment_equality(y, yp, groups=g, facet=1)\n    inf")
+conditional_demographic_disparity_in_predicted_labels = _single(
+    "CDDPL", "CDD of the predicted labels, Σ_i n_i DD_i / Σ_i n_i.",
+    "round(conditional_demographic_disparity_in_predicted_labels(\n"
+    "    ...     y, yp, groups=g, facet=1, strata=[0, 1] * 4), 4)\n    0.6667")
+generalized_entropy = _single(
+    "GE", "generalised entropy index (α = 2) of b = ŷ − y + 1 over all rows "
+    "(NaN when every prediction is a false negative, where Clarify refuses).",
+    "generalized_entropy(y, yp, groups=g, facet=1)  # b = 1,2,1,1,1,1,0,1\n    0.125")
