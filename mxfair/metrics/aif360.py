@@ -174,7 +174,9 @@ def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> f
             terms = np.where(b > 0, r * np.log(np.where(b > 0, r, 1.0)), 0.0)
             return float((w * terms).sum() / n)
         if alpha == 0:
-            return float(-(w * np.log(r)).sum() / n) if n_fn == 0 else float("inf")
+            if n_fn > 0:
+                return float("inf")  # log(0) for a false negative, as AIF360
+            return float(-(w[1:] * np.log(r[1:])).sum() / n)
         return float((w * (r ** alpha - 1.0)).sum() / (n * alpha * (alpha - 1.0)))
 
 
