@@ -25,7 +25,7 @@ from .._ops import group_onehot, is_ndarray, nan_divide
 from . import _scalar
 from .fair_loss import FairnessRegularizedLoss, check_lam, label_matrix, probabilities
 from .penalties import Penalty
-from .statistics import Statistic, group_totals, hard_predictions
+from .statistics import Statistic, apply_sample_weight, group_totals, hard_predictions
 
 __all__ = ["LagrangeMultiplier", "ConstrainedFairLoss", "between_groups_gap"]
 
@@ -218,9 +218,9 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         hard = hard_predictions(F, probs, self._num_classes, self._threshold)
         labels = label_matrix(F, label, self._num_classes)
         values, weights = self._statistic.terms(F, hard, labels)
-        if sample_weight is not None:
-            weights = F.broadcast_mul(weights, F.reshape(sample_weight, shape=(-1, 1)))
+        weights = apply_sample_weight(F, weights, sample_weight)
         num, den = group_totals(F, values, weights, group_onehot(F, group, self._num_groups))
+        den = F.broadcast_like(den, num)  # (G, C)
         if self._totals is None or self._totals[0].context != num.context:
             self._totals = (num, den)
         else:

@@ -27,7 +27,7 @@ from .._ops import Tensor, group_onehot, is_ndarray, to_numpy
 from .._validation import check_group_ids, check_positive_int
 from . import _scalar
 from .penalties import Penalty, get_penalty
-from .statistics import Statistic, get_statistic
+from .statistics import Statistic, apply_sample_weight, get_statistic
 
 __all__ = ["FairnessRegularizedLoss", "fairness_penalty"]
 
@@ -74,9 +74,8 @@ def penalty_value(F, statistic: Statistic, penalty: Penalty, probs: Tensor,
                   labels: Optional[Tensor], group: Tensor, num_groups: int,
                   sample_weight: Optional[Tensor] = None) -> Tensor:
     """The batch penalty, shape (1,): statistic terms, sample weights, one-hot groups, penalty."""
-    values, weights = statistic.terms(F, probs, labels)  # (N, C) each
-    if sample_weight is not None:
-        weights = F.broadcast_mul(weights, F.reshape(sample_weight, shape=(-1, 1)))
+    values, weights = statistic.terms(F, probs, labels)  # (N, C); (N, C), (N, 1) or None
+    weights = apply_sample_weight(F, weights, sample_weight)
     return penalty(F, values, weights, group_onehot(F, group, num_groups))
 
 
@@ -196,6 +195,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
+        self._seen = set()  # (shapes, context) combinations already checked
         with self.name_scope():
             if base_loss is None:
                 if self._num_classes == 2:
@@ -274,11 +274,20 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         if is_ndarray(pred):
             if label is None:
                 raise ValueError("label is required (got None)")
-            check_shapes(pred, label, group, sample_weight, self._num_classes, True,
-                         self._constraint_name)
+            if group is None:
+                raise ValueError(NEEDS_GROUP)
+            # Shapes and context repeat from batch to batch: check each new combination once.
+            key = (pred.shape, label.shape, group.shape,
+                   None if sample_weight is None else sample_weight.shape, pred.context)
+            if key not in self._seen:
+                check_shapes(pred, label, group, sample_weight, self._num_classes, True,
+                             self._constraint_name)
+                if len(self._seen) > 64:
+                    self._seen.clear()
+                self._seen.add(key)
             if self._check_groups:
                 check_values(label, group, self._num_groups, self._num_classes)
-            _scalar.ensure_on(self.lam_value, pred.context)
+            _scalar.ensure_on(self.lam_value, key[-1])
         elif group is None:
             raise ValueError(NEEDS_GROUP)
         if sample_weight is None:

@@ -53,7 +53,8 @@ class Penalty:
     --------------------------
     F : module
         ``mx.nd`` or ``mx.sym``.
-    values, weights : Tensor, shape (N, C)
+    values : Tensor, shape (N, C)
+    weights : Tensor, shape (N, C) or (N, 1), or None (every row weight 1)
         From a statistic.
     onehot : Tensor, shape (N, G)
         One-hot group matrix.
@@ -73,8 +74,9 @@ class _RatePenalty(Penalty):
 
     def __call__(self, F, values, weights, onehot):
         rates, overall, den = group_rates(F, values, weights, onehot)
-        present = den > 0  # (G, C)
-        gaps = F.broadcast_sub(rates, overall) * present  # (G, C), 0 for absent groups
+        present = F.sign(den)  # (G, C) or (G, 1): 1 where the group is present (den >= 0)
+        # (G, C), 0 for absent groups
+        gaps = F.broadcast_mul(F.broadcast_sub(rates, overall), present)
         return self.reduce(F, gaps, present)
 
     def reduce(self, F, gaps: Tensor, present: Tensor) -> Tensor:
@@ -90,7 +92,7 @@ class SquaredGap(_RatePenalty):
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> float(SquaredGap()(mx.nd, p, mx.nd.ones_like(p), onehot).asscalar())
+    >>> float(SquaredGap()(mx.nd, p, None, onehot).asscalar())
     0.125
     """
 
@@ -109,7 +111,7 @@ class AbsoluteGap(_RatePenalty):
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> float(AbsoluteGap()(mx.nd, p, mx.nd.ones_like(p), onehot).asscalar())
+    >>> float(AbsoluteGap()(mx.nd, p, None, onehot).asscalar())
     0.5
     """
 
@@ -133,7 +135,7 @@ class SmoothMaxGap(_RatePenalty):
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> round(float(SmoothMaxGap(0.02)(mx.nd, p, mx.nd.ones_like(p), onehot).asscalar()), 4)
+    >>> round(float(SmoothMaxGap(0.02)(mx.nd, p, None, onehot).asscalar()), 4)
     0.25
     """
 
@@ -146,6 +148,7 @@ class SmoothMaxGap(_RatePenalty):
         z = F.abs(gaps) / self.temperature  # (G, C), >= 0, 0 for absent groups
         # Stabiliser: the largest z; the result does not depend on it, so no gradient through it.
         top = F.BlockGrad(F.max(z))  # (1,)
+        present = F.broadcast_like(present, z)  # (G, C)
         exps = F.exp(F.broadcast_sub(z, top)) * present
         n = F.sum(present)  # (1,)
         # No present entry at all (e.g. no positives for TPR): sum 0 -> use 1 so the log is 0.
@@ -172,7 +175,7 @@ class MMDPenalty(Penalty):
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[0.9], [0.8], [0.2], [0.1]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> float(MMDPenalty()(mx.nd, p, mx.nd.ones_like(p), onehot).asscalar()) > 0
+    >>> float(MMDPenalty()(mx.nd, p, None, onehot).asscalar()) > 0
     True
     """
 
@@ -182,6 +185,7 @@ class MMDPenalty(Penalty):
         self.bandwidth = _check_positive_float("bandwidth", bandwidth)
 
     def __call__(self, F, values, weights, onehot):
+        weights = F.ones_like(values) if weights is None else F.broadcast_like(weights, values)
         vt = F.transpose(values)  # (C, N)
         diff = F.broadcast_sub(F.expand_dims(vt, axis=2), F.expand_dims(vt, axis=1))  # (C, N, N)
         kernel = F.exp(-F.square(diff) / (self.bandwidth ** 2))  # (C, N, N)

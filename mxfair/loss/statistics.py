@@ -7,7 +7,9 @@ per-sample value, so it is described by two per-sample tensors of shape ``(N, C)
 ``values``
     the soft quantity averaged, e.g. the predicted probability of the positive class;
 ``weights``
-    who is averaged over, e.g. 1 for every row (positive rate) or the indicator ``y == 1`` (TPR).
+    who is averaged over, e.g. the indicator ``y == 1`` (TPR); ``None`` means every row with
+    weight 1 (positive rate), which saves work inside the graph. Weights broadcast against the
+    values: shape ``(N, C)`` or ``(N, 1)``.
 
 The rate of group ``g`` in column ``c`` is then
 
@@ -24,8 +26,10 @@ hybridized ``hybrid_forward``.
 """
 from typing import Optional, Tuple, Union
 
-from .._ops import Tensor, group_sums, safe_divide
+from .._ops import Tensor, group_sums
 from .._validation import NOT_IN_CHOICES
+
+_TINY = 1e-12
 
 __all__ = [
     "Statistic",
@@ -35,6 +39,7 @@ __all__ = [
     "StackedStatistic",
     "CONSTRAINTS",
     "get_statistic",
+    "apply_sample_weight",
     "group_totals",
     "group_rates",
     "hard_predictions",
@@ -74,7 +79,8 @@ class Statistic:
 
         Returns
         -------
-        values, weights : Tensor, shape (N, C)
+        values : Tensor, shape (N, C)
+        weights : Tensor, shape (N, C) or (N, 1), or None (every row has weight 1)
         """
         raise NotImplementedError
 
@@ -93,14 +99,14 @@ class PositiveRate(Statistic):
     >>> import mxnet as mx
     >>> p = mx.nd.array([[0.9], [0.1], [0.6]])
     >>> values, weights = PositiveRate()(mx.nd, p, None)
-    >>> weights.asnumpy().ravel().tolist()
-    [1.0, 1.0, 1.0]
+    >>> weights is None   # every row counts once
+    True
     """
 
     name = "positive_rate"
 
     def terms(self, F, probs, label_onehot=None):
-        return probs, F.ones_like(probs)
+        return probs, None
 
 
 class TruePositiveRate(Statistic):
@@ -172,8 +178,11 @@ class StackedStatistic(Statistic):
 
     def terms(self, F, probs, label_onehot):
         parts = [s.terms(F, probs, label_onehot) for s in self.statistics]
+        if all(w is None for _, w in parts):
+            return F.concat(*[v for v, _ in parts], dim=1), None
         values = F.concat(*[v for v, _ in parts], dim=1)
-        weights = F.concat(*[w for _, w in parts], dim=1)
+        weights = F.concat(*[F.ones_like(v) if w is None else F.broadcast_like(w, v)
+                             for v, w in parts], dim=1)
         return values, weights
 
     def __repr__(self) -> str:
@@ -216,8 +225,19 @@ def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
     return CONSTRAINTS[constraint]()
 
 
-def group_totals(F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tuple[Tensor, Tensor]:
-    """Per-group weighted sums of the values and of the weights, each shape (G, C).
+def apply_sample_weight(F, weights: Optional[Tensor], sample_weight: Optional[Tensor]
+                        ) -> Optional[Tensor]:
+    """Statistic weights times per-row sample weights (shape (N,) or (N, 1)); None stays None
+    only when both are None."""
+    if sample_weight is None:
+        return weights
+    sample_weight = F.reshape(sample_weight, shape=(-1, 1))  # (N, 1)
+    return sample_weight if weights is None else F.broadcast_mul(weights, sample_weight)
+
+
+def group_totals(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
+                 ) -> Tuple[Tensor, Tensor]:
+    """Per-group weighted sums of the values and of the weights.
 
     These are additive over batches, so a rate over an epoch is the ratio of the summed totals.
 
@@ -225,13 +245,16 @@ def group_totals(F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tuple[Te
     ----------
     F : module
         ``mx.nd`` or ``mx.sym``.
-    values, weights : Tensor, shape (N, C)
+    values : Tensor, shape (N, C)
+    weights : Tensor, shape (N, C) or (N, 1), or None (weight 1 for every row)
     onehot : Tensor, shape (N, G)
 
     Returns
     -------
-    num, den : Tensor, shape (G, C)
-        ``sum_i 1[a_i = g] w_ic v_ic`` and ``sum_i 1[a_i = g] w_ic``.
+    num : Tensor, shape (G, C)
+        ``sum_i 1[a_i = g] w_ic v_ic``.
+    den : Tensor, shape (G, C), or (G, 1) when ``weights`` has one column or is None
+        ``sum_i 1[a_i = g] w_ic``.
 
     Examples
     --------
@@ -243,7 +266,11 @@ def group_totals(F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tuple[Te
     >>> num.asnumpy().ravel().tolist(), den.asnumpy().ravel().tolist()
     ([1.0, 1.0], [2.0, 1.0])
     """
-    return group_sums(F, values * weights, onehot), group_sums(F, weights, onehot)
+    if weights is None:
+        counts = F.reshape(F.sum(onehot, axis=0), shape=(-1, 1))  # (G, 1)
+        return group_sums(F, values, onehot), counts
+    return (group_sums(F, F.broadcast_mul(values, weights), onehot),
+            group_sums(F, weights, onehot))
 
 
 def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
@@ -262,7 +289,7 @@ def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 
     return F.one_hot(F.argmax(probs, axis=1), depth=num_classes)
 
 
-def group_rates(F, values: Tensor, weights: Tensor, onehot: Tensor
+def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
                 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Per-group and overall weighted rates, and the per-group weight (0 = absent group).
 
@@ -270,8 +297,8 @@ def group_rates(F, values: Tensor, weights: Tensor, onehot: Tensor
     ----------
     F : module
         ``mx.nd`` or ``mx.sym``.
-    values, weights : Tensor, shape (N, C)
-        From a statistic's ``terms``.
+    values, weights : Tensor
+        From a statistic's ``terms`` (see ``group_totals``).
     onehot : Tensor, shape (N, G)
         One-hot group matrix (``_ops.group_onehot``); a row of zeros (an id out of range) is left
         out of every group and of the overall rate.
@@ -282,7 +309,7 @@ def group_rates(F, values: Tensor, weights: Tensor, onehot: Tensor
         Rate per group; 0 where the group has no weight in this batch (mask it with ``den``).
     overall : Tensor, shape (1, C)
         Rate over all rows that belong to a group.
-    den : Tensor, shape (G, C)
+    den : Tensor, shape (G, C) or (G, 1)
         Total weight per group; a group with ``den == 0`` is absent and must be masked out.
 
     Examples
@@ -291,12 +318,14 @@ def group_rates(F, values: Tensor, weights: Tensor, onehot: Tensor
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> rates, overall, den = group_rates(mx.nd, p, mx.nd.ones_like(p), onehot)
+    >>> rates, overall, den = group_rates(mx.nd, p, None, onehot)
     >>> rates.asnumpy().ravel().tolist(), overall.asnumpy().ravel().tolist()
     ([0.5, 1.0], [0.75])
     """
-    num, den = group_totals(F, values, weights, onehot)  # (G, C) each
-    rates = safe_divide(F, num, den)  # (G, C)
-    overall = safe_divide(F, F.sum(num, axis=0, keepdims=True),
-                          F.sum(den, axis=0, keepdims=True))  # (1, C)
+    num, den = group_totals(F, values, weights, onehot)  # (G, C), (G, C) or (G, 1)
+    # Weights are >= 0, so den == 0 implies num == 0: num / max(den, tiny) is then 0, as
+    # safe_divide would give, with two graph nodes instead of four (this runs every step).
+    rates = F.broadcast_div(num, F.maximum(den, _TINY))  # (G, C)
+    overall = F.broadcast_div(F.sum(num, axis=0, keepdims=True),
+                              F.maximum(F.sum(den, axis=0, keepdims=True), _TINY))  # (1, C)
     return rates, overall, den
