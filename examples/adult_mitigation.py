@@ -1,145 +1,353 @@
-"""Baseline: a small Gluon MLP on a tabular fairness data set, with test figures per group.
+"""Bias mitigation on a tabular data set: one Gluon MLP, one training loop, many methods.
 
-Trains an unmitigated two-layer perceptron on Adult (sensitive attribute: sex) by default and
-prints the test accuracy and selection rate of each group, computed with plain NumPy, and the
-demographic-parity difference (largest minus smallest selection rate). This is the reference
-point that mitigation methods are compared against.
+The same two-layer perceptron is trained on Adult (sensitive attribute: sex) by default, with the
+same seed, epochs, batch size and optimizer, by every method of the table ``METHODS``:
+
+=================  ===========================================================================
+baseline           plain shuffle, cross-entropy
+reweighing         ``ReweighingSampler``: (group, label) cells drawn with ``P(g) P(y)``
+fairbatch          ``FairBatchSampler`` (equalized odds): batch composition adapted each epoch
+loss-dp            ``FairnessRegularizedLoss``: cross-entropy + lam * demographic-parity penalty
+loss-eo            the same for equalized odds (TPR and FPR)
+constrained        ``ConstrainedFairLoss``: lam is a Lagrange multiplier for ``DP gap <= bound``
+adversarial        ``AdversarialDebiasing``: an adversary predicts the group from the output
+thr-dp / -eo / -tpr  the baseline net plus ``ThresholdOptimizer`` per-group thresholds, fitted
+                   on the validation split for demographic parity, equalized odds, equal
+                   opportunity
+=================  ===========================================================================
+
+It prints one table of test figures -- accuracy, balanced accuracy, demographic-parity and
+equalized-odds differences with 95 % bootstrap intervals (``GroupStats(bootstrap=200)``), and
+training time -- and writes two PNGs to ``--out``: the accuracy-fairness front and the per-epoch
+validation curves (``FairnessMonitor``).
 
 Usage::
 
-    python examples/adult_mitigation.py    # Adult, sex, 5 epochs
-    python examples/adult_mitigation.py --dataset german --sensitive age
-    python examples/adult_mitigation.py --dataset compas --root /path/to/folder
+    python examples/adult_mitigation.py                     # Adult, sex, 10 epochs, all methods
+    python examples/adult_mitigation.py --dataset german --epochs 60
+    python examples/adult_mitigation.py --dataset compas --sensitive race sex  # intersectional
+    python examples/adult_mitigation.py --methods baseline loss-dp thr-dp --bound 0.03
 """
 import argparse
+import logging
+import os
 import sys
 import time
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable, Dict, List, Optional
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from mxfair.datasets import load_adult, load_compas, load_german
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (  # noqa: E402
+    DEFAULT_SENSITIVE,
+    TABULAR_LOADERS,
+    format_table,
+    load_tabular,
+    mlp,
+    plot_curves,
+    plot_front,
+    predict_scores,
+    seed_all,
+    test_summary,
+)
 
-LOADERS = {"adult": load_adult, "german": load_german, "compas": load_compas}
-DEFAULT_SENSITIVE = {"adult": "sex", "german": "age", "compas": "race"}
-DEFAULT_EPOCHS = {"adult": 5, "german": 60, "compas": 20}  # about 500 batches each
+from mxfair.callbacks import FairnessMonitor  # noqa: E402
+from mxfair.data import FairBatchSampler, ReweighingSampler  # noqa: E402
+from mxfair.loss import (  # noqa: E402
+    AdversarialDebiasing,
+    ConstrainedFairLoss,
+    FairnessRegularizedLoss,
+)
+from mxfair.postprocessing import ThresholdOptimizer  # noqa: E402
+
+DEFAULT_EPOCHS = {"adult": 10, "german": 60, "compas": 20}  # about 1,000 batches each
 
 
+# ----------------------------------------------------------------------------------------------
+# What a method changes in the shared loop
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Recipe:
+    """What one training method changes in :func:`train`.
+
+    Attributes
+    ----------
+    loader : DataLoader
+        Yields ``(x, y, group)`` with ``y`` and ``group`` float32 of shape (N,).
+    loss : callable
+        ``loss(logits (N,), y (N,), group (N,)) -> (N,)``, called under ``autograd.record``.
+    blocks : list of Block
+        Extra trained blocks (an adversary); each gets its own Adam trainer.
+    block_lr : float
+        Learning rate of those trainers.
+    after_step, after_epoch : callable
+        ``after_step()`` after each optimizer step; ``after_epoch(net)`` after each epoch.
+    """
+
+    loader: gluon.data.DataLoader
+    loss: Callable
+    blocks: List[gluon.Block] = field(default_factory=list)
+    block_lr: float = 1e-2
+    after_step: Callable[[], None] = lambda: None
+    after_epoch: Callable[[gluon.Block], None] = lambda net: None
+
+
+def _dataset(data):
+    tr = data.train
+    return gluon.data.ArrayDataset(tr.X, tr.y.astype(np.float32), tr.groups.astype(np.float32))
+
+
+def _bce():
+    bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    return lambda out, y, g: bce(out, y)
+
+
+def baseline(data, args, ctx) -> Recipe:
+    """Plain shuffled minibatches and cross-entropy."""
+    loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, shuffle=True)
+    return Recipe(loader, _bce())
+
+
+def reweighing(data, args, ctx) -> Recipe:
+    """Rows drawn so that label and group are independent (Kamiran & Calders)."""
+    sampler = ReweighingSampler(data.train.y, data.train.groups, seed=args.seed,
+                                num_groups=data.num_groups)
+    loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, sampler=sampler)
+    return Recipe(loader, _bce())
+
+
+def fairbatch(data, args, ctx, fairness: str = "eqodds", alpha: float = 0.01) -> Recipe:
+    """FairBatch: each epoch, more rows from the (group, label) cell with the larger loss."""
+    sampler = FairBatchSampler(data.train.y, data.train.groups, args.batch_size,
+                               fairness=fairness, alpha=alpha, seed=args.seed,
+                               num_groups=data.num_groups)
+    loader = gluon.data.DataLoader(_dataset(data), batch_sampler=sampler)
+    x_train = mx.nd.array(data.train.X, ctx=ctx)
+
+    def after_epoch(net):  # per-row probabilities of the current model drive the next ratios
+        sampler.update(probs=mx.nd.sigmoid(net(x_train)).reshape((-1,)))
+
+    return Recipe(loader, _bce(), after_epoch=after_epoch)
+
+
+def fair_loss(data, args, ctx, constraint: str = "demographic_parity",
+              lam: float = 5.0) -> Recipe:
+    """Cross-entropy plus ``lam`` times the squared gap of the soft per-group rates."""
+    loss = FairnessRegularizedLoss(data.num_groups, constraint=constraint, lam=lam)
+    loss.hybridize()
+    loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, shuffle=True)
+    return Recipe(loader, loss)
+
+
+def constrained(data, args, ctx, constraint: str = "demographic_parity",
+                lr: float = 0.05) -> Recipe:
+    """Lagrangian training for ``gap <= args.bound``: lam rises by dual ascent while the
+    measured (hard) gap of the recent batches is above the bound, and falls when below."""
+    loss = ConstrainedFairLoss(data.num_groups, bound=args.bound, constraint=constraint, lr=lr)
+    loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, shuffle=True)
+    return Recipe(loader, loss, after_step=loss.update_multiplier)
+
+
+def adversarial(data, args, ctx, constraint: str = "equalized_odds",
+                alpha: float = 0.3) -> Recipe:
+    """An adversary predicts the group from the logit (and label); its reversed gradient,
+    scaled by ``alpha``, trains the net to hide the group (Zhang et al., 2018)."""
+    adv = AdversarialDebiasing(data.num_groups, constraint=constraint, alpha=alpha)
+    adv.initialize(mx.init.Xavier(), ctx=ctx)
+    adv.hybridize()
+    bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, shuffle=True)
+    return Recipe(loader, lambda out, y, g: bce(out, y) + adv(out, y, g), blocks=[adv])
+
+
+@dataclass
+class Method:
+    """A row of the results table: a label and either a recipe (trained) or a constraint for
+    ``ThresholdOptimizer`` on the baseline's scores (post-processing)."""
+
+    label: str
+    recipe: Optional[Callable] = None
+    thresholds: Optional[str] = None
+
+
+#: The methods, in table order. Hyperparameters from a few runs on Adult (see the README).
+METHODS: Dict[str, Method] = {
+    "baseline": Method("baseline", baseline),
+    "reweighing": Method("reweighing sampler", reweighing),
+    "fairbatch": Method("FairBatch (EO)", partial(fairbatch, fairness="eqodds", alpha=0.01)),
+    "loss-dp": Method("fair loss (DP, lam=5)",
+                      partial(fair_loss, constraint="demographic_parity", lam=5.0)),
+    "loss-eo": Method("fair loss (EO, lam=5)",
+                      partial(fair_loss, constraint="equalized_odds", lam=5.0)),
+    "constrained": Method("constrained (DP <= bound)", partial(constrained, lr=0.05)),
+    "adversarial": Method("adversarial (EO)",
+                          partial(adversarial, constraint="equalized_odds", alpha=0.3)),
+    "thr-dp": Method("baseline + thresholds (DP)", thresholds="demographic_parity"),
+    "thr-eo": Method("baseline + thresholds (EO)", thresholds="equalized_odds"),
+    "thr-tpr": Method("baseline + thresholds (TPR)", thresholds="true_positive_rate_parity"),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# The shared training loop
+# ----------------------------------------------------------------------------------------------
+def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
+          monitor: Optional[FairnessMonitor] = None, bar=None) -> gluon.Block:
+    """Train ``net`` with Adam for ``epochs`` under ``recipe``; validate after each epoch."""
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
+    extra = [gluon.Trainer(b.collect_params(), "adam", {"learning_rate": recipe.block_lr})
+             for b in recipe.blocks]
+    for epoch in range(epochs):
+        for x, y, g in recipe.loader:
+            x, y, g = x.as_in_context(ctx), y.as_in_context(ctx), g.as_in_context(ctx)
+            with autograd.record():
+                loss = recipe.loss(net(x).reshape((-1,)), y, g)  # (N,)
+            loss.backward()
+            for t in [trainer] + extra:
+                t.step(x.shape[0])
+            recipe.after_step()
+            if bar is not None:
+                bar.update(1)
+        recipe.after_epoch(net)
+        if monitor is not None:
+            monitor.evaluate(net, epoch)
+    return net
+
+
+# ----------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", choices=sorted(LOADERS), default="adult")
+    p.add_argument("--dataset", choices=sorted(TABULAR_LOADERS), default="adult")
     p.add_argument("--sensitive", nargs="+", default=None,
                    help="sensitive attribute(s); several give intersectional groups "
-                        "(default: sex for adult, age for german, race for compas)")
+                        f"(default: {DEFAULT_SENSITIVE})")
     p.add_argument("--root", default=None, help="folder of the raw data files")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="default: 5 for adult, 60 for german, 20 for compas")
+    p.add_argument("--epochs", type=int, default=None, help=f"default: {DEFAULT_EPOCHS}")
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                   help="which rows of the table to run (default: all)")
+    p.add_argument("--bound", type=float, default=0.05,
+                   help="demographic-parity bound of the constrained method")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--bootstrap", type=int, default=200, help="replicates for the intervals")
     p.add_argument("--subsample", type=int, default=None, help="rows kept per split")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="out", help="folder of the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
 
-def build_net(hidden: int) -> gluon.nn.HybridSequential:
-    """Two-layer perceptron giving one logit per example, shape (N,)."""
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(hidden, activation="relu"), gluon.nn.Dense(1), gluon.nn.Flatten())
-    return net
+def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -> Dict:
+    """Train and evaluate every method of ``args.methods``; no printing, no files.
+
+    Returns
+    -------
+    dict
+        ``rows`` (one dict per method: ``method``, ``key``, ``kind``, ``seconds`` and the
+        figures of ``FairnessReport.summary()`` with intervals), ``histories`` (per trained
+        method, the validation records per epoch), ``data``.
+    """
+    ctx = ctx or mx.cpu()
+    if data is None:
+        data = load_tabular(args.dataset, args.sensitive, args.seed, args.subsample, args.root)
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
+    keys = list(args.methods)
+    post = [k for k in keys if METHODS[k].thresholds]
+    trained = [k for k in keys if METHODS[k].recipe]
+    if post and "baseline" not in trained:
+        trained.insert(0, "baseline")  # the thresholds need the baseline's scores
+    val_loader = gluon.data.DataLoader(data.to_gluon("val"), batch_size=1024)
+    test = data.test
+
+    # One bar over every batch of every trained method (a FairBatch epoch drops the last one).
+    per_epoch = -(-len(data.train) // args.batch_size)
+    bar = tqdm(total=len(trained) * epochs * per_epoch, unit="batch", disable=args.quiet,
+               dynamic_ncols=True)
+    nets, rows, histories = {}, {}, {}
+    try:
+        for key in trained:
+            method = METHODS[key]
+            bar.set_description(method.label)
+            seed_all(args.seed)  # the same shuffles and initial weights for every method
+            net = mlp(args.hidden, ctx, seed=args.seed)
+            recipe = method.recipe(data, args, ctx)
+            monitor = FairnessMonitor(val_loader, data.num_groups, from_logits=True,
+                                      group_names=data.group_names, progress=False,
+                                      log_level=logging.DEBUG)
+            start = time.perf_counter()
+            train(net, recipe, epochs, args.lr, ctx, monitor, bar)
+            seconds = time.perf_counter() - start
+            nets[key], histories[method.label] = net, monitor.history
+            scores = predict_scores(net, test.X, ctx)
+            rows[key] = _row(key, "train", seconds, scores, data, args)
+    finally:
+        bar.close()
+
+    if post:
+        val_scores = predict_scores(nets["baseline"], data.val.X, ctx)
+        test_scores = predict_scores(nets["baseline"], test.X, ctx)
+        for key in post:
+            start = time.perf_counter()
+            opt = ThresholdOptimizer(METHODS[key].thresholds, random_state=args.seed)
+            opt.fit(val_scores, data.val.y, data.val.groups, num_groups=data.num_groups)
+            decisions = opt.predict(test_scores, test.groups)  # 0/1, randomised where needed
+            seconds = rows["baseline"]["seconds"] + time.perf_counter() - start
+            rows[key] = _row(key, "post", seconds, decisions, data, args)
+    return {"rows": [rows[k] for k in keys], "histories": histories, "data": data,
+            "epochs": epochs}
 
 
-def train(net, dataset, epochs, batch_size, lr, ctx, quiet=False):
-    """Plain minibatch training with sigmoid cross-entropy and Adam."""
-    loader = gluon.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
-    loss_fn = gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=False)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
-    bar = tqdm(total=epochs * len(loader), desc="training", unit="batch", disable=quiet,
-               file=sys.stdout, leave=False)
-    for epoch in range(epochs):
-        total, count = 0.0, 0
-        for x, y, _group in loader:
-            x = x.as_in_context(ctx)
-            y = y.as_in_context(ctx).astype("float32")
-            with autograd.record():
-                loss = loss_fn(net(x).reshape((-1,)), y)  # (N,)
-            loss.backward()
-            trainer.step(x.shape[0])
-            total += float(loss.sum().asscalar())
-            count += x.shape[0]
-            bar.update(1)
-        bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4f}")
-    bar.close()
-    return net
+def _row(key: str, kind: str, seconds: float, preds: np.ndarray, data, args) -> Dict:
+    summary, _ = test_summary(data.test.y, preds, data.test.groups, data.num_groups,
+                              bootstrap=args.bootstrap, seed=args.seed,
+                              group_names=data.group_names)
+    return {"method": METHODS[key].label, "key": key, "kind": kind, "seconds": seconds,
+            **summary}
 
 
-def predict_proba(net, X: np.ndarray, ctx, batch_size: int = 4096) -> np.ndarray:
-    """Probabilities of the positive class, shape (N,)."""
-    out = [
-        mx.nd.sigmoid(net(mx.nd.array(X[i:i + batch_size], ctx=ctx))).reshape((-1,)).asnumpy()
-        for i in range(0, len(X), batch_size)
-    ]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-def group_table(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, names: List[str]) -> List:
-    """Rows (name, count, accuracy, selection rate) per group, plain NumPy."""
-    rows = []
-    for g, name in enumerate(names):
-        mask = groups == g
-        n = int(mask.sum())
-        acc = float((pred[mask] == y[mask]).mean()) if n else float("nan")
-        sel = float(pred[mask].mean()) if n else float("nan")
-        rows.append((name, n, acc, sel))
-    return rows
-
-
-def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
+def main(argv: Optional[List[str]] = None) -> Dict:
+    """Run, print the table, write the figures; returns :func:`run`'s dict plus ``table`` and
+    ``figures`` (paths)."""
     args = parse_args(argv)
-    mx.random.seed(args.seed)
-    np.random.seed(args.seed)
-    ctx = mx.cpu()
-    start = time.time()
-
-    sensitive = args.sensitive or DEFAULT_SENSITIVE[args.dataset]
-    if isinstance(sensitive, list) and len(sensitive) == 1:
-        sensitive = sensitive[0]
-    data = LOADERS[args.dataset](
-        root=args.root, sensitive=sensitive, seed=args.seed, subsample=args.subsample
-    )
+    start = time.perf_counter()
+    data = load_tabular(args.dataset, args.sensitive, args.seed, args.subsample, args.root)
     print(f"{data.name}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test "
           f"rows, {data.num_features} features, groups {data.group_names}")
-
-    net = build_net(args.hidden)
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    net.hybridize()
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
-    train(net, data.to_gluon("train"), epochs, args.batch_size, args.lr, ctx, args.quiet)
-
-    test = data.test
-    pred = (predict_proba(net, test.X, ctx) >= args.threshold).astype(np.int64)
-    accuracy = float((pred == test.y).mean())
-    rows = group_table(test.y, pred, test.groups, data.group_names)
-    rates = [r[3] for r in rows if r[1] > 0]
-    dp_diff = float(max(rates) - min(rates))
-
-    width = max(len(r[0]) for r in rows + [("group",)])
-    print(f"\ntest accuracy {accuracy:.4f}, selection rate {pred.mean():.4f}")
-    print(f"{'group':<{width}}  {'count':>6}  {'accuracy':>8}  {'selection':>9}")
-    for name, n, acc, sel in rows:
-        print(f"{name:<{width}}  {n:>6}  {acc:>8.4f}  {sel:>9.4f}")
-    print(f"demographic parity difference {dp_diff:.4f}")
-    print(f"done in {time.time() - start:.1f} s")
-    return {
-        "accuracy": accuracy,
-        "groups": rows,
-        "demographic_parity_difference": dp_diff,
+    result = run(args, data)
+    table = format_table(result["rows"])
+    print(f"\nTest set, {result['epochs']} epochs, seed {args.seed}; [95 % bootstrap interval, "
+          f"{args.bootstrap} replicates]; DP/EO diff: demographic parity / equalized odds "
+          f"difference (between groups); constrained bound: DP <= {args.bound}; time: "
+          f"training (+ threshold fitting)\n")
+    print(table)
+    name = f"{args.dataset}_{'-'.join(data.sensitive)}"
+    figures = {
+        "front": os.path.join(args.out, f"{name}_front.png"),
+        "curves": os.path.join(args.out, f"{name}_curves.png"),
     }
+    plot_front(result["rows"], figures["front"],
+               title=f"{data.name} ({', '.join(data.sensitive)}): accuracy-fairness trade-off "
+                     "on the test set (95 % bootstrap bars)")
+    if result["histories"]:
+        bounds = ({"demographic_parity_difference": args.bound}
+                  if "constrained" in args.methods else None)
+        plot_curves(result["histories"], figures["curves"], bounds=bounds,
+                    title=f"{data.name} ({', '.join(data.sensitive)}): validation figures "
+                          "after each epoch")
+    else:
+        del figures["curves"]
+    print(f"\nfigures: {', '.join(figures.values())}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    result.update(table=table, figures=figures)
+    return result
 
 
 if __name__ == "__main__":
