@@ -7,12 +7,12 @@ metrics are in :mod:`~mxfair.metrics.data_bias`; SageMaker Clarify's post-traini
 AIF360's signed metrics keep their sources' names in the namespaces
 :mod:`mxfair.metrics.clarify` and :mod:`mxfair.metrics.aif360`.
 """
-from . import aif360, clarify, data_bias, functional, report, stats
+from . import aif360, clarify, data_bias, eval_metric, functional, report, stats
 from .data_bias import *  # noqa: F401,F403
+from .eval_metric import *  # noqa: F401,F403
 from .functional import *  # noqa: F401,F403
 from .report import *  # noqa: F401,F403
 from .stats import *  # noqa: F401,F403
 
-__all__ = stats.__all__ + report.__all__ + functional.__all__ + data_bias.__all__ + [
-    "aif360", "clarify",
-]
+__all__ = (stats.__all__ + report.__all__ + functional.__all__ + data_bias.__all__
+           + eval_metric.__all__ + ["aif360", "clarify"])

@@ -1,0 +1,255 @@
+"""``mx.metric.EvalMetric`` classes for group fairness: drop them into ``CompositeEvalMetric``,
+``Module.fit`` or the Gluon Estimator.
+
+Each metric wraps a :class:`~mxfair.metrics.GroupStats` (the counts stay on the device while
+batches stream in) and reads a figure of :meth:`FairnessReport.summary` in :meth:`get`. The group
+of each row comes with the labels, ``update([label, group], preds)`` (optionally
+``[label, group, sample_weight]``), or as a third argument, ``update(labels, preds, groups)``.
+Each ``get()`` synchronises with the device once (it builds a report).
+
+Registered names (``mx.metric.create(name, num_groups=G)``): the lower-cased class names and the
+fairlearn-style aliases ``demographic_parity_difference``, ``demographic_parity_ratio``,
+``equalized_odds_difference``, ``equal_opportunity_difference``, ``worst_group_accuracy``,
+``group_fairness``.
+"""
+from typing import Any, Optional, Sequence
+
+import mxnet as mx
+
+from .stats import GroupStats
+
+__all__ = [
+    "FairnessMetric",
+    "DemographicParityDifference",
+    "DemographicParityRatio",
+    "EqualizedOddsDifference",
+    "EqualOpportunityDifference",
+    "WorstGroupAccuracy",
+    "GroupFairnessMetric",
+    "SUMMARY_QUANTITIES",
+]
+
+#: Figures a metric can report: the keys of :meth:`FairnessReport.summary` (AUC ones need
+#: ``num_bins > 0``).
+SUMMARY_QUANTITIES = (
+    "accuracy", "balanced_accuracy", "selection_rate", "demographic_parity_difference",
+    "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference",
+    "worst_group_accuracy", "auc", "auc_difference",
+)
+DEFAULT_QUANTITIES = (
+    "accuracy", "demographic_parity_difference", "equalized_odds_difference",
+    "equal_opportunity_difference", "worst_group_accuracy",
+)
+BAD_LABELS = (
+    "labels must be [label, group] or [label, group, sample_weight] when groups is not given, "
+    "got {got}"
+)
+
+
+def _check_quantity(quantity: str, num_bins: int) -> str:
+    if quantity not in SUMMARY_QUANTITIES:
+        raise ValueError(f"quantity must be one of {list(SUMMARY_QUANTITIES)}, got {quantity!r}")
+    if quantity.startswith("auc") and not num_bins:
+        raise ValueError(f"quantity {quantity!r} needs num_bins > 0 (score histograms)")
+    return quantity
+
+
+def _first(x: Any) -> Any:
+    """The array of a one-element list (how Module and the Estimator pass outputs)."""
+    if isinstance(x, (list, tuple)):
+        if len(x) != 1:
+            raise ValueError(f"expected one array, got a list of {len(x)}")
+        return x[0]
+    return x
+
+
+class _StatsMetric(mx.metric.EvalMetric):
+    """The shared part: a GroupStats, the update conventions, reset and the report."""
+
+    def __init__(self, name: str, num_groups: int, num_classes: int, threshold: float,
+                 from_logits: bool, num_bins: int, output_names, label_names, **config):
+        # The state exists before EvalMetric.__init__, which calls reset().
+        self._stats = GroupStats(num_groups, num_classes=num_classes, threshold=threshold,
+                                 num_bins=num_bins, from_logits=from_logits)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         num_groups=num_groups, num_classes=num_classes, threshold=threshold,
+                         from_logits=from_logits, num_bins=num_bins, **config)
+
+    @property
+    def stats(self) -> GroupStats:
+        """The accumulated :class:`GroupStats` (e.g. for a full report or an allreduce)."""
+        return self._stats
+
+    def update(self, labels: Any, preds: Any, groups: Any = None) -> None:
+        """Add one batch.
+
+        Parameters
+        ----------
+        labels : NDArray (N,) or list
+            ``[label, group]`` or ``[label, group, sample_weight]`` when ``groups`` is None;
+            otherwise the label (or a one-element list).
+        preds : NDArray or list of one NDArray
+            Probabilities (N,), logits with ``from_logits``, or class scores (N, K).
+        groups : NDArray (N,), optional
+        """
+        weight = None
+        if groups is None:
+            if not isinstance(labels, (list, tuple)) or len(labels) not in (2, 3):
+                got = f"a list of {len(labels)}" if isinstance(labels, (list, tuple)) \
+                    else type(labels).__name__
+                raise ValueError(BAD_LABELS.format(got=got))
+            label, groups = labels[0], labels[1]
+            weight = labels[2] if len(labels) == 3 else None
+        else:
+            label = _first(labels)
+        pred = _first(preds)
+        self._stats.update(label, pred, groups, weight)
+        self.num_inst += int(label.shape[0]) if hasattr(label, "shape") else len(label)
+
+    def reset(self) -> None:
+        self._stats.reset()
+        super().reset()
+
+    def reset_local(self) -> None:
+        self.reset()
+
+    def _summary(self) -> dict:
+        return self._stats.report().summary()
+
+
+@mx.metric.register
+@mx.metric.alias("group_fairness_figure")
+class FairnessMetric(_StatsMetric):
+    """One group-fairness figure as an ``EvalMetric``.
+
+    Parameters
+    ----------
+    num_groups : int
+        Number of groups G (group ids in ``[0, G)``).
+    quantity : str, default "demographic_parity_difference"
+        A key of :meth:`FairnessReport.summary` (:data:`SUMMARY_QUANTITIES`).
+    num_classes : int, default 2
+    threshold : float, default 0.5
+        Decision threshold on binary scores.
+    from_logits : bool, default False
+    num_bins : int, default 0
+        Score histogram bins (needed for ``auc`` and ``auc_difference``).
+    name : str, optional
+        Display name; the quantity by default.
+    output_names, label_names : list of str, optional
+        As for every ``EvalMetric``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> metric = FairnessMetric(num_groups=2, quantity="equal_opportunity_difference")
+    >>> metric.update([mx.nd.array([1, 1, 1, 1]), mx.nd.array([0, 0, 1, 1])],
+    ...               [mx.nd.array([0.9, 0.8, 0.7, 0.2])])
+    >>> metric.get()
+    ('equal_opportunity_difference', 0.5)
+    """
+
+    _QUANTITY: Optional[str] = None  # fixed by the named subclasses
+
+    def __init__(self, num_groups: int, quantity: str = "demographic_parity_difference",
+                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = False,
+                 num_bins: int = 0, name: Optional[str] = None,
+                 output_names: Optional[Sequence[str]] = None,
+                 label_names: Optional[Sequence[str]] = None):
+        quantity = _check_quantity(self._QUANTITY or quantity, num_bins)
+        self.quantity = quantity
+        config = {} if self._QUANTITY else {"quantity": quantity}
+        super().__init__(name or quantity, num_groups, num_classes, threshold, from_logits,
+                         num_bins, output_names, label_names, **config)
+
+    def get(self):
+        """``(name, value)``; NaN before any data."""
+        if self.num_inst == 0:
+            return self.name, float("nan")
+        return self.name, float(self._summary()[self.quantity])
+
+
+def _named(quantity: str, doc: str):
+    """A FairnessMetric subclass with a fixed quantity (its own registry name and alias)."""
+    class_name = "".join(part.capitalize() for part in quantity.split("_"))
+
+    def __init__(self, num_groups: int, num_classes: int = 2, threshold: float = 0.5,
+                 from_logits: bool = False, num_bins: int = 0, name: Optional[str] = None,
+                 output_names: Optional[Sequence[str]] = None,
+                 label_names: Optional[Sequence[str]] = None):
+        FairnessMetric.__init__(self, num_groups, quantity, num_classes, threshold,
+                                from_logits, num_bins, name, output_names, label_names)
+
+    cls = type(class_name, (FairnessMetric,), {
+        "_QUANTITY": quantity, "__init__": __init__, "__module__": __name__,
+        "__doc__": f"""{doc}
+
+    Parameters are those of :class:`FairnessMetric` without ``quantity``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> metric = mx.metric.create("{quantity}", num_groups=2)
+    >>> type(metric).__name__
+    '{class_name}'
+    """,
+    })
+    cls.__init__.__qualname__ = f"{class_name}.__init__"
+    return mx.metric.register(mx.metric.alias(quantity)(cls))
+
+
+DemographicParityDifference = _named(
+    "demographic_parity_difference", "Largest gap in selection rate between groups.")
+DemographicParityRatio = _named(
+    "demographic_parity_ratio", "Smallest ratio of selection rates between groups.")
+EqualizedOddsDifference = _named(
+    "equalized_odds_difference", "The larger of the TPR and FPR gaps between groups.")
+EqualOpportunityDifference = _named(
+    "equal_opportunity_difference", "Largest gap in true positive rate between groups.")
+WorstGroupAccuracy = _named(
+    "worst_group_accuracy", "Accuracy of the group where it is lowest.")
+
+
+@mx.metric.register
+@mx.metric.alias("group_fairness")
+class GroupFairnessMetric(_StatsMetric):
+    """Several figures at once (accuracy and gaps) from one set of group statistics.
+
+    Parameters
+    ----------
+    num_groups : int
+    quantities : sequence of str, optional
+        Keys of :meth:`FairnessReport.summary`; by default accuracy, the demographic-parity,
+        equalized-odds and equal-opportunity differences and the worst group's accuracy.
+    num_classes, threshold, from_logits, num_bins, output_names, label_names
+        As for :class:`FairnessMetric`.
+    name : str, default "group_fairness"
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> metric = GroupFairnessMetric(2, quantities=["accuracy", "demographic_parity_difference"])
+    >>> metric.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
+    ...               [mx.nd.array([0.9, 0.2, 0.4, 0.1])])
+    >>> metric.get()
+    (['accuracy', 'demographic_parity_difference'], [0.75, 0.5])
+    """
+
+    def __init__(self, num_groups: int, quantities: Optional[Sequence[str]] = None,
+                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = False,
+                 num_bins: int = 0, name: str = "group_fairness",
+                 output_names: Optional[Sequence[str]] = None,
+                 label_names: Optional[Sequence[str]] = None):
+        quantities = list(DEFAULT_QUANTITIES if quantities is None else quantities)
+        if not quantities:
+            raise ValueError("quantities must name at least one figure")
+        self.quantities = [_check_quantity(q, num_bins) for q in quantities]
+        super().__init__(name, num_groups, num_classes, threshold, from_logits, num_bins,
+                         output_names, label_names, quantities=self.quantities)
+
+    def get(self):
+        """``(names, values)``; NaN values before any data."""
+        if self.num_inst == 0:
+            return list(self.quantities), [float("nan")] * len(self.quantities)
+        summary = self._summary()
+        return list(self.quantities), [float(summary[q]) for q in self.quantities]
