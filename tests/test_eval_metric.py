@@ -1,0 +1,168 @@
+"""EvalMetric classes: registry, config round trip, update conventions, values vs reports."""
+import math
+import warnings
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from mxfair.metrics import (
+    DemographicParityDifference,
+    FairnessMetric,
+    GroupFairnessMetric,
+    GroupStats,
+    UndefinedRateWarning,
+)
+
+NAMED = {
+    "demographic_parity_difference": "DemographicParityDifference",
+    "demographic_parity_ratio": "DemographicParityRatio",
+    "equalized_odds_difference": "EqualizedOddsDifference",
+    "equal_opportunity_difference": "EqualOpportunityDifference",
+    "worst_group_accuracy": "WorstGroupAccuracy",
+}
+
+
+def batches(ctx, n=512, batch=128, G=3, seed=0):
+    rs = np.random.RandomState(seed)
+    y, g = rs.randint(0, 2, n), rs.randint(0, G, n)
+    p = np.clip(0.3 * y + 0.15 * g + 0.4 * rs.rand(n), 0, 1)
+    for i in range(0, n, batch):
+        sl = slice(i, i + batch)
+        yield (mx.nd.array(y[sl], ctx=ctx), mx.nd.array(p[sl], ctx=ctx),
+               mx.nd.array(g[sl], ctx=ctx))
+
+
+def reference_summary(ctx, G=3, **kwargs):
+    stats = GroupStats(G, **kwargs)
+    for y, p, g in batches(ctx, G=G):
+        stats.update(y, p, g)
+    return stats.report().summary()
+
+
+@pytest.mark.parametrize("alias, class_name", sorted(NAMED.items()))
+def test_registry_create_and_config_round_trip(alias, class_name, ctx):
+    metric = mx.metric.create(alias, num_groups=3)
+    assert type(metric).__name__ == class_name
+    assert mx.metric.create(class_name.lower(), num_groups=3).quantity == alias
+    name, value = metric.get()
+    assert name == alias and math.isnan(value)  # NaN before data
+    for y, p, g in batches(ctx):
+        metric.update([y, g], [p])
+    expected = reference_summary(ctx)[alias]
+    assert metric.get()[1] == pytest.approx(expected, abs=1e-12)
+    clone = mx.metric.create(**metric.get_config())
+    assert type(clone) is type(metric) and clone.get_config() == metric.get_config()
+    assert math.isnan(clone.get()[1])
+
+
+def test_generic_metric_config_keeps_quantity_and_hyperparameters():
+    metric = FairnessMetric(num_groups=4, quantity="auc_difference", num_bins=32, threshold=0.3,
+                            name="auc_gap")
+    config = metric.get_config()
+    assert config["quantity"] == "auc_difference" and config["num_bins"] == 32
+    clone = mx.metric.create(**config)
+    assert (clone.name, clone.quantity, clone._stats.threshold, clone._stats.num_bins) == (
+        "auc_gap", "auc_difference", 0.3, 32)
+    assert isinstance(mx.metric.create("group_fairness_figure", num_groups=2), FairnessMetric)
+
+
+def test_group_fairness_metric_several_values(ctx):
+    metric = mx.metric.create("group_fairness", num_groups=3)
+    assert isinstance(metric, GroupFairnessMetric)
+    names, values = metric.get()
+    assert names[0] == "accuracy" and all(math.isnan(v) for v in values)
+    for y, p, g in batches(ctx):
+        metric.update([y], [p], g)  # groups as the third argument
+    summary = reference_summary(ctx)
+    names, values = metric.get()
+    assert values == pytest.approx([summary[n] for n in names], abs=1e-12)
+    assert dict(metric.get_name_value())["worst_group_accuracy"] == summary[
+        "worst_group_accuracy"]
+    assert metric.stats.counts.context == ctx
+    clone = mx.metric.create(**metric.get_config())
+    assert clone.quantities == metric.quantities
+
+
+def test_composite_eval_metric_and_reset(ctx):
+    composite = mx.metric.CompositeEvalMetric()
+    composite.add(mx.metric.create("demographic_parity_difference", num_groups=3))
+    composite.add(GroupFairnessMetric(3, quantities=["accuracy", "balanced_accuracy"]))
+    for y, p, g in batches(ctx):
+        composite.update([y, g], [p])
+    summary = reference_summary(ctx)
+    got = dict(composite.get_name_value())
+    assert got["demographic_parity_difference"] == pytest.approx(
+        summary["demographic_parity_difference"])
+    assert got["balanced_accuracy"] == pytest.approx(summary["balanced_accuracy"])
+    composite.reset()
+    assert all(math.isnan(v) for _, v in composite.get_name_value())
+    composite.reset_local()
+    assert all(math.isnan(v) for _, v in composite.get_name_value())
+
+
+def test_streaming_equals_one_batch_and_weights(ctx):
+    rs = np.random.RandomState(1)
+    y, p, g = rs.randint(0, 2, 300), rs.rand(300), rs.randint(0, 2, 300)
+    w = rs.rand(300)
+    whole = DemographicParityDifference(2)
+    whole.update([mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx),
+                  mx.nd.array(w, ctx=ctx, dtype="float64")], mx.nd.array(p, ctx=ctx))
+    streamed = DemographicParityDifference(2)
+    for i in range(0, 300, 64):
+        streamed.update([mx.nd.array(y[i:i + 64]), mx.nd.array(g[i:i + 64]),
+                         mx.nd.array(w[i:i + 64], dtype="float64")], [mx.nd.array(p[i:i + 64])])
+    sel = [np.sum(w[(g == k)] * (p[g == k] >= 0.5)) / w[g == k].sum() for k in range(2)]
+    assert whole.get()[1] == pytest.approx(abs(sel[0] - sel[1]), abs=1e-9)
+    assert streamed.get()[1] == pytest.approx(whole.get()[1], abs=1e-9)
+    assert whole.num_inst == 300
+
+
+def test_multiclass_and_logits(ctx):
+    rs = np.random.RandomState(2)
+    y, g = rs.randint(0, 3, 200), rs.randint(0, 2, 200)
+    scores = rs.randn(200, 3)
+    metric = FairnessMetric(2, quantity="demographic_parity_difference", num_classes=3)
+    metric.update([mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx)],
+                  [mx.nd.array(scores, ctx=ctx)])
+    pred = scores.argmax(1)
+    sel = np.array([[np.mean(pred[g == k] == c) for c in range(3)] for k in range(2)])
+    assert metric.get()[1] == pytest.approx(np.abs(sel[0] - sel[1]).max())
+    logits = FairnessMetric(2, quantity="accuracy", from_logits=True)
+    logits.update([mx.nd.array([1, 0]), mx.nd.array([0, 1])], [mx.nd.array([2.0, -1.0])])
+    assert logits.get()[1] == 1.0
+
+
+def test_undefined_group_warns_through_get():
+    metric = mx.metric.create("equal_opportunity_difference", num_groups=2)
+    metric.update([mx.nd.array([1, 1, 0, 0]), mx.nd.array([0, 0, 1, 1])],
+                  [mx.nd.array([0.9, 0.1, 0.6, 0.2])])
+    with pytest.warns(UndefinedRateWarning, match="leaves out group"):
+        assert metric.get()[1] == 0.0
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: m.update([mx.nd.ones(2)], [mx.nd.ones(2)]),
+     r"labels must be \[label, group\].*got a list of 1"),
+    (lambda m: m.update(mx.nd.ones(2), [mx.nd.ones(2)]),
+     r"labels must be \[label, group\].*got NDArray"),
+    (lambda m: m.update([mx.nd.ones(2), mx.nd.ones(2)], [mx.nd.ones(2), mx.nd.ones(2)]),
+     "expected one array, got a list of 2"),
+])
+def test_bad_updates(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(DemographicParityDifference(2))
+
+
+def test_bad_construction():
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        FairnessMetric(2, quantity="f1")
+    with pytest.raises(ValueError, match="needs num_bins > 0"):
+        FairnessMetric(2, quantity="auc")
+    with pytest.raises(ValueError, match="num_groups must be a positive integer"):
+        mx.metric.create("demographic_parity_ratio", num_groups=0)
+    with pytest.raises(ValueError, match="at least one figure"):
+        GroupFairnessMetric(2, quantities=[])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedRateWarning)
+        assert math.isnan(GroupFairnessMetric(2).get()[1][0])
