@@ -8,8 +8,9 @@ Each idea has one home here so that ``adult_mitigation.py``, ``cifar10s.py``,
 - :func:`test_summary` -- headline test figures with bootstrap intervals from
   :class:`mxfair.metrics.GroupStats` (``bootstrap=200`` by default);
 - :func:`format_table` -- the one results table;
-- :func:`plot_front` and :func:`plot_curves` -- the accuracy-fairness front and the per-epoch
-  validation curves, saved as PNG.
+- :func:`plot_front` and :func:`plot_curves` -- the accuracy-fairness front of many methods
+  with bootstrap error bars, and the per-epoch validation curves of many methods, saved as PNG
+  (``mxfair.plot`` draws one run's history and an unadorned front; these compose several).
 """
 import math
 import os
@@ -24,6 +25,7 @@ from mxnet import gluon
 
 from mxfair.datasets import load_adult, load_compas, load_german
 from mxfair.metrics import GroupStats
+from mxfair.plot import pareto_front
 
 __all__ = [
     "TABULAR_LOADERS",
@@ -203,18 +205,6 @@ def format_table(rows: Sequence[Dict[str, object]],
     return "\n".join([line(header), rule] + [line(b) for b in body])
 
 
-def _pareto(points: np.ndarray) -> np.ndarray:
-    """Indices of the points (gap, accuracy) not dominated by another (lower gap, higher
-    accuracy), ordered by gap."""
-    order = np.lexsort((-points[:, 1], points[:, 0]))
-    front, best = [], -np.inf
-    for i in order:
-        if points[i, 1] > best:
-            front.append(i)
-            best = points[i, 1]
-    return np.asarray(front, dtype=int)
-
-
 def plot_front(rows: Sequence[Dict[str, object]], path: Optional[str] = None,
                gaps: Sequence[Tuple[str, str]] = (
                    ("demographic_parity_difference", "demographic parity difference"),
@@ -243,9 +233,9 @@ def plot_front(rows: Sequence[Dict[str, object]], path: Optional[str] = None,
             ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="s" if r.get("kind") == "post" else "o",
                         color=colours(i % 10), ecolor=colours(i % 10), elinewidth=0.8,
                         capsize=2, markersize=7, label=str(r["method"]))
-        finite = np.all(np.isfinite(pts), axis=1)
-        if finite.sum() >= 1:
-            idx = np.flatnonzero(finite)[_pareto(pts[finite])]
+        front = pareto_front(pts[:, 0], pts[:, 1])
+        if front.any():
+            idx = np.flatnonzero(front)[np.argsort(pts[front, 0], kind="stable")]
             ax.step(pts[idx, 0], pts[idx, 1], where="post", color="0.35", linestyle="--",
                     linewidth=1, label="Pareto front", zorder=0)
         ax.set_xlabel(f"{gap_title} (lower is fairer)")

@@ -306,22 +306,56 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
 
 
 def _row(key: str, kind: str, seconds: float, preds: np.ndarray, data, args) -> Dict:
-    summary, _ = test_summary(data.test.y, preds, data.test.groups, data.num_groups,
-                              bootstrap=args.bootstrap, seed=args.seed,
-                              group_names=data.group_names)
+    summary, report = test_summary(data.test.y, preds, data.test.groups, data.num_groups,
+                                   bootstrap=args.bootstrap, seed=args.seed,
+                                   group_names=data.group_names)
     return {"method": METHODS[key].label, "key": key, "kind": kind, "seconds": seconds,
-            **summary}
+            "report": report, **summary}
+
+
+def group_table(report) -> List[tuple]:
+    """Rows (group, count, accuracy, selection rate, TPR, FPR) of a test report."""
+    cols = ["count", "accuracy", "selection_rate", "true_positive_rate", "false_positive_rate"]
+    values = [report[c] for c in cols]
+    return [(name, int(values[0][g])) + tuple(float(v[g]) for v in values[1:])
+            for g, name in enumerate(report.group_names)]
+
+
+def format_groups(rows: List[tuple]) -> str:
+    width = max(len(r[0]) for r in rows + [("group",)])
+    lines = [f"{'group':<{width}}  {'count':>6}  {'accuracy':>8}  {'selection':>9}  "
+             f"{'TPR':>6}  {'FPR':>6}"]
+    lines += [f"{name:<{width}}  {n:>6}  {acc:>8.4f}  {sel:>9.4f}  {tpr:>6.4f}  {fpr:>6.4f}"
+              for name, n, acc, sel, tpr, fpr in rows]
+    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
-    """Run, print the table, write the figures; returns :func:`run`'s dict plus ``table`` and
-    ``figures`` (paths)."""
+    """Run, print the table, write the figures.
+
+    Returns
+    -------
+    dict
+        :func:`run`'s dict plus ``table`` (str), ``figures`` (name to PNG path) and, when the
+        baseline ran, its ``groups`` (per-group rows of :func:`group_table`), ``accuracy`` and
+        ``demographic_parity_difference`` on the test set.
+    """
     args = parse_args(argv)
     start = time.perf_counter()
     data = load_tabular(args.dataset, args.sensitive, args.seed, args.subsample, args.root)
     print(f"{data.name}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test "
           f"rows, {data.num_features} features, groups {data.group_names}")
     result = run(args, data)
+    base = next((r for r in result["rows"] if r["key"] == "baseline"), None)
+    if base is not None:  # the problem first: who the unmitigated model treats differently
+        groups = group_table(base["report"])
+        print(f"\nbaseline on the test set: accuracy {base['accuracy']:.4f}, selection rate "
+              f"{base['selection_rate']:.4f}")
+        print(format_groups(groups))
+        print(f"demographic parity difference {base['demographic_parity_difference']:.4f}, "
+              f"equalized odds difference {base['equalized_odds_difference']:.4f}")
+        result.update(groups=groups, accuracy=base["accuracy"],
+                      demographic_parity_difference=base["demographic_parity_difference"])
     table = format_table(result["rows"])
     print(f"\nTest set, {result['epochs']} epochs, seed {args.seed}; [95 % bootstrap interval, "
           f"{args.bootstrap} replicates]; DP/EO diff: demographic parity / equalized odds "
