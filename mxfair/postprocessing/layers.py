@@ -20,7 +20,7 @@ __all__ = ["GroupThreshold", "ThresholdedNet", "with_thresholds", "MODES"]
 MODES = ("random", "deterministic", "probability")
 
 
-def positive_probability_graph(F, scores: Tensor, groups: Tensor, thresholds: Tensor,
+def _step_probability(F, scores: Tensor, groups: Tensor, thresholds: Tensor,
                                probs: Tensor, num_groups: int, num_bins: int = 0) -> Tensor:
     """Probability of a positive decision under per-group two-step rules (graph-safe).
 
@@ -143,7 +143,7 @@ class GroupThreshold(HybridBlock):
         self.probs.set_data(mx.nd.array(pr))
 
     def hybrid_forward(self, F, scores, groups, noise=None, thresholds=None, probs=None):
-        q = positive_probability_graph(F, scores, groups, thresholds, probs,
+        q = _step_probability(F, scores, groups, thresholds, probs,
                                        self.num_groups, self.num_bins)  # (N,)
         if self.mode == "probability":
             return q

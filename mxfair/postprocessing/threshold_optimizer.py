@@ -38,7 +38,7 @@ from .._validation import (
     check_same_length,
 )
 from ..metrics.stats import GroupStats
-from .layers import GroupThreshold, positive_probability_graph
+from .layers import GroupThreshold, _step_probability
 
 __all__ = ["ThresholdOptimizer", "CONSTRAINTS", "OBJECTIVES"]
 
@@ -88,12 +88,14 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     xs = x[order]
     last_of_run = np.append(xs[1:] != xs[:-1], True)
     order = order[last_of_run]
+    xl, yl = x.tolist(), y.tolist()  # Python floats: much faster than NumPy scalars here
     hull = []
     for i in order.tolist():
+        xi, yi = xl[i], yl[i]
         while len(hull) >= 2:
             i0, i1 = hull[-2], hull[-1]
             # Drop i1 when it is on or below the chord from i0 to i.
-            if (y[i1] - y[i0]) * (x[i] - x[i0]) <= (y[i] - y[i0]) * (x[i1] - x[i0]):
+            if (yl[i1] - yl[i0]) * (xi - xl[i0]) <= (yi - yl[i0]) * (xl[i1] - xl[i0]):
                 hull.pop()
             else:
                 break
@@ -389,8 +391,9 @@ class ThresholdOptimizer:
         if not (0.0 <= lo and hi <= 1.0):  # also catches NaN
             raise ValueError(SCORES_NOT_PROBABILITIES.format(lo=lo, hi=hi))
         host_labels = to_numpy(labels).reshape(-1)
-        bad = np.setdiff1d(np.unique(host_labels), [0, 1])
-        if bad.size:
+        not_binary = (host_labels != 0) & (host_labels != 1)  # no sort: O(N)
+        if np.any(not_binary):
+            bad = np.unique(host_labels[not_binary])
             raise ValueError(LABELS_NOT_BINARY.format(values=bad[:5].tolist()))
         g = to_numpy(groups).reshape(-1)
         if num_groups is None:
@@ -502,7 +505,7 @@ class ThresholdOptimizer:
             raise ValueError(UNSEEN_GROUP.format(ids=unseen[:5].tolist(),
                                                  num_groups=self.num_groups_))
         ctx = context_of(scores, groups, default=mx.cpu())
-        return positive_probability_graph(
+        return _step_probability(
             mx.nd, as_ndarray(scores, ctx=ctx, dtype="float32"),
             as_ndarray(groups, ctx=ctx, dtype="float32"),
             mx.nd.array(self.thresholds_, ctx=ctx), mx.nd.array(self.positive_probs_, ctx=ctx),
