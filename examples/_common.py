@@ -5,6 +5,7 @@ Each idea has one home here so that ``adult_mitigation.py``, ``cifar10s.py``,
 ``estimator_fairness.py`` and the notebooks measure, print and plot in the same way:
 
 - :func:`seed_all`, :func:`load_tabular`, :func:`mlp`, :func:`predict_scores`;
+- :class:`Recipe` and :func:`train` -- the one training loop, and what a method changes in it;
 - :func:`test_summary` -- headline test figures with bootstrap intervals from
   :class:`mxfair.metrics.GroupStats` (``bootstrap=200`` by default);
 - :func:`format_table` -- the one results table;
@@ -15,13 +16,14 @@ Each idea has one home here so that ``adult_mitigation.py``, ``cifar10s.py``,
 import math
 import os
 import random
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 import mxnet as mx
 import numpy as np
 from matplotlib.figure import Figure
-from mxnet import gluon
+from mxnet import autograd, gluon
 
 from mxfair.datasets import load_adult, load_compas, load_german
 from mxfair.metrics import GroupStats
@@ -36,6 +38,8 @@ __all__ = [
     "mlp",
     "predict_scores",
     "test_summary",
+    "Recipe",
+    "train",
     "format_table",
     "plot_front",
     "plot_curves",
@@ -163,6 +167,74 @@ def test_summary(labels, preds, groups, num_groups: int, num_classes: int = 2,
     stats.update(np.asarray(labels), np.asarray(preds, dtype=np.float32), np.asarray(groups))
     report = stats.report()
     return report.summary(), report
+
+
+@dataclass
+class Recipe:
+    """What one training method changes in :func:`train`.
+
+    Attributes
+    ----------
+    loader : DataLoader
+        Yields ``(x, y, group)`` with ``y`` and ``group`` float32 of shape (N,).
+    loss : callable
+        ``loss(logits, y (N,), group (N,)) -> (N,)`` with logits (N,) (binary) or (N, K),
+        called under ``autograd.record``.
+    blocks : list of Block
+        Extra trained blocks (an adversary); each gets its own Adam trainer.
+    block_lr : float
+        Learning rate of those trainers.
+    after_step, after_epoch : callable
+        ``after_step()`` after each optimizer step; ``after_epoch(net)`` after each epoch.
+    """
+
+    loader: gluon.data.DataLoader
+    loss: Callable
+    blocks: List[gluon.Block] = field(default_factory=list)
+    block_lr: float = 1e-2
+    after_step: Callable[[], None] = lambda: None
+    after_epoch: Callable[[gluon.Block], None] = lambda net: None
+
+
+def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
+          monitor=None, bar=None) -> gluon.Block:
+    """The one training loop of the examples: Adam for ``epochs`` under ``recipe``.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        Outputs (N, 1) logits (binary; passed to the loss as (N,)) or (N, K) logits.
+    recipe : Recipe
+    epochs : int
+    lr : float
+        Adam's learning rate for ``net``.
+    ctx : Context
+    monitor : mxfair.callbacks.FairnessMonitor, optional
+        ``monitor.evaluate(net, epoch)`` after each epoch (validation history).
+    bar : tqdm, optional
+        Advanced by one per batch.
+    """
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
+    extra = [gluon.Trainer(b.collect_params(), "adam", {"learning_rate": recipe.block_lr})
+             for b in recipe.blocks]
+    for epoch in range(epochs):
+        for x, y, g in recipe.loader:
+            x, y, g = x.as_in_context(ctx), y.as_in_context(ctx), g.as_in_context(ctx)
+            with autograd.record():
+                out = net(x)  # (N, 1) logits of a binary task, (N, K) of K classes
+                if out.shape[1] == 1:
+                    out = out.reshape((-1,))
+                loss = recipe.loss(out, y, g)  # (N,)
+            loss.backward()
+            for t in [trainer] + extra:
+                t.step(x.shape[0])
+            recipe.after_step()
+            if bar is not None:
+                bar.update(1)
+        recipe.after_epoch(net)
+        if monitor is not None:
+            monitor.evaluate(net, epoch)
+    return net
 
 
 def _cell(row: Dict[str, float], key: str) -> str:

@@ -33,19 +33,20 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Dict, List, Optional
 
 import mxnet as mx
 import numpy as np
-from mxnet import autograd, gluon
+from mxnet import gluon
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (  # noqa: E402
     DEFAULT_SENSITIVE,
     TABULAR_LOADERS,
+    Recipe,
     format_table,
     load_tabular,
     mlp,
@@ -54,6 +55,7 @@ from _common import (  # noqa: E402
     predict_scores,
     seed_all,
     test_summary,
+    train,
 )
 
 from mxfair.callbacks import FairnessMonitor  # noqa: E402
@@ -69,34 +71,8 @@ DEFAULT_EPOCHS = {"adult": 10, "german": 60, "compas": 20}  # about 1,000 batche
 
 
 # ----------------------------------------------------------------------------------------------
-# What a method changes in the shared loop
+# The methods: what each one changes in the shared loop (_common.train)
 # ----------------------------------------------------------------------------------------------
-@dataclass
-class Recipe:
-    """What one training method changes in :func:`train`.
-
-    Attributes
-    ----------
-    loader : DataLoader
-        Yields ``(x, y, group)`` with ``y`` and ``group`` float32 of shape (N,).
-    loss : callable
-        ``loss(logits (N,), y (N,), group (N,)) -> (N,)``, called under ``autograd.record``.
-    blocks : list of Block
-        Extra trained blocks (an adversary); each gets its own Adam trainer.
-    block_lr : float
-        Learning rate of those trainers.
-    after_step, after_epoch : callable
-        ``after_step()`` after each optimizer step; ``after_epoch(net)`` after each epoch.
-    """
-
-    loader: gluon.data.DataLoader
-    loss: Callable
-    blocks: List[gluon.Block] = field(default_factory=list)
-    block_lr: float = 1e-2
-    after_step: Callable[[], None] = lambda: None
-    after_epoch: Callable[[gluon.Block], None] = lambda net: None
-
-
 def _dataset(data):
     tr = data.train
     return gluon.data.ArrayDataset(tr.X, tr.y.astype(np.float32), tr.groups.astype(np.float32))
@@ -191,32 +167,6 @@ METHODS: Dict[str, Method] = {
     "thr-eo": Method("baseline + thresholds (EO)", thresholds="equalized_odds"),
     "thr-tpr": Method("baseline + thresholds (TPR)", thresholds="true_positive_rate_parity"),
 }
-
-
-# ----------------------------------------------------------------------------------------------
-# The shared training loop
-# ----------------------------------------------------------------------------------------------
-def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
-          monitor: Optional[FairnessMonitor] = None, bar=None) -> gluon.Block:
-    """Train ``net`` with Adam for ``epochs`` under ``recipe``; validate after each epoch."""
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
-    extra = [gluon.Trainer(b.collect_params(), "adam", {"learning_rate": recipe.block_lr})
-             for b in recipe.blocks]
-    for epoch in range(epochs):
-        for x, y, g in recipe.loader:
-            x, y, g = x.as_in_context(ctx), y.as_in_context(ctx), g.as_in_context(ctx)
-            with autograd.record():
-                loss = recipe.loss(net(x).reshape((-1,)), y, g)  # (N,)
-            loss.backward()
-            for t in [trainer] + extra:
-                t.step(x.shape[0])
-            recipe.after_step()
-            if bar is not None:
-                bar.update(1)
-        recipe.after_epoch(net)
-        if monitor is not None:
-            monitor.evaluate(net, epoch)
-    return net
 
 
 # ----------------------------------------------------------------------------------------------

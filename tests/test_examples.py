@@ -114,3 +114,44 @@ def test_adult_threshold_rows_meet_their_constraint_on_the_fitting_split(adult):
     assert base["demographic_parity_difference"] > 0.08  # a real gap to remove
     assert row["demographic_parity_difference"] < 0.03
     assert row["selection_rate"] > 0.05 and np.isfinite(row["accuracy"])
+
+
+# -------------------------------------------------------------------------------- cifar10s
+def test_cifar10s_every_method(tmp_path, capsys):
+    cifar = load_example("cifar10s")
+    result = cifar.main(["--source", "digits", "--subsample", "300", "--test-subsample", "120",
+                         "--epochs", "1", "--bootstrap", "30", "--quiet", "--out",
+                         str(tmp_path)])
+    out = capsys.readouterr().out
+    # The 10-class table has every trained method; the binary sub-task adds the thresholds.
+    assert [r["key"] for r in result["rows"]] == ["baseline", "reweighing", "fair-loss"]
+    assert [r["key"] for r in result["binary_rows"]] == list(cifar.METHODS)
+    domain_keys = ("accuracy", "accuracy[colour]", "accuracy[grayscale]", "accuracy_gap",
+                   "worst_group_accuracy")
+    for row in result["rows"]:
+        assert_finite_figures(row, domain_keys)
+        assert row["accuracy_gap"] == pytest.approx(
+            abs(row["accuracy[colour]"] - row["accuracy[grayscale]"]))
+        assert row["method"] in out
+    for row in result["binary_rows"]:
+        assert_finite_figures(row)
+        assert row["method"] in out
+    # Both versions of every base image sit in the same half: 60 images x 2 domains each.
+    data = result["data"]
+    assert len(data["val"][1]) == len(data["test"][1]) == 120
+    assert data["val"][2].sum() == 60 and data["test"][2].sum() == 60
+    assert all(len(h) == 1 and "accuracy_gap" in h[0] for h in result["histories"].values())
+    for path in result["figures"].values():
+        assert_png(path)
+
+
+def test_cifar10s_thresholds_only_trains_the_baseline(tmp_path):
+    cifar = load_example("cifar10s")
+    args = cifar.parse_args(["--source", "digits", "--subsample", "200", "--test-subsample",
+                             "80", "--epochs", "1", "--bootstrap", "0", "--quiet", "--methods",
+                             "thresholds"])
+    result = cifar.run(args)
+    assert result["rows"] == []  # no 10-class row: thresholds act on the binary sub-task
+    assert [r["key"] for r in result["binary_rows"]] == ["thresholds"]
+    assert list(result["histories"]) == ["baseline"]
+    assert_finite_figures(result["binary_rows"][0], intervals=False)
