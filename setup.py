@@ -32,6 +32,8 @@ setup(
         # MXNet 1.9.1 reads numpy.bool at import, which numpy 1.24 removed.
         "numpy>=1.17,<1.24",
         "scikit-learn",
+        # ThresholdOptimizer solves equalized odds with a tolerance as a linear program.
+        "scipy",
         "pandas",
         "tqdm",
     ],
