@@ -45,7 +45,7 @@ def _adversary_reference(adv, pred, y, g, ctx, constraint):
         feats = s
     else:
         yy = y.reshape((-1, 1))
-        feats = mx.nd.concat(s, s * yy, s * (1 - yy), dim=1)
+        feats = mx.nd.concat(s, s * yy, s * (1 - yy), yy, dim=1)
     logits = mx.nd.FullyConnected(feats, w[0], b[0], num_hidden=w[0].shape[0])
     ce = -mx.nd.pick(mx.nd.log_softmax(logits), g)
     if constraint == "equal_opportunity":

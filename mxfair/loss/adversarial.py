@@ -89,8 +89,10 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     """Adversary head that predicts the group from the model's output, behind gradient reversal.
 
     The adversary follows Zhang et al. (and AIF360): ``s = sigmoid((1 + |c|) * logit)`` with a
-    learned ``c``, features ``[s]`` for demographic parity or ``[s, s*y, s*(1-y)]`` when the
-    constraint conditions on the label, an optional hidden layer, then a linear layer to
+    learned ``c``, features ``[s]`` for demographic parity or ``[s, s*y, s*(1-y), y]`` when the
+    constraint conditions on the label (AIF360 omits ``y``; without it the adversary can only
+    see the groups' different base rates through ``s``, which pushes towards demographic
+    parity rather than equalized odds), an optional hidden layer, then a linear layer to
     ``num_groups`` logits and softmax cross-entropy against the group. For equal opportunity
     only rows with ``y = 1`` count (binary tasks only). Multi-class: ``s`` is the softmax and the
     features are per class.
@@ -216,7 +218,9 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
         weight = sample_weight
         if self._needs_label:
             y = label_matrix(F, label, self._num_classes)  # (N, K')
-            feats = F.concat(s, s * y, s * (1.0 - y), dim=1)  # (N, 3K')
+            # AIF360 feeds [s, s*y, s*(1-y)]; the label itself is added so the adversary need
+            # not learn the groups' base rates from the model (which pushes towards parity).
+            feats = F.concat(s, s * y, s * (1.0 - y), y, dim=1)  # (N, 4K')
             if self._constraint == "equal_opportunity":
                 pos = F.reshape(y, shape=(-1,))  # only the positives count (binary only)
                 weight = pos if weight is None else pos * F.reshape(weight, shape=(-1,))
