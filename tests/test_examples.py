@@ -155,3 +155,32 @@ def test_cifar10s_thresholds_only_trains_the_baseline(tmp_path):
     assert [r["key"] for r in result["binary_rows"]] == ["thresholds"]
     assert list(result["histories"]) == ["baseline"]
     assert_finite_figures(result["binary_rows"][0], intervals=False)
+
+
+# ---------------------------------------------------------------------- estimator_fairness
+def test_estimator_fairness_every_run(tmp_path, capsys):
+    est = load_example("estimator_fairness")
+    result = est.main(["--subsample", "600", "--epochs", "2", "--bootstrap", "30", "--quiet",
+                       "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert [r["key"] for r in result["rows"]] == list(est.RUNS)
+    for row in result["rows"]:
+        assert_finite_figures(row)
+        assert row["method"] in out
+        assert 1 <= row["epochs_run"] == len(row["history"]) <= 2
+        restored = row["restored_epoch"]
+        assert math.isnan(restored) or 1 <= restored <= row["epochs_run"]
+    assert "restored" in out
+    assert_png(result["figures"]["curves"])
+
+
+def test_estimator_fairness_restores_the_best_epoch_within_the_bound(tmp_path):
+    est = load_example("estimator_fairness")
+    # A bound every epoch meets and no early stop: the checkpoint is the most accurate epoch.
+    result = est.main(["--subsample", "600", "--epochs", "3", "--bootstrap", "0", "--quiet",
+                       "--runs", "loss-dp", "--max-gap", "1.0", "--patience", "10",
+                       "--out", str(tmp_path)])
+    row = result["rows"][0]
+    accs = [r["accuracy"] for r in row["history"]]
+    assert row["epochs_run"] == 3
+    assert row["restored_epoch"] == int(np.argmax(accs)) + 1
