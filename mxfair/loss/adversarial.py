@@ -15,7 +15,7 @@ import mxnet as mx
 from .._ops import is_ndarray
 from .._validation import NOT_IN_CHOICES, check_positive_int
 from . import _scalar
-from .fair_loss import check_shapes, check_values, label_matrix
+from .fair_loss import _check_shapes, _check_values, _label_matrix
 
 __all__ = ["GradientReversal", "AdversarialDebiasing"]
 
@@ -191,13 +191,13 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
         """Host check of shapes and of group/label values (synchronises); ValueError if bad."""
-        check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
+        _check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
                      self._constraint)
-        check_values(label, group, self._num_groups, self._num_classes)
+        _check_values(label, group, self._num_groups, self._num_classes)
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
         if is_ndarray(pred):
-            check_shapes(pred, label, group, sample_weight, self._num_classes,
+            _check_shapes(pred, label, group, sample_weight, self._num_classes,
                          self._needs_label, self._constraint)
         elif group is None:
             raise ValueError("group ids are required: call adv(pred, label, group)")
@@ -217,7 +217,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             s = z
         weight = sample_weight
         if self._needs_label:
-            y = label_matrix(F, label, self._num_classes)  # (N, K')
+            y = _label_matrix(F, label, self._num_classes)  # (N, K')
             # AIF360 feeds [s, s*y, s*(1-y)]; the label itself is added so the adversary need
             # not learn the groups' base rates from the model (which pushes towards parity).
             feats = F.concat(s, s * y, s * (1.0 - y), y, dim=1)  # (N, 4K')

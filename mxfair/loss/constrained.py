@@ -23,7 +23,7 @@ import numpy as np
 
 from .._ops import group_onehot, is_ndarray, nan_divide
 from . import _scalar
-from .fair_loss import FairnessRegularizedLoss, check_lam, label_matrix, probabilities
+from .fair_loss import FairnessRegularizedLoss, _check_lam, _label_matrix, _probabilities
 from .penalties import Penalty
 from .statistics import Statistic, apply_sample_weight, group_totals, hard_predictions
 
@@ -102,8 +102,8 @@ class LagrangeMultiplier:
             raise ValueError(BAD_LR.format(value=lr))
         self.bound = float(bound)
         self.lr = float(lr)
-        self.max_value = None if max_value is None else check_lam(max_value)
-        self.value = check_lam(init)
+        self.max_value = None if max_value is None else _check_lam(max_value)
+        self.value = _check_lam(init)
         if self.max_value is not None:
             self.value = min(self.value, self.max_value)
         self.history: List[tuple] = []
@@ -201,7 +201,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
     @FairnessRegularizedLoss.lam.setter
     def lam(self, value: float) -> None:
         # The multiplier and the parameter hold the same value.
-        self.multiplier.value = check_lam(value)
+        self.multiplier.value = _check_lam(value)
         _scalar.set_scalar(self.lam_value, self.multiplier.value)
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
@@ -214,9 +214,9 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
 
     def _accumulate(self, pred, label, group, sample_weight) -> None:
         F = mx.nd
-        probs = probabilities(F, pred, self._num_classes, self._from_logits)
+        probs = _probabilities(F, pred, self._num_classes, self._from_logits)
         hard = hard_predictions(F, probs, self._num_classes, self._threshold)
-        labels = label_matrix(F, label, self._num_classes)
+        labels = _label_matrix(F, label, self._num_classes)
         values, weights = self._statistic.terms(F, hard, labels)
         weights = apply_sample_weight(F, weights, sample_weight)
         num, den = group_totals(F, values, weights, group_onehot(F, group, self._num_groups))

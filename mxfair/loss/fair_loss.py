@@ -44,7 +44,7 @@ BAD_LABEL_VALUES = "label values must be integers in [0, {k}), got values in [{l
 BAD_WEIGHT_SHAPE = "sample_weight must have shape ({n},) or ({n}, 1), got {shape}"
 
 
-def check_lam(value) -> float:
+def _check_lam(value) -> float:
     """Return ``value`` as a float, or raise ValueError if it is negative or not finite."""
     try:
         lam = float(value)
@@ -55,7 +55,7 @@ def check_lam(value) -> float:
     return lam
 
 
-def probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tensor:
+def _probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tensor:
     """Predicted probabilities, shape (N, 1) for a binary task (positive class) else (N, K)."""
     if num_classes == 2:
         pred = F.reshape(pred, shape=(-1, 1))
@@ -63,14 +63,14 @@ def probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tenso
     return F.softmax(pred, axis=-1) if from_logits else pred
 
 
-def label_matrix(F, label: Tensor, num_classes: int) -> Tensor:
+def _label_matrix(F, label: Tensor, num_classes: int) -> Tensor:
     """The label as indicators: (N, 1) 0/1 for a binary task, (N, K) one-hot otherwise."""
     if num_classes == 2:
         return F.cast(F.reshape(label, shape=(-1, 1)), "float32")
     return F.one_hot(F.cast(F.reshape(label, shape=(-1,)), "int32"), depth=num_classes)
 
 
-def penalty_value(F, statistic: Statistic, penalty: Penalty, probs: Tensor,
+def _penalty_value(F, statistic: Statistic, penalty: Penalty, probs: Tensor,
                   labels: Optional[Tensor], group: Tensor, num_groups: int,
                   sample_weight: Optional[Tensor] = None) -> Tensor:
     """The batch penalty, shape (1,): statistic terms, sample weights, one-hot groups, penalty."""
@@ -79,7 +79,7 @@ def penalty_value(F, statistic: Statistic, penalty: Penalty, probs: Tensor,
     return penalty(F, values, weights, group_onehot(F, group, num_groups))
 
 
-def check_shapes(pred, label, group, sample_weight, num_classes: int,
+def _check_shapes(pred, label, group, sample_weight, num_classes: int,
                  needs_label: bool, statistic_name: str) -> None:
     """Host shape checks (no synchronisation); raise ValueError naming the bad input."""
     if group is None:
@@ -105,7 +105,7 @@ def check_shapes(pred, label, group, sample_weight, num_classes: int,
         raise ValueError(BAD_WEIGHT_SHAPE.format(n=n, shape=tuple(sample_weight.shape)))
 
 
-def check_values(label, group, num_groups: int, num_classes: int) -> None:
+def _check_values(label, group, num_groups: int, num_classes: int) -> None:
     """Host value checks (synchronise): group ids in range, labels integers in [0, K)."""
     check_group_ids(group, num_groups)
     if label is None:
@@ -191,7 +191,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         self._penalty = get_penalty(penalty)
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
-        lam = check_lam(lam)
+        lam = _check_lam(lam)
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
@@ -230,7 +230,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
 
     @lam.setter
     def lam(self, value: float) -> None:
-        _scalar.set_scalar(self.lam_value, check_lam(value))
+        _scalar.set_scalar(self.lam_value, _check_lam(value))
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
         """Save ``lam`` (initialised on the CPU first if the loss was never called)."""
@@ -265,9 +265,9 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             raise ValueError(NEEDS_LABEL.format(name=self._constraint_name)
                              if self._statistic.needs_label
                              else "label is required by the base loss (got None)")
-        check_shapes(pred, label, group, sample_weight, self._num_classes, True,
+        _check_shapes(pred, label, group, sample_weight, self._num_classes, True,
                      self._constraint_name)
-        check_values(label, group, self._num_groups, self._num_classes)
+        _check_values(label, group, self._num_groups, self._num_classes)
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
         """Check shapes on the host (and values if ``check_groups``), then run the loss."""
@@ -280,13 +280,13 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             key = (pred.shape, label.shape, group.shape,
                    None if sample_weight is None else sample_weight.shape, pred.context)
             if key not in self._seen:
-                check_shapes(pred, label, group, sample_weight, self._num_classes, True,
+                _check_shapes(pred, label, group, sample_weight, self._num_classes, True,
                              self._constraint_name)
                 if len(self._seen) > 64:
                     self._seen.clear()
                 self._seen.add(key)
             if self._check_groups:
-                check_values(label, group, self._num_groups, self._num_classes)
+                _check_values(label, group, self._num_groups, self._num_classes)
             _scalar.ensure_on(self.lam_value, key[-1])
         elif group is None:
             raise ValueError(NEEDS_GROUP)
@@ -295,8 +295,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         return super().forward(pred, label, group, sample_weight)
 
     def hybrid_forward(self, F, pred, label, group, sample_weight=None, lam_value=None):
-        probs = probabilities(F, pred, self._num_classes, self._from_logits)  # (N, K')
-        labels = label_matrix(F, label, self._num_classes)  # (N, K')
+        probs = _probabilities(F, pred, self._num_classes, self._from_logits)  # (N, K')
+        labels = _label_matrix(F, label, self._num_classes)  # (N, K')
         if self._custom_base:
             base = self.base_loss(pred, label, sample_weight)  # (N,)
         else:
@@ -310,7 +310,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                 base = self.base_loss(F.log(F.maximum(pred, 1e-12)), label, base_weight)
             else:
                 base = self.base_loss(pred, label, base_weight)  # (N,)
-        pen = penalty_value(F, self._statistic, self._penalty, probs, labels, group,
+        pen = _penalty_value(F, self._statistic, self._penalty, probs, labels, group,
                             self._num_groups, sample_weight)  # (1,)
         loss = F.broadcast_add(base, F.broadcast_mul(lam_value, pen))  # (N,)
         if self._weight is not None:
@@ -366,10 +366,10 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
                                                                         dtype=dtype)
 
     pred, group, label, sample_weight = (_nd(a) for a in (pred, group, label, sample_weight))
-    check_shapes(pred, label, group, sample_weight, num_classes, statistic.needs_label,
+    _check_shapes(pred, label, group, sample_weight, num_classes, statistic.needs_label,
                  constraint if isinstance(constraint, str) else statistic.name)
-    check_values(label, group, num_groups, num_classes)
-    probs = probabilities(mx.nd, pred, num_classes, from_logits)
-    labels = None if label is None else label_matrix(mx.nd, label, num_classes)
-    out = penalty_value(mx.nd, statistic, pen, probs, labels, group, num_groups, sample_weight)
+    _check_values(label, group, num_groups, num_classes)
+    probs = _probabilities(mx.nd, pred, num_classes, from_logits)
+    labels = None if label is None else _label_matrix(mx.nd, label, num_classes)
+    out = _penalty_value(mx.nd, statistic, pen, probs, labels, group, num_groups, sample_weight)
     return out if return_nd else float(out.asscalar())
