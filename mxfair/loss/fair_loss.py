@@ -71,12 +71,14 @@ def _label_matrix(F, label: Tensor, num_classes: int) -> Tensor:
 
 
 def _penalty_value(F, statistic: Statistic, penalty: Penalty, probs: Tensor,
-                  labels: Optional[Tensor], group: Tensor, num_groups: int,
-                  sample_weight: Optional[Tensor] = None) -> Tensor:
+                   labels: Optional[Tensor], group: Tensor, num_groups: int,
+                   num_classes: int, sample_weight: Optional[Tensor] = None) -> Tensor:
     """The batch penalty, shape (1,): statistic terms, sample weights, one-hot groups, penalty."""
     values, weights = statistic.terms(F, probs, labels)  # (N, C); (N, C), (N, 1) or None
     weights = apply_sample_weight(F, weights, sample_weight)
-    return penalty(F, values, weights, group_onehot(F, group, num_groups))
+    prob_columns = 1 if num_classes == 2 else num_classes
+    shared = statistic.weight_columns(prob_columns) <= 1
+    return penalty(F, values, weights, group_onehot(F, group, num_groups), shared_weights=shared)
 
 
 def _check_shapes(pred, label, group, sample_weight, num_classes: int,
@@ -311,7 +313,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             else:
                 base = self.base_loss(pred, label, base_weight)  # (N,)
         pen = _penalty_value(F, self._statistic, self._penalty, probs, labels, group,
-                            self._num_groups, sample_weight)  # (1,)
+                             self._num_groups, self._num_classes, sample_weight)  # (1,)
         loss = F.broadcast_add(base, F.broadcast_mul(lam_value, pen))  # (N,)
         if self._weight is not None:
             loss = loss * self._weight
@@ -371,5 +373,6 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     _check_values(label, group, num_groups, num_classes)
     probs = _probabilities(mx.nd, pred, num_classes, from_logits)
     labels = None if label is None else _label_matrix(mx.nd, label, num_classes)
-    out = _penalty_value(mx.nd, statistic, pen, probs, labels, group, num_groups, sample_weight)
+    out = _penalty_value(mx.nd, statistic, pen, probs, labels, group, num_groups, num_classes,
+                         sample_weight)
     return out if return_nd else float(out.asscalar())

@@ -21,11 +21,11 @@ with the Gaussian kernel :math:`k(x, x') = \exp(-(x - x')^2 / l^2)`:
 groups of weight shares :math:`\pi_A, \pi_B` this is
 :math:`(\pi_A^2 + \pi_B^2)\,\mathrm{MMD}^2(P_A, P_B)`, MinDiff's pairwise MMD up to a constant.
 """
-from typing import Union
+from typing import Optional, Union
 
 from .._ops import Tensor
 from .._validation import NOT_IN_CHOICES
-from .statistics import group_rates
+from .statistics import group_gaps
 
 __all__ = [
     "Penalty",
@@ -58,11 +58,15 @@ class Penalty:
         From a statistic.
     onehot : Tensor, shape (N, G)
         One-hot group matrix.
+    shared_weights : bool, optional
+        Whether ``weights`` is None or one column (see ``statistics.group_gaps``); worked out
+        from NDArray shapes when not given. Symbols have no shapes: pass it (the loss does).
     """
 
     name = "penalty"
 
-    def __call__(self, F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tensor:
+    def __call__(self, F, values: Tensor, weights: Tensor, onehot: Tensor,
+                 shared_weights: Optional[bool] = None) -> Tensor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -72,11 +76,11 @@ class Penalty:
 class _RatePenalty(Penalty):
     """A penalty on the gaps between each present group's rate and the overall rate."""
 
-    def __call__(self, F, values, weights, onehot):
-        rates, overall, den = group_rates(F, values, weights, onehot)
-        present = F.sign(den)  # (G, C) or (G, 1): 1 where the group is present (den >= 0)
-        # (G, C), 0 for absent groups
-        gaps = F.broadcast_mul(F.broadcast_sub(rates, overall), present)
+    def __call__(self, F, values, weights, onehot, shared_weights: Optional[bool] = None):
+        if shared_weights is None:  # known from shapes on the host; pass it for symbols
+            shared_weights = weights is None or (
+                hasattr(weights, "shape") and len(weights.shape) == 2 and weights.shape[1] == 1)
+        gaps, present = group_gaps(F, values, weights, onehot, shared_weights)  # (G, C)
         return self.reduce(F, gaps, present)
 
     def reduce(self, F, gaps: Tensor, present: Tensor) -> Tensor:
@@ -184,7 +188,7 @@ class MMDPenalty(Penalty):
     def __init__(self, bandwidth: float = 0.1):
         self.bandwidth = _check_positive_float("bandwidth", bandwidth)
 
-    def __call__(self, F, values, weights, onehot):
+    def __call__(self, F, values, weights, onehot, shared_weights=None):
         weights = F.ones_like(values) if weights is None else F.broadcast_like(weights, values)
         vt = F.transpose(values)  # (C, N)
         diff = F.broadcast_sub(F.expand_dims(vt, axis=2), F.expand_dims(vt, axis=1))  # (C, N, N)

@@ -42,6 +42,7 @@ __all__ = [
     "apply_sample_weight",
     "group_totals",
     "group_rates",
+    "group_gaps",
     "hard_predictions",
 ]
 
@@ -84,6 +85,11 @@ class Statistic:
         """
         raise NotImplementedError
 
+    def weight_columns(self, prob_columns: int) -> int:
+        """Columns of the ``weights`` that ``terms`` returns (0 for None), for ``K'`` columns of
+        ``probs``; known at construction time, so a hybridized graph can branch on it."""
+        return prob_columns
+
     def __call__(self, F, probs, label_onehot=None):
         return self.terms(F, probs, label_onehot)
 
@@ -107,6 +113,9 @@ class PositiveRate(Statistic):
 
     def terms(self, F, probs, label_onehot=None):
         return probs, None
+
+    def weight_columns(self, prob_columns):
+        return 0
 
 
 class TruePositiveRate(Statistic):
@@ -184,6 +193,10 @@ class StackedStatistic(Statistic):
         weights = F.concat(*[F.ones_like(v) if w is None else F.broadcast_like(w, v)
                              for v, w in parts], dim=1)
         return values, weights
+
+    def weight_columns(self, prob_columns):
+        cols = [s.weight_columns(prob_columns) for s in self.statistics]
+        return 0 if not any(cols) else prob_columns * self.columns_per_class
 
     def __repr__(self) -> str:
         return f"StackedStatistic({', '.join(repr(s) for s in self.statistics)})"
@@ -329,3 +342,63 @@ def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
     overall = F.broadcast_div(F.sum(num, axis=0, keepdims=True),
                               F.maximum(F.sum(den, axis=0, keepdims=True), _TINY))  # (1, C)
     return rates, overall, den
+
+
+def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
+               shared_weights: bool) -> Tuple[Tensor, Tensor]:
+    r"""Each group's rate minus the overall rate, 0 for absent groups, and the presence mask.
+
+    Parameters
+    ----------
+    F : module
+        ``mx.nd`` or ``mx.sym``.
+    values, weights : Tensor
+        From a statistic's ``terms`` (see ``group_totals``).
+    onehot : Tensor, shape (N, G)
+    shared_weights : bool
+        True when ``weights`` is None or has one column (a constructor-time fact of the
+        statistic). Then the gaps are one matrix product with per-row coefficients that do
+        not depend on the scores,
+
+        .. math::
+
+            \gamma_{g,c} - \bar\gamma_c = \sum_i v_{i,c}\, w_i
+            \Big(\frac{1[a_i = g]}{W_g} - \frac{1[W_g > 0]}{W}\Big),
+
+        so the backward pass has a single product to go through (this runs every step).
+        Otherwise the rates come from ``group_rates``.
+
+    Returns
+    -------
+    gaps : Tensor, shape (G, C)
+    present : Tensor, shape (G, 1) or (G, C)
+        1 where the group has weight in this batch, else 0.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxfair._ops import group_onehot
+    >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
+    >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 3)
+    >>> gaps, present = group_gaps(mx.nd, p, None, onehot, shared_weights=True)
+    >>> gaps.asnumpy().ravel().tolist(), present.asnumpy().ravel().tolist()
+    ([-0.25, 0.25, 0.0], [1.0, 1.0, 0.0])
+    """
+    if not shared_weights:
+        rates, overall, den = group_rates(F, values, weights, onehot)
+        present = F.sign(den)  # (G, C) or (G, 1); weights >= 0
+        return F.broadcast_mul(F.broadcast_sub(rates, overall), present), present
+    if weights is None:
+        member = onehot  # (N, G)
+        den = F.sum(onehot, axis=0, keepdims=True)  # (1, G)
+    else:
+        member = F.broadcast_mul(onehot, weights)  # (N, G)
+        den = F.dot(weights, onehot, transpose_a=True)  # (1, G)
+    present = F.sign(den)  # (1, G)
+    total = F.maximum(F.sum(den), _TINY)  # (1,)
+    share = F.broadcast_div(present, total)  # (1, G): 1/W for present groups, else 0
+    # Row weight for "everyone" is w_i (1 when weights is None).
+    everyone = share if weights is None else F.broadcast_mul(weights, share)  # (1|N, G)
+    coef = F.broadcast_sub(F.broadcast_div(member, F.maximum(den, _TINY)), everyone)  # (N, G)
+    gaps = F.dot(coef, values, transpose_a=True)  # (G, C)
+    return gaps, F.reshape(present, shape=(-1, 1))
