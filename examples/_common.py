@@ -358,9 +358,9 @@ def plot_curves(histories: Dict[str, List[Dict[str, float]]], path: Optional[str
                     color=colours(i % 10), label=name)
     for ax, (key, key_title) in zip(axes[0], keys):
         if bounds and key in bounds:
-            ax.axhline(bounds[key], color="0.3", linestyle=":", linewidth=1,
-                       label=f"bound {bounds[key]:g}")
-            ax.legend(fontsize=7, loc="best")
+            line = ax.axhline(bounds[key], color="0.3", linestyle=":", linewidth=1,
+                              label=f"bound {bounds[key]:g}")
+            ax.legend(handles=[line], fontsize=7, loc="upper right")  # methods: first panel
         ax.set_xlabel("epoch")
         ax.set_title(key_title)
         ax.grid(alpha=0.3)
