@@ -317,3 +317,19 @@ def test_docstring_examples():
     for module in (mxfair.loss.statistics, mxfair.loss.penalties, mxfair.loss.fair_loss):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_int64_labels_from_a_loader_are_cast_to_the_pred_dtype(hybridize, ctx):
+    # TabularData.to_gluon yields int64 labels; the loss must accept them as they come.
+    pred = mx.nd.array([[0.3], [-1.2], [2.0], [0.1]], ctx=ctx)
+    label = mx.nd.array([1, 0, 1, 0], ctx=ctx, dtype="int64")
+    group = mx.nd.array([0, 0, 1, 1], ctx=ctx, dtype="int64")
+    loss = FairnessRegularizedLoss(num_groups=2, lam=1.0)
+    loss.initialize(ctx=ctx)
+    if hybridize:
+        loss.hybridize()
+    got = loss(pred, label, group)
+    want = loss(pred, label.astype("float32"), group)
+    assert got.context == ctx
+    np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)

@@ -44,6 +44,13 @@ BAD_LABEL_VALUES = "label values must be integers in [0, {k}), got values in [{l
 BAD_WEIGHT_SHAPE = "sample_weight must have shape ({n},) or ({n}, 1), got {shape}"
 
 
+def _as_dtype_of(pred, x):
+    """``x`` cast to ``pred``'s dtype when it is an NDArray of another dtype."""
+    if is_ndarray(x) and x.dtype != pred.dtype:
+        return x.astype(pred.dtype)
+    return x
+
+
 def _check_lam(value) -> float:
     """Return ``value`` as a float, or raise ValueError if it is negative or not finite."""
     try:
@@ -290,6 +297,9 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             if self._check_groups:
                 _check_values(label, group, self._num_groups, self._num_classes)
             _scalar.ensure_on(self.lam_value, key[-1])
+            # Loaders yield int64 labels (``TabularData.to_gluon``); the base losses need pred's
+            # float dtype, so cast here rather than make every training loop do it.
+            label, sample_weight = (_as_dtype_of(pred, a) for a in (label, sample_weight))
         elif group is None:
             raise ValueError(NEEDS_GROUP)
         if sample_weight is None:
