@@ -418,26 +418,7 @@ def test_compas_real_file(shared_data):
 
 
 # ------------------------------------------------------------------------------ the demo job
-def test_baseline_example_runs_and_reports_per_group(capsys):
-    import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "adult_mitigation.py"
-    spec = importlib.util.spec_from_file_location("adult_mitigation", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.main(["--subsample", "600", "--epochs", "2", "--quiet", "--seed", "1"])
-    out = capsys.readouterr().out
-    assert "Female" in out and "demographic parity difference" in out
-    names = [r[0] for r in result["groups"]]
-    assert names == ["Female", "Male"] and sum(r[1] for r in result["groups"]) == 600
-    sel = [r[3] for r in result["groups"]]
-    assert result["demographic_parity_difference"] == pytest.approx(max(sel) - min(sel))
-    assert 0.5 < result["accuracy"] <= 1.0
-
-
-# ----------------------------------------------------------- download (from a loopback server)
-@pytest.fixture
 def local_server(tmp_path, monkeypatch):
     """An HTTP server on 127.0.0.1 serving tmp_path/served; stopped after the test."""
     import functools
