@@ -418,7 +418,8 @@ def test_compas_real_file(shared_data):
 
 
 # ------------------------------------------------------------------------------ the demo job
-
+# ----------------------------------------------------------- download (from a loopback server)
+@pytest.fixture
 def local_server(tmp_path, monkeypatch):
     """An HTTP server on 127.0.0.1 serving tmp_path/served; stopped after the test."""
     import functools
