@@ -9,9 +9,37 @@ loss            Fairness-regularized loss blocks, constrained training, adversar
 postprocessing  ThresholdOptimizer and the exportable GroupThreshold block.
 callbacks       Per-epoch fairness validation for plain loops and the Estimator API.
 datasets        Adult, German, COMPAS loaders and the CIFAR-10S protocol.
+distributed     GroupStats and reweighing counts summed over a kvstore (import it explicitly).
+plot            matplotlib figures (import it explicitly; matplotlib is the ``plot`` extra).
 """
 __version__ = "0.1.0"
 
+from . import callbacks, data, datasets, loss, metrics, postprocessing  # noqa: E402
+from .callbacks import FairnessMonitor  # noqa: E402
+from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
 from .groups import GroupEncoder  # noqa: E402
+from .loss import AdversarialDebiasing, ConstrainedFairLoss, FairnessRegularizedLoss  # noqa: E402
+from .metrics import FairnessReport, GroupStats  # noqa: E402
+from .postprocessing import GroupThreshold, ThresholdOptimizer  # noqa: E402
 
-__all__ = ["GroupEncoder", "__version__"]
+__all__ = [
+    "__version__",
+    "GroupEncoder",
+    "GroupStats",
+    "FairnessReport",
+    "ReweighingSampler",
+    "GroupBalancedSampler",
+    "FairBatchSampler",
+    "FairnessRegularizedLoss",
+    "ConstrainedFairLoss",
+    "AdversarialDebiasing",
+    "ThresholdOptimizer",
+    "GroupThreshold",
+    "FairnessMonitor",
+    "callbacks",
+    "data",
+    "datasets",
+    "loss",
+    "metrics",
+    "postprocessing",
+]
