@@ -322,6 +322,16 @@ class GroupStats:
             f"bootstrap={self.bootstrap}, ctx={self.ctx})"
         )
 
+    def allreduce(self, kvstore: Any) -> "GroupStats":
+        """Sum over every worker of ``kvstore``: a new GroupStats with the global statistics.
+
+        ``self`` is unchanged. See :func:`mxfair.distributed.allreduce_stats` (exact for counts;
+        a copy for ``None`` or a local kvstore).
+        """
+        from ..distributed import allreduce_stats
+
+        return allreduce_stats(self, kvstore)
+
 
 def _is_nd(x: Any) -> bool:
     return isinstance(x, mx.nd.NDArray)
