@@ -59,8 +59,8 @@ class LaunchResult:
     Attributes
     ----------
     returncode : int
-        0 when every process exited with 0; otherwise the first failing worker's code (or a
-        server's / the scheduler's), 124 on timeout, 130 on interrupt.
+        0 when every process exited with 0; otherwise the exit code of the process that failed
+        first (128 + N for a process ended by signal N), 124 on timeout, 130 on interrupt.
     returncodes : dict
         Exit code of every process by name (``"scheduler"``, ``"server 0"``, ``"worker 1"``);
         negative for a process ended by a signal.
@@ -70,9 +70,12 @@ class LaunchResult:
         Process ids started (each the leader of its own process group).
     reason : str
         ``"ok"``, ``"failed"``, ``"timeout"`` or ``"interrupted"``.
+    failed : str or None
+        Name of the process that failed first (``"worker 1"``), when ``reason == "failed"``.
     """
 
-    def __init__(self, returncode, returncodes, port, pids, reason):
+    def __init__(self, returncode, returncodes, port, pids, reason, failed=None):
+        self.failed = failed
         self.returncode = returncode
         self.returncodes = returncodes
         self.port = port
@@ -199,7 +202,7 @@ def launch(
     lock = threading.Lock()
     procs: Dict[str, subprocess.Popen] = {}
     pumps: List[threading.Thread] = []
-    reason = "ok"
+    reason, culprit = "ok", None
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         for task_id, (name, role, node_port) in enumerate(roles):
@@ -215,7 +218,7 @@ def launch(
                                     daemon=True)
             pump.start()
             pumps.append(pump)
-        reason = _wait(procs, deadline)
+        reason, culprit = _wait(procs, deadline)
     except KeyboardInterrupt:
         reason = "interrupted"
     finally:
@@ -233,18 +236,17 @@ def launch(
         code = TIMEOUT_EXIT
     elif reason == "interrupted":
         code = INTERRUPT_EXIT
-    else:
-        order = [n for n in procs if n.startswith("worker")] + [
-            n for n in procs if not n.startswith("worker")]
-        code = next((codes[n] for n in order if codes[n] not in (0, None)), 0)
-        if code < 0:  # killed by a signal: report it as a shell does
+    else:  # the code of the process that failed first, not of those ended because of it
+        code = 0 if culprit is None else codes[culprit]
+        if code < 0:  # ended by a signal from elsewhere: report it as a shell does
             code = 128 - code
-        reason = "ok" if code == 0 else "failed"
     if reason != "ok":
         with lock:
-            out.write(f"[launch] {reason}: exit codes {codes}\n")
+            first = f" ({culprit} first)" if culprit and reason == "failed" else ""
+            out.write(f"[launch] {reason}{first}: exit codes {codes}\n")
             out.flush()
-    return LaunchResult(code, codes, port, [p.pid for p in procs.values()], reason)
+    return LaunchResult(code, codes, port, [p.pid for p in procs.values()], reason,
+                        culprit if reason == "failed" else None)
 
 
 def _free_ports(host: str, count: int) -> List[int]:
@@ -261,20 +263,20 @@ def _free_ports(host: str, count: int) -> List[int]:
             sock.close()
 
 
-def _wait(procs: Dict[str, subprocess.Popen], deadline: Optional[float]) -> str:
-    """Poll until every process exited ("ok"), one failed ("failed") or time is up."""
+def _wait(procs: Dict[str, subprocess.Popen], deadline: Optional[float]):
+    """Poll until every process exited ("ok"), one failed ("failed", its name) or time is up."""
     while True:
         alive = False
-        for proc in procs.values():
+        for name, proc in procs.items():
             code = proc.poll()
             if code is None:
                 alive = True
             elif code != 0:
-                return "failed"
+                return "failed", name
         if not alive:
-            return "ok"
+            return "ok", None
         if deadline is not None and time.monotonic() > deadline:
-            return "timeout"
+            return "timeout", None
         time.sleep(0.05)
 
 
