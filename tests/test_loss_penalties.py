@@ -203,11 +203,15 @@ def test_no_positive_rows_at_all(name, ctx):
 
 def test_out_of_range_ids_are_left_out(ctx):
     # an id outside [0, G) gives a zero one-hot row: the row is in no group and not in the overall
-    p = np.array([[1.0], [0.0], [1.0], [1.0], [0.0]])
-    v, w = np_terms("demographic_parity", p, None)
-    with_bad = mx_penalty("squared", v, w, np.array([0, 0, 1, 1, 5]), 2, ctx)
-    without = mx_penalty("squared", v[:4], w[:4], np.array([0, 0, 1, 1]), 2, ctx)
-    assert with_bad == pytest.approx(without)
+    # (the stray row is a positive prediction, so counting it would move the overall rate)
+    p = np.array([[1.0], [0.0], [1.0], [1.0], [1.0]])
+    for constraint in ("demographic_parity", "equalized_odds"):
+        y = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]])
+        v, w = np_terms(constraint, p, y)
+        for name in ("squared", "absolute", "max"):
+            with_bad = mx_penalty(name, v, w, np.array([0, 0, 1, 1, 5]), 2, ctx)
+            without = mx_penalty(name, v[:4], w[:4], np.array([0, 0, 1, 1]), 2, ctx)
+            assert with_bad == pytest.approx(without), (constraint, name)
 
 
 def test_get_penalty_and_statistic_errors():

@@ -397,8 +397,11 @@ def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
     present = F.sign(den)  # (1, G)
     total = F.maximum(F.sum(den), _TINY)  # (1,)
     share = F.broadcast_div(present, total)  # (1, G): 1/W for present groups, else 0
-    # Row weight for "everyone" is w_i (1 when weights is None).
-    everyone = share if weights is None else F.broadcast_mul(weights, share)  # (1|N, G)
+    # Row weight for "everyone" is w_i (1 when weights is None), and 0 for a row in no group
+    # (an id outside [0, G)), which the overall rate must leave out as the group rates do.
+    in_group = F.sum(onehot, axis=1, keepdims=True)  # (N, 1)
+    row_weight = in_group if weights is None else F.broadcast_mul(weights, in_group)
+    everyone = F.broadcast_mul(row_weight, share)  # (N, G)
     coef = F.broadcast_sub(F.broadcast_div(member, F.maximum(den, _TINY)), everyone)  # (N, G)
     gaps = F.dot(coef, values, transpose_a=True)  # (G, C)
     return gaps, F.reshape(present, shape=(-1, 1))
