@@ -50,6 +50,16 @@ def as_ndarray(x: Any, ctx: Optional[mx.Context] = None, dtype: Any = None) -> m
     return mx.nd.array(arr, ctx=ctx or mx.current_context(), dtype=arr.dtype)
 
 
+def as_dtype_of(ref: mx.nd.NDArray, x: Any) -> Any:
+    """``x`` cast to ``ref``'s dtype when it is an NDArray of another dtype (else unchanged).
+
+    Loaders yield int64 labels and float64 weights; Gluon's losses need the prediction's dtype.
+    """
+    if is_ndarray(x) and x.dtype != ref.dtype:
+        return x.astype(ref.dtype)
+    return x
+
+
 def group_onehot(F, groups: Tensor, num_groups: int, dtype: str = "float32") -> Tensor:
     """One-hot group matrix (N, G) from group ids (N,); an id outside the range gives a 0 row."""
     return F.one_hot(F.cast(F.reshape(groups, shape=(-1,)), "int32"), depth=num_groups, dtype=dtype)

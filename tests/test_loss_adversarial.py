@@ -187,3 +187,17 @@ def test_docstring_examples():
     for module in (mxfair.loss.adversarial, mxfair.loss.constrained):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_loader_dtypes_are_accepted(ctx):
+    # int64 labels (to_gluon) and float64 weights (reweighing_weights on NumPy) as a loader gives
+    adv = AdversarialDebiasing(num_groups=2, constraint="equalized_odds")
+    adv.initialize(ctx=ctx)
+    pred = mx.nd.array([[0.5], [-1.0], [2.0], [0.1]], ctx=ctx)
+    label = mx.nd.array([1, 0, 1, 0], ctx=ctx, dtype="int64")
+    group = mx.nd.array([0, 0, 1, 1], ctx=ctx, dtype="int64")
+    weight = mx.nd.array([1.0, 2.0, 1.0, 0.5], ctx=ctx, dtype="float64")
+    got = adv(pred, label, group, weight)
+    want = adv(pred, label.astype("float32"), group, weight.astype("float32"))
+    assert got.context == ctx
+    assert_almost_equal(got.asnumpy(), want.asnumpy())

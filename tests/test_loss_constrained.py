@@ -135,3 +135,26 @@ def test_training_meets_the_bound(ctx):
     assert tight <= 0.1
     assert_almost_equal(np.array(tight_fn.multiplier.history[-1][1]),
                         np.array(tight_fn.lam), rtol=1e-6)
+
+
+def test_measured_gap_sums_over_devices_and_accepts_loader_dtypes():
+    # Data-parallel training calls the loss once per device; float64 weights and int64 labels
+    # are what a DataLoader gives for reweighing_weights and to_gluon.
+    loss_fn = ConstrainedFairLoss(2, bound=0.05)
+    logits = np.array([3.0, 3.0, -3.0, -3.0], dtype=np.float32)  # group 0 all 1, group 1 all 0
+    for device, lo in ((mx.cpu(0), logits), (mx.cpu(1), np.abs(logits))):  # gap 1, then gap 0
+        out = loss_fn(mx.nd.array(lo, ctx=device),
+                      mx.nd.array([1, 0, 1, 0], ctx=device, dtype="int64"),
+                      mx.nd.array([0, 0, 1, 1], ctx=device),
+                      mx.nd.array([1.0, 1.0, 1.0, 1.0], ctx=device, dtype="float64"))
+        assert out.context == device
+    # over both devices: group 0 selects 4/4, group 1 selects 2/4
+    assert loss_fn.measured_gap() == pytest.approx(0.5)
+
+
+def test_measured_gap_counts_a_probability_of_one_half_as_positive():
+    # the rule of GroupStats (score >= threshold), so the multiplier tracks the reported gap
+    loss_fn = ConstrainedFairLoss(2, bound=0.05)
+    loss_fn(mx.nd.array([0.0, 0.0, -3.0, -3.0]), mx.nd.array([1, 0, 1, 0]),
+            mx.nd.array([0, 0, 1, 1]))
+    assert loss_fn.measured_gap() == pytest.approx(1.0)

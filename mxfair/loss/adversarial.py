@@ -12,7 +12,7 @@ domain-adversarial training), which is what can live inside one hybridized graph
 """
 import mxnet as mx
 
-from .._ops import is_ndarray
+from .._ops import as_dtype_of, is_ndarray
 from .._validation import NOT_IN_CHOICES, check_positive_int
 from . import _scalar
 from .fair_loss import _check_shapes, _check_values, _label_matrix
@@ -199,6 +199,8 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
         if is_ndarray(pred):
             _check_shapes(pred, label, group, sample_weight, self._num_classes,
                          self._needs_label, self._constraint)
+            # Loaders give int64 labels and float64 weights; the graph needs pred's dtype.
+            label, sample_weight = (as_dtype_of(pred, a) for a in (label, sample_weight))
         elif group is None:
             raise ValueError("group ids are required: call adv(pred, label, group)")
         if not self._needs_label:

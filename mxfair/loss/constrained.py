@@ -21,7 +21,7 @@ from typing import List, Optional, Union
 import mxnet as mx
 import numpy as np
 
-from .._ops import group_onehot, is_ndarray, nan_divide
+from .._ops import as_dtype_of, group_onehot, is_ndarray, nan_divide
 from . import _scalar
 from .fair_loss import FairnessRegularizedLoss, _check_lam, _label_matrix, _probabilities
 from .penalties import Penalty
@@ -209,7 +209,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         out = super().forward(pred, label, group, sample_weight)
         if is_ndarray(pred):
             with mx.autograd.pause():
-                self._accumulate(pred, label, group, sample_weight)
+                self._accumulate(pred, label, group, as_dtype_of(pred, sample_weight))
         return out
 
     def _accumulate(self, pred, label, group, sample_weight) -> None:
@@ -221,10 +221,13 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         weights = apply_sample_weight(F, weights, sample_weight)
         num, den = group_totals(F, values, weights, group_onehot(F, group, self._num_groups))
         den = F.broadcast_like(den, num)  # (G, C)
-        if self._totals is None or self._totals[0].context != num.context:
+        if self._totals is None:
             self._totals = (num, den)
         else:
-            self._totals = (self._totals[0] + num, self._totals[1] + den)
+            # Data-parallel training calls the loss once per device: sum on the first one.
+            home = self._totals[0].context
+            self._totals = (self._totals[0] + num.as_in_context(home),
+                            self._totals[1] + den.as_in_context(home))
 
     def measured_gap(self) -> float:
         """Between-groups gap of the hard rates summed since the last update (NaN if none)."""

@@ -23,7 +23,7 @@ from typing import Optional, Union
 import mxnet as mx
 import numpy as np
 
-from .._ops import Tensor, group_onehot, is_ndarray, to_numpy
+from .._ops import Tensor, as_dtype_of, group_onehot, is_ndarray, to_numpy
 from .._validation import check_group_ids, check_positive_int
 from . import _scalar
 from .penalties import Penalty, get_penalty
@@ -42,13 +42,6 @@ BAD_PRED_SHAPE = (
 BAD_LABEL_SHAPE = "label must have shape ({n},) or ({n}, 1), got {shape}"
 BAD_LABEL_VALUES = "label values must be integers in [0, {k}), got values in [{lo}, {hi}]"
 BAD_WEIGHT_SHAPE = "sample_weight must have shape ({n},) or ({n}, 1), got {shape}"
-
-
-def _as_dtype_of(pred, x):
-    """``x`` cast to ``pred``'s dtype when it is an NDArray of another dtype."""
-    if is_ndarray(x) and x.dtype != pred.dtype:
-        return x.astype(pred.dtype)
-    return x
 
 
 def _check_lam(value) -> float:
@@ -299,7 +292,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             _scalar.ensure_on(self.lam_value, key[-1])
             # Loaders yield int64 labels (``TabularData.to_gluon``); the base losses need pred's
             # float dtype, so cast here rather than make every training loop do it.
-            label, sample_weight = (_as_dtype_of(pred, a) for a in (label, sample_weight))
+            label, sample_weight = (as_dtype_of(pred, a) for a in (label, sample_weight))
         elif group is None:
             raise ValueError(NEEDS_GROUP)
         if sample_weight is None:

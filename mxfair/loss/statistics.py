@@ -287,7 +287,7 @@ def group_totals(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
 
 
 def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
-    """Hard decisions with the shape of ``probs``: ``p > threshold`` for a binary task
+    """Hard decisions with the shape of ``probs``: ``p >= threshold`` for a binary task
     (shape (N, 1)), else the one-hot arg-max (shape (N, K)). A statistic of these gives the
     measured rate (what fairness metrics report) rather than the soft one.
 
@@ -298,7 +298,7 @@ def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 
     [1.0, 0.0]
     """
     if num_classes == 2:
-        return probs > threshold
+        return probs >= threshold  # the rule of GroupStats, so the measured gap is the reported one
     return F.one_hot(F.argmax(probs, axis=1), depth=num_classes)
 
 
