@@ -349,3 +349,26 @@ def test_hull_helper_keeps_the_upper_boundary():
     y = np.array([0.0, 0.1, 0.6, 0.5, 0.9, 1.0])
     idx = tomod._upper_hull(x, y)
     np.testing.assert_array_equal(idx, [0, 2, 4, 5])
+
+
+@pytest.mark.parametrize("weight, match", [
+    ([1.0, np.nan, 1.0, 1.0], "sample_weight must be finite and >= 0"),
+    ([1.0, -50.0, 1.0, 1.0], "sample_weight must be finite and >= 0"),
+])
+def test_bad_sample_weight_is_refused(weight, match):
+    with pytest.raises(ValueError, match=match):
+        ThresholdOptimizer().fit([0.2, 0.8, 0.3, 0.9], [0, 1, 0, 1], [0, 0, 1, 1],
+                                 sample_weight=np.array(weight))
+
+
+def test_nan_group_ids_are_refused_clearly():
+    with pytest.raises(ValueError, match="group ids must be integers .* NaN or inf"):
+        ThresholdOptimizer().fit([0.2, 0.8, 0.3, 0.9], [0, 1, 0, 1], [0, 0, np.nan, 1])
+
+
+def test_to_block_goes_where_the_scores_were(ctx):
+    scores = mx.nd.array([0.2, 0.8, 0.3, 0.9, 0.6, 0.4], ctx=ctx)
+    opt = ThresholdOptimizer().fit(scores, mx.nd.array([0, 1, 0, 1, 1, 0], ctx=ctx),
+                                   mx.nd.array([0, 0, 1, 1, 0, 1], ctx=ctx))
+    block = opt.to_block(mode="deterministic")
+    assert block(scores, mx.nd.array([0, 0, 1, 1, 0, 1], ctx=ctx)).context == ctx

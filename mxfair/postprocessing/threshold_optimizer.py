@@ -66,6 +66,7 @@ NO_HISTOGRAM = (
     "fit_stats needs score histograms: build the statistics as "
     "GroupStats(num_groups, num_bins=grid_size)"
 )
+BAD_SAMPLE_WEIGHT = "sample_weight must be finite and >= 0, got values in [{lo}, {hi}]"
 SCORES_NOT_PROBABILITIES = (
     "scores must be probabilities in [0, 1] (apply a sigmoid to logits first), got values in "
     "[{lo}, {hi}]"
@@ -395,7 +396,14 @@ class ThresholdOptimizer:
         if np.any(not_binary):
             bad = np.unique(host_labels[not_binary])
             raise ValueError(LABELS_NOT_BINARY.format(values=bad[:5].tolist()))
+        if sample_weight is not None:
+            w = to_numpy(sample_weight).reshape(-1).astype(np.float64)
+            if not np.all(np.isfinite(w)) or np.any(w < 0):
+                raise ValueError(BAD_SAMPLE_WEIGHT.format(lo=float(np.min(w)),
+                                                          hi=float(np.max(w))))
         g = to_numpy(groups).reshape(-1)
+        if not np.all(np.isfinite(g)):
+            raise ValueError("group ids must be integers in [0, num_groups), got NaN or inf")
         if num_groups is None:
             num_groups = int(np.max(g)) + 1 if np.min(g) >= 0 else 1
         num_groups = check_positive_int("num_groups", num_groups)
@@ -428,6 +436,7 @@ class ThresholdOptimizer:
         hist = group_stats.hist.asnumpy().astype(np.float64)
         self._fit_hist(hist)
         self.group_names_ = list(group_stats.group_names)
+        self.context_ = group_stats.ctx  # where to_block() puts the block by default
         return self
 
     def _check_hist(self, pos: np.ndarray, neg: np.ndarray) -> None:
@@ -558,11 +567,12 @@ class ThresholdOptimizer:
     def to_block(self, mode: Literal["random", "deterministic", "probability"] = "random",
                  ctx: Optional[mx.Context] = None, prefix: Optional[str] = None
                  ) -> GroupThreshold:
-        """A :class:`GroupThreshold` block holding the fitted rule, initialised on ``ctx``."""
+        """A :class:`GroupThreshold` block holding the fitted rule, initialised on ``ctx``
+        (default: the context of the data it was fitted on, else the current context)."""
         self._check_fitted()
         block = GroupThreshold(self.num_groups_, num_bins=self.num_bins_, mode=mode,
                                prefix=prefix)
-        block.initialize(ctx=ctx or mx.cpu())
+        block.initialize(ctx=ctx or getattr(self, "context_", None) or mx.current_context())
         block.set_rule(self.thresholds_, self.positive_probs_)
         return block
 
