@@ -84,15 +84,21 @@ def main(argv=None, kv=None) -> int:
     data = load_adult(sensitive="sex", seed=args.seed, subsample=args.subsample,
                       download=False)
     train, val = data.train, data.val
-    # Each worker keeps a contiguous part of the (already shuffled) rows.
-    lo, hi = shard_range(len(train.y), size, rank)
-    x_tr, y_tr, g_tr = train.X[lo:hi], train.y[lo:hi], train.groups[lo:hi]
+    # The splits keep file order: shuffle once with the shared seed (the same permutation on
+    # every worker), keep a multiple of the worker count so that every shard has the same
+    # number of rows, hence of batches (a worker with one batch more would wait forever in
+    # dist_sync), and give each worker a contiguous part.
+    order = np.random.RandomState(args.seed).permutation(len(train.y))
+    order = order[: len(order) // size * size]
+    x_all, y_all, g_all = train.X[order], train.y[order], train.groups[order]
+    lo, hi = shard_range(len(y_all), size, rank)
+    x_tr, y_tr, g_tr = x_all[lo:hi], y_all[lo:hi], g_all[lo:hi]
     if args.reweigh:
-        counts = dist.global_cell_counts(y_tr, train.groups[lo:hi], kv, num_groups=2)
-        sampler = ReweighingSampler(train.y, train.groups, seed=args.seed + rank,
+        counts = dist.global_cell_counts(y_tr, g_tr, kv, num_groups=2)
+        sampler = ReweighingSampler(y_all, g_all, seed=args.seed + rank,
                                     num_parts=size, part_index=rank, cell_counts=counts,
                                     replacement=False)
-        dataset = gluon.data.ArrayDataset(train.X, train.y.astype("float32"), train.groups)
+        dataset = gluon.data.ArrayDataset(x_all, y_all.astype("float32"), g_all)
         loader = gluon.data.DataLoader(dataset, batch_size=args.batch_size, sampler=sampler,
                                        last_batch="discard")
     else:
