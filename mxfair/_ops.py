@@ -1,4 +1,4 @@
-"""Array helpers shared by the package: NumPy/NDArray conversion, one-hot group sums, safe division.
+"""Array helpers shared by the package: NumPy/NDArray conversion, one-hot group sums, division.
 
 The F-generic helpers take ``F`` (``mx.nd`` or ``mx.sym``) first so that they work inside
 ``hybrid_forward``.
@@ -68,11 +68,6 @@ def group_onehot(F, groups: Tensor, num_groups: int, dtype: str = "float32") -> 
 def group_sums(F, values: Tensor, onehot: Tensor) -> Tensor:
     """Per-group sums: values (N,) or (N, C), onehot (N, G) → (G,) or (G, C)."""
     return F.dot(onehot, values, transpose_a=True)
-
-
-def safe_divide(F, num: Tensor, den: Tensor, eps: float = 1e-12) -> Tensor:
-    """num / den, and 0 where den is 0 (graph-safe; use where an empty group is masked anyway)."""
-    return F.where(den > 0, num / F.maximum(den, eps), F.zeros_like(num))
 
 
 def nan_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:

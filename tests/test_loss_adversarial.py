@@ -201,3 +201,10 @@ def test_loader_dtypes_are_accepted(ctx):
     want = adv(pred, label.astype("float32"), group, weight.astype("float32"))
     assert got.context == ctx
     assert_almost_equal(got.asnumpy(), want.asnumpy())
+
+
+def test_check_inputs_takes_lists_like_the_fair_loss():
+    adv = AdversarialDebiasing(num_groups=2)
+    adv.check_inputs([0.1, 0.2], [1, 0], [0, 1])  # fine
+    with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
+        adv.check_inputs([0.1, 0.2], [1, 0], [0, 2])

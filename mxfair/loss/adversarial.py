@@ -15,7 +15,7 @@ import mxnet as mx
 from .._ops import as_dtype_of, is_ndarray
 from .._validation import NOT_IN_CHOICES, check_positive_int
 from . import _scalar
-from .fair_loss import _check_shapes, _check_values, _label_matrix
+from .fair_loss import _check_shapes, _check_values, _host_arrays, _label_matrix
 
 __all__ = ["GradientReversal", "AdversarialDebiasing"]
 
@@ -191,6 +191,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
         """Host check of shapes and of group/label values (synchronises); ValueError if bad."""
+        pred, label, group, sample_weight = _host_arrays(pred, label, group, sample_weight)
         _check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
                      self._constraint)
         _check_values(label, group, self._num_groups, self._num_classes)

@@ -44,6 +44,11 @@ BAD_LABEL_VALUES = "label values must be integers in [0, {k}), got values in [{l
 BAD_WEIGHT_SHAPE = "sample_weight must have shape ({n},) or ({n}, 1), got {shape}"
 
 
+def _host_arrays(*arrays):
+    """NDArrays as they are, lists and other array-likes as NumPy arrays, None as None."""
+    return tuple(None if a is None else (a if is_ndarray(a) else np.asarray(a)) for a in arrays)
+
+
 def _check_lam(value) -> float:
     """Return ``value`` as a float, or raise ValueError if it is negative or not finite."""
     try:
@@ -260,9 +265,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         ...
         ValueError: group ids must be integers in [0, 2), got values in [0, 2]
         """
-        pred, label, group, sample_weight = (
-            None if a is None else (a if is_ndarray(a) else np.asarray(a))
-            for a in (pred, label, group, sample_weight))
+        pred, label, group, sample_weight = _host_arrays(pred, label, group, sample_weight)
         if label is None:
             raise ValueError(NEEDS_LABEL.format(name=self._constraint_name)
                              if self._statistic.needs_label

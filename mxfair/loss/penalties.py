@@ -19,7 +19,9 @@ weighted as the statistic weights them (all rows for demographic parity, positiv
 with the Gaussian kernel :math:`k(x, x') = \exp(-(x - x')^2 / l^2)`:
 :math:`\sum_{g,c} \mathrm{MMD}^2(P_{g,c}, P_c)` between each group and the whole batch. With two
 groups of weight shares :math:`\pi_A, \pi_B` this is
-:math:`(\pi_A^2 + \pi_B^2)\,\mathrm{MMD}^2(P_A, P_B)`, MinDiff's pairwise MMD up to a constant.
+:math:`(\pi_A^2 + \pi_B^2)\,\mathrm{MMD}^2(P_A, P_B)`: MinDiff's pairwise MMD scaled by a factor
+that depends on the batch's group shares (between 1/2 and 1), so the effective ``lam`` moves a
+little from batch to batch.
 """
 from typing import Optional, Union
 

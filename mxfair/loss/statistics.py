@@ -336,8 +336,8 @@ def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
     ([0.5, 1.0], [0.75])
     """
     num, den = group_totals(F, values, weights, onehot)  # (G, C), (G, C) or (G, 1)
-    # Weights are >= 0, so den == 0 implies num == 0: num / max(den, tiny) is then 0, as
-    # safe_divide would give, with two graph nodes instead of four (this runs every step).
+    # Weights are >= 0, so den == 0 implies num == 0: num / max(den, tiny) is then 0, with
+    # two graph nodes instead of a where() of four (this runs every step).
     rates = F.broadcast_div(num, F.maximum(den, _TINY))  # (G, C)
     overall = F.broadcast_div(F.sum(num, axis=0, keepdims=True),
                               F.maximum(F.sum(den, axis=0, keepdims=True), _TINY))  # (1, C)
