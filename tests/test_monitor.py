@@ -261,3 +261,27 @@ def test_errors(ctx):
         FairnessMonitor(None, 2)
     with pytest.raises(ValueError, match="got 1 group_names for num_groups=2"):
         FairnessMonitor(loader, 2, group_names=["a"])
+
+
+def test_last_batch_smaller_than_device_count(ctx):
+    # 5 rows in batches of 4: the last batch has 1 row for 2 devices (it used to crash in
+    # split_and_load on the empty second slice).
+    X = np.arange(10, dtype="float32").reshape(5, 2) - 4.5
+    y = np.array([0, 1, 0, 1, 1])
+    g = np.array([0, 0, 1, 1, 0])
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=4)
+    ctxs = [mx.cpu(0), ctx]
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Constant(0.3), ctx=ctxs)
+    two = FairnessMonitor(loader, 2, ctx=ctxs, from_logits=True, progress=False)
+    two.evaluate(net)
+    one = FairnessMonitor(loader, 2, ctx=ctx, from_logits=True, progress=False)
+    one.evaluate(net)
+    pred = (net(mx.nd.array(X, ctx=ctx)).asnumpy().reshape(-1) >= 0).astype(int)
+    expected = np.zeros((2, 2, 2))
+    np.add.at(expected, (g, y, pred), 1.0)
+    np.testing.assert_array_equal(two.last_stats.counts.asnumpy(), expected)
+    np.testing.assert_array_equal(one.last_stats.counts.asnumpy(), expected)
+    assert two.history[0]["count"] == 5.0
+    assert two.history[0]["accuracy"] == np.mean(pred == y)
+

@@ -236,13 +236,15 @@ class FairnessMonitor:
                 if not isinstance(batch, (list, tuple)) or len(batch) not in (3, 4):
                     n = len(batch) if isinstance(batch, (list, tuple)) else 1
                     raise ValueError(BAD_BATCH.format(n=n))
+                # A last batch with fewer rows than devices goes to the first k devices only:
+                # split_data always returns one slice per device, empty ones included, and an
+                # empty slice cannot be copied to a device.
+                k = min(len(ctxs), int(batch[0].shape[0]))
                 shards = [
-                    mx.gluon.utils.split_and_load(part, ctxs, even_split=False)
+                    mx.gluon.utils.split_and_load(part, ctxs[:k], even_split=False)
                     for part in batch
                 ]
-                for i, stats in enumerate(per_device):
-                    if i >= len(shards[0]):  # a last batch smaller than the device count
-                        break
+                for i, stats in enumerate(per_device[:k]):
                     x, y, g = shards[0][i], shards[1][i], shards[2][i]
                     w = shards[3][i] if len(shards) == 4 else None
                     stats.update(y, net(x), g, sample_weight=w)
@@ -399,7 +401,7 @@ class FairnessMonitor:
             from tqdm.auto import tqdm
 
             self._epoch_bar = tqdm(total=self.epochs, desc="epochs", unit="epoch", position=0)
-        postfix = {short: f"{record[key]:.3f}" for key, short in _LOG_NAMES[:5:]
+        postfix = {short: f"{record[key]:.3f}" for key, short in _LOG_NAMES[:5]
                    if key in record and key not in ("balanced_accuracy", "auc")}
         self._epoch_bar.set_postfix(postfix, refresh=False)
         self._epoch_bar.update(1)
