@@ -5,7 +5,10 @@ import warnings
 import mxnet as mx
 import numpy as np
 import pytest
+from mxnet import gluon
+from mxnet.gluon.contrib.estimator import Estimator
 
+from mxfair.callbacks import GroupBatchProcessor
 from mxfair.metrics import (
     DemographicParityDifference,
     FairnessMetric,
@@ -148,6 +151,10 @@ def test_undefined_group_warns_through_get():
      r"labels must be \[label, group\].*got NDArray"),
     (lambda m: m.update([mx.nd.ones(2), mx.nd.ones(2)], [mx.nd.ones(2), mx.nd.ones(2)]),
      "expected one array, got a list of 2"),
+    (lambda m: m.update([[mx.nd.ones(2), mx.nd.ones(2)]] * 2, [mx.nd.ones(2)]),
+     r"one prediction per device: got 2 label list\(s\) and 1 prediction\(s\)"),
+    (lambda m: m.update([[mx.nd.ones(2)]], [mx.nd.ones(2)]),
+     r"labels must be \[label, group\].*got a list of 1"),
 ])
 def test_bad_updates(call, match):
     with pytest.raises(ValueError, match=match):
@@ -166,3 +173,38 @@ def test_bad_construction():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UndefinedRateWarning)
         assert math.isnan(GroupFairnessMetric(2).get()[1][0])
+
+
+@pytest.mark.parametrize("devices", [1, 2])
+def test_estimator_fit_with_label_with_group(ctx, devices):
+    # GroupBatchProcessor(label_with_group=True) hands the metrics one [y, group] pair per
+    # device and one prediction per device. A zero learning rate keeps the net fixed, so the
+    # epoch's figure is that of the net's predictions on the whole data.
+    ctxs = [mx.cpu(0), ctx][-devices:]
+    rs = np.random.RandomState(3)
+    X = rs.normal(size=(60, 3)).astype("float32")
+    y = (X[:, 0] + 0.5 * rs.normal(size=60) > 0).astype("int64")
+    g = (X[:, 1] > 0).astype("int64")
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=16)
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Xavier(), ctx=ctxs)
+    # One figure per metric: the Estimator's LoggingHandler formats each value as a float.
+    metrics = [DemographicParityDifference(2, from_logits=True),
+               FairnessMetric(2, quantity="accuracy", from_logits=True),
+               FairnessMetric(2, quantity="equal_opportunity_difference", from_logits=True)]
+    est = Estimator(net, gluon.loss.SigmoidBCELoss(), train_metrics=metrics,
+                    trainer=gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.0}),
+                    context=ctxs, batch_processor=GroupBatchProcessor(label_with_group=True))
+    est.logger.disabled = True
+    est.fit(loader, val_data=loader, epochs=1)
+
+    pred = (net(mx.nd.array(X, ctx=ctxs[0])).asnumpy().reshape(-1) >= 0).astype(int)
+    sel = [pred[g == k].mean() for k in range(2)]
+    tpr = [pred[(g == k) & (y == 1)].mean() for k in range(2)]
+    expected = [abs(sel[0] - sel[1]), np.mean(pred == y), abs(tpr[0] - tpr[1])]
+    for group in (est.train_metrics, est.val_metrics):
+        fair = [m for m in group if isinstance(m, FairnessMetric)]
+        assert [m.quantity for m in fair] == [m.quantity for m in metrics]
+        assert [m.num_inst for m in fair] == [60, 60, 60]
+        assert [m.get()[1] for m in fair] == pytest.approx(expected, abs=1e-12)
+        assert fair[0].stats.counts.context == ctxs[0]

@@ -5,6 +5,8 @@ Each metric wraps a :class:`~mxfair.metrics.GroupStats` (the counts stay on the 
 batches stream in) and reads a figure of :meth:`FairnessReport.summary` in :meth:`get`. The group
 of each row comes with the labels, ``update([label, group], preds)`` (optionally
 ``[label, group, sample_weight]``), or as a third argument, ``update(labels, preds, groups)``.
+The Gluon Estimator with ``GroupBatchProcessor(label_with_group=True)`` passes one
+``[label, group]`` list per device and one prediction per device; that form is accepted too.
 Each ``get()`` synchronises with the device once (it builds a report).
 
 Registered names (``mx.metric.create(name, num_groups=G)``): the lower-cased class names and the
@@ -44,6 +46,10 @@ BAD_LABELS = (
     "labels must be [label, group] or [label, group, sample_weight] when groups is not given, "
     "got {got}"
 )
+PER_DEVICE_MISMATCH = (
+    "per-device labels need one prediction per device: got {labels} label list(s) and "
+    "{preds} prediction(s)"
+)
 
 
 def _check_quantity(quantity: str, num_bins: int) -> str:
@@ -52,6 +58,12 @@ def _check_quantity(quantity: str, num_bins: int) -> str:
     if quantity.startswith("auc") and not num_bins:
         raise ValueError(f"quantity {quantity!r} needs num_bins > 0 (score histograms)")
     return quantity
+
+
+def _per_device(labels: Any) -> bool:
+    """True for ``[[label, group(, weight)], ...]``: one label list per device."""
+    return (isinstance(labels, (list, tuple)) and len(labels) > 0
+            and all(isinstance(item, (list, tuple)) for item in labels))
 
 
 def _first(x: Any) -> Any:
@@ -87,11 +99,27 @@ class _StatsMetric(mx.metric.EvalMetric):
         ----------
         labels : NDArray (N,) or list
             ``[label, group]`` or ``[label, group, sample_weight]`` when ``groups`` is None;
-            otherwise the label (or a one-element list).
-        preds : NDArray or list of one NDArray
-            Probabilities (N,), logits with ``from_logits``, or class scores (N, K).
+            otherwise the label (or a one-element list). The Gluon Estimator with
+            ``GroupBatchProcessor(label_with_group=True)`` passes one such list per device,
+            ``[[label_0, group_0], [label_1, group_1], ...]``, with ``preds`` a list of one
+            prediction per device in the same order.
+        preds : NDArray or list of NDArray
+            Probabilities (N,), logits with ``from_logits``, or class scores (N, K): one array
+            (or a one-element list), or one per device with per-device labels.
         groups : NDArray (N,), optional
         """
+        if groups is None and _per_device(labels):
+            preds = list(preds) if isinstance(preds, (list, tuple)) else [preds]
+            if len(preds) != len(labels):
+                raise ValueError(PER_DEVICE_MISMATCH.format(labels=len(labels),
+                                                            preds=len(preds)))
+            for device_labels, pred in zip(labels, preds):
+                self._update_one(device_labels, pred, None)
+            return
+        self._update_one(labels, preds, groups)
+
+    def _update_one(self, labels: Any, preds: Any, groups: Any) -> None:
+        """One device's batch: the conventions of :meth:`update` without the per-device form."""
         weight = None
         if groups is None:
             if not isinstance(labels, (list, tuple)) or len(labels) not in (2, 3):
