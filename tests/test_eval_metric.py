@@ -1,4 +1,5 @@
 """EvalMetric classes: registry, config round trip, update conventions, values vs reports."""
+import logging
 import math
 import warnings
 
@@ -36,10 +37,12 @@ def batches(ctx, n=512, batch=128, G=3, seed=0):
                mx.nd.array(g[sl], ctx=ctx))
 
 
-def reference_summary(ctx, G=3, **kwargs):
+def reference_summary(ctx, G=3, which=None, **kwargs):
+    """Summary of GroupStats over the batches numbered in ``which`` (all by default)."""
     stats = GroupStats(G, **kwargs)
-    for y, p, g in batches(ctx, G=G):
-        stats.update(y, p, g)
+    for i, (y, p, g) in enumerate(batches(ctx, G=G)):
+        if which is None or i in which:
+            stats.update(y, p, g)
     return stats.report().summary()
 
 
@@ -208,3 +211,63 @@ def test_estimator_fit_with_label_with_group(ctx, devices):
         assert [m.num_inst for m in fair] == [60, 60, 60]
         assert [m.get()[1] for m in fair] == pytest.approx(expected, abs=1e-12)
         assert fair[0].stats.counts.context == ctxs[0]
+
+
+def test_local_and_global_statistics(ctx):
+    dp = DemographicParityDifference(3)
+    several = GroupFairnessMetric(3)
+    data = list(batches(ctx))  # 4 batches of 128 rows
+    for metric in (dp, several):
+        for i, (y, p, g) in enumerate(data):
+            if i == 2:
+                metric.reset_local()
+            metric.update([y, g], [p])
+        assert (metric.num_inst, metric.global_num_inst) == (256, 512)
+    local, whole = reference_summary(ctx, which={2, 3}), reference_summary(ctx)
+    assert local["demographic_parity_difference"] != whole["demographic_parity_difference"]
+    assert dp.get()[1] == pytest.approx(local["demographic_parity_difference"], abs=1e-12)
+    assert dp.get_global()[1] == pytest.approx(whole["demographic_parity_difference"],
+                                               abs=1e-12)
+    names, values = several.get_global()
+    assert values == pytest.approx([whole[n] for n in names], abs=1e-12)
+    assert several.get()[1] == pytest.approx([local[n] for n in names], abs=1e-12)
+    assert dict(several.get_global_name_value())["accuracy"] == pytest.approx(
+        whole["accuracy"], abs=1e-12)
+    assert dp.global_stats.num_rows == 512 and dp.stats.num_rows == 256
+    assert dp.global_stats.counts.context == ctx
+    # An empty local part: get() is NaN, get_global() unchanged; reset() clears both.
+    dp.reset_local()
+    dp.reset_local()
+    assert math.isnan(dp.get()[1])
+    assert dp.get_global()[1] == pytest.approx(whole["demographic_parity_difference"],
+                                               abs=1e-12)
+    dp.reset()
+    assert math.isnan(dp.get()[1]) and math.isnan(dp.get_global()[1])
+    assert dp.global_num_inst == 0
+
+
+def test_speedometer_auto_reset_keeps_the_epoch_figure(ctx, caplog):
+    # Speedometer(auto_reset=True) logs every 2 batches and then calls reset_local(); the
+    # epoch's figure (get_global_name_value, what Module.fit logs) still covers every batch.
+    composite = mx.metric.CompositeEvalMetric()
+    composite.add(DemographicParityDifference(3))
+    composite.add(GroupFairnessMetric(3, quantities=["accuracy", "worst_group_accuracy"]))
+    speedometer = mx.callback.Speedometer(batch_size=128, frequent=2, auto_reset=True)
+    with caplog.at_level(logging.INFO):
+        for nbatch, (y, p, g) in enumerate(batches(ctx)):
+            composite.update([y, g], [p])
+            speedometer(mx.model.BatchEndParam(epoch=0, nbatch=nbatch,
+                                               eval_metric=composite, locals=None))
+    # Calls at nbatch 0 (start of the clock), 1, 2 (log and reset_local), 3.
+    logged = [r.getMessage() for r in caplog.records if "Speed" in r.getMessage()]
+    assert len(logged) == 1
+    first = reference_summary(ctx, which={0, 1, 2})
+    assert f"demographic_parity_difference={first['demographic_parity_difference']:f}" in \
+        logged[0]
+    local, whole = reference_summary(ctx, which={3}), reference_summary(ctx)
+    names = ["demographic_parity_difference", "accuracy", "worst_group_accuracy"]
+    got_local = dict(composite.get_name_value())
+    got_global = dict(composite.get_global_name_value())
+    assert [got_local[n] for n in names] == pytest.approx([local[n] for n in names], abs=1e-12)
+    assert [got_global[n] for n in names] == pytest.approx([whole[n] for n in names],
+                                                           abs=1e-12)

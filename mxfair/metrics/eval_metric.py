@@ -76,21 +76,41 @@ def _first(x: Any) -> Any:
 
 
 class _StatsMetric(mx.metric.EvalMetric):
-    """The shared part: a GroupStats, the update conventions, reset and the report."""
+    """The shared part: a GroupStats, the update conventions, reset and the report.
+
+    Local and global statistics, as ``EvalMetric`` defines them: :meth:`get` covers the
+    batches since the last :meth:`reset_local` (or :meth:`reset`), :meth:`get_global` every
+    batch since the last :meth:`reset`. ``reset_local`` adds the local statistics to the
+    global ones (one in-place sum on the device) and starts the local ones over, so
+    ``mx.callback.Speedometer(auto_reset=True)`` logs figures per interval while the epoch's
+    figure (``get_global_name_value``, as ``Module.fit`` logs it) covers the whole epoch.
+    """
 
     def __init__(self, name: str, num_groups: int, num_classes: int, threshold: float,
                  from_logits: bool, num_bins: int, output_names, label_names, **config):
         # The state exists before EvalMetric.__init__, which calls reset().
         self._stats = GroupStats(num_groups, num_classes=num_classes, threshold=threshold,
                                  num_bins=num_bins, from_logits=from_logits)
+        # The batches before the last reset_local (the global figure adds the local ones).
+        self._past_stats = GroupStats(num_groups, num_classes=num_classes, threshold=threshold,
+                                      num_bins=num_bins, from_logits=from_logits)
         super().__init__(name, output_names=output_names, label_names=label_names,
                          num_groups=num_groups, num_classes=num_classes, threshold=threshold,
-                         from_logits=from_logits, num_bins=num_bins, **config)
+                         from_logits=from_logits, num_bins=num_bins, has_global_stats=True,
+                         **config)
 
     @property
     def stats(self) -> GroupStats:
-        """The accumulated :class:`GroupStats` (e.g. for a full report or an allreduce)."""
+        """The local :class:`GroupStats`: the batches since the last ``reset_local``."""
         return self._stats
+
+    @property
+    def global_stats(self) -> GroupStats:
+        """The global :class:`GroupStats`: every batch since the last ``reset`` (a new object
+        when ``reset_local`` was called since; e.g. for a full report or an allreduce)."""
+        if self._past_stats.counts is None:
+            return self._stats
+        return self._past_stats + self._stats
 
     def update(self, labels: Any, preds: Any, groups: Any = None) -> None:
         """Add one batch.
@@ -132,17 +152,26 @@ class _StatsMetric(mx.metric.EvalMetric):
             label = _first(labels)
         pred = _first(preds)
         self._stats.update(label, pred, groups, weight)
-        self.num_inst += int(label.shape[0]) if hasattr(label, "shape") else len(label)
+        rows = int(label.shape[0]) if hasattr(label, "shape") else len(label)
+        self.num_inst += rows
+        self.global_num_inst += rows
 
     def reset(self) -> None:
+        """Forget every batch (local and global statistics)."""
         self._stats.reset()
+        self._past_stats.reset()
         super().reset()
 
     def reset_local(self) -> None:
-        self.reset()
+        """Start the local statistics over; the global ones keep every batch since reset."""
+        if self.num_inst:
+            self._past_stats.merge(self._stats)
+        self._stats.reset()
+        super().reset_local()
 
-    def _summary(self) -> dict:
-        return self._stats.report().summary()
+    def _summary(self, global_: bool = False) -> dict:
+        stats = self.global_stats if global_ else self._stats
+        return stats.report().summary()
 
 
 @mx.metric.register
@@ -191,10 +220,16 @@ class FairnessMetric(_StatsMetric):
                          num_bins, output_names, label_names, **config)
 
     def get(self):
-        """``(name, value)``; NaN before any data."""
+        """``(name, value)`` since the last ``reset_local``; NaN before any data."""
         if self.num_inst == 0:
             return self.name, float("nan")
         return self.name, float(self._summary()[self.quantity])
+
+    def get_global(self):
+        """``(name, value)`` since the last ``reset``; NaN before any data."""
+        if self.global_num_inst == 0:
+            return self.name, float("nan")
+        return self.name, float(self._summary(global_=True)[self.quantity])
 
 
 def _named(quantity: str, doc: str):
@@ -276,8 +311,15 @@ class GroupFairnessMetric(_StatsMetric):
                          output_names, label_names, quantities=self.quantities)
 
     def get(self):
-        """``(names, values)``; NaN values before any data."""
-        if self.num_inst == 0:
+        """``(names, values)`` since the last ``reset_local``; NaN values before any data."""
+        return self._values(self.num_inst, global_=False)
+
+    def get_global(self):
+        """``(names, values)`` since the last ``reset``; NaN values before any data."""
+        return self._values(self.global_num_inst, global_=True)
+
+    def _values(self, num_inst: int, global_: bool):
+        if num_inst == 0:
             return list(self.quantities), [float("nan")] * len(self.quantities)
-        summary = self._summary()
+        summary = self._summary(global_)
         return list(self.quantities), [float(summary[q]) for q in self.quantities]
