@@ -11,6 +11,8 @@ from mxnet.gluon.contrib.estimator import Estimator
 
 from mxfair.callbacks import GroupBatchProcessor
 from mxfair.metrics import (
+    BINARY_QUANTITIES,
+    SUMMARY_QUANTITIES,
     DemographicParityDifference,
     FairnessMetric,
     GroupFairnessMetric,
@@ -271,3 +273,30 @@ def test_speedometer_auto_reset_keeps_the_epoch_figure(ctx, caplog):
     assert [got_local[n] for n in names] == pytest.approx([local[n] for n in names], abs=1e-12)
     assert [got_global[n] for n in names] == pytest.approx([whole[n] for n in names],
                                                            abs=1e-12)
+
+
+def test_binary_only_quantities_refused_for_multiclass(ctx):
+    rs = np.random.RandomState(4)
+    y, g = rs.randint(0, 3, 300), rs.randint(0, 2, 300)
+    scores = mx.nd.array(rs.randn(300, 3), ctx=ctx)
+    labels = [mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx)]
+    for quantity in SUMMARY_QUANTITIES:
+        if quantity in BINARY_QUANTITIES:
+            with pytest.raises(ValueError, match=rf"quantity '{quantity}' is defined for binary "
+                               r"tasks only .*num_classes=3"):
+                FairnessMetric(2, quantity=quantity, num_classes=3,
+                               num_bins=8 if quantity.startswith("auc") else 0)
+            continue
+        # Every other figure is defined for multi-class scores.
+        metric = FairnessMetric(2, quantity=quantity, num_classes=3)
+        metric.update(labels, [scores])
+        assert np.isfinite(metric.get()[1]), quantity
+    # The same quantities are well defined for binary tasks.
+    binary = FairnessMetric(2, quantity="selection_rate")
+    binary.update([mx.nd.array([1, 0, 1]), mx.nd.array([0, 1, 1])], [mx.nd.array([.9, .2, .4])])
+    assert binary.get()[1] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="'selection_rate' is defined for binary tasks only"):
+        GroupFairnessMetric(2, quantities=["accuracy", "selection_rate"], num_classes=4)
+    with pytest.raises(ValueError, match="'selection_rate' is defined for binary tasks only"):
+        mx.metric.create("group_fairness_figure", num_groups=2, quantity="selection_rate",
+                         num_classes=3)

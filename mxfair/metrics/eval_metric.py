@@ -29,6 +29,7 @@ __all__ = [
     "WorstGroupAccuracy",
     "GroupFairnessMetric",
     "SUMMARY_QUANTITIES",
+    "BINARY_QUANTITIES",
 ]
 
 #: Figures a metric can report: the keys of :meth:`FairnessReport.summary` (AUC ones need
@@ -38,6 +39,9 @@ SUMMARY_QUANTITIES = (
     "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference",
     "worst_group_accuracy", "auc", "auc_difference",
 )
+#: Figures defined for binary tasks only: :meth:`FairnessReport.summary` gives NaN for the
+#: overall selection rate when num_classes > 2, and AUC needs score histograms (binary).
+BINARY_QUANTITIES = ("selection_rate", "auc", "auc_difference")
 DEFAULT_QUANTITIES = (
     "accuracy", "demographic_parity_difference", "equalized_odds_difference",
     "equal_opportunity_difference", "worst_group_accuracy",
@@ -52,9 +56,14 @@ PER_DEVICE_MISMATCH = (
 )
 
 
-def _check_quantity(quantity: str, num_bins: int) -> str:
+def _check_quantity(quantity: str, num_bins: int, num_classes: int) -> str:
     if quantity not in SUMMARY_QUANTITIES:
         raise ValueError(f"quantity must be one of {list(SUMMARY_QUANTITIES)}, got {quantity!r}")
+    if quantity in BINARY_QUANTITIES and num_classes != 2:
+        raise ValueError(
+            f"quantity {quantity!r} is defined for binary tasks only (num_classes=2): it would "
+            f"be NaN for every batch with num_classes={num_classes!r}"
+        )
     if quantity.startswith("auc") and not num_bins:
         raise ValueError(f"quantity {quantity!r} needs num_bins > 0 (score histograms)")
     return quantity
@@ -184,7 +193,8 @@ class FairnessMetric(_StatsMetric):
     num_groups : int
         Number of groups G (group ids in ``[0, G)``).
     quantity : str, default "demographic_parity_difference"
-        A key of :meth:`FairnessReport.summary` (:data:`SUMMARY_QUANTITIES`).
+        A key of :meth:`FairnessReport.summary` (:data:`SUMMARY_QUANTITIES`); those of
+        :data:`BINARY_QUANTITIES` need ``num_classes=2``.
     num_classes : int, default 2
     threshold : float, default 0.5
         Decision threshold on binary scores.
@@ -213,7 +223,7 @@ class FairnessMetric(_StatsMetric):
                  num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):
-        quantity = _check_quantity(self._QUANTITY or quantity, num_bins)
+        quantity = _check_quantity(self._QUANTITY or quantity, num_bins, num_classes)
         self.quantity = quantity
         config = {} if self._QUANTITY else {"quantity": quantity}
         super().__init__(name or quantity, num_groups, num_classes, threshold, from_logits,
@@ -284,6 +294,7 @@ class GroupFairnessMetric(_StatsMetric):
     quantities : sequence of str, optional
         Keys of :meth:`FairnessReport.summary`; by default accuracy, the demographic-parity,
         equalized-odds and equal-opportunity differences and the worst group's accuracy.
+        Those of :data:`BINARY_QUANTITIES` need ``num_classes=2``.
     num_classes, threshold, from_logits, num_bins, output_names, label_names
         As for :class:`FairnessMetric`.
     name : str, default "group_fairness"
@@ -306,7 +317,7 @@ class GroupFairnessMetric(_StatsMetric):
         quantities = list(DEFAULT_QUANTITIES if quantities is None else quantities)
         if not quantities:
             raise ValueError("quantities must name at least one figure")
-        self.quantities = [_check_quantity(q, num_bins) for q in quantities]
+        self.quantities = [_check_quantity(q, num_bins, num_classes) for q in quantities]
         super().__init__(name, num_groups, num_classes, threshold, from_logits, num_bins,
                          output_names, label_names, quantities=self.quantities)
 
