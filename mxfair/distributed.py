@@ -426,7 +426,7 @@ def allreduce_array(kvstore: Any, key: str, array: ArrayLike):
 def allreduce_stats(stats, kvstore: Any):
     """Sum a :class:`~mxfair.metrics.GroupStats` over all workers: each gets the global report.
 
-    Every additive array of ``stats`` (``stats.arrays()``: counts, histograms, score sums,
+    Every additive array of ``stats`` (``stats.storage()``: counts, histograms, score sums,
     bootstrap replicates, in their fixed order) is summed over the workers in one round trip
     (two through ps-lite). Integer-valued statistics are summed exactly (see the module
     docstring), so the report equals the one of a single process that saw all the data.
@@ -471,10 +471,10 @@ def allreduce_stats(stats, kvstore: Any):
         )
     if _backend(kvstore) == "none":
         return out
-    arrays = out.arrays()  # fixed order
+    arrays = out.storage()  # fixed order, summed in place
     signature = (stats.num_groups, stats.num_classes, stats.num_bins, stats.bootstrap)
-    sums = _sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays.values()], signature)
-    for arr, total in zip(arrays.values(), sums):
+    sums = _sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays], signature)
+    for arr, total in zip(arrays, sums):
         arr[:] = mx.nd.array(total.reshape(arr.shape), ctx=arr.context, dtype="float64")
     return out
 

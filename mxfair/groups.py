@@ -47,6 +47,15 @@ def _as_columns(sensitive: Any, names: Optional[Sequence[str]]):
     return [np.asarray(c) for c in cols], default
 
 
+def _sort_key(values: tuple) -> tuple:
+    """Numbers in numeric order (2 before 10, as fairlearn orders them), then strings."""
+    return tuple(
+        (0, float(v), "") if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+        else (1, 0.0, str(v))
+        for v in values
+    )
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
@@ -85,7 +94,7 @@ class GroupEncoder:
     def fit(self, sensitive: Any) -> "GroupEncoder":
         cols, names = _as_columns(sensitive, self.names)
         keys = list(zip(*[c.tolist() for c in cols]))
-        self.groups_: List[tuple] = sorted(set(keys), key=lambda t: tuple(map(str, t)))
+        self.groups_: List[tuple] = sorted(set(keys), key=_sort_key)
         self.columns_ = names
         self._index: Dict[tuple, int] = {k: i for i, k in enumerate(self.groups_)}
         self.num_groups_ = len(self.groups_)

@@ -268,3 +268,50 @@ def test_bad_update_and_merge():
         stats.merge({})
     with pytest.raises(ValueError, match="cannot merge GroupStats"):
         stats.merge(GroupStats(3))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rows_with_ids_out_of_range_are_left_out_and_counted(weighted, ctx):
+    # labels 2 and -1, groups -1 and 3 (G = 3): before, the weighted path wrote out of bounds
+    # and a label of 2 was counted in the next group's cells
+    y = np.array([1, 0, 2, 1, -1, 0, 1])
+    s = np.array([0.9, 0.2, 0.8, 0.7, 0.1, 0.6, 0.3], dtype=np.float32)
+    g = np.array([0, 1, 0, -1, 2, 3, 2])
+    w = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 0.5]) if weighted else None
+    stats = GroupStats(3, num_bins=4, bootstrap=3, seed=0)
+    stats.update(*(mx.nd.array(a, ctx=ctx) for a in (y, s, g)),
+                 None if w is None else mx.nd.array(w, ctx=ctx, dtype="float64"))
+    valid = np.array([0, 1, 6])
+    expected = reference_counts(y[valid], s[valid] >= 0.5, g[valid], 3, 2,
+                                None if w is None else w[valid])
+    np.testing.assert_array_equal(stats.counts.asnumpy(), expected)
+    hist, _ = reference_hist(y[valid], s[valid], g[valid], 3, 4, None if w is None else w[valid])
+    np.testing.assert_allclose(stats.hist.asnumpy(), hist)
+    assert stats.num_invalid == (4 if w is None else w[[2, 3, 4, 5]].sum())
+    with pytest.warns(UserWarning, match=r"label outside \[0, 2\) or a group id outside \[0, 3\)"):
+        rep = stats.report()
+    np.testing.assert_array_equal(rep.counts, expected)
+
+
+def test_multiclass_hard_predictions_out_of_range_are_left_out(ctx):
+    stats = GroupStats(2, num_classes=3)
+    stats.update(mx.nd.array([0, 1, 2, 2], ctx=ctx), mx.nd.array([0, 5, 2, -1], ctx=ctx),
+                 mx.nd.array([0, 1, 1, 0], ctx=ctx))
+    np.testing.assert_array_equal(stats.counts.asnumpy(),
+                                  reference_counts([0, 2], [0, 2], [0, 1], 2, 3))
+    assert stats.num_invalid == 2
+
+
+def test_threshold_is_a_probability_also_for_logits():
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+        GroupStats(2, threshold=3.0, from_logits=True)
+
+
+def test_reset_returns_to_the_given_context(ctx):
+    stats = GroupStats(2)
+    stats.update(mx.nd.array([1, 0], ctx=ctx), mx.nd.array([0.9, 0.1], ctx=ctx),
+                 mx.nd.array([0, 1], ctx=ctx))
+    assert stats.ctx == ctx
+    stats.reset()
+    stats.update(mx.nd.array([1, 0]), mx.nd.array([0.9, 0.1]), mx.nd.array([0, 1]))
+    assert stats.ctx == mx.current_context() and stats.counts.context == mx.current_context()

@@ -10,6 +10,7 @@ Differences from fairlearn 0.9.0, on purpose: a group with no positive labels ha
 TPR, which is NaN with a warning and left out of the gaps (fairlearn reports 0 silently); and
 ``equal_opportunity_*`` and ``agg=`` exist here (they came in later fairlearn releases).
 """
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from .._ops import as_ndarray, context_of, is_ndarray, to_numpy
 from .._validation import check_same_length
 from ..groups import GroupEncoder
-from .report import FairnessReport
+from .report import FairnessReport, UndefinedRateWarning
 from .stats import GroupStats
 
 __all__ = [
@@ -92,7 +93,11 @@ def _rate_function(metric: str, doc: str):
         rep = group_report(y_true, y_pred, sensitive_features=sensitive_features,
                            sample_weight=sample_weight, pos_label=pos_label)
         if sensitive_features is None:
-            return rep.overall[metric]
+            value = rep.overall[metric]
+            if np.isnan(value):
+                warnings.warn(f"{metric} is undefined (NaN): {rep._why_undefined(metric)}",
+                              UndefinedRateWarning, stacklevel=2)
+            return value
         values = rep[metric]
         return as_ndarray(values, ctx=context_of(y_pred)) if is_ndarray(y_pred) else values
 

@@ -5,7 +5,13 @@ confusion matrix of each group and, optionally, a histogram of scores per group 
 ``GroupStats`` sums them batch by batch on the context of the data, with no host synchronisation
 until :meth:`GroupStats.report`. Because they are sums, statistics of batches, epochs and workers
 combine exactly (:meth:`GroupStats.merge`, ``+``, :func:`mxfair.distributed.allreduce_stats`).
+
+Rows whose label is outside ``[0, K)`` or whose group id is outside ``[0, G)`` are counted apart
+and left out of every statistic (the report warns about them), at the cost of one ``clip`` per
+id array and batch: the storage has one padding slot on each side of the label and group axes,
+so a bad id can neither spill into another cell nor write out of bounds.
 """
+import warnings
 from typing import Any, Optional
 
 import mxnet as mx
@@ -21,22 +27,51 @@ PREDS_SHAPE = (
 )
 
 
-# The additive state of a GroupStats, in a fixed order (merge, allreduce, save).
+INVALID_ROWS = (
+    "{count:g} row(s) had a label outside [0, {k}) or a group id outside [0, {g}) and are left "
+    "out of every statistic"
+)
+
+# The public statistics, in a fixed order (arrays(), allreduce, save).
 _STATE = ("counts", "hist", "score_sums", "boot_counts", "boot_hist", "boot_score_sums")
 
 
-def _scatter_add(index: mx.nd.NDArray, size: int, weight: Optional[mx.nd.NDArray]):
-    """Sum of ``weight`` (ones when None) per integer ``index``, shape (size,), float64.
+def _scatter_add(index: mx.nd.NDArray, size: int, weight: Optional[mx.nd.NDArray],
+                 offset: int = 0):
+    """Sum of ``weight`` (ones when None) per integer ``index + offset``, shape (size,), float64.
 
-    ``index`` holds integral float values in ``[0, size)``. The unweighted case uses the
-    histogram kernel (about twice as fast); the weighted one MXNet's scatter-with-accumulation.
+    ``index + offset`` holds integral float values in ``[0, size)``. The unweighted case uses
+    the histogram kernel (about twice as fast, and the offset is free); the weighted one MXNet's
+    scatter-with-accumulation.
     """
     if weight is None:
-        counts, _ = mx.nd.histogram(index, bins=size, range=(0, size))
+        counts, _ = mx.nd.histogram(index, bins=size, range=(-offset, size - offset))
         return counts.astype("float64")
+    if offset:
+        index = index + offset
     return mx.nd._internal._backward_gather_nd(
         weight.astype("float64"), index.reshape((1, -1)), shape=(size,)
     )
+
+
+def _padding_sum(raw_counts: np.ndarray, k: int, g: int) -> float:
+    """Weight in the padding slots of padded counts (K + 2, G + 2, K): the rows left out."""
+    inside = np.zeros(raw_counts.shape, dtype=bool)
+    inside[1:k + 1, 1:g + 1] = True
+    return float(raw_counts[~inside].sum())
+
+
+def _inner(raw: np.ndarray, label_axis: int, sizes) -> np.ndarray:
+    """The valid block of a padded array: drop the padding slot on each side of the label
+    axis ``label_axis`` and of the group axis after it, then put the group axis first (after
+    any leading replicate axis). ``sizes`` = (number of labels, G)."""
+    k, g = sizes
+    index = [slice(None)] * raw.ndim
+    index[label_axis], index[label_axis + 1] = slice(1, k + 1), slice(1, g + 1)
+    inner = raw[tuple(index)]
+    axes = list(range(inner.ndim))
+    axes[label_axis], axes[label_axis + 1] = axes[label_axis + 1], axes[label_axis]
+    return inner.transpose(axes)
 
 
 class GroupStats:
@@ -76,6 +111,10 @@ class GroupStats:
     boot_counts : NDArray, shape (R, G, K, K), or None
     boot_hist : NDArray, shape (R, G, 2, B), or None
     boot_score_sums : NDArray, shape (R, G, B), or None
+        These attributes are read-only views computed from the padded storage (a few small
+        operations per access, no synchronisation).
+    num_invalid : float
+        Rows (weight) left out for a label or group id out of range; synchronises.
 
     Examples
     --------
@@ -106,8 +145,8 @@ class GroupStats:
         self.num_classes = check_positive_int("num_classes", num_classes)
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-        if not 0.0 <= float(threshold) <= 1.0 and not from_logits:
-            raise ValueError(f"threshold must be in [0, 1] for probabilities, got {threshold}")
+        if not 0.0 <= float(threshold) <= 1.0:  # compared with probabilities, also for logits
+            raise ValueError(f"threshold must be in [0, 1] (a probability), got {threshold}")
         if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 0:
             raise ValueError(f"num_bins must be a non-negative integer, got {num_bins!r}")
         if isinstance(bootstrap, bool) or int(bootstrap) != bootstrap or bootstrap < 0:
@@ -126,40 +165,72 @@ class GroupStats:
         self.group_names = (
             list(group_names) if group_names is not None else [str(g) for g in range(num_groups)]
         )
-        self.ctx = ctx
+        self._ctx_given = ctx
         self.reset()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
-        """Forget all statistics (the context and the bootstrap stream start over too)."""
-        self.counts = None
-        self.hist = None
-        self.score_sums = None
-        self.boot_counts = None
-        self.boot_hist = None
-        self.boot_score_sums = None
+        """Forget all statistics; the bootstrap stream starts over, and the context is again
+        the one given at construction (or that of the next update)."""
+        self.ctx = self._ctx_given
+        self._raw = None  # padded storage, see _allocate
         self._rng = np.random.RandomState(self.seed)
         if self.ctx is not None:
             self._allocate(self.ctx)
 
     def _allocate(self, ctx: mx.Context) -> None:
-        G, K, B, R = self.num_groups, self.num_classes, self.num_bins, self.bootstrap
+        """Padded storage: label axis K + 2 (the histograms: 4) and group axis G + 2 slots, label
+        first; slot 0 and the last slot of each take the rows whose id is out of range."""
+        G2, K2, B, R = self.num_groups + 2, self.num_classes + 2, self.num_bins, self.bootstrap
+        K = self.num_classes
         zeros = lambda *shape: mx.nd.zeros(shape, ctx=ctx, dtype="float64")  # noqa: E731
         self.ctx = ctx
-        self.counts = zeros(G, K, K)
+        raw = {"counts": zeros(K2, G2, K)}
         if B:
-            self.hist = zeros(G, 2, B)
-            self.score_sums = zeros(G, B)
+            raw["hist"] = zeros(4, G2, B)
+            raw["score_sums"] = zeros(4, G2, B)
         if R:
-            self.boot_counts = zeros(R, G, K, K)
+            raw["boot_counts"] = zeros(R, K2, G2, K)
             if B:
-                self.boot_hist = zeros(R, G, 2, B)
-                self.boot_score_sums = zeros(R, G, B)
+                raw["boot_hist"] = zeros(R, 4, G2, B)
+                raw["boot_score_sums"] = zeros(R, 4, G2, B)
+        self._raw = raw
+
+    def _view(self, name: str) -> Optional[mx.nd.NDArray]:
+        """The public (valid, group-first) block of a padded array, as a new NDArray."""
+        if self._raw is None or name not in self._raw:
+            return None
+        raw, G = self._raw[name], self.num_groups
+        lead = 1 if name.startswith("boot_") else 0
+        k = self.num_classes if name.endswith("counts") else 2
+        begin = [None] * raw.ndim
+        end = [None] * raw.ndim
+        begin[lead], end[lead], begin[lead + 1], end[lead + 1] = 1, k + 1, 1, G + 1
+        inner = mx.nd.slice(raw, begin=tuple(begin), end=tuple(end))
+        if name.endswith("score_sums"):
+            return inner.sum(axis=lead)  # (..., G, B): the sum over both labels
+        axes = list(range(raw.ndim))
+        axes[lead], axes[lead + 1] = lead + 1, lead
+        return inner.transpose(axes)
+
+    counts = property(lambda self: self._view("counts"))
+    hist = property(lambda self: self._view("hist"))
+    score_sums = property(lambda self: self._view("score_sums"))
+    boot_counts = property(lambda self: self._view("boot_counts"))
+    boot_hist = property(lambda self: self._view("boot_hist"))
+    boot_score_sums = property(lambda self: self._view("boot_score_sums"))
 
     @property
     def num_rows(self) -> float:
-        """Total (weighted) number of rows seen; synchronises with the device."""
-        return 0.0 if self.counts is None else float(self.counts.sum().asscalar())
+        """Total (weighted) number of valid rows seen; synchronises with the device."""
+        return 0.0 if self._raw is None else float(self.counts.sum().asscalar())
+
+    @property
+    def num_invalid(self) -> float:
+        """Rows (weight) left out for an id out of range; synchronises with the device."""
+        if self._raw is None:
+            return 0.0
+        return _padding_sum(self._raw["counts"].asnumpy(), self.num_classes, self.num_groups)
 
     # ----------------------------------------------------------------- update
     def update(self, labels: Any, preds: Any, groups: Any, sample_weight: Any = None) -> None:
@@ -173,12 +244,12 @@ class GroupStats:
             Binary: probabilities (or logits with ``from_logits``) or hard 0/1 labels, shape (N,),
             or class scores (N, 2). Multi-class: hard labels (N,) or class scores (N, K).
         groups : array, shape (N,)
-            Group ids in ``[0, G)``. Values out of range are not checked here (that would
-            synchronise); check them once on the host with ``mxfair._validation``.
+            Group ids in ``[0, G)``. A row with a label or group id out of range is left out
+            (and counted in ``num_invalid``; the report warns), without synchronising.
         sample_weight : array, shape (N,), optional
         """
         ctx = self.ctx or context_of(preds, labels, groups)
-        if self.counts is None:
+        if self._raw is None:
             self._allocate(ctx)
         n = check_same_length(labels=labels, preds=preds, groups=groups,
                               sample_weight=sample_weight)
@@ -193,20 +264,35 @@ class GroupStats:
             weight = as_ndarray(sample_weight, ctx=ctx).reshape((-1,)).astype("float64")
 
         score, decided = self._decide(preds)  # score (N,) for binary, decided (N,) in [0, K)
-        # One fused sum instead of a chain of elementwise passes (the update is memory-bound).
-        cell = mx.nd.add_n(groups * (K * K), labels * K, decided)  # shape (N,), in [0, G*K*K)
-        self.counts += _scatter_add(cell, G * K * K, weight).reshape((G, K, K))
+        # Ids out of range go to the padding slots -1 and K (labels), -1 and G (groups).
+        labels = mx.nd.clip(labels, -1, K)
+        groups = mx.nd.clip(groups, -1, G)
+        if K != 2 and preds.ndim == 1:  # hard multi-class predictions: a bad class spoils the row
+            clipped = mx.nd.clip(decided, 0, K - 1)
+            groups = mx.nd.where(clipped == decided, groups, -mx.nd.ones_like(groups))
+            decided = clipped
+        raw, G2 = self._raw, G + 2
+        # Padded cell (label + 1, group + 1, decided), as label * G2*K + group * K + decided
+        # plus a constant offset; one fused sum (the update is memory-bound).
+        cell = mx.nd.add_n(labels * (G2 * K), groups * K, decided)  # shape (N,)
+        offset = G2 * K + K
+        raw["counts"] += _scatter_add(cell, raw["counts"].size, weight, offset).reshape(
+            raw["counts"].shape)
+        hist_cell = None
         if B:
             bins = mx.nd.clip(mx.nd.floor(score * B), 0, B - 1)  # shape (N,)
-            hist_cell = mx.nd.add_n(groups * (2 * B), labels * B, bins)
-            self.hist += _scatter_add(hist_cell, G * 2 * B, weight).reshape((G, 2, B))
+            hist_cell = mx.nd.add_n(labels * (G2 * B), groups * B, bins)
+            hist_offset = G2 * B + B
+            size, shape = raw["hist"].size, raw["hist"].shape
+            raw["hist"] += _scatter_add(hist_cell, size, weight, hist_offset).reshape(shape)
             score_w = score.astype("float64")
             if weight is not None:
                 score_w = score_w * weight
-            self.score_sums += _scatter_add(groups * B + bins, G * B, score_w).reshape((G, B))
+            raw["score_sums"] += _scatter_add(hist_cell, size, score_w, hist_offset).reshape(
+                shape)
         if self.bootstrap:
-            self._update_bootstrap(cell, weight, n, *((hist_cell, groups * B + bins, score)
-                                                      if B else ()))
+            self._update_bootstrap(cell + offset, weight, n,
+                                   None if hist_cell is None else hist_cell + hist_offset, score)
 
     def _decide(self, preds: mx.nd.NDArray):
         """Binary score (N,) (or None) and the decided class (N,) as float32."""
@@ -228,33 +314,28 @@ class GroupStats:
         score = score.astype("float32", copy=False)
         return score, score >= self.threshold
 
-    def _update_bootstrap(self, cell, weight, n: int, hist_cell=None, score_cell=None,
-                          score=None) -> None:
-        R, G, K, B = self.bootstrap, self.num_groups, self.num_classes, self.num_bins
-        ctx = self.ctx
+    def _update_bootstrap(self, cell, weight, n: int, hist_cell=None, score=None) -> None:
+        """Replicate r of a row adds its Poisson weight at ``r * size + cell`` (cells already
+        shifted to ``[0, size)``)."""
+        R, raw, ctx = self.bootstrap, self._raw, self.ctx
         # Poisson(1) weights drawn on the host from the seeded stream: reproducible, and a
         # host-to-device copy does not synchronise.
         w = mx.nd.array(self._rng.poisson(1.0, size=(R, n)), ctx=ctx, dtype="float64")
         if weight is not None:
             w = mx.nd.broadcast_mul(w, weight.reshape((1, -1)))
         offsets = mx.nd.arange(R, ctx=ctx, dtype="float32").reshape((R, 1))
-        size = G * K * K
+        size = raw["boot_counts"][0].size
         index = mx.nd.broadcast_add(offsets * size, cell.reshape((1, -1))).reshape((-1,))
-        self.boot_counts += _scatter_add(index, R * size, w.reshape((-1,))).reshape(
-            (R, G, K, K)
-        )
+        raw["boot_counts"] += _scatter_add(index, R * size, w.reshape((-1,))).reshape(
+            raw["boot_counts"].shape)
         if hist_cell is not None:
-            size = G * 2 * B
+            size, shape = raw["boot_hist"][0].size, raw["boot_hist"].shape
             index = mx.nd.broadcast_add(offsets * size, hist_cell.reshape((1, -1)))
-            self.boot_hist += _scatter_add(
-                index.reshape((-1,)), R * size, w.reshape((-1,))
-            ).reshape((R, G, 2, B))
-            size = G * B
-            index = mx.nd.broadcast_add(offsets * size, score_cell.reshape((1, -1)))
+            index = index.reshape((-1,))
+            raw["boot_hist"] += _scatter_add(index, R * size, w.reshape((-1,))).reshape(shape)
             score_w = mx.nd.broadcast_mul(w, score.astype("float64").reshape((1, -1)))
-            self.boot_score_sums += _scatter_add(
-                index.reshape((-1,)), R * size, score_w.reshape((-1,))
-            ).reshape((R, G, B))
+            raw["boot_score_sums"] += _scatter_add(
+                index, R * size, score_w.reshape((-1,))).reshape(shape)
 
     # ------------------------------------------------------------------ merge
     def _check_compatible(self, other: "GroupStats") -> None:
@@ -271,21 +352,19 @@ class GroupStats:
     def merge(self, other: "GroupStats") -> "GroupStats":
         """Add ``other``'s statistics to this one in place; returns self."""
         self._check_compatible(other)
-        if other.counts is None:
+        if other._raw is None:
             return self
-        if self.counts is None:
+        if self._raw is None:
             self._allocate(self.ctx or other.ctx)
-        for name in _STATE:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine is not None:
-                mine += theirs.as_in_context(mine.context)
+        for mine, theirs in zip(self.storage(), other.storage()):
+            mine += theirs.as_in_context(mine.context)
         return self
 
     def copy(self) -> "GroupStats":
         """An independent copy (same configuration, copied arrays)."""
         new = GroupStats(self.num_groups, self.num_classes, self.threshold, self.num_bins,
                          self.bootstrap, self.seed, self.from_logits, self.group_names, self.ctx)
-        if self.counts is not None:
+        if self._raw is not None:
             new.merge(self)
         new._rng.set_state(self._rng.get_state())
         return new
@@ -294,26 +373,35 @@ class GroupStats:
         return self.copy().merge(other)
 
     def arrays(self) -> dict:
-        """The statistics as a dict of NDArrays (for saving or a kvstore allreduce)."""
+        """The public statistics (``counts``, ``hist``, ...) as a dict of new NDArrays."""
         return {k: getattr(self, k) for k in _STATE if getattr(self, k) is not None}
+
+    def storage(self) -> list:
+        """The padded storage arrays in a fixed order: add to them in place to merge or
+        allreduce (they are sums; allocated on first use)."""
+        if self._raw is None:
+            self._allocate(self.ctx or mx.current_context())
+        return [self._raw[k] for k in _STATE if k in self._raw]
 
     # ----------------------------------------------------------------- report
     def report(self):
         """Derive every rate and gap: a :class:`FairnessReport` (one host synchronisation)."""
         from .report import FairnessReport
 
-        if self.counts is None:
+        if self._raw is None:
             self._allocate(self.ctx or mx.current_context())
-        host = lambda a: None if a is None else a.asnumpy()  # noqa: E731
-        return FairnessReport(
-            counts=host(self.counts),
-            hist=host(self.hist),
-            score_sums=host(self.score_sums),
-            boot_counts=host(self.boot_counts),
-            boot_hist=host(self.boot_hist),
-            boot_score_sums=host(self.boot_score_sums),
-            group_names=self.group_names,
-        )
+        raw = {k: v.asnumpy() for k, v in self._raw.items()}
+        G, K = self.num_groups, self.num_classes
+        public = {}
+        for name, array in raw.items():
+            lead = 1 if name.startswith("boot_") else 0
+            inner = _inner(array, lead, (K if name.endswith("counts") else 2, G))
+            public[name] = inner.sum(axis=lead + 1) if name.endswith("score_sums") else inner
+        invalid = _padding_sum(raw["counts"], self.num_classes, G)
+        if invalid > 0:
+            warnings.warn(INVALID_ROWS.format(count=invalid, k=K, g=G), UserWarning,
+                          stacklevel=2)
+        return FairnessReport(group_names=self.group_names, **public)
 
     def __repr__(self) -> str:
         return (
