@@ -339,3 +339,82 @@ def test_handler_argument_errors(ctx):
     with pytest.raises(ValueError, match="'nope' is not in the fairness history records"):
         _constructed_fit(ctx, [(0.0, 1.0, 0.0)], 1,
                          lambda f: [FairCheckpointHandler(f, gap="nope")])
+
+
+class _RecordingAccuracy(mx.metric.Accuracy):
+    """Validation accuracy that notes in ``log`` when the Estimator's ValidationHandler runs
+    (it is the only caller of the validation metrics' update)."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def update(self, labels, preds):
+        if not self.log or self.log[-1] != "ValidationHandler":
+            self.log.append("ValidationHandler")
+        super().update(labels, preds)
+
+
+class _LogCapture(logging.Handler):
+    """Notes in ``log`` when the Estimator's default LoggingHandler ends a training epoch."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("[Epoch") and "Finished" in message and "training" in message:
+            self.log.append("LoggingHandler")
+
+
+def _recording(cls, log):
+    """A subclass of a fairness handler class that notes each epoch_end call in ``log``."""
+
+    class Recording(cls):
+        def epoch_end(self, estimator, *args, **kwargs):
+            log.append(cls.__name__)
+            stop = super().epoch_end(estimator, *args, **kwargs)
+            if isinstance(self, FairnessValidationHandler):
+                # What the fairness handler saw: the Estimator's validation accuracy of this
+                # epoch (already updated if ValidationHandler ran first) and its own.
+                self.seen.append((estimator.val_metrics[0].get()[1],
+                                  self.history[-1]["accuracy"]))
+            return stop
+
+    return Recording
+
+
+def test_fit_runs_fairness_handlers_between_default_validation_and_logging(ctx):
+    # A real fit with val_data: the Estimator adds its own ValidationHandler (-1000),
+    # LoggingHandler (+inf), MetricHandler, GradientUpdateHandler and StoppingHandler to ours,
+    # checks their metric references and sorts them. Record the order they actually ran in.
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(96, 4)).astype("float32")
+    y = (X[:, 0] + 0.3 * X[:, 2] > 0).astype("int64")
+    g = (X[:, 1] > 0).astype("int64")
+    train = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=32)
+    val = gluon.data.DataLoader(gluon.data.ArrayDataset(X[:48], y[:48], g[:48]), batch_size=16)
+    log = []
+    net = _mlp(ctx, 2, hybridize=False)
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(),
+                    train_metrics=mx.metric.Accuracy(), val_metrics=_RecordingAccuracy(log),
+                    trainer=gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.05}),
+                    context=ctx, batch_processor=GroupBatchProcessor())
+    est.logger.handlers = [_LogCapture(log)]
+    fair = _recording(FairnessValidationHandler, log)(
+        FairnessMonitor(val, 2, from_logits=True, progress=False))
+    fair.seen = []
+    ckpt = _recording(FairCheckpointHandler, log)(fair, restore=False)
+    stop = _recording(FairnessEarlyStoppingHandler, log)(fair, patience=5)
+    est.fit(train, val_data=val, epochs=2, event_handlers=[stop, ckpt, fair])
+
+    one_epoch = ["ValidationHandler", "FairnessValidationHandler", "FairCheckpointHandler",
+                 "FairnessEarlyStoppingHandler", "LoggingHandler"]
+    assert log == one_epoch * 2
+    # The validation metrics were this epoch's when the fairness handler ran: the same
+    # accuracy as the monitor's pass over the same data with the same parameters.
+    assert len(fair.seen) == 2
+    for estimator_acc, monitor_acc in fair.seen:
+        assert estimator_acc == pytest.approx(monitor_acc, abs=1e-12)
+    assert [r["epoch"] for r in fair.history] == [0, 1] and stop.stopped_epoch is None
