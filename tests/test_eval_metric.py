@@ -293,8 +293,9 @@ def test_binary_only_quantities_refused_for_multiclass(ctx):
         assert np.isfinite(metric.get()[1]), quantity
     # The same quantities are well defined for binary tasks.
     binary = FairnessMetric(2, quantity="selection_rate")
-    binary.update([mx.nd.array([1, 0, 1]), mx.nd.array([0, 1, 1])], [mx.nd.array([.9, .2, .4])])
-    assert binary.get()[1] == pytest.approx(1 / 3)
+    binary.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
+                  [mx.nd.array([.9, .2, .4, .7])])
+    assert binary.get()[1] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="'selection_rate' is defined for binary tasks only"):
         GroupFairnessMetric(2, quantities=["accuracy", "selection_rate"], num_classes=4)
     with pytest.raises(ValueError, match="'selection_rate' is defined for binary tasks only"):
