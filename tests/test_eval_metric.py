@@ -301,3 +301,25 @@ def test_binary_only_quantities_refused_for_multiclass(ctx):
     with pytest.raises(ValueError, match="'selection_rate' is defined for binary tasks only"):
         mx.metric.create("group_fairness_figure", num_groups=2, quantity="selection_rate",
                          num_classes=3)
+
+
+def test_estimator_metrics_see_the_sample_weights(ctx):
+    # (x, y, group, weight) batches: with label_with_group the metrics get [y, group, weight]
+    rs = np.random.RandomState(4)
+    X = rs.normal(size=(48, 3)).astype("float32")
+    y = (X[:, 0] > 0).astype("int64")
+    g = (X[:, 1] > 0).astype("int64")
+    w = (1 + np.arange(48) % 3).astype("float32")
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g, w), batch_size=16)
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    metric = DemographicParityDifference(2, from_logits=True)
+    est = Estimator(net, gluon.loss.SigmoidBCELoss(), train_metrics=[metric],
+                    trainer=gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.0}),
+                    context=ctx, batch_processor=GroupBatchProcessor(label_with_group=True))
+    est.logger.disabled = True
+    est.fit(loader, epochs=1)
+    pred = (net(mx.nd.array(X, ctx=ctx)).asnumpy().reshape(-1) >= 0).astype(float)
+    sel = [np.average(pred[g == k], weights=w[g == k]) for k in range(2)]
+    fair = [m for m in est.train_metrics if isinstance(m, FairnessMetric)][0]
+    assert fair.get()[1] == pytest.approx(abs(sel[0] - sel[1]), abs=1e-12)

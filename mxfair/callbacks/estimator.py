@@ -163,9 +163,11 @@ class GroupBatchProcessor(BatchProcessor):
             out.append(loss_fn(*args) if w is None else loss_fn(*args, w))
         return out
 
-    def _label(self, labels, groups):
+    def _label(self, labels, groups, weights):
+        """What the metrics see: ``y``, or ``[y, group(, weight)]`` per device."""
         if self.label_with_group:
-            return [[y, g] for y, g in zip(labels, groups)]
+            return [[y, g] if w is None else [y, g, w]
+                    for y, g, w in zip(labels, groups, weights)]
         return labels
 
     def fit_batch(self, estimator, train_batch, batch_axis: int = 0):
@@ -183,7 +185,7 @@ class GroupBatchProcessor(BatchProcessor):
             losses = self._losses(estimator.loss, preds, labels, groups, weights)
         for loss in losses:
             loss.backward()
-        return data, self._label(labels, groups), preds, losses
+        return data, self._label(labels, groups, weights), preds, losses
 
     def evaluate_batch(self, estimator, val_batch, batch_axis: int = 0):
         """Forward and loss on one validation batch (``estimator.val_net``, ``val_loss``).
@@ -197,7 +199,7 @@ class GroupBatchProcessor(BatchProcessor):
         preds = [estimator.val_net(x) for x in data]
         labels = self._cast_labels(labels, preds)
         losses = self._losses(estimator.val_loss, preds, labels, groups, weights)
-        return data, self._label(labels, groups), preds, losses
+        return data, self._label(labels, groups, weights), preds, losses
 
 
 class FairnessValidationHandler(TrainBegin, EpochEnd):

@@ -260,7 +260,7 @@ class FairnessMonitor:
         """Combine the statistics of every worker: the one place where a kvstore sums them.
 
         With ``kvstore=None`` the statistics are returned unchanged. Otherwise every additive
-        array of ``stats`` (``GroupStats.arrays()``) is summed over the workers by
+        array of ``stats`` (``GroupStats.storage()``) is summed over the workers by
         ``mxfair.distributed.allreduce_stats(stats, kvstore)``, so that every worker reports the
         figures of the whole validation set.
         """
