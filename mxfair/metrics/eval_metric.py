@@ -288,6 +288,10 @@ WorstGroupAccuracy = _named(
 class GroupFairnessMetric(_StatsMetric):
     """Several figures at once (accuracy and gaps) from one set of group statistics.
 
+    For plain loops, ``Module.fit`` and ``CompositeEvalMetric``. Not for the Estimator's
+    metrics: MXNet 1.9.1's ``LoggingHandler`` formats every metric value as one float, so give
+    the Estimator one :class:`FairnessMetric` per figure (or use ``FairnessValidationHandler``).
+
     Parameters
     ----------
     num_groups : int
