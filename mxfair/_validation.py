@@ -1,4 +1,5 @@
 """Input checks shared by the package, and their error messages (tests match these)."""
+import numbers
 from typing import Any, Optional
 
 import numpy as np
@@ -13,6 +14,7 @@ GROUP_OUT_OF_RANGE = (
 )
 NOT_POSITIVE_INT = "{name} must be a positive integer, got {value!r}"
 NOT_IN_CHOICES = "{name} must be one of {choices}, got {value!r}"
+NOT_A_NUMBER = "{name} must be {expected}, got {value!r}"
 
 
 def check_positive_int(name: str, value: Any) -> int:
@@ -20,6 +22,71 @@ def check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(NOT_POSITIVE_INT.format(name=name, value=value))
     return int(value)
+
+
+def _range_text(low, high, low_inclusive: bool, high_inclusive: bool) -> str:
+    """``'a finite number >= 0'``, ``'a number in [0, 1)'``, ``'a finite number'`` ..."""
+    if low is not None and high is not None:
+        return (f"a number in {'[' if low_inclusive else '('}{low:g}, "
+                f"{high:g}{']' if high_inclusive else ')'}")
+    if low is not None:
+        return f"a finite number {'>=' if low_inclusive else '>'} {low:g}"
+    if high is not None:
+        return f"a finite number {'<=' if high_inclusive else '<'} {high:g}"
+    return "a finite number"
+
+
+def check_number(name: str, value: Any, *, low: Optional[float] = None,
+                 high: Optional[float] = None, low_inclusive: bool = True,
+                 high_inclusive: bool = True) -> float:
+    """Return a real scalar hyperparameter as a Python float, or raise ValueError naming it.
+
+    Python and NumPy numbers are accepted (``1``, ``0.5``, ``np.float32(0.5)``, ``np.int64(2)``);
+    booleans, strings, arrays, NaN and infinities are not.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : Any
+        What the user passed.
+    low, high : float, optional
+        Bounds of the allowed range (None: unbounded on that side; the value must still be
+        finite).
+    low_inclusive, high_inclusive : bool, default True
+        Whether the bound itself is allowed.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        ``NOT_A_NUMBER``: ``"{name} must be {range}, got {value!r}"``, where the range reads
+        e.g. ``a finite number >= 0``, ``a finite number > 0`` or ``a number in [0, 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_number("lam", np.float32(0.5), low=0)
+    0.5
+    >>> check_number("bound", 1.0, low=0, high=1, high_inclusive=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: bound must be a number in [0, 1), got 1.0
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    number = float(value) if ok else float("nan")
+    if ok and np.isfinite(number):
+        ok = ((low is None or (number >= low if low_inclusive else number > low))
+              and (high is None or (number <= high if high_inclusive else number < high)))
+    else:
+        ok = False
+    if not ok:
+        expected = _range_text(low, high, low_inclusive, high_inclusive)
+        raise ValueError(NOT_A_NUMBER.format(name=name, expected=expected, value=value))
+    return number
 
 
 def check_choice(name: str, value: Any, choices) -> Any:
