@@ -29,8 +29,13 @@ def test_gradient_reversal_value_and_gradient(hybridize, ctx):
         assert y.context == ctx
         np.testing.assert_array_equal(y.asnumpy(), x_np)  # exactly the identity
         assert_almost_equal(x.grad.asnumpy(), -scale * head, rtol=1e-6, atol=1e-6)
-    with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got -1"):
+    with pytest.raises(ValueError, match="scale must be a finite number >= 0, got -1"):
         grl.scale = -1
+    for bad in (np.nan, np.inf, True, "1"):
+        with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
+            GradientReversal(scale=bad)
+    grl.scale = np.float32(0.25)  # NumPy scalars are numbers too
+    assert grl.scale == 0.25
 
 
 def _adversary_reference(adv, pred, y, g, ctx, constraint):
@@ -50,12 +55,14 @@ def _adversary_reference(adv, pred, y, g, ctx, constraint):
     ce = -mx.nd.pick(mx.nd.log_softmax(logits), g)
     if constraint == "equal_opportunity":
         ce = ce * y
+    if constraint == "predictive_equality":
+        ce = ce * (1 - y)
     return ce
 
 
 @pytest.mark.parametrize("hybridize", [False, True])
 @pytest.mark.parametrize("constraint", ["demographic_parity", "equal_opportunity",
-                                        "equalized_odds"])
+                                        "predictive_equality", "equalized_odds"])
 def test_adversary_loss_and_reversed_gradients(constraint, hybridize, ctx):
     rng = np.random.RandomState(2)
     n = 32
@@ -132,10 +139,19 @@ def test_adversary_errors(ctx):
         AdversarialDebiasing(2, constraint="predictive_parity")
     with pytest.raises(ValueError, match="'equal_opportunity' is defined for binary tasks"):
         AdversarialDebiasing(2, constraint="equal_opportunity", num_classes=3)
+    with pytest.raises(ValueError, match="'predictive_equality' is defined for binary tasks"):
+        AdversarialDebiasing(2, constraint="false_positive_rate_parity", num_classes=3)
     with pytest.raises(ValueError, match="hidden_units must be an integer >= 0, got -3"):
         AdversarialDebiasing(2, hidden_units=-3)
     with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got -0.5"):
         AdversarialDebiasing(2, alpha=-0.5)
+    for bad in (np.nan, np.inf, False):
+        with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got"):
+            AdversarialDebiasing(2, alpha=bad)
+    adv = AdversarialDebiasing(2, alpha=np.float32(0.5))
+    assert adv.alpha == 0.5
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got nan"):
+        adv.alpha = np.float64("nan")
     with pytest.raises(ValueError, match="num_groups must be a positive integer"):
         AdversarialDebiasing(0)
     adv = AdversarialDebiasing(2, constraint="equalized_odds")

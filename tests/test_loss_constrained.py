@@ -25,13 +25,26 @@ def test_dual_ascent_arithmetic():
 @pytest.mark.parametrize("kwargs, match", [
     ({"bound": -0.1}, "bound must be a number in \\[0, 1\\), got -0.1"),
     ({"bound": 1.5}, "bound must be a number in \\[0, 1\\), got 1.5"),
-    ({"bound": 0.1, "lr": 0}, "lr must be a positive number, got 0"),
-    ({"bound": 0.1, "init": -1.0}, "lam must be a finite number >= 0, got -1.0"),
-    ({"bound": 0.1, "max_value": -2}, "lam must be a finite number >= 0, got -2"),
+    ({"bound": np.nan}, "bound must be a number in \\[0, 1\\), got nan"),
+    ({"bound": True}, "bound must be a number in \\[0, 1\\), got True"),
+    ({"bound": 0.1, "lr": 0}, "lr must be a finite number > 0, got 0"),
+    ({"bound": 0.1, "lr": np.inf}, "lr must be a finite number > 0, got inf"),
+    ({"bound": 0.1, "lr": "1"}, "lr must be a finite number > 0, got '1'"),
+    ({"bound": 0.1, "init": -1.0}, "init must be a finite number >= 0, got -1.0"),
+    ({"bound": 0.1, "max_value": -2}, "max_value must be a finite number >= 0, got -2"),
+    ({"bound": 0.1, "max_value": np.nan}, "max_value must be a finite number >= 0, got nan"),
 ])
 def test_multiplier_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LagrangeMultiplier(**kwargs)
+
+
+def test_multiplier_takes_numpy_scalars():
+    m = LagrangeMultiplier(bound=np.float32(0.25), lr=np.float64(2.0), init=np.int64(1),
+                           max_value=np.float32(3.0))
+    assert (m.bound, m.lr, m.value, m.max_value) == (0.25, 2.0, 1.0, 3.0)
+    assert all(type(v) is float for v in (m.bound, m.lr, m.value, m.max_value))
+    assert m.update(0.75) == pytest.approx(2.0)
 
 
 def test_between_groups_gap():
@@ -97,10 +110,21 @@ def test_multiplier_state_survives_save_load(ctx, tmp_path):
 def test_constructor_errors():
     with pytest.raises(TypeError, match="use lam_init"):
         ConstrainedFairLoss(2, bound=0.1, lam=1.0)
-    with pytest.raises(ValueError, match="threshold must be in \\(0, 1\\), got 1.2"):
+    with pytest.raises(ValueError, match="threshold must be a number in \\(0, 1\\), got 1.2"):
         ConstrainedFairLoss(2, bound=0.1, threshold=1.2)
+    with pytest.raises(ValueError, match="threshold must be a number in \\(0, 1\\), got nan"):
+        ConstrainedFairLoss(2, bound=0.1, threshold=np.nan)
     with pytest.raises(ValueError, match="bound must be a number"):
         ConstrainedFairLoss(2, bound=2)
+    with pytest.raises(ValueError, match="lam_init must be a finite number >= 0, got -1"):
+        ConstrainedFairLoss(2, bound=0.1, lam_init=-1)
+    with pytest.raises(ValueError, match="lam_max must be a finite number >= 0, got inf"):
+        ConstrainedFairLoss(2, bound=0.1, lam_max=np.inf)
+    loss_fn = ConstrainedFairLoss(2, bound=np.float32(0.5), lr=np.float32(0.5),
+                                  lam_init=np.float32(0.25), threshold=np.float64(0.5))
+    assert (loss_fn.bound, loss_fn.lam) == (0.5, 0.25)
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0, got True"):
+        loss_fn.lam = True
 
 
 def test_training_meets_the_bound(ctx):

@@ -278,9 +278,15 @@ def test_bad_input_errors(ctx):
     loss_fn = FairnessRegularizedLoss(2)
     with pytest.raises(ValueError, match="lam must be a finite number >= 0, got -0.5"):
         loss_fn.lam = -0.5
+    for bad in (np.inf, np.float32("nan"), True, "0.5", None):
+        with pytest.raises(ValueError, match="lam must be a finite number >= 0, got"):
+            loss_fn.lam = bad
+    loss_fn.lam = np.float32(0.5)  # NumPy scalars are numbers
+    assert loss_fn.lam == 0.5
+    assert FairnessRegularizedLoss(2, lam=np.float64(2.0)).lam == 2.0
     with pytest.raises(ValueError, match="num_groups must be a positive integer, got 0"):
         FairnessRegularizedLoss(0)
-    with pytest.raises(ValueError, match="constraint must be one of"):
+    with pytest.raises(ValueError, match="constraint must be one of .* got 'parity'"):
         FairnessRegularizedLoss(2, constraint="parity")
     with pytest.raises(ValueError, match="penalty must be one of"):
         FairnessRegularizedLoss(2, penalty="l3")

@@ -219,10 +219,20 @@ def test_get_penalty_and_statistic_errors():
         get_penalty("l2")
     with pytest.raises(ValueError, match="constraint must be one of"):
         get_statistic("parity")
-    with pytest.raises(ValueError, match="temperature must be a positive number, got 0"):
+    with pytest.raises(ValueError, match="constraint must be one of .* got 'parity'"):
+        get_statistic("parity")
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got 0"):
         SmoothMaxGap(0)
-    with pytest.raises(ValueError, match="bandwidth must be a positive number, got -1"):
+    with pytest.raises(ValueError, match="bandwidth must be a finite number > 0, got -1"):
         MMDPenalty(-1)
+    for bad in (np.nan, np.inf, True, "0.5"):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+            SmoothMaxGap(bad)
+        with pytest.raises(ValueError, match="bandwidth must be a finite number > 0"):
+            MMDPenalty(bad)
+    # NumPy scalars are numbers: the same penalty as the Python float
+    assert SmoothMaxGap(np.float32(0.5)).temperature == 0.5
+    assert MMDPenalty(np.float64(2.0)).bandwidth == 2.0
     assert isinstance(get_penalty(SquaredGap()), SquaredGap)
     assert isinstance(get_penalty("absolute"), AbsoluteGap)
 

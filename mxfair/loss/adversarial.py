@@ -12,21 +12,24 @@ domain-adversarial training), which is what can live inside one hybridized graph
 """
 import mxnet as mx
 
+from .._constraints import canonical_constraint
 from .._ops import as_dtype_of, is_ndarray
-from .._validation import NOT_IN_CHOICES, check_positive_int
+from .._validation import check_number, check_positive_int
 from . import _scalar
 from .fair_loss import _check_shapes, _check_values, _host_arrays, _label_matrix
 
 __all__ = ["GradientReversal", "AdversarialDebiasing"]
 
-ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "equalized_odds")
-BAD_ALPHA = "alpha must be a finite number >= 0, got {value!r}"
+ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "predictive_equality",
+                         "equalized_odds")
+#: Constraints whose adversary sees only the rows of one label: equal opportunity the
+#: positives (y = 1), predictive equality the negatives (y = 0).
+_ONE_LABEL = {"equal_opportunity": 1, "predictive_equality": 0}
 
 
-def _check_alpha(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e30:
-        raise ValueError(BAD_ALPHA.format(value=value))
-    return float(value)
+def _check_alpha(value, name: str = "alpha") -> float:
+    """``value`` as a float; ValueError ("alpha must be a finite number >= 0, got ...")."""
+    return check_number(name, value, low=0)
 
 
 class GradientReversal(mx.gluon.HybridBlock):
@@ -64,7 +67,8 @@ class GradientReversal(mx.gluon.HybridBlock):
     def __init__(self, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.scale_value = _scalar.new_scalar(self, "scale_value", _check_alpha(scale))
+            self.scale_value = _scalar.new_scalar(self, "scale_value",
+                                                  _check_alpha(scale, "scale"))
 
     @property
     def scale(self) -> float:
@@ -73,7 +77,7 @@ class GradientReversal(mx.gluon.HybridBlock):
 
     @scale.setter
     def scale(self, value: float) -> None:
-        _scalar.set_scalar(self.scale_value, _check_alpha(value))
+        _scalar.set_scalar(self.scale_value, _check_alpha(value, "scale"))
 
     def forward(self, x, *args):
         if is_ndarray(x):
@@ -94,14 +98,17 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     see the groups' different base rates through ``s``, which pushes towards demographic
     parity rather than equalized odds), an optional hidden layer, then a linear layer to
     ``num_groups`` logits and softmax cross-entropy against the group. For equal opportunity
-    only rows with ``y = 1`` count (binary tasks only). Multi-class: ``s`` is the softmax and the
-    features are per class.
+    only rows with ``y = 1`` count, for predictive equality only rows with ``y = 0`` (binary
+    tasks only). Multi-class: ``s`` is the softmax and the features are per class.
 
     Parameters
     ----------
     num_groups : int
         Number of groups (the adversary's classes).
-    constraint : {'demographic_parity', 'equal_opportunity', 'equalized_odds'}
+    constraint : {'demographic_parity', 'equal_opportunity', 'predictive_equality', \
+'equalized_odds'}
+        Or an alias of one (``'dp'``, ``'eqopp'``, ``'true_positive_rate_parity'``, ...; see
+        ``mxfair._constraints``); the ``constraint`` property holds the canonical name.
     alpha : float, default 1.0
         Weight of the adversary's (reversed) gradient in the model's update; a non-trained
         parameter, schedule it with ``adv.alpha = value``. Zhang et al. grow it like sqrt(t).
@@ -154,17 +161,16 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
                  from_logits: bool = True, **kwargs):
         super().__init__(**kwargs)
         self._num_groups = check_positive_int("num_groups", num_groups)
-        if constraint not in ADVERSARY_CONSTRAINTS:
-            raise ValueError(NOT_IN_CHOICES.format(
-                name="constraint", choices=sorted(ADVERSARY_CONSTRAINTS), value=constraint))
+        constraint = canonical_constraint(constraint, allowed=ADVERSARY_CONSTRAINTS)
         self._constraint = constraint
         self._needs_label = constraint != "demographic_parity"
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
-        if constraint == "equal_opportunity" and self._num_classes > 2:
-            raise ValueError("constraint 'equal_opportunity' is defined for binary tasks "
+        if constraint in _ONE_LABEL and self._num_classes > 2:
+            raise ValueError(f"constraint {constraint!r} is defined for binary tasks "
                              f"(num_classes=2), got num_classes={num_classes!r}")
+        alpha = _check_alpha(alpha)
         if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
                 or hidden_units < 0:
             raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
@@ -181,13 +187,18 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             self.ce = mx.gluon.loss.SoftmaxCrossEntropyLoss()
 
     @property
+    def constraint(self) -> str:
+        """The canonical constraint name."""
+        return self._constraint
+
+    @property
     def alpha(self) -> float:
         """Weight of the reversed adversary gradient in the model's update."""
         return self.reversal.scale
 
     @alpha.setter
     def alpha(self, value: float) -> None:
-        self.reversal.scale = value
+        self.reversal.scale = _check_alpha(value)
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
         """Host check of shapes and of group/label values (synchronises); ValueError if bad."""
@@ -224,9 +235,10 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             # AIF360 feeds [s, s*y, s*(1-y)]; the label itself is added so the adversary need
             # not learn the groups' base rates from the model (which pushes towards parity).
             feats = F.concat(s, s * y, s * (1.0 - y), y, dim=1)  # (N, 4K')
-            if self._constraint == "equal_opportunity":
-                pos = F.reshape(y, shape=(-1,))  # only the positives count (binary only)
-                weight = pos if weight is None else pos * F.reshape(weight, shape=(-1,))
+            if self._constraint in _ONE_LABEL:
+                # Only the rows of one label count (binary only): y = 1 or y = 0.
+                keep = F.reshape(y if _ONE_LABEL[self._constraint] else 1.0 - y, shape=(-1,))
+                weight = keep if weight is None else keep * F.reshape(weight, shape=(-1,))
         else:
             feats = s  # (N, K')
         h = self.hidden(feats) if self.hidden is not None else feats

@@ -22,15 +22,13 @@ import mxnet as mx
 import numpy as np
 
 from .._ops import as_dtype_of, group_onehot, is_ndarray, nan_divide
+from .._validation import check_number
 from . import _scalar
 from .fair_loss import FairnessRegularizedLoss, _check_lam, _label_matrix, _probabilities
 from .penalties import Penalty
 from .statistics import Statistic, apply_sample_weight, group_totals, hard_predictions
 
 __all__ = ["LagrangeMultiplier", "ConstrainedFairLoss", "between_groups_gap"]
-
-BAD_BOUND = "bound must be a number in [0, 1), got {value!r}"
-BAD_LR = "lr must be a positive number, got {value!r}"
 
 
 def between_groups_gap(num, den) -> float:
@@ -95,15 +93,10 @@ class LagrangeMultiplier:
 
     def __init__(self, bound: float, lr: float = 1.0, init: float = 0.0,
                  max_value: Optional[float] = None):
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)) \
-                or not 0 <= bound < 1:
-            raise ValueError(BAD_BOUND.format(value=bound))
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(BAD_LR.format(value=lr))
-        self.bound = float(bound)
-        self.lr = float(lr)
-        self.max_value = None if max_value is None else _check_lam(max_value)
-        self.value = _check_lam(init)
+        self.bound = check_number("bound", bound, low=0, high=1, high_inclusive=False)
+        self.lr = check_number("lr", lr, low=0, low_inclusive=False)
+        self.max_value = None if max_value is None else _check_lam(max_value, "max_value")
+        self.value = _check_lam(init, "init")
         if self.max_value is not None:
             self.value = min(self.value, self.max_value)
         self.history: List[tuple] = []
@@ -143,13 +136,16 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
     bound : float
         The allowed between-groups gap ``eps`` of the measured rates.
     constraint : str or Statistic, default 'demographic_parity'
+        As for ``FairnessRegularizedLoss`` (canonical names or their aliases).
     penalty : str or Penalty, default 'absolute'
         The differentiable proxy of the gap. ``'absolute'`` equals the gap of the soft rates for
         two groups.
     lr : float, default 1.0
         Dual step size (see ``LagrangeMultiplier``).
     lam_init : float, default 0.0
+        Starting multiplier, >= 0.
     lam_max : float, optional
+        Upper clip of the multiplier, >= 0.
     threshold : float, default 0.5
         Decision threshold on the probability for the measured (hard) gap of a binary task.
     **kwargs
@@ -185,12 +181,14 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
                  threshold: float = 0.5, **kwargs):
         if "lam" in kwargs:
             raise TypeError("ConstrainedFairLoss sets lam itself; use lam_init")
+        lam_init = _check_lam(lam_init, "lam_init")
+        lam_max = None if lam_max is None else _check_lam(lam_max, "lam_max")
+        threshold = check_number("threshold", threshold, low=0, high=1,
+                                 low_inclusive=False, high_inclusive=False)
         super().__init__(num_groups, constraint=constraint, penalty=penalty, lam=lam_init,
                          **kwargs)
         self.multiplier = LagrangeMultiplier(bound, lr=lr, init=lam_init, max_value=lam_max)
-        if not 0 < float(threshold) < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-        self._threshold = float(threshold)
+        self._threshold = threshold
         self._totals = None  # (num, den), each NDArray (G, C), on the context of the batches
 
     @property

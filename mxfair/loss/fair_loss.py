@@ -23,15 +23,15 @@ from typing import Optional, Union
 import mxnet as mx
 import numpy as np
 
+from .._constraints import canonical_constraint
 from .._ops import Tensor, as_dtype_of, group_onehot, is_ndarray, to_numpy
-from .._validation import check_group_ids, check_positive_int
+from .._validation import check_group_ids, check_number, check_positive_int
 from . import _scalar
 from .penalties import Penalty, get_penalty
 from .statistics import Statistic, apply_sample_weight, get_statistic
 
 __all__ = ["FairnessRegularizedLoss", "fairness_penalty"]
 
-NEGATIVE_LAM = "lam must be a finite number >= 0, got {value!r}"
 NEEDS_LABEL = "constraint {name!r} conditions on the true label; pass label (got None)"
 NEEDS_GROUP = "group ids are required: call loss(pred, label, group[, sample_weight])"
 BAD_GROUP_SHAPE = "group must have shape ({n},) or ({n}, 1) to match pred, got {shape}"
@@ -49,15 +49,15 @@ def _host_arrays(*arrays):
     return tuple(None if a is None else (a if is_ndarray(a) else np.asarray(a)) for a in arrays)
 
 
-def _check_lam(value) -> float:
-    """Return ``value`` as a float, or raise ValueError if it is negative or not finite."""
-    try:
-        lam = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(NEGATIVE_LAM.format(value=value)) from None
-    if isinstance(value, bool) or not np.isfinite(lam) or lam < 0:
-        raise ValueError(NEGATIVE_LAM.format(value=value))
-    return lam
+def _check_lam(value, name: str = "lam") -> float:
+    """``value`` as a float; ValueError ("lam must be a finite number >= 0, got ...") unless it
+    is a finite real number >= 0 (Python or NumPy)."""
+    return check_number(name, value, low=0)
+
+
+def _constraint_name(constraint: Union[str, Statistic], statistic: Statistic) -> str:
+    """The canonical name of a named constraint, else the custom statistic's name."""
+    return canonical_constraint(constraint) if isinstance(constraint, str) else statistic.name
 
 
 def _probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tensor:
@@ -134,6 +134,9 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         What is equalised across groups: ``'demographic_parity'`` (positive rate),
         ``'equal_opportunity'`` (TPR), ``'predictive_equality'`` (FPR), ``'equalized_odds'``
         (TPR and FPR), or a ``Statistic``. Multi-class: the same per class (one-vs-rest).
+        The aliases of ``mxfair._constraints`` are accepted too (``'dp'``, ``'eqopp'``,
+        ``'eqodds'``, fairlearn's ``'true_positive_rate_parity'``, ...); the ``constraint``
+        property holds the canonical name.
     penalty : str or Penalty, default 'squared'
         How groups are compared: ``'squared'``, ``'absolute'``, ``'max'`` (smooth maximum),
         ``'mmd'`` (MinDiff), or a ``Penalty`` instance.
@@ -194,7 +197,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         if self._num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
         self._statistic = get_statistic(constraint)
-        self._constraint_name = constraint if isinstance(constraint, str) else self._statistic.name
+        self._constraint_name = _constraint_name(constraint, self._statistic)
         self._penalty = get_penalty(penalty)
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
@@ -219,6 +222,11 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     def num_groups(self) -> int:
         """Number of groups."""
         return self._num_groups
+
+    @property
+    def constraint(self) -> str:
+        """The canonical constraint name (or a custom statistic's name)."""
+        return self._constraint_name
 
     @property
     def statistic(self) -> Statistic:
@@ -375,7 +383,7 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
 
     pred, group, label, sample_weight = (_nd(a) for a in (pred, group, label, sample_weight))
     _check_shapes(pred, label, group, sample_weight, num_classes, statistic.needs_label,
-                 constraint if isinstance(constraint, str) else statistic.name)
+                 _constraint_name(constraint, statistic))
     _check_values(label, group, num_groups, num_classes)
     probs = _probabilities(mx.nd, pred, num_classes, from_logits)
     labels = None if label is None else _label_matrix(mx.nd, label, num_classes)

@@ -26,7 +26,7 @@ little from batch to batch.
 from typing import Optional, Union
 
 from .._ops import Tensor
-from .._validation import NOT_IN_CHOICES
+from .._validation import NOT_IN_CHOICES, check_number
 from .statistics import group_gaps
 
 __all__ = [
@@ -39,13 +39,10 @@ __all__ = [
     "get_penalty",
 ]
 
-BAD_POSITIVE_FLOAT = "{name} must be a positive number, got {value!r}"
-
 
 def _check_positive_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(BAD_POSITIVE_FLOAT.format(name=name, value=value))
-    return float(value)
+    """``value`` as a float; ValueError ("{name} must be a finite number > 0, got ...")."""
+    return check_number(name, value, low=0, low_inclusive=False)
 
 
 class Penalty:

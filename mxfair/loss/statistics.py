@@ -26,8 +26,8 @@ hybridized ``hybrid_forward``.
 """
 from typing import Optional, Tuple, Union
 
+from .._constraints import ConstraintTable, canonical_constraint
 from .._ops import Tensor, group_sums
-from .._validation import NOT_IN_CHOICES
 
 _TINY = 1e-12
 
@@ -202,13 +202,14 @@ class StackedStatistic(Statistic):
         return f"StackedStatistic({', '.join(repr(s) for s in self.statistics)})"
 
 
-#: Constraint names (fairlearn's vocabulary) and the statistic each one equalises across groups.
-CONSTRAINTS = {
+#: Canonical constraint name (``mxfair._constraints``) -> a factory of the statistic it
+#: equalises across groups; lookups accept the aliases (``CONSTRAINTS["eqopp"]``).
+CONSTRAINTS = ConstraintTable({
     "demographic_parity": PositiveRate,
     "equal_opportunity": TruePositiveRate,
     "predictive_equality": FalsePositiveRate,
     "equalized_odds": lambda: StackedStatistic(TruePositiveRate(), FalsePositiveRate()),
-}
+})
 
 
 def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
@@ -218,7 +219,9 @@ def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
     ----------
     constraint : str or Statistic
         One of ``CONSTRAINTS`` (``'demographic_parity'``, ``'equal_opportunity'``,
-        ``'predictive_equality'``, ``'equalized_odds'``) or a ``Statistic`` instance.
+        ``'predictive_equality'``, ``'equalized_odds'``) or an alias of one (``'dp'``,
+        ``'eqopp'``, ``'true_positive_rate_parity'``, ... see ``mxfair._constraints``), or a
+        ``Statistic`` instance.
 
     Returns
     -------
@@ -228,14 +231,12 @@ def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
     --------
     >>> get_statistic("equalized_odds").needs_label
     True
+    >>> get_statistic("false_positive_rate_parity")
+    FalsePositiveRate()
     """
     if isinstance(constraint, Statistic):
         return constraint
-    if not isinstance(constraint, str) or constraint not in CONSTRAINTS:
-        raise ValueError(
-            NOT_IN_CHOICES.format(name="constraint", choices=sorted(CONSTRAINTS), value=constraint)
-        )
-    return CONSTRAINTS[constraint]()
+    return CONSTRAINTS[canonical_constraint(constraint)]()
 
 
 def apply_sample_weight(F, weights: Optional[Tensor], sample_weight: Optional[Tensor]
