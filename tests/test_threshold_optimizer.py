@@ -1,5 +1,6 @@
 """ThresholdOptimizer: exact optima on hand-built scores, constraints, I/O kinds, fairlearn."""
 import itertools
+import json
 import warnings
 
 import mxnet as mx
@@ -8,6 +9,7 @@ import pytest
 from scipy.optimize import linprog
 
 from mxfair import GroupEncoder
+from mxfair._constraints import CONSTRAINT_ALIASES, FAIRLEARN_THRESHOLD_NAMES
 from mxfair.metrics import GroupStats
 from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
 from mxfair.postprocessing import threshold_optimizer as tomod
@@ -275,14 +277,41 @@ def test_json_round_trip():
         ThresholdOptimizer.from_json("{oops")
 
 
+def test_constraint_is_stored_canonical_and_old_json_loads():
+    scores, labels, groups = _synthetic(1000, seed=8)
+    for theirs, canonical in [("true_positive_rate_parity", "equal_opportunity"),
+                              ("false_positive_rate_parity", "predictive_equality")]:
+        assert CONSTRAINT_ALIASES[theirs] == canonical
+        opt = ThresholdOptimizer(theirs).fit(scores, labels, groups)
+        assert opt.constraint == canonical and canonical in repr(opt)
+        assert CONSTRAINTS[theirs] == CONSTRAINTS[canonical]  # old table lookups still work
+        doc = json.loads(opt.to_json())
+        assert doc["constraint"] == canonical
+        # a document written before the canonical names (fairlearn's name) still loads
+        doc["constraint"] = theirs
+        old = ThresholdOptimizer.from_json(json.dumps(doc))
+        assert old.constraint == canonical
+        np.testing.assert_array_equal(old.thresholds_, opt.thresholds_)
+        np.testing.assert_array_equal(old.positive_probability(scores, groups),
+                                      opt.positive_probability(scores, groups))
+        assert ThresholdOptimizer.from_json(old.to_json()).constraint == canonical
+    doc["constraint"] = "tpr"
+    with pytest.raises(ValueError, match="constraint must be one of .* got 'tpr'"):
+        ThresholdOptimizer.from_json(json.dumps(doc))
+
+
 def test_errors():
     scores, labels, groups = _synthetic(500)
-    with pytest.raises(ValueError, match="constraint must be one of"):
-        ThresholdOptimizer("equal_opportunity")
+    with pytest.raises(ValueError, match="constraint must be one of .* got 'equal_odds'"):
+        ThresholdOptimizer("equal_odds")
     with pytest.raises(ValueError, match="objective must be one of"):
         ThresholdOptimizer(objective="f1")
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0, got -0.1"):
         ThresholdOptimizer(tolerance=-0.1)
+    for bad in (np.nan, np.inf, True, "0.1"):
+        with pytest.raises(ValueError, match="tolerance must be a finite number >= 0, got"):
+            ThresholdOptimizer(tolerance=bad)
+    assert ThresholdOptimizer(tolerance=np.float32(0.5)).tolerance == 0.5
     with pytest.raises(ValueError, match="grid_size must be a positive integer"):
         ThresholdOptimizer(grid_size=0)
     opt = ThresholdOptimizer()
@@ -332,7 +361,8 @@ def test_fairlearn_on_adult_subsample():
     for constraint in CONSTRAINTS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            theirs = FairlearnTO(estimator=scorer, constraints=constraint,
+            theirs = FairlearnTO(estimator=scorer,
+                                 constraints=FAIRLEARN_THRESHOLD_NAMES[constraint],
                                  objective="accuracy_score", prefit=True,
                                  predict_method="predict_proba")
             theirs.fit(data.val.X, data.val.y, sensitive_features=data.val.groups)

@@ -30,10 +30,12 @@ from typing import Any, Dict, Literal, Optional, Tuple, Union
 import mxnet as mx
 import numpy as np
 
+from .._constraints import ConstraintName, ConstraintTable, canonical_constraint
 from .._ops import as_ndarray, context_of, is_ndarray, to_numpy
 from .._validation import (
     check_choice,
     check_group_ids,
+    check_number,
     check_positive_int,
     check_same_length,
 )
@@ -42,13 +44,14 @@ from .layers import GroupThreshold, _step_probability
 
 __all__ = ["ThresholdOptimizer", "CONSTRAINTS", "OBJECTIVES"]
 
-#: Constraint name -> the per-group rate(s) it equalises.
-CONSTRAINTS = {
+#: Canonical constraint name (``mxfair._constraints``) -> the per-group rate(s) it equalises.
+#: Lookups accept the aliases, e.g. fairlearn's ``CONSTRAINTS["true_positive_rate_parity"]``.
+CONSTRAINTS = ConstraintTable({
     "demographic_parity": ("selection_rate",),
-    "true_positive_rate_parity": ("true_positive_rate",),
-    "false_positive_rate_parity": ("false_positive_rate",),
+    "equal_opportunity": ("true_positive_rate",),
+    "predictive_equality": ("false_positive_rate",),
     "equalized_odds": ("false_positive_rate", "true_positive_rate"),
-}
+})
 OBJECTIVES = ("accuracy", "balanced_accuracy")
 
 NOT_FITTED = "this ThresholdOptimizer is not fitted yet; call fit() or fit_stats() first"
@@ -72,7 +75,6 @@ SCORES_NOT_PROBABILITIES = (
     "[{lo}, {hi}]"
 )
 LABELS_NOT_BINARY = "labels must be 0 or 1, got values {values}"
-BAD_TOLERANCE = "tolerance must be a finite number >= 0, got {value!r}"
 BAD_FORMAT = "not a ThresholdOptimizer JSON document: {why}"
 
 _FORMAT = "mxfair.ThresholdOptimizer/1"
@@ -279,10 +281,15 @@ class ThresholdOptimizer:
 
     Parameters
     ----------
-    constraint : {"demographic_parity", "true_positive_rate_parity", \
-"false_positive_rate_parity", "equalized_odds"}
-        The rate(s) to equalise across groups: selection rate, TPR (equal opportunity), FPR,
-        or both TPR and FPR.
+    constraint : {"demographic_parity", "equal_opportunity", "predictive_equality", \
+"equalized_odds"}
+        The rate(s) to equalise across groups: selection rate, TPR (equal opportunity), FPR
+        (predictive equality), or both TPR and FPR. fairlearn's names are accepted as aliases
+        (``"true_positive_rate_parity"``, ``"false_positive_rate_parity"``, and the equivalent
+        ``"false_negative_rate_parity"``, ``"true_negative_rate_parity"``,
+        ``"selection_rate_parity"``), as are the others of ``mxfair._constraints``
+        (``"dp"``, ``"eqopp"``, ``"eqodds"``...). The ``constraint`` attribute holds the
+        canonical name, and so does :meth:`to_json`.
     objective : {"accuracy", "balanced_accuracy"}
         Maximised over the whole fitting data: accuracy
         :math:`(TP + TN) / n`, or balanced accuracy :math:`\frac12 (TP/P + TN/N)` (of all rows,
@@ -337,19 +344,15 @@ class ThresholdOptimizer:
 
     def __init__(
         self,
-        constraint: Literal["demographic_parity", "true_positive_rate_parity",
-                            "false_positive_rate_parity", "equalized_odds"] = "demographic_parity",
+        constraint: ConstraintName = "demographic_parity",
         objective: Literal["accuracy", "balanced_accuracy"] = "accuracy",
         tolerance: float = 0.0,
         grid_size: int = 1000,
         random_state: Union[None, int, np.random.RandomState] = None,
     ):
-        self.constraint = check_choice("constraint", constraint, CONSTRAINTS)
+        self.constraint = canonical_constraint(constraint)
         self.objective = check_choice("objective", objective, OBJECTIVES)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.number)) \
-                or not np.isfinite(tolerance) or tolerance < 0:
-            raise ValueError(BAD_TOLERANCE.format(value=tolerance))
-        self.tolerance = float(tolerance)
+        self.tolerance = check_number("tolerance", tolerance, low=0)
         self.grid_size = check_positive_int("grid_size", grid_size)
         self.random_state = random_state
 
@@ -598,7 +601,12 @@ class ThresholdOptimizer:
 
     @classmethod
     def from_json(cls, text: str) -> "ThresholdOptimizer":
-        """A fitted ThresholdOptimizer from :meth:`to_json`'s output (no fitting data needed)."""
+        """A fitted ThresholdOptimizer from :meth:`to_json`'s output (no fitting data needed).
+
+        Documents written before the canonical names (with fairlearn's
+        ``"true_positive_rate_parity"`` or ``"false_positive_rate_parity"``) load too; the
+        loaded ``constraint`` is the canonical name.
+        """
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as err:
