@@ -277,6 +277,26 @@ def test_fairbatch_two_groups_is_the_papers_rule():
     fb = FairBatchSampler(y, g, 100, fairness="eqopp", seed=0)
     fb.update(np.array([0.4, 0.4]))
     np.testing.assert_allclose(fb.lambdas_, lam0)
+    # predictive equality: the eqopp rule on the negatives, whatever the positives' gap
+    fb = FairBatchSampler(y, g, 100, fairness="predictive_equality", alpha=alpha, seed=0)
+    fb.update(_two_group_losses(l_pos=(0.1, 0.9), l_neg=(0.2, 0.5)))  # group 1 worse on y=0
+    np.testing.assert_allclose(fb.lambdas_[0], lam0[0] + [-alpha, alpha])
+    np.testing.assert_allclose(fb.lambdas_[1], lam0[1])  # the positives are left alone
+    fb.update(_two_group_losses(l_pos=(0.1, 0.9), l_neg=(0.6, 0.5)))  # now group 0 worse
+    np.testing.assert_allclose(fb.lambdas_[0], lam0[0])
+
+
+def test_fairbatch_predictive_equality_with_three_classes():
+    rng = np.random.RandomState(1)
+    y, g = rng.randint(0, 3, 600), rng.randint(0, 2, 600)
+    fb = FairBatchSampler(y, g, 60, fairness="false_positive_rate_parity", pos_label=1,
+                          alpha=0.05, seed=0)
+    assert fb.fairness == "predictive_equality"
+    lam0 = fb.lambdas_.copy()
+    # gaps: label 0 -> 0.1, label 1 (positive, not a negative) -> 0.8, label 2 -> 0.4
+    fb.update(np.array([[0.3, 0.1, 0.2], [0.4, 0.9, 0.6]]))
+    np.testing.assert_allclose(fb.lambdas_[2], lam0[2] + [-0.05, 0.05])
+    np.testing.assert_allclose(fb.lambdas_[[0, 1]], lam0[[0, 1]])
 
 
 def test_fairbatch_more_than_two_groups_stays_on_the_simplex():
@@ -353,10 +373,16 @@ def test_fairbatch_update_errors_and_sharding():
         fb.update(probs=np.zeros(10))
     with pytest.raises(ValueError, match="no data yet"):
         fb.update(GroupStats(num_groups=2))
-    with pytest.raises(ValueError, match="fairness must be one of"):
+    with pytest.raises(ValueError, match="fairness must be one of .* got 'parity'"):
         FairBatchSampler(y, g, 50, fairness="parity")
-    with pytest.raises(ValueError, match="alpha must be in"):
+    # the message names the expected type as well as the range (it read "alpha must be in")
+    with pytest.raises(ValueError, match=r"alpha must be a number in \(0, 1\], got 0.0"):
         FairBatchSampler(y, g, 50, alpha=0.0)
+    for bad in (np.nan, np.inf, True, "0.01", 1.5):
+        with pytest.raises(ValueError, match=r"alpha must be a number in \(0, 1\], got"):
+            FairBatchSampler(y, g, 50, alpha=bad)
+    fb = FairBatchSampler(y, g, 50, alpha=np.float32(0.25))
+    assert fb.alpha == 0.25 and fb.fairness == "equalized_odds"
     with pytest.raises(ValueError, match="smaller than batch_size"):
         FairBatchSampler(y, g, 2000)
     parts = [FairBatchSampler(y, g, 50, num_parts=2, part_index=i, seed=i) for i in range(2)]
@@ -389,6 +415,16 @@ def test_fairbatch_update_from_confusion_counts():
     fb = FairBatchSampler(y, g, 50, fairness="eqodds", seed=0)
     fb.update(FairnessReport(counts))
     np.testing.assert_allclose(fb.last_cell_losses_, [[0.1, 0.2], [0.1, 0.5]])
+    # predictive equality: equal FPRs here, so nothing moves; a larger FPR of group 1 (0.3)
+    # gives group 1 a larger share of the negatives
+    fb = FairBatchSampler(y, g, 50, fairness="predictive_equality", alpha=0.01, seed=0)
+    before = fb.lambdas_.copy()
+    fb.update(FairnessReport(counts))
+    np.testing.assert_allclose(fb.lambdas_, before)
+    counts[1, 0] = [35, 15]
+    fb.update(FairnessReport(counts))
+    np.testing.assert_allclose(fb.lambdas_[0] - before[0], [-0.01, 0.01])
+    np.testing.assert_allclose(fb.lambdas_[1], before[1])
 
 
 def test_fairbatch_with_replacement_draws_per_batch_composition():

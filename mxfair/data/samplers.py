@@ -4,8 +4,8 @@
   ``P(g) P(y)`` over (group, label) cells (Kamiran & Calders, 2012).
 * :class:`GroupBalancedSampler` draws equal (or user-given) proportions of each cell.
 * :class:`FairBatchSampler` is FairBatch (Roh, Lee, Whang & Suh, ICLR 2021): a *batch* sampler
-  whose per-cell batch composition moves, between epochs, toward equal opportunity, equalized
-  odds or demographic parity from the current model's per-cell losses.
+  whose per-cell batch composition moves, between epochs, toward equal opportunity, predictive
+  equality, equalized odds or demographic parity from the current model's per-cell losses.
 
 All three keep their own seeded ``np.random.RandomState`` (each epoch differs, the sequence of
 epochs is reproducible from ``seed``), check their inputs on the host at construction, and
@@ -28,8 +28,9 @@ from typing import Any, List, Literal, Optional, Tuple
 import numpy as np
 from mxnet import gluon
 
+from .._constraints import ConstraintName, canonical_constraint
 from .._ops import ArrayLike, to_numpy
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_number, check_positive_int
 from .reweighing import _cell_counts_host, _prepare, _weights_from_counts_host
 
 __all__ = ["shard_range", "ReweighingSampler", "GroupBalancedSampler", "FairBatchSampler"]
@@ -51,7 +52,10 @@ FAIRBATCH_UPDATE = (
     "update() takes exactly one of: a GroupStats, a FairnessReport, a (G, K) or (G,) array of "
     "losses as `source`, `probs=` or `losses=` per row; got {what}"
 )
-FAIRNESS_TYPES = ("eqopp", "eqodds", "dp")
+#: The constraints FairBatch can aim at (canonical names; aliases such as the paper code's
+#: ``eqopp``, ``eqodds``, ``dp`` are accepted, see ``mxfair._constraints``).
+FAIRNESS_TYPES = ("demographic_parity", "equal_opportunity", "predictive_equality",
+                  "equalized_odds")
 
 
 def shard_range(length: int, num_parts: int = 1, part_index: int = 0) -> Tuple[int, int]:
@@ -403,14 +407,19 @@ class FairBatchSampler(_CellSamplerBase):
     The update (the paper's Algorithm 1, a signed step of size ``alpha`` on the outer
     objective), with ``L[g, y]`` the mean loss of cell ``(g, y)``:
 
-    * ``'eqopp'`` (equal opportunity): on the positive label, raise the share of the group with
-      the largest loss ``L[g, pos]``.
-    * ``'eqodds'`` (equalized odds): pick the label whose loss gap ``max_g L - min_g L`` is
-      largest and raise the share of its worst group there.
-    * ``'dp'`` (demographic parity): ``L[g, y]`` is the loss of predicting the *positive* label,
-      summed over the cell and divided by the group size ``n_g``; pick the label with the largest
-      gap; on the positive label raise the share of the group with the largest value (the least
-      selected), on another label lower it.
+    * ``'equal_opportunity'`` (the paper's ``'eqopp'``): on the positive label, raise the share
+      of the group with the largest loss ``L[g, pos]``.
+    * ``'predictive_equality'`` (not in the paper; the same rule on the negatives): on the
+      negative label (with more than two classes: the non-positive label whose loss gap is
+      largest), raise the share of the group with the largest loss. A group's loss on its
+      negatives tracks its false positive rate as its loss on the positives tracks its TPR;
+      this is the step ``'equalized_odds'`` takes whenever the negatives have the larger gap.
+    * ``'equalized_odds'`` (``'eqodds'``): pick the label whose loss gap ``max_g L - min_g L``
+      is largest and raise the share of its worst group there.
+    * ``'demographic_parity'`` (``'dp'``): ``L[g, y]`` is the loss of predicting the *positive*
+      label, summed over the cell and divided by the group size ``n_g``; pick the label with the
+      largest gap; on the positive label raise the share of the group with the largest value
+      (the least selected), on another label lower it.
 
     **Generalisation to G > 2 groups** (for two groups it is exactly FairBatch's rule,
     ``lb += alpha`` or ``lb -= alpha`` then clipping to ``[0, 1]``): the chosen group's ratio
@@ -432,7 +441,12 @@ class FairBatchSampler(_CellSamplerBase):
     ----------
     labels, groups : array of int, shape (N,)
     batch_size : int
-    fairness : {'eqopp', 'eqodds', 'dp'}, default 'eqodds'
+    fairness : {'equalized_odds', 'equal_opportunity', 'predictive_equality', \
+'demographic_parity'}, default 'equalized_odds'
+        The constraint aimed at. Any alias of ``mxfair._constraints`` is accepted: the
+        FairBatch code's ``'eqodds'``, ``'eqopp'``, ``'dp'``, fairlearn's
+        ``'true_positive_rate_parity'``, ``'false_positive_rate_parity'``... The ``fairness``
+        attribute holds the canonical name.
     alpha : float, default 0.005
         Step size of the ratios per :meth:`update` (the paper uses 0.005 to 0.01).
     pos_label : int, default 1
@@ -471,7 +485,7 @@ class FairBatchSampler(_CellSamplerBase):
         labels: ArrayLike,
         groups: ArrayLike,
         batch_size: int,
-        fairness: Literal["eqopp", "eqodds", "dp"] = "eqodds",
+        fairness: ConstraintName = "equalized_odds",
         alpha: float = 0.005,
         pos_label: int = 1,
         num_samples: Optional[int] = None,
@@ -487,11 +501,9 @@ class FairBatchSampler(_CellSamplerBase):
         super().__init__(labels, groups, num_groups, num_classes, cell_counts, seed,
                          num_parts, part_index)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.fairness = check_choice("fairness", fairness, set(FAIRNESS_TYPES))
-        alpha = float(alpha)
-        if not 0 < alpha <= 1:
-            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-        self.alpha = alpha
+        self.fairness = canonical_constraint(fairness, allowed=FAIRNESS_TYPES,
+                                             argument="fairness")
+        self.alpha = check_number("alpha", alpha, low=0, high=1, low_inclusive=False)
         if not 0 <= pos_label < self.num_classes:
             raise ValueError(
                 f"pos_label must be a class id in [0, {self.num_classes}), got {pos_label!r}"
@@ -560,16 +572,17 @@ class FairBatchSampler(_CellSamplerBase):
         probs : array, shape (N,) or (N, K), optional
             Predicted probabilities for the sampler's full ``labels``: (N,) is the probability
             of class 1 of a binary task. The per-row loss is the cross-entropy of the true
-            label (``'eqopp'``, ``'eqodds'``) or of ``pos_label`` (``'dp'``), as in FairBatch.
+            label (equal opportunity, predictive equality, equalized odds) or of ``pos_label``
+            (demographic parity), as in FairBatch.
         losses : array, shape (N,), optional
-            Per-row losses, already computed the way ``fairness`` needs (for ``'dp'``: the loss
-            of predicting ``pos_label``).
+            Per-row losses, already computed the way ``fairness`` needs (for demographic
+            parity: the loss of predicting ``pos_label``).
 
         Returns
         -------
         np.ndarray, shape (G, K)
-            Mean loss per cell (``'dp'``: sum per cell divided by the group size); NaN for an
-            empty cell.
+            Mean loss per cell (demographic parity: sum per cell divided by the group size);
+            NaN for an empty cell.
         """
         n = len(self._labels)
         if (probs is None) == (losses is None):
@@ -586,7 +599,8 @@ class FairBatchSampler(_CellSamplerBase):
                 raise ValueError(
                     f"probs must have shape ({n},) or ({n}, {self.num_classes}), got {p.shape}"
                 )
-            cls = self._labels if self.fairness != "dp" else np.full(n, self.pos_label)
+            dp = self.fairness == "demographic_parity"
+            cls = np.full(n, self.pos_label) if dp else self._labels
             per_row = -np.log(np.clip(p[np.arange(n), cls], 1e-7, 1.0))
         else:
             per_row = np.asarray(to_numpy(losses), dtype=np.float64).reshape(-1)
@@ -598,21 +612,22 @@ class FairBatchSampler(_CellSamplerBase):
                                  self.num_classes)  # (G, K)
         counts = _cell_counts_host(self._labels, self._groups, None, self.num_groups,
                                    self.num_classes)
-        den = counts.sum(axis=1, keepdims=True) if self.fairness == "dp" else counts
+        den = counts.sum(axis=1, keepdims=True) if self.fairness == "demographic_parity" \
+            else counts
         out = np.full(sums.shape, np.nan)
         np.divide(sums, np.broadcast_to(den, sums.shape), out=out, where=counts > 0)
         return out
 
     def _losses_from_confusion(self, conf: np.ndarray) -> np.ndarray:
         """0-1 analogue of the per-cell losses from confusion counts (G, K, K) [group, true,
-        pred]: error rate of the cell, or (``'dp'``) share of the group that is in the cell and
-        not predicted positive."""
+        pred]: error rate of the cell, or (demographic parity) share of the group that is in
+        the cell and not predicted positive."""
         conf = np.asarray(conf, dtype=np.float64)
         shape = (self.num_groups, self.num_classes, self.num_classes)
         if conf.shape != shape:
             raise ValueError(f"confusion counts must have shape {shape}, got {conf.shape}")
         n_cell = conf.sum(axis=2)  # (G, K)
-        if self.fairness == "dp":
+        if self.fairness == "demographic_parity":
             not_pos = n_cell - conf[:, :, self.pos_label]
             n_g = np.broadcast_to(n_cell.sum(axis=1, keepdims=True), n_cell.shape)
             out = np.full(n_cell.shape, np.nan)
@@ -642,10 +657,10 @@ class FairBatchSampler(_CellSamplerBase):
         ----------
         source : GroupStats, FairnessReport or array, optional
             A ``mxfair.metrics.GroupStats`` or ``FairnessReport``: its confusion ``counts``
-            (G, K, K) give 0-1 losses per cell (the cell's error rate; for ``'dp'`` the share of
-            the group that is in the cell and not predicted ``pos_label``). Or the per-cell
-            losses ``L`` as an array of shape (G, K), or (G,) for the positive label
-            (``'eqopp'`` only). NumPy or NDArray.
+            (G, K, K) give 0-1 losses per cell (the cell's error rate; for demographic parity
+            the share of the group that is in the cell and not predicted ``pos_label``). Or the
+            per-cell losses ``L`` as an array of shape (G, K), or (G,) for the positive label
+            (equal opportunity only). NumPy or NDArray.
         probs, losses : array, optional
             Per-row model outputs on the sampler's full ``labels``; see :meth:`cell_losses`.
 
@@ -665,10 +680,11 @@ class FairBatchSampler(_CellSamplerBase):
         else:
             arr = np.asarray(to_numpy(source), dtype=np.float64)
             if arr.shape == (self.num_groups,):
-                if self.fairness != "eqopp":
+                if self.fairness != "equal_opportunity":
                     raise ValueError(
                         f"per-group losses of shape ({self.num_groups},) drive only "
-                        f"fairness='eqopp', not {self.fairness!r}; give (G, K) cell losses"
+                        f"fairness='eqopp' (equal_opportunity), not {self.fairness!r}; give "
+                        "(G, K) cell losses"
                     )
                 full = np.full((self.num_groups, self.num_classes), np.nan)
                 full[:, self.pos_label] = arr
@@ -689,12 +705,15 @@ class FairBatchSampler(_CellSamplerBase):
         for y in range(self.num_classes):
             if valid[y].sum() >= 2:
                 gaps[y] = np.nanmax(loss[y]) - np.nanmin(loss[y])
-        if self.fairness == "eqopp":
+        if self.fairness == "equal_opportunity":
             y = self.pos_label
+        elif self.fairness == "predictive_equality":
+            negatives = [k for k in range(self.num_classes) if k != self.pos_label]
+            y = negatives[int(np.argmax(gaps[negatives]))]
         else:
             y = int(np.argmax(gaps))
         if not np.isfinite(gaps[y]) or gaps[y] <= 0:
             return  # one group only, or a tie: nothing to move toward
         worst = int(np.nanargmax(loss[y]))
-        up = self.fairness != "dp" or y == self.pos_label
+        up = self.fairness != "demographic_parity" or y == self.pos_label
         self._step(y, worst, up)
