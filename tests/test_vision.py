@@ -107,5 +107,15 @@ def test_argument_errors():
         CIFAR10S(source="imagenet")
     with pytest.raises(ValueError, match="subsample must be a positive integer"):
         CIFAR10S(source="digits", subsample=0)
-    with pytest.raises(ValueError, match="skew_minority must be a number"):
+    with pytest.raises(ValueError, match=r"skew_minority must be a number in \[0, 0.5\], got 0.9"):
         CIFAR10S(source="digits", skew_minority=0.9)
+    for bad in (np.nan, np.inf, True, "0.1", None):
+        with pytest.raises(ValueError, match=r"skew_minority must be a number in \[0, 0.5\]"):
+            CIFAR10S(source="digits", skew_minority=bad)
+
+
+def test_numpy_skew_minority_is_the_same_protocol():
+    ds = CIFAR10S(source="digits", subsample=200, skew_minority=0.25)
+    ds32 = CIFAR10S(source="digits", subsample=200, skew_minority=np.float32(0.25))
+    assert type(ds32.skew_minority) is float and ds32.skew_minority == 0.25
+    np.testing.assert_array_equal(ds32.groups, ds.groups)

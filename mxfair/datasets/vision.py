@@ -19,7 +19,7 @@ from typing import List, Literal, Optional
 import numpy as np
 from mxnet import base, gluon
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_number, check_positive_int
 
 __all__ = ["CIFAR10S", "CIFAR10_CLASSES", "DOMAIN_NAMES", "cifar10_available"]
 
@@ -152,8 +152,7 @@ class CIFAR10S(gluon.data.Dataset):
             subsample = check_positive_int("subsample", subsample)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {seed!r}")
-        if not isinstance(skew_minority, (int, float)) or not 0.0 <= skew_minority <= 0.5:
-            raise ValueError(f"skew_minority must be a number in [0, 0.5], got {skew_minority!r}")
+        skew_minority = check_number("skew_minority", skew_minority, low=0.0, high=0.5)
         if source == "auto":
             source = "cifar10" if download or cifar10_available(root) else "digits"
         if source == "cifar10":
@@ -164,7 +163,7 @@ class CIFAR10S(gluon.data.Dataset):
             self.source, self.classes = "digits-standin", [str(k) for k in range(10)]
         self.train = bool(train)
         self.seed = int(seed)
-        self.skew_minority = float(skew_minority)
+        self.skew_minority = skew_minority
         self.group_names: List[str] = list(DOMAIN_NAMES)
 
         rng = np.random.RandomState(seed)
