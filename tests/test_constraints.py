@@ -1,7 +1,9 @@
-"""One constraint vocabulary (mxfair._constraints) and the shared number check (_validation)."""
+"""One constraint vocabulary (mxfair._constraints), used by every component that takes a
+constraint name, and the shared number check (_validation.check_number)."""
 import doctest
 import typing
 
+import mxnet as mx
 import numpy as np
 import pytest
 
@@ -15,6 +17,14 @@ from mxfair._constraints import (
     canonical_constraint,
 )
 from mxfair._validation import check_number
+from mxfair.data import FairBatchSampler
+from mxfair.loss import (
+    AdversarialDebiasing,
+    ConstrainedFairLoss,
+    FairnessRegularizedLoss,
+    fairness_penalty,
+)
+from mxfair.postprocessing import ThresholdOptimizer
 
 ALL_SPELLINGS = list(CONSTRAINT_NAMES) + list(CONSTRAINT_ALIASES)
 
@@ -118,3 +128,110 @@ def test_check_number_ranges_and_their_message(kwargs, ok, bad, text):
     for value in bad:
         with pytest.raises(ValueError, match=f"^x must be {text}, got {value!r}$"):
             check_number("x", value, **kwargs)
+
+
+# ------------------------------------------- every component speaks the same vocabulary
+def _spellings(canonical):
+    return [canonical] + [a for a, c in CONSTRAINT_ALIASES.items() if c == canonical]
+
+
+def _batch(ctx, n=24, seed=0):
+    rng = np.random.RandomState(seed)
+    pred = mx.nd.array(rng.randn(n), ctx=ctx)
+    label = mx.nd.array(rng.randint(0, 2, n), ctx=ctx)
+    group = mx.nd.array(rng.randint(0, 3, n), ctx=ctx)
+    return pred, label, group
+
+
+def _measured_gap(constraint, pred, label, group):
+    loss_fn = ConstrainedFairLoss(3, bound=np.float32(0.1), constraint=constraint)
+    loss_fn(pred, label, group)
+    assert loss_fn.constraint == canonical_constraint(constraint)
+    return loss_fn.measured_gap()
+
+
+@pytest.mark.parametrize("canonical", CONSTRAINT_NAMES)
+def test_losses_take_every_alias(canonical, ctx):
+    pred, label, group = _batch(ctx)
+    expected = None
+    for name in _spellings(canonical):
+        for hybridize in (False, True):
+            loss_fn = FairnessRegularizedLoss(3, constraint=name, lam=np.float32(2.0))
+            if hybridize:
+                loss_fn.hybridize()
+            out = loss_fn(pred, label, group)
+            assert out.context == ctx and loss_fn.constraint == canonical
+            expected = out.asnumpy() if expected is None else expected
+            np.testing.assert_array_equal(out.asnumpy(), expected)
+        pen = fairness_penalty(pred, group, label, num_groups=3, constraint=name)
+        assert pen.context == ctx
+        np.testing.assert_array_equal(
+            pen.asnumpy(), fairness_penalty(pred, group, label, num_groups=3,
+                                            constraint=canonical).asnumpy())
+        assert _measured_gap(name, pred, label, group) == \
+            _measured_gap(canonical, pred, label, group)
+
+
+@pytest.mark.parametrize("canonical", CONSTRAINT_NAMES)
+def test_adversary_takes_every_alias(canonical, ctx):
+    pred, label, group = _batch(ctx)
+    outs = []
+    for name in _spellings(canonical):
+        adv = AdversarialDebiasing(3, constraint=name, alpha=np.float32(0.5))
+        mx.random.seed(1)
+        adv.initialize(mx.init.Normal(0.5), ctx=ctx)
+        out = adv(pred, label, group)
+        assert out.context == ctx and adv.constraint == canonical
+        outs.append(out.asnumpy())
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+
+
+@pytest.mark.parametrize("canonical", CONSTRAINT_NAMES)
+def test_threshold_optimizer_takes_every_alias(canonical):
+    rng = np.random.RandomState(0)
+    groups = rng.randint(0, 2, 600)
+    labels = (rng.rand(600) < 0.3 + 0.3 * groups).astype(int)
+    scores = np.clip(0.35 * labels + 0.15 * groups + 0.5 * rng.rand(600), 0, 1)
+    ref = ThresholdOptimizer(canonical, grid_size=50).fit(scores, labels, groups)
+    assert ref.constraint == canonical
+    for name in _spellings(canonical)[1:]:
+        opt = ThresholdOptimizer(name, grid_size=50).fit(scores, labels, groups)
+        assert opt.constraint == canonical
+        np.testing.assert_array_equal(opt.thresholds_, ref.thresholds_)
+        np.testing.assert_array_equal(opt.positive_probs_, ref.positive_probs_)
+        assert ThresholdOptimizer.from_json(opt.to_json()).constraint == canonical
+
+
+@pytest.mark.parametrize("canonical", CONSTRAINT_NAMES)
+def test_fairbatch_takes_every_alias(canonical):
+    rng = np.random.RandomState(0)
+    y, g = rng.randint(0, 2, 400), rng.randint(0, 2, 400)
+    probs = rng.rand(400)
+    runs = []
+    for name in _spellings(canonical):
+        fb = FairBatchSampler(y, g, 40, fairness=name, alpha=np.float32(0.05), seed=0)
+        assert fb.fairness == canonical
+        fb.update(probs=probs)
+        runs.append((fb.lambdas_.copy(), [list(b) for b in fb]))
+    assert not np.array_equal(runs[0][0], fb.initial_lambdas_)  # the update moved the ratios
+    for lambdas, batches in runs[1:]:
+        np.testing.assert_array_equal(lambdas, runs[0][0])
+        assert batches == runs[0][1]
+
+
+def test_every_component_refuses_an_unknown_name_the_same_way():
+    y, g = np.array([0, 1, 0, 1] * 10), np.array([0, 0, 1, 1] * 10)
+    calls = [
+        ("constraint", lambda: FairnessRegularizedLoss(2, constraint="eq_odds")),
+        ("constraint", lambda: ConstrainedFairLoss(2, bound=0.1, constraint="eq_odds")),
+        ("constraint", lambda: AdversarialDebiasing(2, constraint="eq_odds")),
+        ("constraint", lambda: fairness_penalty(np.zeros(4), np.zeros(4), num_groups=2,
+                                                constraint="eq_odds")),
+        ("constraint", lambda: ThresholdOptimizer("eq_odds")),
+        ("fairness", lambda: FairBatchSampler(y, g, 8, fairness="eq_odds")),
+    ]
+    for argument, call in calls:
+        with pytest.raises(ValueError, match=f"^{argument} must be one of .*"
+                                             "eqodds -> equalized_odds.* got 'eq_odds'$"):
+            call()
