@@ -20,7 +20,10 @@ canonical name               equalised across groups          also accepted (ali
 The aliases are the names of fairlearn's ``ThresholdOptimizer`` (``*_rate_parity``; equal
 FNRs are equal TPRs and equal TNRs equal FPRs, so those are the same constraints) and of the
 FairBatch paper's code (``dp``, ``eqopp``, ``eqodds``). Names are matched case-insensitively,
-with ``-`` or a space read as ``_``. Every component stores the canonical name.
+with ``-`` or a space read as ``_``. Every component stores the canonical name (the
+``constraint`` attribute or property; ``FairBatchSampler.fairness``) and supports all four
+constraints; ``predictive_equality`` in ``FairBatchSampler`` and ``AdversarialDebiasing`` is
+the equal-opportunity rule applied to the negatives instead of the positives.
 """
 from collections.abc import Mapping
 from typing import Any, Collection, Dict, Iterator, Literal, Optional
