@@ -30,12 +30,12 @@ from typing import Callable, Dict, List
 import mxnet as mx
 import numpy as np
 
+from mxfair._constraints import FAIRLEARN_THRESHOLD_NAMES
 from mxfair.datasets import load_adult
 from mxfair.metrics import GroupStats
 from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "thresholds.md"
-FAIRLEARN_NAMES = {c: c for c in CONSTRAINTS}
 
 
 def parse_args(argv):
@@ -65,7 +65,7 @@ class _FixedScores:
 def _fairlearn(constraint: str, estimator):
     from fairlearn.postprocessing import ThresholdOptimizer as FairlearnTO
 
-    return FairlearnTO(estimator=estimator, constraints=FAIRLEARN_NAMES[constraint],
+    return FairlearnTO(estimator=estimator, constraints=FAIRLEARN_THRESHOLD_NAMES[constraint],
                        objective="accuracy_score", prefit=True, predict_method="predict_proba")
 
 

@@ -97,7 +97,7 @@ def reweighing(data, args, ctx) -> Recipe:
     return Recipe(loader, _bce())
 
 
-def fairbatch(data, args, ctx, fairness: str = "eqodds", alpha: float = 0.01) -> Recipe:
+def fairbatch(data, args, ctx, fairness: str = "equalized_odds", alpha: float = 0.01) -> Recipe:
     """FairBatch: each epoch, more rows from the (group, label) cell with the larger loss."""
     sampler = FairBatchSampler(data.train.y, data.train.groups, args.batch_size,
                                fairness=fairness, alpha=alpha, seed=args.seed,
@@ -155,7 +155,8 @@ class Method:
 METHODS: Dict[str, Method] = {
     "baseline": Method("baseline", baseline),
     "reweighing": Method("reweighing sampler", reweighing),
-    "fairbatch": Method("FairBatch (EO)", partial(fairbatch, fairness="eqodds", alpha=0.01)),
+    "fairbatch": Method("FairBatch (EO)",
+                        partial(fairbatch, fairness="equalized_odds", alpha=0.01)),
     "loss-dp": Method("fair loss (DP, lam=5)",
                       partial(fair_loss, constraint="demographic_parity", lam=5.0)),
     "loss-eo": Method("fair loss (EO, lam=5)",
@@ -165,7 +166,7 @@ METHODS: Dict[str, Method] = {
                           partial(adversarial, constraint="equalized_odds", alpha=0.3)),
     "thr-dp": Method("baseline + thresholds (DP)", thresholds="demographic_parity"),
     "thr-eo": Method("baseline + thresholds (EO)", thresholds="equalized_odds"),
-    "thr-tpr": Method("baseline + thresholds (TPR)", thresholds="true_positive_rate_parity"),
+    "thr-tpr": Method("baseline + thresholds (TPR)", thresholds="equal_opportunity"),
 }
 
 
