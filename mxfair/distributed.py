@@ -463,12 +463,7 @@ def allreduce_stats(stats, kvstore: Any):
     if stats.counts is not None:
         out = stats.copy()
     else:  # no rows on this worker: zeros of the right shapes
-        out = GroupStats(
-            num_groups=stats.num_groups, num_classes=stats.num_classes,
-            threshold=stats.threshold, num_bins=stats.num_bins, bootstrap=stats.bootstrap,
-            seed=stats.seed, from_logits=stats.from_logits, group_names=stats.group_names,
-            ctx=stats.ctx or mx.current_context(),
-        )
+        out = stats.like(ctx=stats.ctx or mx.current_context())
     if _backend(kvstore) == "none":
         return out
     arrays = out.storage()  # fixed order, summed in place

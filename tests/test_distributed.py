@@ -259,9 +259,12 @@ def test_local_kvstores_give_a_copy(ctx):
     out = stats.allreduce(None)
     out.counts[:] = 0  # a copy: the original is untouched
     assert stats.counts.asnumpy().sum() == 3
-    empty = dist.allreduce_stats(GroupStats(2, num_bins=4, ctx=ctx), None)
+    settings = dict(num_bins=4, threshold=0.3, from_logits=True, bootstrap=2, seed=5,
+                    group_names=["x", "y"])
+    empty = dist.allreduce_stats(GroupStats(2, ctx=ctx, **settings), None)
     assert empty.counts.shape == (2, 2, 2) and empty.hist.shape == (2, 2, 4)
     assert empty.counts.context == ctx
+    assert {k: getattr(empty, k) for k in settings} == settings  # every setting carried over
 
 
 def test_allreduce_array_keeps_kind_dtype_and_context(ctx):

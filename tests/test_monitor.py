@@ -246,6 +246,15 @@ def test_reduce_without_kvstore_is_identity_and_local_kvstore_agrees(adult, ctx)
     assert local.history[0]["accuracy"] == monitor.history[0]["accuracy"]
 
 
+def test_device_stats_carry_every_setting(ctx):
+    settings = dict(num_classes=2, threshold=0.3, num_bins=4, bootstrap=2, from_logits=True,
+                    group_names=["x", "y"])
+    monitor = FairnessMonitor([], 2, seed=5, progress=False, **settings)
+    stats = monitor._new_stats(ctx, device=1)
+    assert {k: getattr(stats, k) for k in settings} == settings
+    assert stats.seed == 6 and stats.counts.context == ctx  # a seed of its own per device
+
+
 def test_errors(ctx):
     loader = gluon.data.DataLoader(
         gluon.data.ArrayDataset(np.zeros((4, 2), "float32"), np.zeros(4)), batch_size=2)

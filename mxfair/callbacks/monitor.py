@@ -196,9 +196,7 @@ class FairnessMonitor:
 
     # ------------------------------------------------------------- evaluation
     def _new_stats(self, ctx: mx.Context, device: int = 0) -> GroupStats:
-        t = self._template
-        return GroupStats(t.num_groups, t.num_classes, t.threshold, t.num_bins, t.bootstrap,
-                          self._replicate_seed(device), t.from_logits, t.group_names, ctx)
+        return self._template.like(ctx, seed=self._replicate_seed(device))
 
     def _replicate_seed(self, device: int) -> Optional[int]:
         """Seed of the bootstrap weights of one device's shard: distinct per device and per

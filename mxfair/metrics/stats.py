@@ -34,6 +34,7 @@ INVALID_ROWS = (
 
 # The public statistics, in a fixed order (arrays(), allreduce, save).
 _STATE = ("counts", "hist", "score_sums", "boot_counts", "boot_hist", "boot_score_sums")
+_SAME_SEED = object()  # GroupStats.like: keep the seed (None is a seed of its own)
 
 
 def _scatter_add(index: mx.nd.NDArray, size: int, weight: Optional[mx.nd.NDArray],
@@ -360,10 +361,38 @@ class GroupStats:
             mine += theirs.as_in_context(mine.context)
         return self
 
+    def like(self, ctx: Optional[mx.Context] = None, seed: Any = _SAME_SEED) -> "GroupStats":
+        """An empty GroupStats with the same settings (groups, classes, threshold, bins,
+        bootstrap, seed, from_logits, group names).
+
+        Parameters
+        ----------
+        ctx : Context, optional
+            Where the new statistics live; this one's context by default (``None`` until the
+            first update when none was given).
+        seed : int or None, optional
+            Seed of the new bootstrap stream; this one's ``seed`` by default.
+
+        Returns
+        -------
+        GroupStats
+
+        Examples
+        --------
+        >>> empty = GroupStats(num_groups=3, threshold=0.3).like(seed=7)
+        >>> empty.num_groups, empty.threshold, empty.seed, empty.num_rows
+        (3, 0.3, 7, 0.0)
+        """
+        return GroupStats(
+            self.num_groups, num_classes=self.num_classes, threshold=self.threshold,
+            num_bins=self.num_bins, bootstrap=self.bootstrap,
+            seed=self.seed if seed is _SAME_SEED else seed, from_logits=self.from_logits,
+            group_names=self.group_names, ctx=self.ctx if ctx is None else ctx,
+        )
+
     def copy(self) -> "GroupStats":
-        """An independent copy (same configuration, copied arrays)."""
-        new = GroupStats(self.num_groups, self.num_classes, self.threshold, self.num_bins,
-                         self.bootstrap, self.seed, self.from_logits, self.group_names, self.ctx)
+        """An independent copy (same configuration, copied arrays, same bootstrap stream)."""
+        new = self.like()
         if self._raw is not None:
             new.merge(self)
         new._rng.set_state(self._rng.get_state())
