@@ -65,7 +65,7 @@ in the first round and raise ``ValueError``.
 import math
 import weakref
 import zlib
-from typing import Any, List, Literal, Optional, Sequence, Tuple
+from typing import Any, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import mxnet as mx
 import numpy as np
@@ -299,14 +299,31 @@ def _join_limbs(limbs: np.ndarray, q_min: int, bits: int, num_workers: int, span
     return np.array([math.ldexp(float(v), q_min) for v in acc], dtype=np.float64)
 
 
-def _ps_sum_float64(kv, name: str, arrays: List[np.ndarray], signature: Sequence[int]):
+def _signature_ints(signature: Mapping[str, Any]) -> List[int]:
+    """The settings of ``signature`` as integers in ``[0, 2**16)`` for the round-1 check:
+    equal lists exactly when the settings are equal. An int (>= 0) or bool is one entry, a
+    float the four 16-bit pieces of its float64 bit pattern (so 0.5 and the next float64
+    differ)."""
+    ints = []
+    for key, value in signature.items():
+        if isinstance(value, (bool, int, np.integer)):
+            if not 0 <= int(value) < 2 ** 16:
+                raise ValueError(f"signature entry {key}={value!r} is outside [0, 2**16)")
+            ints.append(int(value))
+        else:
+            bits = int(np.array([value], dtype=np.float64).view(np.uint64)[0])
+            ints.extend((bits >> shift) & 0xFFFF for shift in (48, 32, 16, 0))
+    return ints
+
+
+def _ps_sum_float64(kv, name: str, arrays: List[np.ndarray], signature: Mapping[str, Any]):
     """Exact sum over ps-lite workers of float64 arrays (see the module docstring)."""
     num_workers = int(kv.num_workers)
     flats = [a.reshape(-1) for a in arrays]
     # Round 1: a check vector (must come back as W times itself), the number of non-finite
     # entries, and one-hot codes of every array's largest exponent and finest bit.
     check = np.concatenate([[1.0], _pieces([len(flats)] + [f.size for f in flats]
-                                           + [int(s) for s in signature])])
+                                           + _signature_ints(signature))])
     hot = np.zeros((len(flats), 2, _EXP_LEN))
     bad = 0
     for i, flat in enumerate(flats):
@@ -321,7 +338,8 @@ def _ps_sum_float64(kv, name: str, arrays: List[np.ndarray], signature: Sequence
     if got[0] != num_workers:
         raise RuntimeError(SERVER_UPDATER)
     if not np.array_equal(got, num_workers * check):
-        raise ValueError(MISMATCH.format(name=name, mine=list(signature)))
+        mine = ", ".join(f"{key}={value!r}" for key, value in signature.items())
+        raise ValueError(MISMATCH.format(name=name, mine=mine or "none"))
     if summed[check.size] > 0:
         raise ValueError(NON_FINITE.format(name=name))
     hot_sum = summed[check.size + 1:].reshape(len(flats), 2, _EXP_LEN)
@@ -372,15 +390,19 @@ def _horovod_sum_float64(hvd, name: str, arrays: List[np.ndarray]) -> List[np.nd
     return sums
 
 
-def _sum_float64(kvstore, name: str, arrays: List[np.ndarray], signature=()) -> List[np.ndarray]:
-    """Sum of float64 host arrays over the workers, each returned flat (float64)."""
+def _sum_float64(kvstore, name: str, arrays: List[np.ndarray],
+                 signature: Optional[Mapping[str, Any]] = None) -> List[np.ndarray]:
+    """Sum of float64 host arrays over the workers, each returned flat (float64).
+
+    ``signature``: settings every worker must share (checked with the shapes, ps-lite only).
+    """
     backend = _backend(kvstore)
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
     if backend == "none":
         return [a.reshape(-1).copy() for a in arrays]
     if backend == "horovod":
         return _horovod_sum_float64(kvstore, name, arrays)
-    return _ps_sum_float64(kvstore, name, arrays, signature)
+    return _ps_sum_float64(kvstore, name, arrays, signature or {})
 
 
 def _check_name(key: Any) -> str:
@@ -435,7 +457,8 @@ def allreduce_stats(stats, kvstore: Any):
     ----------
     stats : GroupStats
         This worker's statistics (it may have seen no rows). Every worker must use the same
-        ``num_groups``, ``num_classes``, ``num_bins`` and ``bootstrap`` (checked). With
+        ``num_groups``, ``num_classes``, ``num_bins``, ``bootstrap``, ``threshold`` and
+        ``from_logits`` (checked through ps-lite; a mismatch raises ``ValueError``). With
         ``bootstrap > 0``, give each worker its own ``seed`` (e.g. ``seed + rank``): the same
         seed would reuse the same Poisson weights on every shard.
     kvstore : None, str, mx.kv.KVStore or Horovod-like
@@ -467,11 +490,19 @@ def allreduce_stats(stats, kvstore: Any):
     if _backend(kvstore) == "none":
         return out
     arrays = out.storage()  # fixed order, summed in place
-    signature = (stats.num_groups, stats.num_classes, stats.num_bins, stats.bootstrap)
-    sums = _sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays], signature)
+    sums = _sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays], _stats_signature(stats))
     for arr, total in zip(arrays, sums):
         arr[:] = mx.nd.array(total.reshape(arr.shape), ctx=arr.context, dtype="float64")
     return out
+
+
+def _stats_signature(stats) -> dict:
+    """The settings of a GroupStats that every worker must share: the shapes, and the
+    ``threshold`` and ``from_logits`` that decide how a score becomes a prediction (summing
+    counts decided differently would be silently wrong)."""
+    return {"num_groups": stats.num_groups, "num_classes": stats.num_classes,
+            "num_bins": stats.num_bins, "bootstrap": stats.bootstrap,
+            "threshold": stats.threshold, "from_logits": stats.from_logits}
 
 
 def global_cell_counts(

@@ -130,6 +130,13 @@ def main() -> int:
         out["nonfinite_error"] = ""
     except ValueError as err:
         out["nonfinite_error"] = str(err)
+    # GroupStats that decide predictions differently must not be summed
+    for setting, value in (("threshold", 0.5 + 0.1 * rank), ("from_logits", rank == 1)):
+        try:
+            dist.allreduce_stats(GroupStats(NUM_GROUPS, ctx=mx.cpu(0), **{setting: value}), kv)
+            out[f"config_error/{setting}"] = ""
+        except ValueError as err:
+            out[f"config_error/{setting}"] = str(err)
     kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.1))  # optimizer on the servers
     try:
         dist.allreduce_stats(plain, kv)

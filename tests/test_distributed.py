@@ -173,6 +173,17 @@ def test_errors_are_raised_on_every_worker(cluster):
         assert str(w["updater_error"]) == dist.SERVER_UPDATER
 
 
+def test_stats_deciding_predictions_differently_are_not_summed(cluster):
+    # worker 1 used threshold 0.6 (worker 0: 0.5), then from_logits=True (worker 0: False)
+    for rank, w in enumerate(cluster["w"]):
+        threshold = str(w["config_error/threshold"])
+        assert threshold.startswith("workers disagree on the arrays of 'stats'"), threshold
+        assert f"threshold={0.5 + 0.1 * rank!r}" in threshold
+        logits = str(w["config_error/from_logits"])
+        assert logits.startswith("workers disagree on the arrays of 'stats'"), logits
+        assert f"from_logits={rank == 1!r}" in logits
+
+
 def test_distributed_training_reduces_the_loss(cluster):
     import json
 
@@ -265,6 +276,22 @@ def test_local_kvstores_give_a_copy(ctx):
     assert empty.counts.shape == (2, 2, 2) and empty.hist.shape == (2, 2, 4)
     assert empty.counts.context == ctx
     assert {k: getattr(empty, k) for k in settings} == settings  # every setting carried over
+
+
+def test_signature_tells_every_setting_apart():
+    base = dist._stats_signature(GroupStats(3, num_bins=8))
+    assert list(base) == ["num_groups", "num_classes", "num_bins", "bootstrap", "threshold",
+                          "from_logits"]
+    ints = dist._signature_ints(base)
+    assert all(0 <= v < 2 ** 16 for v in ints)  # 12-bit pieces summed by W < 2**11 workers
+    nearest = float(np.nextafter(0.5, 1.0))
+    for changed in (dict(threshold=nearest), dict(threshold=0.0), dict(from_logits=True),
+                    dict(num_bins=9), dict(bootstrap=1)):
+        other = dist._stats_signature(GroupStats(3, **{"num_bins": 8, **changed}))
+        assert dist._signature_ints(other) != ints, changed
+    assert dist._signature_ints(dist._stats_signature(GroupStats(3, num_bins=8))) == ints
+    with pytest.raises(ValueError, match=r"signature entry size=65536 is outside"):
+        dist._signature_ints({"size": 2 ** 16})
 
 
 def test_allreduce_array_keeps_kind_dtype_and_context(ctx):
