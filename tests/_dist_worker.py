@@ -1,4 +1,4 @@
-"""Worker program for tests/test_distributed.py, run by ``python -m mxfair.launch``.
+"""Worker program for tests/test_distributed.py and tests/test_launch.py, run by the launcher.
 
 Every worker takes its contiguous shard of a synthetic data set (the same generator as the
 test's single-process reference), combines its statistics with :mod:`mxfair.distributed` and
@@ -6,8 +6,8 @@ saves the local and global figures to ``<out>/worker<rank>.npz`` for the test to
 
 Modes: ``main`` (two epochs of ``examples/distributed_adult.py`` on this kvstore, then
 statistics, reweighing, ratios and the error cases), ``strings`` (the kvstore already holds
-string keys; then worker 1 dies abruptly while worker 0 waits in a barrier, for the launcher's
-failure handling).
+string keys), ``fail`` (worker 1 dies abruptly while worker 0 waits in a barrier, for the
+launcher's failure handling).
 """
 import argparse
 import os
@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--mode", choices=["main", "strings"], default="main")
+    parser.add_argument("--mode", choices=["main", "strings", "fail"], default="main")
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
 
@@ -62,15 +62,18 @@ def main() -> int:
     y, s, g, w = labels[start:end], scores[start:end], groups[start:end], weights[start:end]
     out = {"rank": rank, "size": size, "kv_rank": kv.rank, "start": start, "end": end}
 
+    if args.mode == "fail":
+        print(f"rank {rank} of {size}", flush=True)
+        if rank == 1:
+            os._exit(3)  # no kvstore shutdown: worker 0 would wait for us forever
+        kv._barrier()
+        return 0
     if args.mode == "strings":
         kv.init("user/weight", mx.nd.zeros((4,)))  # the user's own string key comes first
         glob = dist.allreduce_stats(stats_of(y, s, g), kv)
         for name, arr in glob.arrays().items():
             out[f"plain/{name}"] = arr.asnumpy()
         np.savez(Path(args.out) / f"worker{rank}.npz", **out)
-        if rank == 1:
-            os._exit(3)  # no kvstore shutdown: worker 0 would wait for us forever
-        kv._barrier()
         return 0
 
     # (c) fair training on this kvstore (gluon.Trainer keys 0..P-1, update_on_kvstore=False)

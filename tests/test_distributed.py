@@ -1,15 +1,12 @@
-"""mxfair.distributed and mxfair.launch, on a real local ps-lite cluster.
+"""mxfair.distributed, on a real local ps-lite cluster and in process.
 
 The cluster tests start one scheduler, one server and two workers as processes on 127.0.0.1
-through the launcher (``tests/_dist_worker.py`` is the program), bounded by a timeout, and
-check that nothing is left running afterwards. Every worker saves its local and global figures;
-the test compares them with a single process that sees all the data.
+through :func:`mxfair.launch.launch` (``tests/_dist_worker.py`` is the program; the launcher's
+own tests are in test_launch.py), bounded by a timeout. Every worker saves its local and global
+figures; the test compares them with a single process that sees all the data.
 """
 import io
 import math
-import os
-import signal
-import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -19,33 +16,16 @@ import _dist_worker as worker
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leftovers
 
 from mxfair import distributed as dist
 from mxfair.data import cell_counts, reweighing_table
 from mxfair.launch import free_port, launch
 from mxfair.metrics import FairnessReport, GroupStats
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(worker.__file__).resolve()
 ROWS, SEED = 3000, 7  # the worker's defaults
 STATE = ("counts", "hist", "score_sums", "boot_counts", "boot_hist", "boot_score_sums")
-
-
-def _leftovers(port: int) -> list:
-    """Pids of live processes started for the cluster on ``port`` (found by environment)."""
-    tag = f"DMLC_PS_ROOT_PORT={port}".encode() + b"\0"
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            status = (entry / "status").read_text()
-        except OSError:  # gone meanwhile, or not ours
-            continue
-        if tag in environ and "\nState:\tZ" not in status:
-            pids.append(int(entry.name))
-    return pids
 
 
 def _load(out: Path, rank: int) -> dict:
@@ -64,10 +44,10 @@ def cluster(tmp_path_factory):
                      "--seed", str(SEED)], num_workers=2, num_servers=1, timeout=150,
                     port=port, out=log, env={"MXFAIR_PROGRESS": "0"})
     seconds = time.monotonic() - start
-    leftovers = _leftovers(port)
+    left = leftovers(port)
     print(f"main cluster: {seconds:.1f} s\n{log.getvalue()}")
     assert result.returncode == 0, log.getvalue()
-    return {"result": result, "log": log.getvalue(), "leftovers": leftovers, "out": out,
+    return {"result": result, "log": log.getvalue(), "leftovers": left, "out": out,
             "w": [_load(out, 0), _load(out, 1)]}
 
 
@@ -80,16 +60,11 @@ def reference():
     return {"data": (labels, scores, groups, weights), "plain": plain, "weighted": weighted}
 
 
-def test_cluster_ran_and_left_nothing_behind(cluster):
-    result = cluster["result"]
-    assert result.reason == "ok" and result.failed is None
-    assert set(result.returncodes) == {"scheduler", "server 0", "worker 0", "worker 1"}
-    assert all(code == 0 for code in result.returncodes.values())
-    assert cluster["leftovers"] == []
+def test_every_worker_knows_its_rank_and_the_cluster_shuts_down(cluster):
+    assert cluster["result"].reason == "ok"
+    assert cluster["leftovers"] == []  # servers and scheduler ended with the workers
     for rank, w in enumerate(cluster["w"]):
-        assert int(w["size"]) == 2 and int(w["kv_rank"]) == rank
-        # the output prefix is the rank (workers get increasing ports)
-        assert f"[worker {rank}] rank {rank} of 2" in cluster["log"]
+        assert int(w["size"]) == 2 and int(w["rank"]) == int(w["kv_rank"]) == rank
 
 
 def test_distributed_report_equals_single_process_exactly(cluster, reference):
@@ -198,63 +173,17 @@ def test_distributed_training_reduces_the_loss(cluster):
     assert "[worker 1] rank 1: epoch" not in cluster["log"]  # rank 0 prints
 
 
-# ------------------------------------------- string keys, a crashing worker, the CLI launcher
-def test_string_keys_and_a_failing_worker(tmp_path, reference):
-    port = free_port()
-    cmd = [sys.executable, "-m", "mxfair.launch", "-n", "2", "-s", "1", "--port", str(port),
-           "--timeout", "100", "--", sys.executable, str(WORKER), "--out", str(tmp_path),
-           "--mode", "strings", "--rows", str(ROWS), "--seed", str(SEED)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=140)
-    # worker 1 exits with 3 while worker 0 waits for it in a barrier: the launcher ends the
-    # rest and passes the 3 on
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "[launch] failed (worker 1 first)" in proc.stdout
-    assert _leftovers(port) == []
+# ------------------------------------------------------------------------------ string keys
+def test_string_keys_when_the_kvstore_holds_some(tmp_path, reference):
+    log = io.StringIO()
+    result = launch([sys.executable, str(WORKER), "--out", str(tmp_path), "--mode", "strings",
+                     "--rows", str(ROWS), "--seed", str(SEED)], num_workers=2, num_servers=1,
+                    timeout=100, out=log)
+    assert result.returncode == 0, log.getvalue()
     expected = reference["plain"].counts.asnumpy()
     for rank in (0, 1):  # the kvstore held a string key: mxfair used string keys too
         np.testing.assert_array_equal(_load(tmp_path, rank)["plain/counts"], expected)
 
-
-def test_timeout_ends_every_process():
-    port = free_port()
-    log = io.StringIO()
-    start = time.monotonic()
-    result = launch([sys.executable, "-c", "import time; print('up', flush=True); "
-                     "time.sleep(60)"], num_workers=2, timeout=1.5, port=port, out=log)
-    assert time.monotonic() - start < 15
-    assert result.returncode == 124 and result.reason == "timeout"
-    assert all(code is not None and code < 0 for code in result.returncodes.values())
-    assert _leftovers(port) == []
-    assert "[worker 1] up" in log.getvalue() and "[scheduler] up" in log.getvalue()
-
-
-def test_ctrl_c_ends_every_process():
-    port = free_port()
-    cmd = [sys.executable, "-m", "mxfair.launch", "-n", "2", "--port", str(port), "--",
-           sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        seen = 0
-        while seen < 4:  # scheduler, server, two workers
-            line = proc.stdout.readline()
-            assert line, "launcher ended early"
-            seen += line.rstrip().endswith("] up")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
-    assert _leftovers(port) == []
-
-
-def test_launcher_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="num_workers must be an integer >= 1, got 0"):
-        launch(["true"], num_workers=0)
-    with pytest.raises(ValueError, match="command must not be empty"):
-        launch([], num_workers=1)
-    with pytest.raises(ValueError, match="timeout must be a positive number"):
-        launch(["true"], num_workers=1, timeout=0)
 
 
 # ------------------------------------------------------------------ in-process (no cluster)
