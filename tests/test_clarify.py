@@ -1,12 +1,13 @@
 """SageMaker Clarify's post-training metrics against Clarify's row-wise definitions."""
 import math
+import warnings
 
 import mxnet as mx
 import numpy as np
 import pytest
 from _helpers import YP, G, Y
 
-from mxfair.metrics import aif360, clarify, data_bias
+from mxfair.metrics import UndefinedRateWarning, aif360, clarify, data_bias
 
 
 def cdiv(a, b):
@@ -89,8 +90,6 @@ def test_infinite_rates_cancel_and_cddpl():
     out = clarify.post_training_bias(y, yp + 0, groups=g, facet=1)
     assert out["DCAcc"] == 0.0 and out["DI"] == 0.0
     assert out["GE"] == pytest.approx(0.5)  # b = 0, 1, 0, 1: mean((2b)^2 - 1) / 2
-    all_missed = clarify.post_training_bias([1, 1], [0, 0], groups=[0, 1], facet=1)
-    assert np.isnan(all_missed["GE"])  # every prediction a false negative: mean benefit 0
     s = np.array([0, 1, 0, 1])
     assert clarify.conditional_demographic_disparity_in_predicted_labels(
         Y, YP, groups=G, facet="d", strata=[0, 1] * 4) == pytest.approx(2 / 3)
@@ -115,3 +114,47 @@ def test_ndarray_inputs_on_a_context(ctx):
 def test_generalized_entropy_is_aif360s_index_with_alpha_2():
     assert clarify.generalized_entropy(Y, YP, groups=G, facet="d") == \
         aif360.generalized_entropy_index(Y, YP, alpha=2)
+
+
+def ge_rows(y, yp, weight=None):
+    """GE (alpha = 2) of b = yp - y + 1 over the given rows, as Clarify's source computes it."""
+    b = np.repeat(yp - y + 1, 1 if weight is None else weight).astype(float)
+    return float(np.sum((b / b.mean()) ** 2 - 1) / (len(b) * 2))
+
+
+def test_generalized_entropy_is_taken_over_all_rows():
+    # facet x against reference y: the z rows are in neither, but GE is over every row
+    y = np.array([1, 0, 1, 0, 1, 0, 0, 0, 1, 1, 0, 0])
+    yp = np.array([1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1])
+    g = np.array(["x", "x", "x", "x", "y", "y", "y", "y", "z", "z", "z", "z"])
+    expected = ge_rows(y, yp)
+    assert expected != pytest.approx(ge_rows(y[g != "z"], yp[g != "z"]))  # z rows matter
+    kw = {"groups": g, "facet": "x", "reference": "y"}
+    assert clarify.generalized_entropy(y, yp, **kw) == pytest.approx(expected, abs=1e-12)
+    assert clarify.post_training_bias(y, yp, **kw)["GE"] == pytest.approx(expected, abs=1e-12)
+    assert clarify.bias_report(y, yp, **kw)["GE"] == pytest.approx(expected, abs=1e-12)
+    assert expected == pytest.approx(aif360.generalized_entropy_index(y, yp), abs=1e-12)
+    # the facet metrics still use the facets only
+    assert clarify.post_training_bias(y, yp, **kw)["DPPL"] == pytest.approx(1.0 - 0.25)
+    w = np.array([1, 2, 1, 3, 1, 1, 2, 1, 1, 3, 1, 2])  # weights = row multiplicities
+    assert clarify.generalized_entropy(y, yp, sample_weight=w.astype(float), **kw) == \
+        pytest.approx(ge_rows(y, yp, w), abs=1e-12)
+
+
+def test_generalized_entropy_where_clarify_refuses():
+    # every prediction a false negative: mean benefit 0, Clarify raises
+    y, yp, g = [1, 1, 1], [0, 0, 0], ["a", "d", "z"]
+    with pytest.raises(ValueError, match="every prediction is a false negative"):
+        clarify.generalized_entropy(y, yp, groups=g, facet="d")
+    with pytest.warns(UndefinedRateWarning, match="every prediction is a false negative"):
+        out = clarify.post_training_bias(y, yp, groups=g, facet="d", reference="a")
+    assert np.isnan(out["GE"]) and out["RD"] == 0.0  # the other metrics stay
+    with pytest.warns(UndefinedRateWarning, match="reported as NaN"):
+        assert np.isnan(clarify.bias_report(y, yp, groups=g, facet="d")["GE"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedRateWarning)  # only GE is undefined here
+        assert clarify.recall_difference(y, yp, groups=g, facet="d") == 0.0
+        # only the facets missed everything: the z row (a true positive) makes GE defined
+        out = clarify.post_training_bias([1, 1, 1], [0, 0, 1], groups=g, facet="d",
+                                         reference="a")
+    assert out["GE"] == pytest.approx(ge_rows(np.array([1, 1, 1]), np.array([0, 0, 1])))

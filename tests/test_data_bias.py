@@ -23,10 +23,12 @@ def test_facet_counts_layout_and_context(ctx):
 def test_facet_and_reference_selection():
     groups = np.array(["x", "y", "z", "x", "y", "z"])
     y = np.array([1, 0, 1, 1, 0, 0])
-    both = facet_counts(y, groups=groups, facet="x", reference=["y"])["counts"]
-    assert both.sum() == 4  # the z rows are in neither side
-    rest = facet_counts(y, groups=groups, reference="z")["counts"]
-    assert rest[0, 1].sum() == 4 and rest[0, 0].sum() == 2
+    both = facet_counts(y, groups=groups, facet="x", reference=["y"])
+    assert both["counts"].sum() == 4  # the z rows are in neither side ...
+    np.testing.assert_array_equal(both["others"], [[1, 0], [0, 1]])  # ... but counted apart
+    rest = facet_counts(y, groups=groups, reference="z")
+    assert rest["counts"][0, 1].sum() == 4 and rest["counts"][0, 0].sum() == 2
+    assert rest["others"].sum() == 0  # one side given: every row is on a side
     with pytest.raises(ValueError, match=r"facet value\(s\) \['w'\] not found in groups"):
         facet_counts(y, groups=groups, facet="w")
     with pytest.raises(ValueError, match="must be disjoint"):

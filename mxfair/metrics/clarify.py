@@ -8,6 +8,12 @@ counts of :func:`~mxfair.metrics.data_bias.facet_counts` (binary: ``pos_label`` 
 the pre-training (label) metrics are in :mod:`mxfair.metrics.data_bias`, and
 :func:`bias_report` gives both sets at once under Clarify's abbreviations.
 
+GE is not a comparison of facets: as in Clarify, it is taken over *all* rows, including those
+in neither facet when both ``facet`` and ``reference`` are given. Clarify refuses GE when every
+prediction is a false negative (the mean benefit is 0): :func:`generalized_entropy` raises
+``ValueError`` there, and :func:`post_training_bias` / :func:`bias_report` report it as NaN
+with an :class:`~mxfair.metrics.UndefinedRateWarning` (the other metrics stay).
+
 Examples
 --------
 >>> from mxfair.metrics import clarify
@@ -15,6 +21,7 @@ Examples
 >>> clarify.difference_in_positive_proportions(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], facet=1)
 0.5
 """
+import warnings
 from typing import Any, Dict
 
 import numpy as np
@@ -29,6 +36,7 @@ from .data_bias import (
     clarify_divide,
     facet_counts,
 )
+from .report import UndefinedRateWarning
 
 __all__ = [
     "post_training_bias",
@@ -64,9 +72,31 @@ CLARIFY_NAMES = {
     "GE": "generalized_entropy",
 }
 
+ALL_FALSE_NEGATIVES = (
+    "GE is undefined: every prediction is a false negative (mean benefit 0); Clarify requires "
+    "at least one prediction that is not a false negative"
+)
 
-def _post_training(counts: np.ndarray, strata_given: bool) -> Dict[str, float]:
-    """Every post-training metric from facet counts (S, 2, K, K) (side 0 = a, 1 = d)."""
+
+def _generalized_entropy(counts: np.ndarray, others: np.ndarray, undefined: str) -> float:
+    """Clarify's GE (α = 2) over all rows: the facets' counts (S, 2, K, K) and the counts
+    (K, K) of the rows in neither. Where Clarify refuses (mean benefit 0): ValueError when
+    ``undefined == "raise"``, else NaN with a warning."""
+    every = binarize(counts).sum(axis=(0, 1)) + binarize(others)  # (2, 2): true, pred
+    if every[1, 0] == every.sum():  # b = 0 on every row (the facets are not empty)
+        if undefined == "raise":
+            raise ValueError(ALL_FALSE_NEGATIVES)
+        warnings.warn(ALL_FALSE_NEGATIVES + "; reported as NaN", UndefinedRateWarning,
+                      stacklevel=4)  # the caller of post_training_bias or bias_report
+        return float("nan")
+    return generalized_entropy_from_counts(every, alpha=2.0)
+
+
+def _post_training(fc: Dict[str, Any], strata_given: bool, ge: str = "warn") -> Dict[str, float]:
+    """Every post-training metric from :func:`facet_counts`' output: ``counts`` (S, 2, K, K)
+    (side 0 = a, 1 = d) and, for GE, ``others`` (K, K). ``ge``: where GE is undefined,
+    ``"warn"`` (NaN with a warning) or ``"raise"``; ``"skip"`` leaves GE out."""
+    counts = fc["counts"]
     _check_facets(counts)
     binary = binarize(counts)  # (S, 2, 2, 2)
     c = binary.sum(axis=0)  # (2, 2, 2): side, true, pred
@@ -94,10 +124,8 @@ def _post_training(counts: np.ndarray, strata_given: bool) -> Dict[str, float]:
     }
     if strata_given:
         out["CDDPL"] = _cdd(counts, axis=2)
-    if c[:, 1, 0].sum() == c.sum():
-        out["GE"] = float("nan")  # every prediction a false negative: Clarify refuses
-    else:
-        out["GE"] = generalized_entropy_from_counts(c, alpha=2.0)
+    if ge != "skip":
+        out["GE"] = _generalized_entropy(counts, fc["others"], ge)
     return out
 
 
@@ -116,6 +144,7 @@ def post_training_bias(
         The sensitive column.
     facet : value or list of values of ``groups``
         The disadvantaged facet d; ``reference`` (the facet a) defaults to the other rows.
+        Rows in neither facet count only for GE, which is taken over all rows.
     strata : array, shape (N,), optional
         Group variable for CDDPL (left out when not given).
     sample_weight : array, shape (N,), optional
@@ -124,7 +153,8 @@ def post_training_bias(
     Returns
     -------
     dict
-        Keys are Clarify's abbreviations (:data:`CLARIFY_NAMES`).
+        Keys are Clarify's abbreviations (:data:`CLARIFY_NAMES`). GE is NaN, with an
+        ``UndefinedRateWarning``, when every prediction is a false negative.
 
     Examples
     --------
@@ -135,7 +165,7 @@ def post_training_bias(
     """
     fc = facet_counts(y_true, y_pred, groups=groups, facet=facet, reference=reference,
                       strata=strata, sample_weight=sample_weight, pos_label=pos_label)
-    return _post_training(fc["counts"], strata is not None)
+    return _post_training(fc, strata is not None)
 
 
 def bias_report(
@@ -161,7 +191,7 @@ def bias_report(
     diagonal = labels_only[..., None] * np.eye(labels_only.shape[-1])
     out = _pre_training(diagonal, strata is not None)
     if y_pred is not None:
-        out.update(_post_training(fc["counts"], strata is not None))
+        out.update(_post_training(fc, strata is not None))
     return out
 
 
@@ -175,9 +205,9 @@ def _single(abbr: str, doc: str, example: str):
             raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
         if needs_strata and strata is None:
             raise ValueError("CDDPL needs strata (the group variable to condition on)")
-        return post_training_bias(y_true, y_pred, groups=groups, facet=facet,
-                                  reference=reference, strata=strata,
-                                  sample_weight=sample_weight, pos_label=pos_label)[abbr]
+        fc = facet_counts(y_true, y_pred, groups=groups, facet=facet, reference=reference,
+                          strata=strata, sample_weight=sample_weight, pos_label=pos_label)
+        return _post_training(fc, strata is not None, ge="raise" if abbr == "GE" else "skip")[abbr]
 
     metric.__name__ = metric.__qualname__ = CLARIFY_NAMES[abbr]
     metric.__doc__ = f"""Clarify's {abbr}: {doc}
@@ -241,6 +271,6 @@ conditional_demographic_disparity_in_predicted_labels = _single(
     "round(conditional_demographic_disparity_in_predicted_labels(\n"
     "    ...     y, yp, groups=g, facet=1, strata=[0, 1] * 4), 4)\n    0.6667")
 generalized_entropy = _single(
-    "GE", "generalised entropy index (α = 2) of b = ŷ − y + 1 over all rows "
-    "(NaN when every prediction is a false negative, where Clarify refuses).",
+    "GE", "generalised entropy index (α = 2) of b = ŷ − y + 1 over all rows, also those in "
+    "neither facet (raises ValueError when every prediction is a false negative, as Clarify).",
     "generalized_entropy(y, yp, groups=g, facet=1)  # b = 1,2,1,1,1,1,0,1\n    0.125")

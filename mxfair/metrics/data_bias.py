@@ -118,7 +118,7 @@ def facet_counts(
     facet, reference : value or list of values of ``groups``
         The compared group (Clarify's d, AIF360's unprivileged) and the group it is compared
         with (Clarify's a, AIF360's privileged). Either defaults to all other rows; rows in
-        neither are left out.
+        neither are left out of ``counts`` and counted in ``others``.
     strata : array, shape (N,), optional
         A group variable for the conditional metrics (CDDL, CDDPL).
     sample_weight : array, shape (N,), optional
@@ -127,8 +127,10 @@ def facet_counts(
     -------
     dict
         ``counts``: ndarray (S, 2, K, K) float64, ``counts[s, side, t, p]`` with side 0 the
-        reference and 1 the facet; ``classes``: the K label values, ``pos_label`` at index 1;
-        ``strata``: the stratum values (S of them).
+        reference and 1 the facet; ``others``: ndarray (K, K) float64, the confusion counts of
+        the rows in neither (zeros unless both ``facet`` and ``reference`` are given; for
+        metrics over all rows, such as Clarify's GE); ``classes``: the K label values,
+        ``pos_label`` at index 1; ``strata``: the stratum values (S of them).
 
     Examples
     --------
@@ -149,16 +151,17 @@ def facet_counts(
         strata_values, stratum = np.unique(to_numpy(strata).reshape(-1), return_inverse=True)
     ti, pi, classes = _label_indices(yt, yp, pos_label)
     K = len(classes)
-    keep = side >= 0
     weight = None
     if sample_weight is not None:
-        weight = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)[keep]
+        weight = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
     S = len(strata_values)
-    stats = GroupStats(num_groups=2 * S, num_classes=K, ctx=ctx)
-    stats.update(ti[keep].astype(np.float32), pi[keep].astype(np.float32),
-                 (stratum[keep] * 2 + side[keep]).astype(np.float32), weight)
-    counts = stats.report().counts.reshape(S, 2, K, K)
-    return {"counts": counts, "classes": classes, "strata": strata_values}
+    # Group id: stratum * 2 + side, and 2S for the rows in neither facet (one pass for all).
+    cell = np.where(side >= 0, stratum * 2 + side, 2 * S)
+    stats = GroupStats(num_groups=2 * S + 1, num_classes=K, ctx=ctx)
+    stats.update(ti.astype(np.float32), pi.astype(np.float32), cell.astype(np.float32), weight)
+    every = stats.report().counts  # (2S + 1, K, K)
+    return {"counts": every[:-1].reshape(S, 2, K, K), "others": every[-1],
+            "classes": classes, "strata": strata_values}
 
 
 def clarify_divide(num: Any, den: Any) -> np.ndarray:
