@@ -5,7 +5,7 @@ import mxnet as mx
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import mxfair.metrics as mfm
@@ -28,30 +28,60 @@ GAP_FUNCTIONS = [
 ]
 
 
+def _predict(rs, y, kind):
+    """Predictions: random, none positive, or positives only on negative labels."""
+    yp = rs.randint(0, 2, y.size)
+    if kind == "nothing_positive":
+        yp[:] = 0
+    elif kind == "no_true_positive":
+        yp[y == 1] = 0
+        yp[np.flatnonzero(y == 0)[0]] = 1  # at least one false positive
+    return yp
+
+
 @settings(max_examples=30, deadline=None)
 @given(G=st.integers(2, 4), n_per_group=st.integers(3, 30), weighted=st.booleans(),
-       method=st.sampled_from(["between_groups", "to_overall"]), seed=st.integers(0, 2**31 - 1))
-def test_gap_functions_match_fairlearn(G, n_per_group, weighted, method, seed):
+       method=st.sampled_from(["between_groups", "to_overall"]), seed=st.integers(0, 2**31 - 1),
+       predictions=st.sampled_from(["random", "nothing_positive", "no_true_positive"]))
+@example(G=2, n_per_group=3, weighted=False, method="between_groups", seed=0,
+         predictions="no_true_positive")
+@example(G=3, n_per_group=4, weighted=True, method="to_overall", seed=1,
+         predictions="nothing_positive")
+def test_gap_functions_match_fairlearn(G, n_per_group, weighted, method, seed, predictions):
     rs = np.random.RandomState(seed)
-    y, yp, sens = data_with_both_labels(rs, n_per_group, [f"g{i}" for i in range(G)])
+    y, _, sens = data_with_both_labels(rs, n_per_group, [f"g{i}" for i in range(G)])
+    yp = _predict(rs, y, predictions)
     w = rs.rand(y.size) + 0.1 if weighted else None
+    no_tp = not np.any((y == 1) & (yp == 1))
+    no_fp = not np.any((y == 0) & (yp == 1))
+    # Every group has both labels, so every per-group rate is defined (the group without
+    # positives, where fairlearn says TPR = 0 and mxfair NaN, is tested apart below). What is
+    # left: a ratio of a rate that is 0 in every group is 0/0, NaN in both libraries; and
+    # equalized_odds_ratio without any true positive, where fairlearn's min() over (TPR ratio,
+    # FPR ratio) keeps the leading NaN, while mxfair leaves the undefined TPR ratio out and
+    # reports the FPR ratio (NaN too when there is no false positive either).
+    fairlearn_nan = {"demographic_parity_ratio": no_tp and no_fp, "equalized_odds_ratio": no_tp}
+    frame = {m: flm.MetricFrame(metrics=getattr(flm, m), y_true=y, y_pred=yp,
+                                sensitive_features=sens,
+                                sample_params=None if w is None else {"sample_weight": w})
+             for m in ("true_positive_rate", "false_positive_rate")}
     for name in GAP_FUNCTIONS:
         expected = getattr(flm, name)(y, yp, sensitive_features=sens, method=method,
                                       sample_weight=w)
         got = getattr(mfm, name)(y, yp, sensitive_features=sens, method=method, sample_weight=w)
         assert isinstance(got, float)
-        if np.isfinite(expected):
-            assert got == pytest.approx(expected, abs=1e-9), name
-    tpr = flm.MetricFrame(metrics=flm.true_positive_rate, y_true=y, y_pred=yp,
-                          sensitive_features=sens,
-                          sample_params=None if w is None else {"sample_weight": w})
+        assert np.isnan(expected) == fairlearn_nan.get(name, False), (name, expected)
+        if name == "equalized_odds_ratio" and no_tp:
+            expected = frame["false_positive_rate"].ratio(method=method)
+        assert got == pytest.approx(expected, abs=1e-9, nan_ok=True), name
+    tpr = frame["true_positive_rate"]
     assert mfm.equal_opportunity_difference(
         y, yp, sensitive_features=sens, method=method, sample_weight=w
     ) == pytest.approx(tpr.difference(method=method), abs=1e-9)
-    if np.isfinite(tpr.ratio(method=method)):
-        assert mfm.equal_opportunity_ratio(
-            y, yp, sensitive_features=sens, method=method, sample_weight=w
-        ) == pytest.approx(tpr.ratio(method=method), abs=1e-9)
+    assert np.isnan(tpr.ratio(method=method)) == no_tp  # 0/0: no true positive anywhere
+    assert mfm.equal_opportunity_ratio(
+        y, yp, sensitive_features=sens, method=method, sample_weight=w
+    ) == pytest.approx(tpr.ratio(method=method), abs=1e-9, nan_ok=True)
 
 
 @pytest.mark.parametrize("name", ["selection_rate", "true_positive_rate", "false_positive_rate",
