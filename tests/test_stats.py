@@ -315,3 +315,25 @@ def test_reset_returns_to_the_given_context(ctx):
     stats.reset()
     stats.update(mx.nd.array([1, 0]), mx.nd.array([0.9, 0.1]), mx.nd.array([0, 1]))
     assert stats.ctx == mx.current_context() and stats.counts.context == mx.current_context()
+
+
+def test_like_is_empty_with_the_same_settings(ctx):
+    settings = dict(num_groups=2, num_classes=2, threshold=0.3, num_bins=4, bootstrap=3,
+                    seed=5, from_logits=True, group_names=["x", "y"])
+    stats = GroupStats(ctx=ctx, **settings)
+    stats.update(mx.nd.array([1, 0, 1], ctx=ctx), mx.nd.array([0.2, -1.0, 3.0], ctx=ctx),
+                 mx.nd.array([0, 1, 1], ctx=ctx))
+    empty = stats.like()
+    assert {k: getattr(empty, k) for k in settings} == settings
+    assert empty.num_rows == 0.0 and empty.counts.context == ctx
+    other = stats.like(ctx=mx.cpu(2), seed=None)
+    assert other.ctx == mx.cpu(2) and other.seed is None and other.threshold == 0.3
+    twin = stats.copy()
+    np.testing.assert_array_equal(twin.boot_counts.asnumpy(), stats.boot_counts.asnumpy())
+    assert twin._rng.randint(1 << 30) == stats._rng.randint(1 << 30)
+
+
+@pytest.mark.parametrize("setting", [{"threshold": 0.6}, {"from_logits": True}])
+def test_merge_refuses_statistics_decided_another_way(setting):
+    with pytest.raises(ValueError, match="cannot merge GroupStats"):
+        GroupStats(2).merge(GroupStats(2, **setting))

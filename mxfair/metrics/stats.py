@@ -342,12 +342,12 @@ class GroupStats:
     def _check_compatible(self, other: "GroupStats") -> None:
         if not isinstance(other, GroupStats):
             raise TypeError(f"can only merge GroupStats, got {type(other).__name__}")
-        mine = (self.num_groups, self.num_classes, self.num_bins, self.bootstrap)
-        theirs = (other.num_groups, other.num_classes, other.num_bins, other.bootstrap)
-        if mine != theirs:
+        names = ("num_groups", "num_classes", "num_bins", "bootstrap", "threshold", "from_logits")
+        mine = tuple(getattr(self, k) for k in names)
+        theirs = tuple(getattr(other, k) for k in names)
+        if mine != theirs:  # threshold and from_logits decide what a prediction is
             raise ValueError(
-                "cannot merge GroupStats with (num_groups, num_classes, num_bins, bootstrap) "
-                f"{theirs} into {mine}"
+                f"cannot merge GroupStats with ({', '.join(names)}) {theirs} into {mine}"
             )
 
     def merge(self, other: "GroupStats") -> "GroupStats":
