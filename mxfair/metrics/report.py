@@ -457,6 +457,12 @@ class FairnessReport:
         Returns
         -------
         ndarray, shape (..., 2): lower and upper bounds.
+
+        Notes
+        -----
+        Percentile intervals of a gap (an absolute difference or a min/max ratio) are biased
+        away from perfect parity: resampling noise can only widen a gap near 0, so such an
+        interval can lie entirely above the point estimate.
         """
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be in (0, 1), got {level}")
