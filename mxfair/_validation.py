@@ -350,12 +350,13 @@ def check_seed(name: str, seed: Any) -> Any:
     return [int(v) for v in arr.tolist()]
 
 
-def check_binary_labels(name: str, values: Any, pos_label: Any = None) -> np.ndarray:
+def check_binary_labels(name: str, values: Any, pos_label: Any = None,
+                        hint: str = "") -> np.ndarray:
     """Host check of binary labels as fairlearn reads them; returns a bool (N,) "is positive".
 
     With ``pos_label=None`` the values must come from {0, 1} or {-1, 1} (1 is positive); with
     a ``pos_label``, at most two distinct values, one of which is ``pos_label`` when there are
-    two. NaN is never a label.
+    two. NaN is never a label. ``hint`` is appended to every message.
 
     Examples
     --------
@@ -369,21 +370,21 @@ def check_binary_labels(name: str, values: Any, pos_label: Any = None) -> np.nda
     arr = np.asarray(to_numpy(values)).reshape(-1)
     if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
         raise ValueError(f"{name} must hold binary labels, got {int(np.isnan(arr).sum())} NaN "
-                         "value(s)")
+                         f"value(s){hint}")
     if arr.dtype.kind == "O" and any(v is None for v in arr.tolist()):
-        raise ValueError(f"{name} must hold binary labels, got None")
+        raise ValueError(f"{name} must hold binary labels, got None{hint}")
     unique = list(dict.fromkeys(arr.tolist()))
     if pos_label is None:
         if arr.dtype.kind not in "biuf" or not (set(unique) <= {0, 1}
                                                  or set(unique) <= {-1, 1}):
             shown = sorted(unique, key=str)[:5]
             raise ValueError(f"{name} must hold binary labels from {{0, 1}} or {{-1, 1}} (or "
-                             f"pass pos_label), got values {shown}")
+                             f"pass pos_label), got values {shown}{hint}")
         return arr == 1
     if len(unique) > 2:
         raise ValueError(f"{name} must hold binary labels (two values), got {len(unique)} "
-                         f"distinct values such as {sorted(unique, key=str)[:5]}")
+                         f"distinct values such as {sorted(unique, key=str)[:5]}{hint}")
     if len(unique) == 2 and pos_label not in unique:
         raise ValueError(f"pos_label={pos_label!r} is not one of the values of {name}: "
-                         f"{sorted(unique, key=str)}")
+                         f"{sorted(unique, key=str)}{hint}")
     return arr == pos_label
