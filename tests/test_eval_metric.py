@@ -339,10 +339,11 @@ def test_default_reads_a_dense1_nets_logits(make, ctx):
     rs = np.random.RandomState(5)
     X = rs.normal(size=(400, 3)).astype("float32")
     g = (rs.rand(400) < 0.5).astype("int64")
+    X[:, 1] = g  # the net sees the group
     y = ((X[:, 0] + 0.8 * g) > 0.3).astype("int64")
     net = gluon.nn.Dense(1)
     net.initialize(mx.init.Xavier(), ctx=ctx)
-    net.weight.set_data(mx.nd.array([[1.0, 0.2, 0.0]], ctx=ctx))
+    net.weight.set_data(mx.nd.array([[1.0, 0.8, 0.0]], ctx=ctx))
     net.bias.set_data(mx.nd.array([0.25], ctx=ctx))
     logits = net(mx.nd.array(X, ctx=ctx))
     decided = logits.asnumpy().reshape(-1) >= 0  # sigmoid(logit) >= 0.5
