@@ -388,3 +388,36 @@ def check_binary_labels(name: str, values: Any, pos_label: Any = None,
         raise ValueError(f"pos_label={pos_label!r} is not one of the values of {name}: "
                          f"{sorted(unique, key=str)}{hint}")
     return arr == pos_label
+
+
+PRED_COLUMNS = (
+    "{name} has {cols} columns but num_classes={k}: pass num_classes={cols} for {cols}-class "
+    "scores (binary scores have shape (N,), (N, 1) or (N, 2))"
+)
+PRED_SHAPE = "{name} must have shape (N,), (N, 1) or (N, num_classes={k}), got shape {shape}"
+
+
+def check_pred_columns(name: str, shape: tuple, num_classes: int) -> None:
+    """Raise ValueError when scores of ``shape`` do not fit ``num_classes`` (no data read).
+
+    Binary (``num_classes=2``): (N,), (N, 1) or (N, 2); K classes: (N,) hard labels or (N, K).
+    A (N, C) array with another C says "pass num_classes=C".
+
+    Examples
+    --------
+    >>> check_pred_columns("preds", (8, 10), 2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: preds has 10 columns but num_classes=2: pass num_classes=10 for 10-class ...
+    """
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 1:
+        return
+    if len(shape) != 2:
+        raise ValueError(PRED_SHAPE.format(name=name, k=num_classes, shape=shape))
+    cols = shape[1]
+    if cols == num_classes or (num_classes == 2 and cols == 1):
+        return
+    if cols > 2:
+        raise ValueError(PRED_COLUMNS.format(name=name, cols=cols, k=num_classes))
+    raise ValueError(PRED_SHAPE.format(name=name, k=num_classes, shape=shape))
