@@ -321,7 +321,8 @@ class FairnessMonitor:
 
         return allreduce_stats(stats, self.kvstore)
 
-    def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None) -> FairnessReport:
+    def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None,
+                 log: Optional[logging.Logger] = None) -> FairnessReport:
         """Validate ``net`` once: statistics, report, one history record and one log line.
 
         Parameters
@@ -329,17 +330,16 @@ class FairnessMonitor:
         net : gluon.Block
         epoch : int, optional
             Stored in the record; by default the number of earlier evaluations.
+        log : logging.Logger, optional
+            Where the line and the report's warnings go: the ``"mxfair"`` logger by default;
+            :class:`~mxfair.callbacks.FairnessValidationHandler` passes the Estimator's
+            logger, so the line shows in ``est.fit``'s own output.
 
         Returns
         -------
         FairnessReport
         """
-        return self._evaluate(net, epoch, logger)
-
-    def _evaluate(self, net: mx.gluon.Block, epoch: Optional[int],
-                  log: logging.Logger) -> FairnessReport:
-        """:meth:`evaluate`, logging the line and the warnings to ``log`` (the Estimator's
-        logger for :class:`~mxfair.callbacks.FairnessValidationHandler`)."""
+        log = logger if log is None else log
         start = time.time()
         stats = self.collect(net)
         epoch = len(self.history) if epoch is None else int(epoch)
