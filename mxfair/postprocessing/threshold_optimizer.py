@@ -447,10 +447,10 @@ class ThresholdOptimizer:
         num_groups = check_positive_int("num_groups", num_groups)
         g = check_ids("groups", groups, num_groups, what="group ids")
         ctx = context_of(scores, labels, groups, default=mx.cpu())
-        # The host arrays were checked; the statistics see the probabilities.
-        probs = 1.0 / (1.0 + np.exp(-host_scores)) if self.from_logits else host_scores
-        stats = GroupStats(num_groups, num_bins=self.grid_size, ctx=ctx, from_logits=False)
-        stats.update(mx.nd.array(host_labels, ctx=ctx), mx.nd.array(probs, ctx=ctx),
+        # The host arrays were checked; GroupStats applies the sigmoid (float32, as predict).
+        stats = GroupStats(num_groups, num_bins=self.grid_size, ctx=ctx,
+                           from_logits=self.from_logits)
+        stats.update(mx.nd.array(host_labels, ctx=ctx), mx.nd.array(host_scores, ctx=ctx),
                      mx.nd.array(g, ctx=ctx),
                      sample_weight=None if weight is None else mx.nd.array(weight, ctx=ctx))
         return self._fit_stats(stats)
