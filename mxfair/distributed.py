@@ -474,7 +474,7 @@ def allreduce_stats(stats, kvstore: Any):
     Examples
     --------
     >>> from mxfair.metrics import GroupStats
-    >>> local = GroupStats(num_groups=2)
+    >>> local = GroupStats(num_groups=2, from_logits=False)  # probabilities
     >>> local.update(np.array([1, 0, 1]), np.array([0.9, 0.2, 0.7]), np.array([0, 0, 1]))
     >>> allreduce_stats(local, None).counts.asnumpy().sum()
     3.0
