@@ -356,3 +356,11 @@ def test_default_reads_a_dense1_nets_logits(make, ctx):
     assert value == pytest.approx(truth, abs=1e-12)
     wrong = logits.asnumpy().reshape(-1) >= 0.5  # what reading logits as probabilities gives
     assert abs(abs(wrong[g == 0].mean() - wrong[g == 1].mean()) - truth) > 0.01
+
+
+def test_multiclass_scores_with_the_binary_default_say_pass_num_classes(ctx):
+    metric = mx.metric.create("demographic_parity_difference", num_groups=2)
+    with pytest.raises(ValueError, match="preds has 10 columns but num_classes=2: pass "
+                                         "num_classes=10"):
+        metric.update([mx.nd.zeros(4, ctx=ctx), mx.nd.zeros(4, ctx=ctx)],
+                      [mx.nd.zeros((4, 10), ctx=ctx)])

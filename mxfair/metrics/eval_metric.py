@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence
 
 import mxnet as mx
 
+from .._validation import check_pred_columns
 from .stats import GroupStats
 
 __all__ = [
@@ -167,6 +168,8 @@ class _StatsMetric(mx.metric.EvalMetric):
         else:
             label = _first(labels)
         pred = _first(preds)
+        if hasattr(pred, "shape"):  # shape only: no data read, no synchronisation
+            check_pred_columns("preds", pred.shape, self._stats.num_classes)
         self._stats.update(label, pred, groups, weight)
         rows = int(label.shape[0]) if hasattr(label, "shape") else len(label)
         self.num_inst += rows
