@@ -398,7 +398,9 @@ def _sum_float64(kvstore, name: str, arrays: List[np.ndarray],
     """
     backend = _backend(kvstore)
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
-    if backend == "none":
+    if backend == "none":  # one process: refuse what the cluster path refuses, not a NaN sum
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ValueError(NON_FINITE.format(name=name))
         return [a.reshape(-1).copy() for a in arrays]
     if backend == "horovod":
         return _horovod_sum_float64(kvstore, name, arrays)

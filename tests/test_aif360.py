@@ -118,3 +118,10 @@ def test_nan_figures_come_with_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UndefinedRateWarning)  # defined figures stay quiet
         assert aif360.statistical_parity_difference(Y, YP, groups=G, privileged="a") == -0.5
+
+
+def test_generalized_entropy_from_counts_checks_its_table():
+    with pytest.raises(ValueError, match=r"counts must have shape \(..., 2, 2\)"):
+        aif360.generalized_entropy_from_counts(np.ones((3, 3)))  # main: a reshape error
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        aif360.generalized_entropy_from_counts(np.ones((2, 2)), alpha=float("nan"))

@@ -198,6 +198,9 @@ def test_local_kvstores_give_a_copy(ctx):
         assert not dist.is_distributed(kv) and dist.rank_and_size(kv) == (0, 1)
     out = stats.allreduce(None)
     out.counts[:] = 0  # a copy: the original is untouched
+    # one process refuses what the cluster refuses (main returned the NaN sum)
+    with pytest.raises(ValueError, match="'w' holds NaN or infinite values"):
+        dist.allreduce_array(None, "w", np.array([1.0, np.nan]))
     assert stats.counts.asnumpy().sum() == 3
     settings = dict(num_bins=4, threshold=0.3, from_logits=True, bootstrap=2, seed=5,
                     group_names=["x", "y"])

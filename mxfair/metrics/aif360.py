@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._validation import check_number
 from .data_bias import binarize, facet_counts
 from .functional import group_report
 from .report import UndefinedRateWarning, confusion_rates
@@ -206,7 +207,14 @@ def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> f
     >>> generalized_entropy_from_counts(np.array([[2.0, 1.0], [1.0, 2.0]]))  # b = 1,1,2,0,1,1
     0.16666666666666666
     """
-    counts = np.asarray(counts, dtype=np.float64).reshape(-1, 2, 2).sum(axis=0)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim < 2 or counts.shape[-2:] != (2, 2):
+        raise ValueError(f"counts must have shape (..., 2, 2) (binary confusion counts), got "
+                         f"{counts.shape}")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("counts must be finite and >= 0")
+    alpha = check_number("alpha", alpha)
+    counts = counts.reshape(-1, 2, 2).sum(axis=0)
     n_fn, n_fp = counts[1, 0], counts[0, 1]
     n_ok = counts[0, 0] + counts[1, 1]
     n = counts.sum()

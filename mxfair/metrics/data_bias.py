@@ -115,7 +115,16 @@ def _label_indices(yt: np.ndarray, yp: np.ndarray, pos_label: Any):
 
 
 def binarize(counts: np.ndarray) -> np.ndarray:
-    """Collapse (..., K, K) confusion counts to positive (index 1) versus the rest, (..., 2, 2)."""
+    """Collapse (..., K, K) confusion counts to positive (index 1) versus the rest, (..., 2, 2).
+
+    Examples
+    --------
+    >>> binarize(np.arange(9.0).reshape(3, 3)).tolist()  # classes [rest, pos, rest]
+    [[16.0, 8.0], [8.0, 4.0]]
+    """
+    counts = np.asarray(counts)
+    if counts.ndim < 2 or counts.shape[-1] != counts.shape[-2] or counts.shape[-1] < 2:
+        raise ValueError(f"counts must have shape (..., K, K) with K >= 2, got {counts.shape}")
     K = counts.shape[-1]
     if K == 2:
         return counts
@@ -205,6 +214,9 @@ def clarify_divide(num: Any, den: Any) -> np.ndarray:
     >>> clarify_divide([0.0, 1.0, -2.0, 3.0], [0.0, 0.0, 0.0, 2.0])
     array([ 0. ,  inf, -inf,  1.5])
     """
+    for name, value in (("num", num), ("den", den)):
+        if np.asarray(value).dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {np.asarray(value).dtype}")
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
