@@ -109,13 +109,14 @@ def check_same_length(**arrays) -> int:
 
 
 def check_group_ids(groups, num_groups: Optional[int],
-                    copy: Optional[np.ndarray] = None, name: str = "groups") -> np.ndarray:
+                    copy: Optional[np.ndarray] = None, name: str = "group ids") -> np.ndarray:
     """Check host-side that group ids are integers in ``[0, num_groups)``; return them as int64.
 
     ``check_ids(name, groups, num_groups, what="group ids")`` (strings: TypeError pointing to
-    GroupEncoder; NaN, non-integer and out-of-range ids: ValueError naming ``name``). This is a
-    host check (it synchronises); call it in ``fit``/sampler init, not per batch in a training
-    loop.
+    GroupEncoder; NaN, non-integer and out-of-range ids: ValueError). With the default ``name``
+    the message reads ``"group ids must be integers in [0, G), ..."``; pass the argument's name
+    (``name="groups"``) to have it named first. This is a host check (it synchronises); call it
+    in ``fit``/sampler init, not per batch in a training loop.
     """
     return check_ids(name, groups if copy is None else copy, num_groups, what="group ids")
 

@@ -50,7 +50,9 @@ def test_bad_ids_name_the_argument_range_and_finding(values, bound, message):
     with pytest.raises(ValueError, match=message):
         check_ids("groups", values, bound, what="group ids")
     with pytest.raises(ValueError, match=message):
-        check_group_ids(values, bound)  # the same check, under its older name
+        check_group_ids(values, bound, name="groups")  # the same check, under its older name
+    with pytest.raises(ValueError, match=message.replace("groups: ", "")):
+        check_group_ids(values, bound)  # the older message, without the argument's name
 
 
 def test_weights():
