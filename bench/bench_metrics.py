@@ -60,7 +60,7 @@ def make_data(n: int, G: int, seed: int = 0) -> Dict[str, np.ndarray]:
 
 
 def mxfair_run(labels, scores, groups, G: int, batch: int):
-    stats = GroupStats(G, ctx=scores.context)
+    stats = GroupStats(G, ctx=scores.context, from_logits=False)  # probabilities
     n = scores.shape[0]
     for i in range(0, n, batch):
         j = min(i + batch, n)
@@ -100,7 +100,7 @@ def update_cost(G: int, rows: int = 1024, reps: int = 200) -> float:
     y = mx.nd.array(d["y"], ctx=ctx)
     s = mx.nd.array(d["score"], ctx=ctx)
     g = mx.nd.array(d["g"], ctx=ctx)
-    stats = GroupStats(G, ctx=ctx)
+    stats = GroupStats(G, ctx=ctx, from_logits=False)  # probabilities
     for _ in range(20):
         stats.update(y, s, g)
     mx.nd.waitall()

@@ -247,7 +247,8 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
         test_scores = predict_scores(nets["baseline"], test.X, ctx)
         for key in post:
             start = time.perf_counter()
-            opt = ThresholdOptimizer(METHODS[key].thresholds, random_state=args.seed)
+            opt = ThresholdOptimizer(METHODS[key].thresholds, random_state=args.seed,
+                                     from_logits=False)  # predict_scores gives probabilities
             opt.fit(val_scores, data.val.y, data.val.groups, num_groups=data.num_groups)
             decisions = opt.predict(test_scores, test.groups)  # 0/1, randomised where needed
             seconds = rows["baseline"]["seconds"] + time.perf_counter() - start

@@ -110,9 +110,15 @@ def cnn(ctx, seed: int) -> gluon.nn.HybridSequential:
 
 
 def _arrays(ds: CIFAR10S, items: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images (M, 3, 32, 32) float32, labels (M,), domains (M,) of the chosen items."""
-    images = np.stack([ds[int(i)][0] for i in items]) if len(items) else np.zeros((0, 3, 32, 32))
-    return images.astype(np.float32), ds.labels[items], ds.groups[items]
+    """Images (M, 3, 32, 32) float32 in [0, 1], labels (M,), domains (M,) of the chosen items.
+
+    The items are uint8 HWC NDArrays, as gluon.data.vision.CIFAR10's; this is what
+    ``transforms.ToTensor()`` makes of them, done on the stacked array at once."""
+    if not len(items):
+        return np.zeros((0, 3, 32, 32), np.float32), ds.labels[items], ds.groups[items]
+    hwc = np.stack([ds[int(i)][0].asnumpy() for i in items])  # (M, 32, 32, 3) uint8
+    images = hwc.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    return images, ds.labels[items], ds.groups[items]
 
 
 def load(args) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -218,7 +224,8 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
                                        upper_score(probs[key][1]), yt, gt, args)
     if "thresholds" in args.methods:
         start = time.perf_counter()
-        opt = ThresholdOptimizer("equalized_odds", random_state=args.seed)
+        opt = ThresholdOptimizer("equalized_odds", random_state=args.seed,
+                                 from_logits=False)  # upper_score: a probability
         opt.fit(upper_score(probs["baseline"][0]), np.isin(yv, UPPER).astype(np.int64), gv,
                 num_groups=2)
         decisions = opt.predict(upper_score(probs["baseline"][1]), gt)

@@ -398,7 +398,9 @@ def _sum_float64(kvstore, name: str, arrays: List[np.ndarray],
     """
     backend = _backend(kvstore)
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
-    if backend == "none":
+    if backend == "none":  # one process: refuse what the cluster path refuses, not a NaN sum
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ValueError(NON_FINITE.format(name=name))
         return [a.reshape(-1).copy() for a in arrays]
     if backend == "horovod":
         return _horovod_sum_float64(kvstore, name, arrays)
@@ -474,7 +476,7 @@ def allreduce_stats(stats, kvstore: Any):
     Examples
     --------
     >>> from mxfair.metrics import GroupStats
-    >>> local = GroupStats(num_groups=2)
+    >>> local = GroupStats(num_groups=2, from_logits=False)  # probabilities
     >>> local.update(np.array([1, 0, 1]), np.array([0.9, 0.2, 0.7]), np.array([0, 0, 1]))
     >>> allreduce_stats(local, None).counts.asnumpy().sum()
     3.0

@@ -38,7 +38,7 @@ def make_data(n: int, seed: int):
 
 def stats_of(labels, scores, groups, weights=None, seed=None, bootstrap=0):
     stats = GroupStats(NUM_GROUPS, num_bins=16, bootstrap=bootstrap, seed=seed,
-                       ctx=mx.cpu(0))
+                       ctx=mx.cpu(0), from_logits=False)  # probabilities
     for start in range(0, len(labels), 128):  # batches, as a validation loop does
         sl = slice(start, start + 128)
         stats.update(labels[sl], scores[sl], groups[sl],
@@ -96,7 +96,8 @@ def main() -> int:
         out[f"weighted_local/{name}"] = weighted.arrays()[name].asnumpy()
     out["context_ok"] = glob.counts.context == mx.cpu(0)
     # a worker without rows still takes part
-    empty = dist.allreduce_stats(GroupStats(NUM_GROUPS, num_bins=16) if rank == 1
+    empty = dist.allreduce_stats(GroupStats(NUM_GROUPS, num_bins=16, from_logits=False)
+                                 if rank == 1
                                  else stats_of(y, s, g), kv)
     out["empty/counts"] = empty.counts.asnumpy()
 

@@ -208,10 +208,53 @@ def test_to_gluon_yields_x_y_group(ctx):
     batch = next(iter(gluon.data.DataLoader(ds, batch_size=16)))
     xb, yb, gb = (b.as_in_context(ctx) for b in batch)
     assert xb.shape == (16, data.num_features) and xb.dtype == np.float32
-    assert yb.dtype == np.int64 and gb.dtype == np.int64
+    assert yb.dtype == np.float32 and gb.dtype == np.int64  # float labels for Gluon's losses
     assert xb.context == ctx
     np.testing.assert_array_equal(gb.asnumpy(), data.val.groups[:16])
     assert isinstance(xb, mx.nd.NDArray)
+
+
+def test_to_gluon_trains_with_the_stock_loss_and_a_plain_estimator(ctx):
+    # main: int64 labels; SigmoidBinaryCrossEntropyLoss and a plain Estimator failed with an
+    # MXNetError that never mentioned the label
+    from mxnet.gluon.contrib.estimator import Estimator
+
+    data = load_german(subsample=200, download=False)
+    loader = gluon.data.DataLoader(data.to_gluon("train"), batch_size=50)
+    net = gluon.nn.Dense(1)
+    net.initialize(ctx=ctx)
+    loss_fn = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    x, y, _ = next(iter(loader))
+    assert loss_fn(net(x.as_in_context(ctx)), y.as_in_context(ctx)).shape == (50,)
+    est = Estimator(net, loss_fn, train_metrics=mx.metric.Loss("bce"),
+                    trainer=gluon.Trainer(net.collect_params(), "sgd"), context=ctx)
+    est.logger.disabled = True
+    est.fit(loader, epochs=1)  # the default BatchProcessor reads x, y of each batch
+    assert np.isfinite(est.train_metrics[0].get()[1])
+
+
+@pytest.mark.parametrize("loader, name", [(load_adult, "adult.data"),
+                                          (load_german, "german.data")])
+def test_a_binary_file_is_a_clear_error(tmp_path, loader, name):
+    # main with verify=False: UnicodeDecodeError from deep in pandas
+    (tmp_path / name).write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "adult.test").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(1000))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        loader(root=tmp_path)
+    with pytest.raises(ValueError, match=r"does not look like the .* data: binary content, not "
+                                         r"a text file"):
+        loader(root=tmp_path, verify=False)
+
+
+@pytest.mark.parametrize("seed", [np.int64(3), [3, 1], None])
+def test_seeds_take_what_numpy_takes(seed):
+    data = load_german(seed=seed, subsample=50, download=False)  # main: TypeError
+    assert len(data.train) == 50
+    if seed is not None:
+        again = load_german(seed=seed, subsample=50, download=False)
+        np.testing.assert_array_equal(data.train.X, again.train.X)
+    with pytest.raises(TypeError, match="seed must be None, an int"):
+        load_german(seed="3", download=False)
 
 
 # ------------------------------------------------------------------------------ file lookups

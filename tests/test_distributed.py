@@ -188,7 +188,7 @@ def test_string_keys_when_the_kvstore_holds_some(tmp_path, reference):
 
 # ------------------------------------------------------------------ in-process (no cluster)
 def test_local_kvstores_give_a_copy(ctx):
-    stats = GroupStats(2, ctx=ctx)
+    stats = GroupStats(2, ctx=ctx, from_logits=False)
     stats.update(mx.nd.array([1, 0, 1], ctx=ctx), mx.nd.array([0.9, 0.2, 0.7], ctx=ctx),
                  mx.nd.array([0, 0, 1], ctx=ctx))
     for kv in (None, "local", mx.kv.create("local"), mx.kv.create("device")):
@@ -198,6 +198,9 @@ def test_local_kvstores_give_a_copy(ctx):
         assert not dist.is_distributed(kv) and dist.rank_and_size(kv) == (0, 1)
     out = stats.allreduce(None)
     out.counts[:] = 0  # a copy: the original is untouched
+    # one process refuses what the cluster refuses (main returned the NaN sum)
+    with pytest.raises(ValueError, match="'w' holds NaN or infinite values"):
+        dist.allreduce_array(None, "w", np.array([1.0, np.nan]))
     assert stats.counts.asnumpy().sum() == 3
     settings = dict(num_bins=4, threshold=0.3, from_logits=True, bootstrap=2, seed=5,
                     group_names=["x", "y"])
@@ -208,7 +211,7 @@ def test_local_kvstores_give_a_copy(ctx):
 
 
 def test_signature_tells_every_setting_apart():
-    base = dist._stats_signature(GroupStats(3, num_bins=8))
+    base = dist._stats_signature(GroupStats(3, num_bins=8, from_logits=False))
     assert list(base) == ["num_groups", "num_classes", "num_bins", "bootstrap", "threshold",
                           "from_logits"]
     ints = dist._signature_ints(base)
@@ -216,9 +219,11 @@ def test_signature_tells_every_setting_apart():
     nearest = float(np.nextafter(0.5, 1.0))
     for changed in (dict(threshold=nearest), dict(threshold=0.0), dict(from_logits=True),
                     dict(num_bins=9), dict(bootstrap=1)):
-        other = dist._stats_signature(GroupStats(3, **{"num_bins": 8, **changed}))
+        other = dist._stats_signature(GroupStats(3, **{"num_bins": 8, "from_logits": False,
+                                                       **changed}))
         assert dist._signature_ints(other) != ints, changed
-    assert dist._signature_ints(dist._stats_signature(GroupStats(3, num_bins=8))) == ints
+    assert dist._signature_ints(dist._stats_signature(
+        GroupStats(3, num_bins=8, from_logits=False))) == ints
     with pytest.raises(ValueError, match=r"signature entry size=65536 is outside"):
         dist._signature_ints({"size": 2 ** 16})
 

@@ -233,12 +233,15 @@ class _ParamSchedule(EpochBegin):
         estimator.net.bias.set_data(mx.nd.array([bias]))
 
 
-def _constructed_fit(ctx, schedule, epochs, make_handlers):
+def _constructed_fit(ctx, schedule, epochs, make_handlers, lines=None):
     loader = gluon.data.DataLoader(gluon.data.ArrayDataset(_X, _Y, _A), batch_size=100)
     net = gluon.nn.Dense(1, in_units=2)
     net.initialize(ctx=ctx)
     est = _estimator(net, gluon.loss.SigmoidBCELoss(), ctx, lr=0.0,
                      train_metrics=mx.metric.Loss("bce"))
+    if lines is not None:  # what est.fit prints, collected
+        est.logger.disabled = False
+        est.logger.handlers = [lines]
     fair = FairnessValidationHandler(FairnessMonitor(loader, 2, from_logits=True,
                                                      progress=False))
     extra = make_handlers(fair)
@@ -246,17 +249,28 @@ def _constructed_fit(ctx, schedule, epochs, make_handlers):
     return net, fair, extra
 
 
-def test_early_stopping_when_gap_keeps_growing(ctx, caplog):
+class _Lines(logging.Handler):
+    """Collects the messages of the Estimator's logger (what est.fit prints)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_early_stopping_when_gap_keeps_growing(ctx):
     schedule = [(0.5 * k, 1.0, 0.0) for k in range(8)]
-    with caplog.at_level(logging.INFO, logger="mxfair"):
-        _, fair, (stop,) = _constructed_fit(ctx, schedule, 8, lambda f: [
-            FairnessEarlyStoppingHandler(f, max_gap=0.05, gap="demographic_parity_difference",
-                                         patience=3, gap_patience=2)])
+    lines = _Lines()
+    _, fair, (stop,) = _constructed_fit(ctx, schedule, 8, lambda f: [
+        FairnessEarlyStoppingHandler(f, max_gap=0.05, gap="demographic_parity_difference",
+                                     patience=3, gap_patience=2)], lines)
     gaps = [r["demographic_parity_difference"] for r in fair.history]
     assert gaps[0] == 0.0 and gaps[0] < gaps[1] < gaps[2]
     assert len(fair.history) == 3 and stop.stopped_epoch == 2
     assert "grew in each of the last 2" in stop.stop_reason
-    assert any("early stopping after epoch 2" in r.getMessage() for r in caplog.records)
+    assert any("stopped after epoch 2" in line for line in lines.lines)
 
 
 def test_early_stopping_when_fair_and_accuracy_plateaus(ctx):
@@ -418,3 +432,54 @@ def test_fit_runs_fairness_handlers_between_default_validation_and_logging(ctx):
     for estimator_acc, monitor_acc in fair.seen:
         assert estimator_acc == pytest.approx(monitor_acc, abs=1e-12)
     assert [r["epoch"] for r in fair.history] == [0, 1] and stop.stopped_epoch is None
+
+
+# ------------------------------------------------- trivial models are not fair (issue 12)
+# (0, 0, -5): every row predicted negative, accuracy 0.4 (the majority rate is 0.6), every gap
+# 0; (0, -1, 0): both classes predicted, accuracy 0.1, DP gap 0; (1, 1, 0): useful, unfair.
+_ONE_CLASS, _BELOW_MAJORITY, _UNFAIR = (0.0, 0.0, -5.0), (0.0, -1.0, 0.0), (1.0, 1.0, 0.0)
+
+
+def test_checkpoint_never_restores_a_trivial_model(ctx):
+    # main restored the one-class epoch 0 (gap 0.0) as the best fair model, silently
+    lines = _Lines()
+    with pytest.warns(RuntimeWarning, match=r"2 epoch\(s\) within it were skipped"):
+        net, fair, (ckpt,) = _constructed_fit(
+            ctx, [_ONE_CLASS, _BELOW_MAJORITY, _UNFAIR], 3, lambda f: [FairCheckpointHandler(
+                f, max_gap=0.05, gap="demographic_parity_difference")], lines)
+    records = fair.history
+    assert records[0]["predicted_classes"] == 1 and records[0]["majority_rate"] == 0.6
+    assert records[0]["demographic_parity_difference"] == 0.0
+    assert records[1]["accuracy"] < records[1]["majority_rate"]
+    assert ckpt.best_epoch is None and [e for e, _ in ckpt.skipped_] == [0, 1]
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), [[1.0, 1.0]])  # the last
+    said = "\n".join(lines.lines)
+    assert "[Epoch 0] FairCheckpointHandler: epoch skipped" in said
+    assert "predicts one class for every row" in said
+    assert "[Epoch 1] FairCheckpointHandler: epoch skipped" in said
+    assert "below the majority-class rate" in said
+
+
+def test_early_stopping_never_stops_on_a_trivial_model(ctx):
+    # main stopped after epoch 1: "gap within the bound, accuracy not improved"
+    _, fair, (stop,) = _constructed_fit(ctx, [_ONE_CLASS], 4, lambda f: [
+        FairnessEarlyStoppingHandler(f, max_gap=0.05, gap="demographic_parity_difference",
+                                     patience=1)])
+    assert len(fair.history) == 4 and stop.stopped_epoch is None
+    assert [e for e, _ in stop.skipped_] == [0, 1, 2, 3]
+
+
+def test_fit_output_shows_the_fairness_line_of_each_epoch(ctx, capsys):
+    # main logged the line to the "mxfair" logger, which nobody configured: nothing showed
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(_X, _Y, _A), batch_size=100)
+    net = gluon.nn.Dense(1, in_units=2)
+    net.initialize(ctx=ctx)
+    est = Estimator(net, gluon.loss.SigmoidBCELoss(), train_metrics=mx.metric.Loss("bce"),
+                    trainer=gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}),
+                    context=ctx, batch_processor=GroupBatchProcessor())
+    fair = FairnessValidationHandler(FairnessMonitor(loader, 2, progress=False))
+    est.fit(loader, epochs=2, event_handlers=[fair])
+    out = capsys.readouterr().out
+    for epoch in (0, 1):
+        assert re.search(rf"^epoch {epoch} \| n=400 \| acc \d\.\d{{4}} .*dp_diff", out, re.M)
+    assert "[Epoch 1] Finished in" in out  # next to the Estimator's own lines

@@ -341,7 +341,7 @@ def test_fairbatch_moves_toward_the_disadvantaged_group_from_a_real_model(ctx):
             loss.backward()
             trainer.step(xb.shape[0])
         probs = net(X).sigmoid().reshape(-1)
-        stats = GroupStats(num_groups=2)
+        stats = GroupStats(num_groups=2, from_logits=False)  # probabilities
         stats.update(mx.nd.array(y, ctx=ctx), probs, mx.nd.array(g, ctx=ctx))
         rep = stats.report()
         tpr.append(rep["true_positive_rate"])
@@ -434,3 +434,47 @@ def test_fairbatch_with_replacement_draws_per_batch_composition():
     for b in fb:
         assert len(b) == 64
         assert np.all(np.abs(_cell_freq(b, y, g, 2) - fb.target_ * 64) < 1.0 + 1e-9)
+
+
+# ------------------------------------------------------------- ids, seeds, advice (issue 12)
+@pytest.mark.parametrize("make", [
+    lambda y, g: ReweighingSampler(y, g, seed=0),
+    lambda y, g: GroupBalancedSampler(y, g, seed=0),
+    lambda y, g: FairBatchSampler(y, g, batch_size=10, seed=0),
+])
+def test_string_or_nan_ids_are_refused_by_name(make):
+    y, g = _biased(200)
+    with pytest.raises(TypeError, match=r"groups must hold numeric ids.*mxfair.GroupEncoder"):
+        make(y, np.where(g == 0, "f", "m"))  # main: a NumPy ufunc error
+    with pytest.raises(ValueError, match=r"groups: group ids must be integers >= 0, got 1 NaN"):
+        make(y, np.where(np.arange(200) == 5, np.nan, g))
+    with pytest.raises(ValueError, match=r"labels must be integers >= 0, got non-integer"):
+        make(np.where(np.arange(200) == 5, 0.5, y), g)
+
+
+@pytest.mark.parametrize("seed", [np.int64(3), np.uint32(3), [3, 1], np.array([3, 1]), None])
+def test_seeds_take_what_numpy_takes(seed):
+    y, g = _biased(200)
+    a, b = ReweighingSampler(y, g, seed=seed), ReweighingSampler(y, g, seed=seed)
+    if seed is not None:
+        assert list(a) == list(b)
+        assert list(FairBatchSampler(y, g, batch_size=10, seed=seed)) == list(
+            FairBatchSampler(y, g, batch_size=10, seed=seed))
+
+
+@pytest.mark.parametrize("seed, error", [("3", TypeError), (1.5, TypeError), (-1, ValueError),
+                                         (2**32, ValueError), (True, TypeError)])
+def test_bad_seeds_name_the_argument(seed, error):
+    y, g = _biased(200)
+    with pytest.raises(error, match="seed must be None, an int in"):
+        ReweighingSampler(y, g, seed=seed)
+
+
+def test_empty_cell_advice_is_an_option_the_sampler_takes():
+    y = np.array([1, 1, 0, 1, 1, 0, 0, 1])  # group 1 has no negative
+    g = np.array([0, 0, 0, 1, 1, 0, 0, 1])
+    with pytest.raises(ValueError, match="pass empty='zero'"):
+        ReweighingSampler(y, g, seed=0)
+    with pytest.warns(UserWarning, match="weight is set to 0"):
+        sampler = ReweighingSampler(y, g, seed=0, empty="zero")  # main: unexpected keyword
+    assert sampler.cell_weights_[1, 0] == 0 and len(list(sampler)) == 8

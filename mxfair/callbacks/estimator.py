@@ -13,6 +13,13 @@
 The handlers after the validation handler read the monitor's latest history record, so they act
 only on epochs that were validated. None of them keeps an attribute whose name contains
 ``metric``: the Estimator requires such attributes to hold one of its own ``EvalMetric`` objects.
+
+The fairness line of each validated epoch, and what the handlers decide, go to the Estimator's
+own logger (``estimator.logger``, as MXNet's ``LoggingHandler`` does), so they show in
+``est.fit``'s output. A model that predicts one class for every row, or whose accuracy is below
+the majority-class rate, is never taken as "fair" by the checkpoint or early-stopping handler,
+whatever its gap (a constant predictor has every gap 0): such epochs are skipped, and the log says
+so.
 """
 import inspect
 import logging
@@ -53,6 +60,10 @@ NO_HISTORY_SOURCE = (
 )
 UNKNOWN_KEY = "{key!r} is not in the fairness history records; available: {keys}"
 BAD_BOUND = "max_gap must be a finite number >= 0, got {value!r}"
+SKIPPED_EPOCH = (
+    "[Epoch {epoch}] {handler}: epoch skipped, not a candidate fair model: {why} ({gap} {value}; "
+    "a trivial model has small gaps)"
+)
 
 
 def _loss_takes_group(loss: mx.gluon.Block) -> bool:
@@ -272,7 +283,9 @@ class FairnessValidationHandler(TrainBegin, EpochEnd):
         if self.current_epoch % self.epoch_period == 0:
             if self.fairness.ctx is None:
                 self.fairness.ctx = list(estimator.context)
-            self.fairness.evaluate(estimator.val_net, epoch=epoch)
+            # The line goes to the Estimator's logger, as LoggingHandler's lines do.
+            self.fairness.evaluate(estimator.val_net, epoch=epoch,
+                                   log=getattr(estimator, "logger", None))
         return False
 
 
@@ -299,6 +312,32 @@ def _lookup(record: Dict[str, float], key: str) -> float:
     return float(record[key])
 
 
+def _trivial(record: Dict[str, float]) -> Optional[str]:
+    """Why the record's model is no candidate (one class, or below the majority-class
+    rate), or None. Records without these keys (another history source) are judged on what
+    they hold: a binary selection rate of 0 or 1 is one class."""
+    classes = record.get("predicted_classes")
+    if classes is None and "selection_rate" in record:
+        rate = float(record["selection_rate"])
+        classes = 1.0 if rate in (0.0, 1.0) else 2.0
+    accuracy = float(record.get("accuracy", float("nan")))
+    majority = float(record.get("majority_rate", float("nan")))
+    if classes is not None and float(classes) <= 1:
+        return (f"the model predicts one class for every row (accuracy {accuracy:.4f}, "
+                f"majority-class rate {majority:.4f})")
+    if math.isnan(accuracy):
+        return "its accuracy is undefined (NaN): no valid validation rows"
+    if not math.isnan(majority) and accuracy < majority:
+        return (f"its accuracy {accuracy:.4f} is below the majority-class rate "
+                f"{majority:.4f}")
+    return None
+
+
+def _log(estimator, level: int, message: str) -> None:
+    """Through the Estimator's logger (shown in est.fit's output), else the mxfair one."""
+    (getattr(estimator, "logger", None) or logger).log(level, message)
+
+
 class _HistoryReader:
     """Shared by the handlers that act on the newest record of a fairness history."""
 
@@ -321,6 +360,19 @@ class _HistoryReader:
     def _within_bound(self, gap_value: float) -> bool:
         return self.max_gap is None or (not math.isnan(gap_value) and gap_value <= self.max_gap)
 
+    def _skip_trivial(self, estimator, record: Dict[str, float]) -> bool:
+        """True (and a log line, and an entry in ``skipped_``) when the record's model is
+        trivial: one class, or accuracy below the majority-class rate."""
+        why = _trivial(record)
+        if why is None:
+            return False
+        epoch = int(record.get("epoch", len(_history_of(self.fairness)) - 1))
+        self.skipped_.append((epoch, why))
+        _log(estimator, logging.WARNING, SKIPPED_EPOCH.format(
+            epoch=epoch, handler=type(self).__name__, why=why, gap=self.gap,
+            value=f"{float(record.get(self.gap, float('nan'))):.4f}"))
+        return True
+
 
 class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
     """Keep the parameters of the best fair epoch; restore them when training ends.
@@ -329,6 +381,11 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
     ``score`` wins (the first one on ties). Its parameters are copied in memory (and written to
     ``path`` when given) as soon as it is seen; at train end they are loaded back into the net.
     If no epoch met the bound, the net keeps its last parameters and a warning says so.
+
+    An epoch whose model predicts one class for every row, or whose accuracy is below the
+    majority-class rate (the record's ``predicted_classes`` and ``majority_rate``), is never
+    chosen, whatever its gap: it is skipped with a line on the Estimator's logger and listed in
+    ``skipped_``.
 
     Parameters
     ----------
@@ -353,6 +410,8 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
     best_record : dict or None
     best_params : dict of str to NDArray or None
         Copies of the chosen epoch's parameters, by parameter name.
+    skipped_ : list of (int, str)
+        Epochs left out as trivial models, and why.
     """
 
     def __init__(self, fairness, max_gap: Optional[float] = None,
@@ -369,6 +428,7 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         self.best_epoch: Optional[int] = None
         self.best_record: Optional[Dict[str, float]] = None
         self.best_params: Optional[Dict[str, List[mx.nd.NDArray]]] = None
+        self.skipped_: List[tuple] = []
         self._seen = len(_history_of(self.fairness))
 
     def train_begin(self, estimator, *args, **kwargs):
@@ -380,6 +440,8 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
             return False
         gap_value, value = _lookup(record, self.gap), _lookup(record, self.score)
         if not self._within_bound(gap_value) or math.isnan(value):
+            return False
+        if self._skip_trivial(estimator, record):
             return False
         if self.best_record is None or value > _lookup(self.best_record, self.score):
             self.best_epoch = int(record.get("epoch", len(_history_of(self.fairness)) - 1))
@@ -393,12 +455,12 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
 
     def train_end(self, estimator, *args, **kwargs):
         if self.best_params is None:
-            warnings.warn(
-                f"FairCheckpointHandler: no validated epoch had {self.gap} <= {self.max_gap}; "
-                "the net keeps its last parameters",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            skipped = (f" ({len(self.skipped_)} epoch(s) within it were skipped as trivial "
+                       "models)") if self.skipped_ else ""
+            message = (f"FairCheckpointHandler: no validated epoch had {self.gap} <= "
+                       f"{self.max_gap}{skipped}; the net keeps its last parameters")
+            _log(estimator, logging.WARNING, message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
             return
         if not self.restore:
             return
@@ -406,9 +468,10 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         for name, copies in self.best_params.items():
             for target, saved in zip(params[name].list_data(), copies):
                 saved.copyto(target)
-        logger.info("restored the parameters of epoch %d (%s %.4f, %s %.4f)", self.best_epoch,
-                    self.score, self.best_record[self.score], self.gap,
-                    self.best_record[self.gap])
+        _log(estimator, logging.INFO,
+             f"FairCheckpointHandler: restored the parameters of epoch {self.best_epoch} "
+             f"({self.score} {self.best_record[self.score]:.4f}, {self.gap} "
+             f"{self.best_record[self.gap]:.4f})")
 
 
 class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
@@ -421,6 +484,10 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
       improving), or
     - the gap has grown (by more than ``min_delta``) in each of the last ``gap_patience``
       validated epochs (training is making the model less fair).
+
+    An epoch whose model predicts one class for every row, or whose accuracy is below the
+    majority-class rate, takes no part in either rule (its gaps say nothing about fairness): it
+    is skipped with a line on the Estimator's logger and listed in ``skipped_``.
 
     Parameters
     ----------
@@ -443,6 +510,8 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
     stopped_epoch : int or None
         The epoch after which training stopped.
     stop_reason : str or None
+    skipped_ : list of (int, str)
+        Epochs left out as trivial models, and why.
     """
 
     def __init__(self, fairness, max_gap: Optional[float] = None,
@@ -466,6 +535,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         self.previous_gap: Optional[float] = None
         self.stopped_epoch: Optional[int] = None
         self.stop_reason: Optional[str] = None
+        self.skipped_: List[tuple] = []
         self._seen = len(_history_of(self.fairness))
 
     def train_begin(self, estimator, *args, **kwargs):
@@ -476,6 +546,8 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         if record is None:
             return False
         gap_value, value = _lookup(record, self.gap), _lookup(record, self.score)
+        if self._skip_trivial(estimator, record):
+            return False
         if value > self.best_score + self.min_delta:
             self.best_score, self.wait = value, 0
         else:
@@ -503,5 +575,5 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
 
     def train_end(self, estimator, *args, **kwargs):
         if self.stopped_epoch is not None:
-            logger.info("early stopping after epoch %d: %s", self.stopped_epoch,
-                        self.stop_reason)
+            _log(estimator, logging.INFO, f"FairnessEarlyStoppingHandler: stopped after epoch "
+                                          f"{self.stopped_epoch}: {self.stop_reason}")

@@ -20,7 +20,13 @@ from typing import Literal, Optional, Tuple
 import numpy as np
 
 from .._ops import ArrayLike, as_ndarray, context_of, is_ndarray, to_numpy
-from .._validation import check_choice, check_group_ids, check_positive_int, check_same_length
+from .._validation import (
+    check_choice,
+    check_ids,
+    check_positive_int,
+    check_same_length,
+    check_sample_weight,
+)
 
 __all__ = ["cell_counts", "weights_from_counts", "reweighing_table", "reweighing_weights"]
 
@@ -38,50 +44,31 @@ SINGLE_LABEL = (
     "reweighing weight is 1"
 )
 BAD_COUNTS = "cell_counts must be a 2-D (num_groups, num_classes) table of non-negative {what}"
-LABEL_OUT_OF_RANGE = "labels must be integers in [0, {num_classes}), got values in [{lo}, {hi}]"
 EMPTY_INPUT = "labels and groups are empty; reweighing needs at least one row"
 
 EmptyPolicy = Literal["raise", "zero"]
 
 
-def _check_labels(labels: np.ndarray, num_classes: Optional[int]) -> Tuple[np.ndarray, int]:
-    """Labels as int64 in ``[0, K)`` and ``K`` (inferred as ``max + 1`` when not given)."""
-    y = np.asarray(labels).reshape(-1)
-    if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
-        raise ValueError("labels must be integer class ids, got non-integer values")
-    y = y.astype(np.int64)
-    if num_classes is None:
-        num_classes = int(y.max()) + 1 if y.size else 1
-        if y.size and y.min() < 0:
-            raise ValueError(
-                LABEL_OUT_OF_RANGE.format(num_classes=num_classes, lo=int(y.min()), hi=int(y.max()))
-            )
-    num_classes = check_positive_int("num_classes", num_classes)
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            LABEL_OUT_OF_RANGE.format(num_classes=num_classes, lo=int(y.min()), hi=int(y.max()))
-        )
-    return y, num_classes
+def _ids(name: str, what: str, values, bound: Optional[int]) -> Tuple[np.ndarray, int]:
+    """Ids as int64 in ``[0, bound)`` and ``bound`` (inferred as ``max + 1`` when not given)."""
+    if bound is not None:
+        bound = check_positive_int(f"num_{'classes' if name == 'labels' else name}", bound)
+    ids = check_ids(name, values, bound, what=what)
+    if bound is None:
+        bound = int(ids.max()) + 1 if ids.size else 1
+    return ids, bound
 
 
 def _prepare(labels, groups, num_groups, num_classes, sample_weight):
-    """Host-side checks shared by the public functions: (y, g, w or None, G, K)."""
+    """Host-side checks shared by the public functions: (y, g, w or None, G, K).
+
+    Ids go through ``check_ids`` (strings: TypeError pointing to GroupEncoder; NaN,
+    non-integer or out-of-range ids: ValueError naming the argument), weights through
+    ``check_sample_weight`` (finite, >= 0)."""
     check_same_length(labels=labels, groups=groups, sample_weight=sample_weight)
-    y, num_classes = _check_labels(to_numpy(labels), num_classes)
-    g_host = np.asarray(to_numpy(groups)).reshape(-1)
-    if num_groups is None:
-        if g_host.size and np.min(g_host) < 0:
-            raise ValueError(
-                f"group ids must be integers >= 0, got a minimum of {np.min(g_host)}"
-            )
-        num_groups = int(np.max(g_host)) + 1 if g_host.size else 1
-    num_groups = check_positive_int("num_groups", num_groups)
-    g = check_group_ids(groups, num_groups, copy=g_host)
-    w = None
-    if sample_weight is not None:
-        w = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("sample_weight must be finite and non-negative")
+    y, num_classes = _ids("labels", "labels", labels, num_classes)
+    g, num_groups = _ids("groups", "group ids", groups, num_groups)
+    w = None if sample_weight is None else check_sample_weight("sample_weight", sample_weight)
     return y, g, w, num_groups, num_classes
 
 

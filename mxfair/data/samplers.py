@@ -30,8 +30,8 @@ from mxnet import gluon
 
 from .._constraints import ConstraintName, canonical_constraint
 from .._ops import ArrayLike, to_numpy
-from .._validation import check_choice, check_number, check_positive_int
-from .reweighing import _cell_counts_host, _prepare, _weights_from_counts_host
+from .._validation import check_choice, check_number, check_positive_int, check_seed
+from .reweighing import EmptyPolicy, _cell_counts_host, _prepare, _weights_from_counts_host
 
 __all__ = ["shard_range", "ReweighingSampler", "GroupBalancedSampler", "FairBatchSampler"]
 
@@ -178,8 +178,8 @@ class _CellSamplerBase(gluon.data.Sampler):
         self._rows = [rows[bounds[c]:bounds[c + 1]] for c in range(len(bounds) - 1)]
         self.shard_counts_ = np.diff(bounds).reshape(num_groups, num_classes)  # (G, K)
         self._labels, self._groups = y, g
-        self.seed = seed
-        self._rng = np.random.RandomState(seed)
+        self.seed = check_seed("seed", seed)
+        self._rng = np.random.RandomState(self.seed)
         self._cells = _CellRows(self._rows, self._rng)
 
     def _check_shard_covers(self, target: np.ndarray) -> None:
@@ -269,8 +269,8 @@ class ReweighingSampler(_RowSampler):
     replacement : bool, default True
         ``True``: i.i.d. draws. ``False``: per-cell counts fixed up to rounding and rows cycled
         without repetition within a cell (see the module docstring).
-    seed : int, optional
-        Seed of the sampler's own ``RandomState``.
+    seed : int, sequence of int or None, optional
+        Seed of the sampler's own ``RandomState`` (anything NumPy accepts).
     num_parts, part_index : int
         Data-parallel sharding as in ``SplitSampler``; the weights use the global counts.
     num_groups, num_classes : int, optional
@@ -278,6 +278,10 @@ class ReweighingSampler(_RowSampler):
     cell_counts : array, shape (G, K), optional
         Global (all-worker) cell counts to take the weights from, instead of the counts of
         ``labels``/``groups``.
+    empty : {'raise', 'zero'}, default 'raise'
+        An empty (group, label) cell whose group and label both occur cannot get its mass
+        ``P(g)P(y)``: raise, or give it weight 0 with a warning (the drawn data then keep some
+        group-label dependence); see :func:`~mxfair.data.weights_from_counts`.
 
     Attributes
     ----------
@@ -309,10 +313,12 @@ class ReweighingSampler(_RowSampler):
         num_groups: Optional[int] = None,
         num_classes: Optional[int] = None,
         cell_counts: Optional[ArrayLike] = None,
+        empty: EmptyPolicy = "raise",
     ):
         super().__init__(labels, groups, num_groups, num_classes, cell_counts, seed,
                          num_parts, part_index)
-        self.cell_weights_ = _weights_from_counts_host(self.cell_counts_, "raise")
+        self.empty = check_choice("empty", empty, {"raise", "zero"})
+        self.cell_weights_ = _weights_from_counts_host(self.cell_counts_, self.empty)
         self._setup_draws(self.cell_weights_, num_samples, replacement)
 
 

@@ -45,7 +45,7 @@ from mxnet import gluon
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_positive_int, check_seed
 from ..groups import GroupEncoder
 
 __all__ = [
@@ -385,11 +385,26 @@ _PARSERS: Dict[str, Callable[[bytes, str], pd.DataFrame]] = {
 }
 
 
+_DATASET_OF = {"adult.data": "Adult", "adult.test": "Adult", "german.data": "German credit",
+               "compas-scores-two-years.csv": "COMPAS"}
+
+
 @functools.lru_cache(maxsize=8)
 def _parse_cached(name: str, path: str, mtime_ns: int, size: int, verify: bool) -> pd.DataFrame:
     # mtime and size are part of the key so that a replaced file is read again.
     content = _read_content(Path(path), _FILES[name].sha256, verify)
-    return _PARSERS[name](content, path)
+    dataset = _DATASET_OF[name]
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(BAD_FORMAT.format(
+            path=path, dataset=dataset,
+            detail=f"binary content, not a text file ({err.reason} at byte {err.start}); give "
+                   f"the {name} text file (plain or gzip-compressed)")) from None
+    try:
+        return _PARSERS[name](content, path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(BAD_FORMAT.format(path=path, dataset=dataset, detail=err)) from None
 
 
 def _load_frame(name: str, root, verify: bool, download: bool) -> pd.DataFrame:
@@ -477,8 +492,12 @@ class TabularData:
     def to_gluon(self, split: str = "train") -> gluon.data.ArrayDataset:
         """A ``gluon.data.ArrayDataset`` yielding ``(x, y, group)`` for ``split``.
 
-        ``x`` is float32 of shape (D,), ``y`` and ``group`` are int64 scalars; the default
-        ``DataLoader`` batchify keeps these dtypes.
+        ``x`` is float32 of shape (D,), ``y`` a float32 scalar (0.0 or 1.0) and ``group`` an
+        int64 scalar; the default ``DataLoader`` batchify keeps these dtypes. Float32 labels
+        are what the stock Gluon losses take with a float32 net:
+        ``gluon.loss.SigmoidBinaryCrossEntropyLoss`` fails on int64 labels, and a plain
+        ``Estimator`` (which reads ``x, y`` of each batch) trains on these batches as they are.
+        ``Split.y`` stays int64 (for samplers and metrics).
 
         Examples
         --------
@@ -486,10 +505,10 @@ class TabularData:
         >>> loader = gluon.data.DataLoader(data.to_gluon("train"), batch_size=32)
         >>> x, y, g = next(iter(loader))
         >>> x.shape == (32, data.num_features), x.dtype, y.dtype, g.dtype
-        (True, <class 'numpy.float32'>, <class 'numpy.int64'>, <class 'numpy.int64'>)
+        (True, <class 'numpy.float32'>, <class 'numpy.float32'>, <class 'numpy.int64'>)
         """
         s = self.split(split)
-        return gluon.data.ArrayDataset(s.X, s.y, s.groups)
+        return gluon.data.ArrayDataset(s.X, s.y.astype(np.float32), s.groups)
 
 
 # --------------------------------------------------------------------------------------------
@@ -626,8 +645,7 @@ def _check_common(val_fraction, subsample, seed):
     val_fraction = _check_fraction("val_fraction", val_fraction, low_open=False)
     if subsample is not None:
         subsample = check_positive_int("subsample", subsample)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    check_seed("seed", seed)
     return val_fraction, subsample
 
 
@@ -657,13 +675,14 @@ _ADULT_SENSITIVE = {
 }
 
 SensitiveArg = Union[str, Sequence[str]]
+SeedArg = Union[None, int, Sequence[int]]
 PathArg = Optional[Union[str, os.PathLike]]
 
 
 def load_adult(
     root: PathArg = None,
     sensitive: SensitiveArg = "sex",
-    seed: int = 0,
+    seed: SeedArg = 0,
     val_fraction: float = 0.2,
     subsample: Optional[int] = None,
     include_sensitive: bool = False,
@@ -687,7 +706,8 @@ def load_adult(
         ``$MXFAIR_DATA`` folder, the cache, then the copy shipped with mxfair.
     sensitive : str or list of str, default "sex"
         ``"sex"`` (groups Female, Male), ``"race"``, or a list for intersectional groups.
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
+        Anything ``numpy.random.RandomState`` accepts; None gives another split each call.
         Seeds the validation split and the subsampling.
     val_fraction : float in [0, 1), default 0.2
     subsample : int, optional
@@ -740,7 +760,7 @@ _GERMAN_SENSITIVE = {
 def load_german(
     root: PathArg = None,
     sensitive: SensitiveArg = "age",
-    seed: int = 0,
+    seed: SeedArg = 0,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     subsample: Optional[int] = None,
@@ -763,7 +783,8 @@ def load_german(
         ``"age"``: groups ``"age<=25"`` and ``"age>25"`` (the raw ``age`` column leaves the
         features); ``"sex"``: ``"female"``/``"male"`` from attribute 9, personal status and
         sex (A91/A93/A94 male, A92/A95 female; the whole attribute leaves the features).
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
+        Anything ``numpy.random.RandomState`` accepts; None gives another split each call.
     val_fraction, test_fraction : float, default 0.2 and 0.2
     subsample : int, optional
         Keep at most this many rows per split (seeded).
@@ -803,7 +824,7 @@ _COMPAS_SENSITIVE = {
 def load_compas(
     root: PathArg = None,
     sensitive: SensitiveArg = "race",
-    seed: int = 0,
+    seed: SeedArg = 0,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     subsample: Optional[int] = None,
@@ -831,7 +852,8 @@ def load_compas(
         Folder holding ``compas-scores-two-years.csv`` (plain or ``.gz``).
     sensitive : str or list of str, default "race"
         ``"race"``, ``"sex"`` or both.
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
+        Anything ``numpy.random.RandomState`` accepts; None gives another split each call.
     val_fraction, test_fraction : float, default 0.2 and 0.2
     subsample : int, optional
     races : sequence of str or None, default ("African-American", "Caucasian")

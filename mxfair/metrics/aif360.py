@@ -5,7 +5,15 @@ AIF360 compares the unprivileged group u with the privileged group p, signed: di
 These functions carry AIF360's names and live in this namespace so that they do not clash with
 fairlearn's unsigned ``equal_opportunity_difference``, ``equalized_odds_difference`` in
 :mod:`mxfair.metrics`. Division follows IEEE (as AIF360's NumPy code): a rate over an empty set is
-NaN, a ratio over a zero rate is ±inf.
+NaN, a ratio over a zero rate is ±inf. Unlike AIF360, a NaN figure (or one that leaves an
+undefined rate out, as ``equalized_odds_difference``'s ``max`` does) comes with an
+:class:`~mxfair.metrics.UndefinedRateWarning` that names the rate, the group and why.
+
+The generalised entropy index follows its formula where AIF360 0.6.1's code differs: at α = 0
+AIF360 divides the mean log deviation by μ (mxfair does not; the two agree when μ = 1); a cell of
+the confusion matrix with no rows contributes nothing (AIF360's NumPy gives 0·∞ = NaN for α < 0
+when there is no false negative); and when every row is a false negative (μ = 0, so every b/μ is
+0/0) the index is NaN with a warning for every α (AIF360 gives ∞ at α = 0).
 
 The counts come from :func:`mxfair.metrics.data_bias.facet_counts` and the rates from
 :func:`mxfair.metrics.confusion_rates`: one core.
@@ -17,13 +25,15 @@ Examples
 >>> aif360.statistical_parity_difference(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0)
 -0.5
 """
-from typing import Any
+import warnings
+from typing import Any, Sequence
 
 import numpy as np
 
+from .._validation import check_number
 from .data_bias import binarize, facet_counts
 from .functional import group_report
-from .report import confusion_rates
+from .report import UndefinedRateWarning, confusion_rates
 
 __all__ = [
     "statistical_parity_difference",
@@ -37,11 +47,36 @@ __all__ = [
 ]
 
 
+UNDEFINED_FIGURE = "{name} {outcome}: {rate} is undefined for the {sides} group ({why})"
+UNDEFINED_GE = "the generalized entropy index is undefined (NaN): {why}"
+# What leaves a rate of one group undefined (the group has no ...).
+_NEEDS = {"selection_rate": "rows", "true_positive_rate": "positive labels",
+          "false_positive_rate": "negative labels"}
+
+
 def _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label):
     """Binary rates of (privileged, unprivileged), each rate an array of shape (2,)."""
     fc = facet_counts(y_true, y_pred, groups=groups, facet=unprivileged, reference=privileged,
                       sample_weight=sample_weight, pos_label=pos_label)
     return confusion_rates(binarize(fc["counts"].sum(axis=0)))
+
+
+def _checked(name: str, value: float, r: dict, used: Sequence[str]) -> float:
+    """``value``, after an UndefinedRateWarning for each rate in ``used`` that is NaN for a
+    group (the figure is then NaN, or for a max/min leaves that term out)."""
+    value = float(value)
+    for rate in used:
+        bad = [side for side, v in zip(("privileged", "unprivileged"), r[rate]) if np.isnan(v)]
+        if bad:
+            outcome = "is NaN" if np.isnan(value) else "leaves this term out"
+            why = f"no {_NEEDS[rate]}"
+            warnings.warn(UNDEFINED_FIGURE.format(name=name, outcome=outcome, rate=rate,
+                                                  sides=" and the ".join(bad), why=why),
+                          UndefinedRateWarning, stacklevel=3)
+    if np.isnan(value) and not any(np.isnan(r[rate]).any() for rate in used):
+        warnings.warn(f"{name} is NaN: a ratio 0/0 ({used[0]} is 0 in both groups)",
+                      UndefinedRateWarning, stacklevel=3)
+    return value
 
 
 def _ratio(num: float, den: float) -> float:
@@ -73,21 +108,25 @@ def statistical_parity_difference(y_true: Any, y_pred: Any, *, groups: Any, priv
                                   unprivileged: Any = None, sample_weight: Any = None,
                                   pos_label: Any = 1) -> float:
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return float(r["selection_rate"][1] - r["selection_rate"][0])
+    return _checked("statistical_parity_difference",
+                    r["selection_rate"][1] - r["selection_rate"][0], r, ["selection_rate"])
 
 
 def disparate_impact(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
                      unprivileged: Any = None, sample_weight: Any = None,
                      pos_label: Any = 1) -> float:
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return _ratio(r["selection_rate"][1], r["selection_rate"][0])
+    return _checked("disparate_impact", _ratio(r["selection_rate"][1], r["selection_rate"][0]),
+                    r, ["selection_rate"])
 
 
 def equal_opportunity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
                                  unprivileged: Any = None, sample_weight: Any = None,
                                  pos_label: Any = 1) -> float:
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return float(r["true_positive_rate"][1] - r["true_positive_rate"][0])
+    return _checked("equal_opportunity_difference",
+                    r["true_positive_rate"][1] - r["true_positive_rate"][0], r,
+                    ["true_positive_rate"])
 
 
 def average_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
@@ -96,7 +135,8 @@ def average_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
     d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
     d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
-    return float(0.5 * (d_fpr + d_tpr))
+    return _checked("average_odds_difference", 0.5 * (d_fpr + d_tpr), r,
+                    ["false_positive_rate", "true_positive_rate"])
 
 
 def equalized_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
@@ -105,7 +145,9 @@ def equalized_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileg
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
     d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
     d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
-    return float(max(abs(d_fpr), abs(d_tpr)))
+    # AIF360's Python max: a NaN FPR gap gives NaN, a NaN TPR gap is passed over (warned).
+    return _checked("equalized_odds_difference", max(abs(d_fpr), abs(d_tpr)), r,
+                    ["false_positive_rate", "true_positive_rate"])
 
 
 for _fn, _doc in (
@@ -139,7 +181,11 @@ def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> f
     """Generalised entropy index of the benefits b = ŷ − y + 1, from binary confusion counts.
 
     b is 0 for a false negative, 1 for a correct prediction and 2 for a false positive, so the
-    index is a closed form of (TN, FP, FN, TP); ``0 ln 0 = 0`` for α = 1, as AIF360.
+    index is a closed form of (TN, FP, FN, TP); ``0 ln 0 = 0`` for α = 1, as AIF360. A benefit
+    value with no rows contributes nothing (never 0·∞). When every row is a false negative,
+    μ = 0 and every b/μ is 0/0: NaN with an ``UndefinedRateWarning``, for every α (also with
+    no rows). At α = 0, a false negative gives log 0, so the index is +∞ (as AIF360); AIF360
+    0.6.1's code also divides the α = 0 index by μ, which the formula does not.
 
     Parameters
     ----------
@@ -161,22 +207,36 @@ def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> f
     >>> generalized_entropy_from_counts(np.array([[2.0, 1.0], [1.0, 2.0]]))  # b = 1,1,2,0,1,1
     0.16666666666666666
     """
-    counts = np.asarray(counts, dtype=np.float64).reshape(-1, 2, 2).sum(axis=0)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim < 2 or counts.shape[-2:] != (2, 2):
+        raise ValueError(f"counts must have shape (..., 2, 2) (binary confusion counts), got "
+                         f"{counts.shape}")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("counts must be finite and >= 0")
+    alpha = check_number("alpha", alpha)
+    counts = counts.reshape(-1, 2, 2).sum(axis=0)
     n_fn, n_fp = counts[1, 0], counts[0, 1]
     n_ok = counts[0, 0] + counts[1, 1]
     n = counts.sum()
     b = np.array([0.0, 1.0, 2.0])
     w = np.array([n_fn, n_ok, n_fp])
+    if n <= 0 or (w * b).sum() <= 0:
+        why = ("there are no rows" if n <= 0 else
+               "every row is a false negative, so the mean benefit is 0 and every b/mu is 0/0")
+        warnings.warn(UNDEFINED_GE.format(why=why), UndefinedRateWarning, stacklevel=2)
+        return float("nan")
     mu = (w * b).sum() / n
+    # Only the benefit values that occur: an empty cell contributes 0, not 0 * inf.
+    b, w = b[w > 0], w[w > 0]
     r = b / mu
     with np.errstate(divide="ignore", invalid="ignore"):
         if alpha == 1:
             terms = np.where(b > 0, r * np.log(np.where(b > 0, r, 1.0)), 0.0)
             return float((w * terms).sum() / n)
         if alpha == 0:
-            if n_fn > 0:
+            if np.any(b == 0):
                 return float("inf")  # log(0) for a false negative, as AIF360
-            return float(-(w[1:] * np.log(r[1:])).sum() / n)
+            return float(-(w * np.log(r)).sum() / n)
         return float((w * (r ** alpha - 1.0)).sum() / (n * alpha * (alpha - 1.0)))
 
 

@@ -12,7 +12,15 @@ GE is not a comparison of facets: as in Clarify, it is taken over *all* rows, in
 in neither facet when both ``facet`` and ``reference`` are given. Clarify refuses GE when every
 prediction is a false negative (the mean benefit is 0): :func:`generalized_entropy` raises
 ``ValueError`` there, and :func:`post_training_bias` / :func:`bias_report` report it as NaN
-with an :class:`~mxfair.metrics.UndefinedRateWarning` (the other metrics stay).
+with an :class:`~mxfair.metrics.UndefinedRateWarning` (the other metrics stay). CDDL and CDDPL
+are treated the same way where they are undefined (no positive or no negative outcome): the
+single functions raise, as Clarify's do, and the dictionaries report NaN with a warning and
+every other metric, as Clarify's report gives each metric on its own.
+
+Labels with more than two values: Clarify's ``bias_report`` collapses them to "positive versus
+the rest" before KL, JS, LP, TVD and KS; mxfair, like Clarify's metric functions, uses every
+label value, so on such labels those five distances differ from Clarify's report (they agree on
+binary labels). The post-training metrics are binary in both (``pos_label`` against the rest).
 
 Examples
 --------
@@ -28,7 +36,7 @@ import numpy as np
 
 from .aif360 import generalized_entropy_from_counts
 from .data_bias import (
-    _cdd,
+    _cdd_or_nan,
     _check_facets,
     _clarify_difference,
     _pre_training,
@@ -92,10 +100,12 @@ def _generalized_entropy(counts: np.ndarray, others: np.ndarray, undefined: str)
     return generalized_entropy_from_counts(every, alpha=2.0)
 
 
-def _post_training(fc: Dict[str, Any], strata_given: bool, ge: str = "warn") -> Dict[str, float]:
+def _post_training(fc: Dict[str, Any], strata_given: bool, ge: str = "warn",
+                   cdd: str = "warn") -> Dict[str, float]:
     """Every post-training metric from :func:`facet_counts`' output: ``counts`` (S, 2, K, K)
     (side 0 = a, 1 = d) and, for GE, ``others`` (K, K). ``ge``: where GE is undefined,
-    ``"warn"`` (NaN with a warning) or ``"raise"``; ``"skip"`` leaves GE out."""
+    ``"warn"`` (NaN with a warning) or ``"raise"``; ``"skip"`` leaves GE out. ``cdd``: the
+    same for an undefined CDDPL (``"warn"`` or ``"raise"``)."""
     counts = fc["counts"]
     _check_facets(counts)
     binary = binarize(counts)  # (S, 2, 2, 2)
@@ -123,7 +133,7 @@ def _post_training(fc: Dict[str, Any], strata_given: bool, ge: str = "warn") -> 
         "TE": diff(tau[1], tau[0]),
     }
     if strata_given:
-        out["CDDPL"] = _cdd(counts, axis=2)
+        out["CDDPL"] = _cdd_or_nan("CDDPL", counts, 2, cdd)
     if ge != "skip":
         out["GE"] = _generalized_entropy(counts, fc["others"], ge)
     return out
@@ -154,7 +164,8 @@ def post_training_bias(
     -------
     dict
         Keys are Clarify's abbreviations (:data:`CLARIFY_NAMES`). GE is NaN, with an
-        ``UndefinedRateWarning``, when every prediction is a false negative.
+        ``UndefinedRateWarning``, when every prediction is a false negative; CDDPL is NaN,
+        with a warning, when no prediction is positive or none is negative.
 
     Examples
     --------
@@ -178,7 +189,14 @@ def bias_report(
 
     Returns
     -------
-    dict of abbreviation to float: CI, DPL, KL, JS, LP, TVD, KS, CDDL and DPPL … GE.
+    dict of abbreviation to float: CI, DPL, KL, JS, LP, TVD, KS, CDDL and DPPL … GE. An
+    undefined CDDL, CDDPL or GE is NaN with an ``UndefinedRateWarning``; the others stay.
+
+    Notes
+    -----
+    With labels of more than two values, KL, JS, LP, TVD and KS here use every label value
+    (as Clarify's metric functions do); Clarify's own ``bias_report`` first collapses the
+    labels to ``pos_label`` versus the rest, so it reports other values for those five.
 
     Examples
     --------
@@ -207,7 +225,8 @@ def _single(abbr: str, doc: str, example: str):
             raise ValueError("CDDPL needs strata (the group variable to condition on)")
         fc = facet_counts(y_true, y_pred, groups=groups, facet=facet, reference=reference,
                           strata=strata, sample_weight=sample_weight, pos_label=pos_label)
-        return _post_training(fc, strata is not None, ge="raise" if abbr == "GE" else "skip")[abbr]
+        return _post_training(fc, strata is not None, ge="raise" if abbr == "GE" else "skip",
+                              cdd="raise")[abbr]
 
     metric.__name__ = metric.__qualname__ = CLARIFY_NAMES[abbr]
     metric.__doc__ = f"""Clarify's {abbr}: {doc}

@@ -12,13 +12,25 @@ KS, CDDL). Clarify's rules are kept: division 0/0 = 0 and x/0 = ±inf (:func:`cl
 the distribution distances (KL, JS, LP, TVD, KS) are taken over the label values that have a
 non-zero probability in *both* facets (Clarify's ``pdfs_aligned_nonzero``), and raise when there
 is none; an empty facet raises.
+
+Like Clarify's own metric functions (and unlike Clarify's ``bias_report``, which collapses a
+label with more than two values to "positive versus the rest" before KL, JS, LP, TVD and KS),
+the distances here use every label value. A CDDL that is undefined (no positive or no negative
+outcome) raises in :func:`conditional_demographic_disparity_in_labels`; in
+:func:`pretraining_bias` it is NaN with an :class:`~mxfair.metrics.UndefinedRateWarning` and the
+other metrics are reported, as Clarify reports each metric on its own.
+
+Input checks: missing values (None/NaN) in ``groups``, ``strata`` or ``y_true`` raise, as do
+empty input and negative or non-finite sample weights.
 """
+import warnings
 from typing import Any, Dict
 
 import numpy as np
 
 from .._ops import context_of, to_numpy
-from .._validation import check_same_length
+from .._validation import check_not_empty, check_same_length, check_sample_weight
+from .report import UndefinedRateWarning
 from .stats import GroupStats
 
 __all__ = [
@@ -43,6 +55,11 @@ NO_COMMON_LABEL = (
     "(Clarify's rule: distances use the label values both facets have)"
 )
 NEEDS_BOTH_OUTCOMES = "conditional demographic disparity needs {what} in the data"
+MISSING_IN = (
+    "{name} has {count} missing value(s) (None/NaN) at rows {rows}; Clarify's facets, strata "
+    "and labels must be known for every row: fill or drop them"
+)
+UNDEFINED_REPORTED_AS_NAN = "{name} is undefined: {why}; reported as NaN"
 
 
 # ------------------------------------------------------------------------------ the core
@@ -73,6 +90,20 @@ def _side_ids(groups: np.ndarray, facet: Any, reference: Any) -> np.ndarray:
     return np.where(in_facet, 1, np.where(in_ref, 0, -1))
 
 
+def _check_known(name: str, values: Any) -> np.ndarray:
+    """``values`` as a flat NumPy array, or ValueError when one is None/NaN."""
+    import pandas as pd
+
+    arr = np.asarray(to_numpy(values)).reshape(-1)
+    missing = np.asarray(pd.isna(arr), dtype=bool).reshape(-1) if arr.dtype.kind in "fOmM" \
+        else np.zeros(arr.shape, dtype=bool)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(MISSING_IN.format(name=name, count=int(missing.sum()),
+                                           rows=rows[:5].tolist()))
+    return arr
+
+
 def _label_indices(yt: np.ndarray, yp: np.ndarray, pos_label: Any):
     """Label and prediction indices with ``pos_label`` at index 1; the class values (K >= 2)."""
     values = list(dict.fromkeys(sorted(set(yt.tolist()) | set(yp.tolist()), key=str)))
@@ -84,7 +115,16 @@ def _label_indices(yt: np.ndarray, yp: np.ndarray, pos_label: Any):
 
 
 def binarize(counts: np.ndarray) -> np.ndarray:
-    """Collapse (..., K, K) confusion counts to positive (index 1) versus the rest, (..., 2, 2)."""
+    """Collapse (..., K, K) confusion counts to positive (index 1) versus the rest, (..., 2, 2).
+
+    Examples
+    --------
+    >>> binarize(np.arange(9.0).reshape(3, 3)).tolist()  # classes [rest, pos, rest]
+    [[16.0, 8.0], [8.0, 4.0]]
+    """
+    counts = np.asarray(counts)
+    if counts.ndim < 2 or counts.shape[-1] != counts.shape[-2] or counts.shape[-1] < 2:
+        raise ValueError(f"counts must have shape (..., K, K) with K >= 2, got {counts.shape}")
     K = counts.shape[-1]
     if K == 2:
         return counts
@@ -141,23 +181,25 @@ def facet_counts(
     """
     n = check_same_length(y_true=y_true, y_pred=y_pred, groups=groups, strata=strata,
                           sample_weight=sample_weight)
+    check_not_empty("y_true", n)
     ctx = context_of(y_pred, y_true, groups)
-    yt = to_numpy(y_true).reshape(-1)
-    yp = yt if y_pred is None else to_numpy(y_pred).reshape(-1)
-    side = _side_ids(to_numpy(groups).reshape(-1), facet, reference)
+    yt = _check_known("y_true", y_true)
+    yp = yt if y_pred is None else _check_known("y_pred", y_pred)
+    side = _side_ids(_check_known("groups", groups), facet, reference)
     if strata is None:
         stratum, strata_values = np.zeros(n, dtype=np.int64), np.array(["all"])
     else:
-        strata_values, stratum = np.unique(to_numpy(strata).reshape(-1), return_inverse=True)
+        strata_values, stratum = np.unique(_check_known("strata", strata), return_inverse=True)
     ti, pi, classes = _label_indices(yt, yp, pos_label)
     K = len(classes)
     weight = None
     if sample_weight is not None:
-        weight = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
+        weight = check_sample_weight("sample_weight", sample_weight)
     S = len(strata_values)
     # Group id: stratum * 2 + side, and 2S for the rows in neither facet (one pass for all).
     cell = np.where(side >= 0, stratum * 2 + side, 2 * S)
-    stats = GroupStats(num_groups=2 * S + 1, num_classes=K, ctx=ctx)
+    # Hard labels as predictions: from_logits=False whatever GroupStats' default is.
+    stats = GroupStats(num_groups=2 * S + 1, num_classes=K, ctx=ctx, from_logits=False)
     stats.update(ti.astype(np.float32), pi.astype(np.float32), cell.astype(np.float32), weight)
     every = stats.report().counts  # (2S + 1, K, K)
     return {"counts": every[:-1].reshape(S, 2, K, K), "others": every[-1],
@@ -172,6 +214,9 @@ def clarify_divide(num: Any, den: Any) -> np.ndarray:
     >>> clarify_divide([0.0, 1.0, -2.0, 3.0], [0.0, 0.0, 0.0, 2.0])
     array([ 0. ,  inf, -inf,  1.5])
     """
+    for name, value in (("num", num), ("den", den)):
+        if np.asarray(value).dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {np.asarray(value).dtype}")
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -202,6 +247,19 @@ def _label_distributions(counts: np.ndarray):
     return probs[0, common], probs[1, common]
 
 
+def _cdd_or_nan(name: str, counts: np.ndarray, axis: int, undefined: str) -> float:
+    """:func:`_cdd`, or (``undefined == "warn"``) NaN with an UndefinedRateWarning where it is
+    undefined: Clarify reports each metric of a report on its own."""
+    try:
+        return _cdd(counts, axis)
+    except ValueError as err:
+        if undefined == "raise":
+            raise
+        warnings.warn(UNDEFINED_REPORTED_AS_NAN.format(name=name, why=err),
+                      UndefinedRateWarning, stacklevel=4)
+        return float("nan")
+
+
 def _cdd(counts: np.ndarray, axis: int) -> float:
     """Conditional demographic disparity of the labels (axis=3: true) or predictions (axis=2)."""
     outcome = counts.sum(axis=axis)  # (S, 2, K): per stratum, side and outcome
@@ -220,7 +278,10 @@ def _cdd(counts: np.ndarray, axis: int) -> float:
 
 
 # ------------------------------------------------------------------------------- metrics
-def _pre_training(counts: np.ndarray, strata_given: bool) -> Dict[str, float]:
+def _pre_training(counts: np.ndarray, strata_given: bool,
+                  undefined: str = "warn") -> Dict[str, float]:
+    """Every pre-training metric of the counts (S, 2, K, K); an undefined CDDL raises
+    (``undefined="raise"``) or is NaN with a warning."""
     sizes = _check_facets(counts)
     n_a, n_d = sizes
     labels = counts.sum(axis=(0, 3))  # (2, K)
@@ -237,7 +298,7 @@ def _pre_training(counts: np.ndarray, strata_given: bool) -> Dict[str, float]:
             KS=float(np.linalg.norm(p_a - p_d, np.inf)),
         )
     if strata_given:
-        out["CDDL"] = _cdd(counts, axis=3)
+        out["CDDL"] = _cdd_or_nan("CDDL", counts, 3, undefined)
     return out
 
 
@@ -262,7 +323,8 @@ def pretraining_bias(
     -------
     dict
         ``CI``, ``DPL``, ``KL``, ``JS``, ``LP``, ``TVD``, ``KS`` (the distances are left out
-        when no label value occurs in both facets) and ``CDDL`` (with ``strata``).
+        when no label value occurs in both facets) and ``CDDL`` (with ``strata``; NaN with an
+        ``UndefinedRateWarning`` when there is no positive or no negative label).
 
     Examples
     --------
@@ -286,7 +348,7 @@ def _single(key: str, doc: str, needs_strata: bool = False):
             raise ValueError(f"{key} needs strata (the group variable to condition on)")
         fc = facet_counts(y_true, groups=groups, facet=facet, reference=reference, strata=strata,
                           sample_weight=sample_weight, pos_label=pos_label)
-        out = _pre_training(fc["counts"], needs_strata)
+        out = _pre_training(fc["counts"], needs_strata, undefined="raise")
         if key not in out:
             raise ValueError(NO_COMMON_LABEL.format(name=key))
         return out[key]

@@ -9,6 +9,12 @@ The Gluon Estimator with ``GroupBatchProcessor(label_with_group=True)`` passes o
 ``[label, group]`` list per device and one prediction per device; that form is accepted too.
 Each ``get()`` synchronises with the device once (it builds a report).
 
+Scores follow the package convention: ``from_logits=True`` by default, because a Gluon binary
+net ends in ``Dense(1)`` trained with ``SigmoidBinaryCrossEntropyLoss`` and emits logits (a
+multi-class net emits unnormalised ``(N, K)`` scores). Pass ``from_logits=False`` for
+probabilities in [0, 1] or hard 0/1 predictions; this applies to ``mx.metric.create(name, ...)``
+as well.
+
 Registered names (``mx.metric.create(name, num_groups=G)``): the lower-cased class names and the
 fairlearn-style aliases ``demographic_parity_difference``, ``demographic_parity_ratio``,
 ``equalized_odds_difference``, ``equal_opportunity_difference``, ``worst_group_accuracy``,
@@ -18,6 +24,7 @@ from typing import Any, Optional, Sequence
 
 import mxnet as mx
 
+from .._validation import check_pred_columns
 from .stats import GroupStats
 
 __all__ = [
@@ -133,8 +140,9 @@ class _StatsMetric(mx.metric.EvalMetric):
             ``[[label_0, group_0], [label_1, group_1], ...]``, with ``preds`` a list of one
             prediction per device in the same order.
         preds : NDArray or list of NDArray
-            Probabilities (N,), logits with ``from_logits``, or class scores (N, K): one array
-            (or a one-element list), or one per device with per-device labels.
+            Logits (N,) or (N, 1) (probabilities or hard 0/1 predictions with
+            ``from_logits=False``), or class scores (N, K): one array (or a one-element list),
+            or one per device with per-device labels.
         groups : NDArray (N,), optional
         """
         if groups is None and _per_device(labels):
@@ -160,6 +168,8 @@ class _StatsMetric(mx.metric.EvalMetric):
         else:
             label = _first(labels)
         pred = _first(preds)
+        if hasattr(pred, "shape"):  # shape only: no data read, no synchronisation
+            check_pred_columns("preds", pred.shape, self._stats.num_classes)
         self._stats.update(label, pred, groups, weight)
         rows = int(label.shape[0]) if hasattr(label, "shape") else len(label)
         self.num_inst += rows
@@ -197,8 +207,10 @@ class FairnessMetric(_StatsMetric):
         :data:`BINARY_QUANTITIES` need ``num_classes=2``.
     num_classes : int, default 2
     threshold : float, default 0.5
-        Decision threshold on binary scores.
-    from_logits : bool, default False
+        Decision threshold on the positive-class probability.
+    from_logits : bool, default True
+        ``preds`` are a net's raw output (logits, or unnormalised (N, K) scores): a sigmoid
+        (softmax) is applied. False: probabilities in [0, 1] or hard 0/1 predictions.
     num_bins : int, default 0
         Score histogram bins (needed for ``auc`` and ``auc_difference``).
     name : str, optional
@@ -211,7 +223,7 @@ class FairnessMetric(_StatsMetric):
     >>> import mxnet as mx
     >>> metric = FairnessMetric(num_groups=2, quantity="equal_opportunity_difference")
     >>> metric.update([mx.nd.array([1, 1, 1, 1]), mx.nd.array([0, 0, 1, 1])],
-    ...               [mx.nd.array([0.9, 0.8, 0.7, 0.2])])
+    ...               [mx.nd.array([2.2, 1.4, 0.8, -1.4])])  # logits, as Dense(1) gives
     >>> metric.get()
     ('equal_opportunity_difference', 0.5)
     """
@@ -219,7 +231,7 @@ class FairnessMetric(_StatsMetric):
     _QUANTITY: Optional[str] = None  # fixed by the named subclasses
 
     def __init__(self, num_groups: int, quantity: str = "demographic_parity_difference",
-                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = False,
+                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = True,
                  num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):
@@ -247,7 +259,7 @@ def _named(quantity: str, doc: str):
     class_name = "".join(part.capitalize() for part in quantity.split("_"))
 
     def __init__(self, num_groups: int, num_classes: int = 2, threshold: float = 0.5,
-                 from_logits: bool = False, num_bins: int = 0, name: Optional[str] = None,
+                 from_logits: bool = True, num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):
         FairnessMetric.__init__(self, num_groups, quantity, num_classes, threshold,
@@ -257,7 +269,8 @@ def _named(quantity: str, doc: str):
         "_QUANTITY": quantity, "__init__": __init__, "__module__": __name__,
         "__doc__": f"""{doc}
 
-    Parameters are those of :class:`FairnessMetric` without ``quantity``.
+    Parameters are those of :class:`FairnessMetric` without ``quantity`` (``from_logits``
+    defaults to True: pass ``from_logits=False`` for probabilities).
 
     Examples
     --------
@@ -306,15 +319,16 @@ class GroupFairnessMetric(_StatsMetric):
     Examples
     --------
     >>> import mxnet as mx
-    >>> metric = GroupFairnessMetric(2, quantities=["accuracy", "demographic_parity_difference"])
+    >>> metric = GroupFairnessMetric(2, quantities=["accuracy", "demographic_parity_difference"],
+    ...                              from_logits=False)
     >>> metric.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
-    ...               [mx.nd.array([0.9, 0.2, 0.4, 0.1])])
+    ...               [mx.nd.array([0.9, 0.2, 0.4, 0.1])])  # probabilities
     >>> metric.get()
     (['accuracy', 'demographic_parity_difference'], [0.75, 0.5])
     """
 
     def __init__(self, num_groups: int, quantities: Optional[Sequence[str]] = None,
-                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = False,
+                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = True,
                  num_bins: int = 0, name: str = "group_fairness",
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):

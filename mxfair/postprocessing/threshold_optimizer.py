@@ -23,6 +23,13 @@ The fitted rule of group g is a randomised step function of the score with two s
 ``positive_probs_[g, 0]`` when its score is below ``lo``, ``positive_probs_[g, 1]`` between the
 two, and ``positive_probs_[g, 2]`` at or above ``hi``. :class:`GroupThreshold` applies the same
 rule inside a (hybridizable, exportable) Gluon graph.
+
+Scores follow the package convention: a net's raw output (logits) by default,
+``from_logits=True``; with ``from_logits=False`` they are probabilities in [0, 1]. The
+thresholds are always probabilities (bin edges of [0, 1]). ``fit``, ``predict`` and
+``positive_probability`` check their inputs the same way: NaN or infinite scores, and with
+``from_logits=False`` scores outside [0, 1], raise ``ValueError`` (naming ``from_logits``);
+string group ids raise ``TypeError`` pointing to :class:`mxfair.GroupEncoder`.
 """
 import json
 from typing import Any, Dict, Literal, Optional, Tuple, Union
@@ -31,13 +38,18 @@ import mxnet as mx
 import numpy as np
 
 from .._constraints import ConstraintName, ConstraintTable, canonical_constraint
-from .._ops import as_ndarray, context_of, is_ndarray, to_numpy
+from .._ops import as_ndarray, context_of, is_ndarray
 from .._validation import (
     check_choice,
-    check_group_ids,
+    check_ids,
+    check_not_empty,
     check_number,
+    check_numeric,
     check_positive_int,
     check_same_length,
+    check_sample_weight,
+    check_scores,
+    check_seed,
 )
 from ..metrics.stats import GroupStats
 from .layers import GroupThreshold, _step_probability
@@ -69,13 +81,17 @@ NO_HISTOGRAM = (
     "fit_stats needs score histograms: build the statistics as "
     "GroupStats(num_groups, num_bins=grid_size)"
 )
-BAD_SAMPLE_WEIGHT = "sample_weight must be finite and >= 0, got values in [{lo}, {hi}]"
-SCORES_NOT_PROBABILITIES = (
-    "scores must be probabilities in [0, 1] (apply a sigmoid to logits first), got values in "
-    "[{lo}, {hi}]"
-)
 LABELS_NOT_BINARY = "labels must be 0 or 1, got values {values}"
 BAD_FORMAT = "not a ThresholdOptimizer JSON document: {why}"
+STATS_FROM_LOGITS = (
+    "the GroupStats was built with from_logits={theirs} but this ThresholdOptimizer has "
+    "from_logits={mine}: predict() would read scores differently from the histograms; build "
+    "ThresholdOptimizer(from_logits={theirs})"
+)
+#: Keys a ThresholdOptimizer JSON document must hold (``from_logits`` is optional: documents
+#: written before it existed hold probabilities, ``from_logits=False``).
+JSON_KEYS = ("constraint", "objective", "tolerance", "grid_size", "num_groups", "num_bins",
+             "group_names", "thresholds", "positive_probs")
 
 _FORMAT = "mxfair.ThresholdOptimizer/1"
 _EPS = 1e-12
@@ -274,6 +290,20 @@ def _rates_from_counts(tp, fp, pos, neg) -> Dict[str, np.ndarray]:
         }
 
 
+def _check_binary_shape(scores: Any) -> None:
+    shape = tuple(scores.shape) if hasattr(scores, "shape") else np.shape(scores)
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise ValueError(f"scores must have shape (N,) or (N, 1): one binary score per row, "
+                         f"got shape {shape}")
+
+
+def _check_random_state(value: Any) -> Any:
+    """A RandomState as it is; otherwise a seed NumPy accepts (``check_seed``)."""
+    if isinstance(value, np.random.RandomState):
+        return value
+    return check_seed("random_state", value)
+
+
 # ----------------------------------------------------------------------- estimator
 class ThresholdOptimizer:
     r"""Per-group randomised thresholds on a fixed scorer, maximising an objective subject to a
@@ -306,7 +336,12 @@ class ThresholdOptimizer:
         refined with every vertex of the groups' hulls (so the result does not depend on it
         beyond the bins).
     random_state : int or numpy.random.RandomState, optional
-        Default seed of the randomised decisions of :meth:`predict`.
+        Default seed of the randomised decisions of :meth:`predict` (anything
+        ``numpy.random.RandomState`` accepts).
+    from_logits : bool, default True
+        Scores given to :meth:`fit`, :meth:`predict` and :meth:`positive_probability` are a
+        net's raw output (logits; a sigmoid is applied); False: probabilities in [0, 1].
+        :meth:`to_block` builds the block for the same kind of scores.
 
     Attributes
     ----------
@@ -333,7 +368,8 @@ class ThresholdOptimizer:
     >>> groups = rng.randint(0, 2, 2000)
     >>> labels = (rng.rand(2000) < 0.3 + 0.3 * groups).astype(int)
     >>> scores = np.clip(0.35 * labels + 0.15 * groups + 0.5 * rng.rand(2000), 0, 1)
-    >>> opt = ThresholdOptimizer("demographic_parity").fit(scores, labels, groups)
+    >>> opt = ThresholdOptimizer("demographic_parity", from_logits=False)  # probabilities
+    >>> opt = opt.fit(scores, labels, groups)
     >>> bool(opt.constraint_gap_ < 1e-9)
     True
     >>> decisions = opt.predict(scores, groups, random_state=0)
@@ -349,17 +385,22 @@ class ThresholdOptimizer:
         tolerance: float = 0.0,
         grid_size: int = 1000,
         random_state: Union[None, int, np.random.RandomState] = None,
+        from_logits: bool = True,
     ):
         self.constraint = canonical_constraint(constraint)
         self.objective = check_choice("objective", objective, OBJECTIVES)
         self.tolerance = check_number("tolerance", tolerance, low=0)
         self.grid_size = check_positive_int("grid_size", grid_size)
-        self.random_state = random_state
+        self.random_state = _check_random_state(random_state)
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+        self.from_logits = bool(from_logits)
 
     def __repr__(self) -> str:
         return (f"ThresholdOptimizer(constraint={self.constraint!r}, "
                 f"objective={self.objective!r}, tolerance={self.tolerance}, "
-                f"grid_size={self.grid_size}, random_state={self.random_state!r})")
+                f"grid_size={self.grid_size}, random_state={self.random_state!r}, "
+                f"from_logits={self.from_logits})")
 
     # ------------------------------------------------------------------- fit
     def fit(self, scores: Any, labels: Any, groups: Any, sample_weight: Any = None,
@@ -371,14 +412,16 @@ class ThresholdOptimizer:
 
         Parameters
         ----------
-        scores : array, shape (N,)
-            Probabilities of the positive class in [0, 1] (NumPy or NDArray).
+        scores : array, shape (N,) or (N, 1)
+            Logits (probabilities in [0, 1] with ``from_logits=False``) of the positive class,
+            NumPy or NDArray; finite.
         labels : array, shape (N,)
             True labels, 0 or 1.
         groups : array, shape (N,)
             Group ids, integers in ``[0, G)`` (from :class:`mxfair.GroupEncoder` for strings or
             several sensitive columns).
         sample_weight : array, shape (N,), optional
+            Finite and >= 0.
         num_groups : int, optional
             G; by default ``max(groups) + 1``. Every group must occur.
 
@@ -388,33 +431,29 @@ class ThresholdOptimizer:
         """
         n = check_same_length(scores=scores, labels=labels, groups=groups,
                               sample_weight=sample_weight)
-        if n == 0:
-            raise ValueError("cannot fit a ThresholdOptimizer on 0 rows")
-        host_scores = to_numpy(scores).reshape(-1)
-        lo, hi = float(np.min(host_scores)), float(np.max(host_scores))
-        if not (0.0 <= lo and hi <= 1.0):  # also catches NaN
-            raise ValueError(SCORES_NOT_PROBABILITIES.format(lo=lo, hi=hi))
-        host_labels = to_numpy(labels).reshape(-1)
-        not_binary = (host_labels != 0) & (host_labels != 1)  # no sort: O(N)
+        check_not_empty("scores", n)
+        _check_binary_shape(scores)
+        host_scores = check_scores("scores", scores, self.from_logits)
+        host_labels = check_numeric("labels", labels)
+        not_binary = (host_labels != 0) & (host_labels != 1)  # no sort: O(N); NaN included
         if np.any(not_binary):
             bad = np.unique(host_labels[not_binary])
             raise ValueError(LABELS_NOT_BINARY.format(values=bad[:5].tolist()))
+        weight = None
         if sample_weight is not None:
-            w = to_numpy(sample_weight).reshape(-1).astype(np.float64)
-            if not np.all(np.isfinite(w)) or np.any(w < 0):
-                raise ValueError(BAD_SAMPLE_WEIGHT.format(lo=float(np.min(w)),
-                                                          hi=float(np.max(w))))
-        g = to_numpy(groups).reshape(-1)
-        if not np.all(np.isfinite(g)):
-            raise ValueError("group ids must be integers in [0, num_groups), got NaN or inf")
+            weight = check_sample_weight("sample_weight", sample_weight)
         if num_groups is None:
-            num_groups = int(np.max(g)) + 1 if np.min(g) >= 0 else 1
+            num_groups = int(check_ids("groups", groups, what="group ids").max()) + 1
         num_groups = check_positive_int("num_groups", num_groups)
-        check_group_ids(g, num_groups, copy=g)
-        stats = GroupStats(num_groups, num_bins=self.grid_size,
-                           ctx=context_of(scores, labels, groups, default=mx.cpu()))
-        stats.update(labels, scores, groups, sample_weight=sample_weight)
-        return self.fit_stats(stats)
+        g = check_ids("groups", groups, num_groups, what="group ids")
+        ctx = context_of(scores, labels, groups, default=mx.cpu())
+        # The host arrays were checked; GroupStats applies the sigmoid (float32, as predict).
+        stats = GroupStats(num_groups, num_bins=self.grid_size, ctx=ctx,
+                           from_logits=self.from_logits)
+        stats.update(mx.nd.array(host_labels, ctx=ctx), mx.nd.array(host_scores, ctx=ctx),
+                     mx.nd.array(g, ctx=ctx),
+                     sample_weight=None if weight is None else mx.nd.array(weight, ctx=ctx))
+        return self._fit_stats(stats)
 
     def fit_stats(self, group_stats: GroupStats) -> "ThresholdOptimizer":
         """Fit the thresholds straight from a GroupStats' score histograms.
@@ -422,9 +461,11 @@ class ThresholdOptimizer:
         Parameters
         ----------
         group_stats : GroupStats
-            Built as ``GroupStats(num_groups, num_bins=B)`` and updated over a validation
-            epoch; its ``hist`` (G, 2, B) is the only thing read. The thresholds are the bin
-            edges ``k / B`` of these statistics (``B`` need not equal ``grid_size``).
+            Built as ``GroupStats(num_groups, num_bins=B, from_logits=...)`` and updated over
+            a validation epoch; its ``hist`` (G, 2, B) is the only thing read. The thresholds
+            are the bin edges ``k / B`` of these statistics (``B`` need not equal
+            ``grid_size``). Its ``from_logits`` must be this optimizer's, so that
+            :meth:`predict` reads scores as the histograms did.
 
         Returns
         -------
@@ -434,6 +475,13 @@ class ThresholdOptimizer:
             raise TypeError(f"fit_stats expects a GroupStats, got {type(group_stats).__name__}")
         if group_stats.num_bins == 0:
             raise ValueError(NO_HISTOGRAM)
+        if bool(group_stats.from_logits) != self.from_logits:
+            raise ValueError(STATS_FROM_LOGITS.format(theirs=bool(group_stats.from_logits),
+                                                      mine=self.from_logits))
+        return self._fit_stats(group_stats)
+
+    def _fit_stats(self, group_stats: GroupStats) -> "ThresholdOptimizer":
+        """The search from the histograms of ``group_stats`` (checked by the caller)."""
         if group_stats.hist is None:
             raise ValueError("the GroupStats has no data yet; update it before fit_stats")
         hist = group_stats.hist.asnumpy().astype(np.float64)
@@ -508,18 +556,24 @@ class ThresholdOptimizer:
             raise ValueError(NOT_FITTED)
 
     def _probability(self, scores: Any, groups: Any):
-        """Positive probability as an NDArray on the scores' context (host data: CPU)."""
+        """Positive probability as an NDArray on the scores' context (host data: CPU), after
+        the checks of :meth:`fit` (one host synchronisation)."""
         self._check_fitted()
         check_same_length(scores=scores, groups=groups)
-        g = to_numpy(groups).reshape(-1)
-        unseen = np.unique(g[(g < 0) | (g >= self.num_groups_) | (np.mod(g, 1) != 0)])
-        if unseen.size:
-            raise ValueError(UNSEEN_GROUP.format(ids=unseen[:5].tolist(),
+        _check_binary_shape(scores)
+        check_scores("scores", scores, self.from_logits, warn_stacklevel=4)
+        g = check_numeric("groups", groups)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(g) | (g < 0) | (g >= self.num_groups_) | (np.mod(g, 1) != 0)
+        if np.any(bad):
+            raise ValueError(UNSEEN_GROUP.format(ids=np.unique(g[bad])[:5].tolist(),
                                                  num_groups=self.num_groups_))
         ctx = context_of(scores, groups, default=mx.cpu())
+        s = as_ndarray(scores, ctx=ctx, dtype="float32").reshape((-1,))
+        if self.from_logits:
+            s = mx.nd.sigmoid(s)
         return _step_probability(
-            mx.nd, as_ndarray(scores, ctx=ctx, dtype="float32"),
-            as_ndarray(groups, ctx=ctx, dtype="float32"),
+            mx.nd, s, as_ndarray(g, ctx=ctx, dtype="float32"),
             mx.nd.array(self.thresholds_, ctx=ctx), mx.nd.array(self.positive_probs_, ctx=ctx),
             num_groups=self.num_groups_, num_bins=self.num_bins_)
 
@@ -529,7 +583,7 @@ class ThresholdOptimizer:
         Parameters
         ----------
         scores : array, shape (N,)
-            Probabilities in [0, 1].
+            Logits (probabilities in [0, 1] with ``from_logits=False``), finite.
         groups : array, shape (N,)
             Group ids seen at fit time.
 
@@ -560,7 +614,7 @@ class ThresholdOptimizer:
             for NDArray input.
         """
         q = self._probability(scores, groups)
-        rs = self.random_state if random_state is None else random_state
+        rs = self.random_state if random_state is None else _check_random_state(random_state)
         rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
         u = mx.nd.array(rs.random_sample(q.shape[0]), ctx=q.context, dtype="float32")
         decided = u < q
@@ -571,10 +625,11 @@ class ThresholdOptimizer:
                  ctx: Optional[mx.Context] = None, prefix: Optional[str] = None
                  ) -> GroupThreshold:
         """A :class:`GroupThreshold` block holding the fitted rule, initialised on ``ctx``
-        (default: the context of the data it was fitted on, else the current context)."""
+        (default: the context of the data it was fitted on, else the current context), for
+        the same kind of scores (``from_logits``)."""
         self._check_fitted()
         block = GroupThreshold(self.num_groups_, num_bins=self.num_bins_, mode=mode,
-                               prefix=prefix)
+                               prefix=prefix, from_logits=self.from_logits)
         block.initialize(ctx=ctx or getattr(self, "context_", None) or mx.current_context())
         block.set_rule(self.thresholds_, self.positive_probs_)
         return block
@@ -588,6 +643,7 @@ class ThresholdOptimizer:
             "objective": self.objective,
             "tolerance": self.tolerance,
             "grid_size": self.grid_size,
+            "from_logits": self.from_logits,
             "num_groups": self.num_groups_,
             "num_bins": self.num_bins_,
             "group_names": self.group_names_,
@@ -605,17 +661,31 @@ class ThresholdOptimizer:
 
         Documents written before the canonical names (with fairlearn's
         ``"true_positive_rate_parity"`` or ``"false_positive_rate_parity"``) load too; the
-        loaded ``constraint`` is the canonical name.
+        loaded ``constraint`` is the canonical name. Documents without ``from_logits`` were
+        written when the optimizer took probabilities only: they load with
+        ``from_logits=False``. A missing key or malformed rule raises ``ValueError`` naming it.
         """
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, TypeError) as err:
             raise ValueError(BAD_FORMAT.format(why=err)) from None
         if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
             raise ValueError(BAD_FORMAT.format(why=f"expected format {_FORMAT!r}"))
-        opt = cls(doc["constraint"], doc["objective"], doc["tolerance"], doc["grid_size"])
-        opt._set_rules(np.array(doc["thresholds"]), np.array(doc["positive_probs"]),
-                       doc["num_bins"])
+        missing = [k for k in JSON_KEYS if k not in doc]
+        if missing:
+            raise ValueError(BAD_FORMAT.format(why=f"missing key(s) {missing}"))
+        opt = cls(doc["constraint"], doc["objective"], doc["tolerance"], doc["grid_size"],
+                  from_logits=doc.get("from_logits", False))
+        try:
+            thresholds = np.array(doc["thresholds"], dtype=np.float64).reshape(-1, 2)
+            probs = np.array(doc["positive_probs"], dtype=np.float64).reshape(-1, 3)
+        except (TypeError, ValueError) as err:
+            raise ValueError(BAD_FORMAT.format(why=f"thresholds/positive_probs: {err}")) from None
+        if (thresholds.shape[0] != probs.shape[0] or not np.all(np.isfinite(thresholds))
+                or not np.all((probs >= 0) & (probs <= 1))):
+            raise ValueError(BAD_FORMAT.format(
+                why="thresholds must be finite (G, 2) and positive_probs in [0, 1] (G, 3)"))
+        opt._set_rules(thresholds, probs, check_positive_int("num_bins", doc["num_bins"]))
         if len(doc["group_names"]) != opt.num_groups_:
             raise ValueError(BAD_FORMAT.format(why="group_names do not match the thresholds"))
         opt.group_names_ = list(doc["group_names"])
