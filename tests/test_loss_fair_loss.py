@@ -259,9 +259,13 @@ def test_training_reduces_the_gap(ctx):
 def test_fairness_penalty_function_kinds(ctx):
     p = np.array([0.9, 0.2, 0.6, 0.4])
     g = np.array([0, 0, 1, 1])
-    got = fairness_penalty(p, g, num_groups=2, penalty="absolute")
+    got = fairness_penalty(p, g, num_groups=2, penalty="absolute", from_logits=False)
     assert isinstance(got, float)
     assert got == pytest.approx(abs(0.55 - 0.5))
+    # the default reads logits, as FairnessRegularizedLoss does (one convention)
+    logits = np.log(p / (1 - p))
+    assert fairness_penalty(logits, g, num_groups=2, penalty="absolute") == pytest.approx(
+        0.05, abs=1e-6)
     nd = fairness_penalty(mx.nd.array(p, ctx=ctx), mx.nd.array(g, ctx=ctx), num_groups=2)
     assert isinstance(nd, mx.nd.NDArray) and nd.context == ctx and nd.shape == (1,)
     with pytest.raises(ValueError, match="constraint 'equalized_odds'.*pass label"):
@@ -299,13 +303,15 @@ def test_bad_input_errors(ctx):
         loss_fn(p, y, mx.nd.zeros((4, 2), ctx=ctx))
     with pytest.raises(ValueError, match=r"group must have shape .*got \(3,\)"):
         loss_fn(p, y, mx.nd.zeros((3,), ctx=ctx))
-    with pytest.raises(ValueError, match=r"pred must have shape .* got \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"pred has 3 columns but num_classes=2: pass "
+                                         r"num_classes=3"):
         loss_fn(mx.nd.zeros((4, 3), ctx=ctx), y, mx.nd.zeros((4,), ctx=ctx))
     with pytest.raises(ValueError, match=r"sample_weight must have shape"):
         loss_fn(p, y, mx.nd.zeros((4,), ctx=ctx), mx.nd.ones((2,), ctx=ctx))
     # value checks: on the host, in check_inputs or with check_groups=True
     bad_g = mx.nd.array([0, 1, 2, 1], ctx=ctx)
-    loss_fn(p, y, bad_g)  # unchecked by default (the id 2 is left out of the groups)
+    with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
+        loss_fn(p, y, bad_g)  # the first batch of a shape is checked on the host
     with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
         loss_fn.check_inputs(p, y, bad_g)
     checked = FairnessRegularizedLoss(2, check_groups=True)
