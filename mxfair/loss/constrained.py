@@ -258,6 +258,16 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
                 measured.append(out[-2:])
         self._add_totals(measured)
 
+    @property
+    def measured_totals(self):
+        """``(num, den)``: the hard per-group totals (G, C) summed since the last update, as
+        NDArrays on the first batch's context, or None before any training call.
+
+        ``den`` sums the weight of the rows each rate is taken over (for demographic parity:
+        every training row), so ``den`` tells how many rows fed the multiplier.
+        """
+        return self._totals
+
     def measured_gap(self) -> float:
         """Between-groups gap of the hard rates summed since the last update (NaN if none)."""
         if self._totals is None:
