@@ -425,12 +425,12 @@ def test_invalid_rows_of_later_batches_are_left_out_counted_and_warned(penalty, 
     assert np.all(np.isfinite(grad)) and np.all(grad[~valid] == 0)
     assert loss_fn.num_invalid == {"rows": 7.0, "group": 4.0, "label": 1.0,
                                    "sample_weight": 2.0}
-    # The count is read with a lag, never stalling a step: every 50 calls, the total as it was
-    # 50 calls earlier. Calls 3..102 are bad; the warning at call 100 reads call 50's total:
-    # 49 bad calls of 7 rows, 4 of them with a bad group id.
-    with pytest.warns(UserWarning, match=r"FairnessRegularizedLoss left 343 invalid row\(s\) "
-                                         r"out.*group id not an integer in \[0, 2\): 196"):
-        for _ in range(100):
+    # The count is read with a lag, never stalling a step: at call 4 the total of call 2.
+    with pytest.warns(UserWarning, match=r"FairnessRegularizedLoss left 7 invalid row\(s\) out"
+                                         r".*group id not an integer in \[0, 2\): 4; label "
+                                         r"not a class id in \[0, 2\): 1; sample_weight "
+                                         r"negative, NaN or infinite: 2"):
+        for _ in range(2):
             _run(loss_fn, logits, bad_y, bad_g, ctx, sample_weight=bad_w)
     loss_fn.reset_invalid()
     assert loss_fn.num_invalid["rows"] == 0

@@ -10,12 +10,12 @@ and refused with a ``ValueError`` (one synchronisation per shape): a systematic 
 coded 1/2 for ``num_groups=2``) stops the run at once, a rare bad row later is counted and warned.
 """
 import warnings
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import mxnet as mx
 import numpy as np
 
-from .._ops import Tensor, is_ndarray, to_numpy
+from .._ops import Tensor, as_dtype_of, is_ndarray, to_numpy
 from .._validation import IDS_NOT_NUMERIC, check_group_ids, check_number
 
 __all__: list = []
@@ -175,6 +175,58 @@ def check_values(label, group, num_groups: int, num_classes: int,
             raise ValueError(BAD_WEIGHT_VALUES.format(lo=np.nanmin(w), hi=np.nanmax(w)))
 
 
+class InputChecker:
+    """The host checks of one block's inputs, each new shape's first batch checked for values.
+
+    Parameters
+    ----------
+    owner : str
+        The block's class name, for the messages.
+    num_groups, num_classes : int
+    needs_label : bool
+        Whether the block reads the label (else it is dropped, keeping the graph's inputs).
+    statistic_name : str
+        For the message when a label-conditioned constraint gets no label.
+    missing_group : str
+        The message when ``group`` is None.
+    """
+
+    def __init__(self, owner: str, num_groups: int, num_classes: int, needs_label: bool,
+                 statistic_name: str, missing_group: str = NEEDS_GROUP):
+        self.owner = owner
+        self.num_groups = num_groups
+        self.num_classes = num_classes
+        self.needs_label = needs_label
+        self.statistic_name = statistic_name
+        self.missing_group = missing_group
+        self._seen: set = set()  # (shapes, context) whose first batch was checked
+
+    def __call__(self, pred, label, group, sample_weight, name: str = "pred",
+                 every_call: bool = False):
+        """Check one device's inputs; return ``(label, sample_weight)`` in pred's dtype (the
+        label None when not read). Values are checked (one synchronisation) for the first
+        batch of each shape and context, or in every call with ``every_call``."""
+        check_ndarray(name, pred, self.owner)
+        if group is None:
+            raise ValueError(self.missing_group)
+        check_ndarray("label", label, self.owner, ids=True)
+        check_ndarray("group", group, self.owner, ids=True)
+        check_ndarray("sample_weight", sample_weight, self.owner)
+        check_pred_array(name, pred, self.owner)
+        check_shapes(pred, label, group, sample_weight, self.num_classes, self.needs_label,
+                     self.statistic_name)
+        label = label if self.needs_label else None  # not read: keeps the graph's inputs fixed
+        key = (pred.shape, None if label is None else label.shape, group.shape,
+               None if sample_weight is None else sample_weight.shape, pred.context)
+        if key not in self._seen or every_call:
+            check_values(label, group, self.num_groups, self.num_classes, sample_weight)
+            if len(self._seen) > 64:
+                self._seen.clear()
+            self._seen.add(key)
+        # Loaders yield int64 labels and float64 weights; the graph needs pred's float dtype.
+        return as_dtype_of(pred, label), as_dtype_of(pred, sample_weight)
+
+
 def as_device_lists(owner: str, pred, label, group, sample_weight):
     """``(preds, labels, groups, weights)`` as lists of equal length when ``pred`` is a list
     or tuple (one entry per device), else None; TypeError/ValueError when they do not match."""
@@ -266,13 +318,14 @@ class InvalidRows:
     """A running count, on the device, of the invalid rows a loss has left out; warns.
 
     ``add`` takes a batch's counts (an NDArray of shape (4,), see ``sanitize``) and adds them on
-    the device: no synchronisation. Every ``check_every`` calls it reads the total as it stood
-    ``check_every`` calls earlier (a copy the device finished long ago, so reading it does not
-    stall the pipeline) and warns if it grew. ``totals`` and ``warn`` read the current total
-    (they synchronise).
+    the device: no synchronisation. At calls 2, 4, 8, ..., ``check_every`` and every
+    ``check_every`` calls after that, it reads the total as it stood at the previous such call
+    (a copy the device finished batches ago, so reading it does not stall the pipeline) and
+    warns if it grew; then it copies the current total for the next check. ``totals`` and
+    ``warn`` read the current total (they synchronise).
     """
 
-    def __init__(self, owner: str, num_groups: int, num_classes: int, check_every: int = 50):
+    def __init__(self, owner: str, num_groups: int, num_classes: int, check_every: int = 64):
         self.owner = owner
         self.num_groups = num_groups
         self.num_classes = num_classes
@@ -285,6 +338,11 @@ class InvalidRows:
         self._snapshot: Optional[mx.nd.NDArray] = None
         self._warned = 0.0
 
+    def _is_check(self, calls: int) -> bool:
+        if calls < self.check_every:
+            return calls >= 2 and calls & (calls - 1) == 0  # a power of two
+        return calls % self.check_every == 0
+
     def add(self, counts: mx.nd.NDArray) -> None:
         ctx = counts.context
         with mx.autograd.pause():
@@ -293,9 +351,9 @@ class InvalidRows:
             else:
                 self._sums[ctx] = counts.copy()
         self._calls += 1
-        if self._calls % self.check_every == 0:
+        if self._is_check(self._calls):
             if self._snapshot is not None:
-                self._maybe_warn(self._snapshot.asnumpy(), stacklevel=4)
+                self._maybe_warn(self._snapshot.asnumpy(), stacklevel=5)
             self._snapshot = self._total()
 
     def _total(self) -> mx.nd.NDArray:

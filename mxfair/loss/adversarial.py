@@ -24,15 +24,15 @@ sigmoid is saturated long before), so ``+-inf`` logits give finite values and gr
 import mxnet as mx
 
 from .._constraints import canonical_constraint
-from .._ops import as_dtype_of, is_ndarray
+from .._ops import is_ndarray
 from .._validation import check_number, check_positive_int
 from . import _scalar
 from ._rows import (
+    InputChecker,
     InvalidRows,
     as_device_lists,
     check_host_ids,
     check_ndarray,
-    check_pred_array,
     check_shapes,
     check_values,
     host_arrays,
@@ -42,6 +42,7 @@ from ._terms import label_matrix
 
 __all__ = ["GradientReversal", "AdversarialDebiasing"]
 
+_MISSING_GROUP = "group ids are required: call adv(pred, label, group)"
 #: Logits beyond this magnitude reach the adversary clipped (exactly 0 or 1 after its sigmoid).
 _LOGIT_CLIP = 1e4
 ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "predictive_equality",
@@ -202,7 +203,8 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
                 or hidden_units < 0:
             raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
         self._from_logits = bool(from_logits)
-        self._seen = set()  # shapes and contexts whose first batch was checked on the host
+        self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
+                                   self._needs_label, constraint, _MISSING_GROUP)
         self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
             self.reversal = GradientReversal(alpha)
@@ -245,28 +247,6 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
         check_values(label if self._needs_label else None, group, self._num_groups,
                      self._num_classes, sample_weight)
 
-    def _prepare(self, pred, label, group, sample_weight, name: str = "pred"):
-        owner = type(self).__name__
-        check_ndarray(name, pred, owner)
-        if group is None:
-            raise ValueError("group ids are required: call adv(pred, label, group)")
-        check_ndarray("label", label, owner, ids=True)
-        check_ndarray("group", group, owner, ids=True)
-        check_ndarray("sample_weight", sample_weight, owner)
-        check_pred_array(name, pred, owner)
-        check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
-                     self._constraint)
-        label = label if self._needs_label else None  # not read; keeps the graph's inputs fixed
-        key = (pred.shape, None if label is None else label.shape, group.shape,
-               None if sample_weight is None else sample_weight.shape, pred.context)
-        if key not in self._seen:  # one host check (synchronises) per new shape
-            check_values(label, group, self._num_groups, self._num_classes, sample_weight)
-            if len(self._seen) > 64:
-                self._seen.clear()
-            self._seen.add(key)
-        # Loaders give int64 labels and float64 weights; the graph needs pred's dtype.
-        return as_dtype_of(pred, label), as_dtype_of(pred, sample_weight)
-
     def forward(self, pred, label=None, group=None, sample_weight=None):
         lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
         if lists is not None:  # one loss per device: each row's loss is its own
@@ -274,9 +254,9 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
         if not is_ndarray(pred) and not isinstance(pred, mx.sym.Symbol):
             check_ndarray("pred", pred, type(self).__name__)
         if is_ndarray(pred):
-            label, sample_weight = self._prepare(pred, label, group, sample_weight)
+            label, sample_weight = self._check(pred, label, group, sample_weight)
         elif group is None:
-            raise ValueError("group ids are required: call adv(pred, label, group)")
+            raise ValueError(_MISSING_GROUP)
         elif not self._needs_label:
             label = None
         args = [pred, label, group] + ([] if sample_weight is None else [sample_weight])

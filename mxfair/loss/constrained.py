@@ -285,7 +285,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         ----------
         gap : float, optional
             A gap measured elsewhere; default: the gap accumulated since the last update
-            (one host synchronisation).
+            (one host synchronisation; it also warns if invalid rows were left out).
 
         Returns
         -------
@@ -294,6 +294,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         """
         if gap is None:
             gap = self.measured_gap()
+            self._invalid.warn()  # a synchronisation anyway: say if rows were left out
         self.reset_totals()
         # The parameter is the saved state (load_parameters restores it): start from it.
         self.multiplier.value = self.lam

@@ -27,8 +27,9 @@ weights are checked on the host for the first batch of every new shape (one sync
 bad values raise ``ValueError``), and inside the graph for every batch: an invalid row (group id
 not an integer in ``[0, num_groups)``, label not a class id, sample weight negative, NaN or
 infinite) is left out of the loss, the penalty and the gradient, counted on the device, and
-reported by a warning (read with a lag of a few dozen batches, so that it never stalls training)
-and by ``num_invalid``. ``check_groups=True`` checks every batch on the host instead.
+reported by a warning (the count is read with a lag, at calls 2, 4, 8, ... 64 and every 64 calls
+after that, so that it never stalls training) and by ``num_invalid`` (exact; synchronises).
+``check_groups=True`` checks every batch on the host instead (one synchronisation per batch).
 """
 from typing import Dict, List, Optional, Union
 
@@ -36,18 +37,18 @@ import mxnet as mx
 import numpy as np
 
 from .._constraints import canonical_constraint
-from .._ops import as_dtype_of, group_onehot, is_ndarray, to_numpy
+from .._ops import group_onehot, is_ndarray, to_numpy
 from .._validation import check_positive_int
 from . import _scalar
 from ._devices import linear_term, whole_step_penalty
 from ._rows import (
     NEEDS_GROUP,
     NEEDS_LABEL,
+    InputChecker,
     InvalidRows,
     as_device_lists,
     check_host_ids,
     check_lam,
-    check_ndarray,
     check_pred_array,
     check_shapes,
     check_values,
@@ -169,7 +170,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         custom_base = base_loss is not None
-        self._seen = set()  # (shapes, context) combinations already checked
+        self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
+                                   True, self._constraint_name)
         self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
             if base_loss is None:
@@ -271,33 +273,12 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     # ------------------------------------------------------------------------- forward
     def _prepare(self, pred, label, group, sample_weight, name: str = "pred"):
         """Host checks of one device's inputs; returns label and weight in pred's dtype."""
-        owner = type(self).__name__
-        check_ndarray(name, pred, owner)
-        if label is None:
+        if label is None and is_ndarray(pred) and group is not None:
             raise ValueError("label is required (got None)")
-        if group is None:
-            raise ValueError(NEEDS_GROUP)
-        check_ndarray("label", label, owner, ids=True)
-        check_ndarray("group", group, owner, ids=True)
-        check_ndarray("sample_weight", sample_weight, owner)
-        check_pred_array(name, pred, owner)
-        # Shapes and context repeat from batch to batch: check each new combination once, with
-        # the values (one synchronisation per new shape).
-        key = (pred.shape, label.shape, group.shape,
-               None if sample_weight is None else sample_weight.shape, pred.context)
-        if key not in self._seen:
-            check_shapes(pred, label, group, sample_weight, self._num_classes, True,
-                         self._constraint_name)
-            check_values(label, group, self._num_groups, self._num_classes, sample_weight)
-            if len(self._seen) > 64:
-                self._seen.clear()
-            self._seen.add(key)
-        elif self._check_groups:
-            check_values(label, group, self._num_groups, self._num_classes, sample_weight)
+        label, sample_weight = self._check(pred, label, group, sample_weight, name=name,
+                                           every_call=self._check_groups)
         _scalar.ensure_on(self.lam_value, pred.context)
-        # Loaders yield int64 labels (``TabularData.to_gluon``); the base losses need pred's
-        # float dtype, so cast here rather than make every training loop do it.
-        return as_dtype_of(pred, label), as_dtype_of(pred, sample_weight)
+        return label, sample_weight
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
         """Check the inputs on the host, then run the loss (see the class docstring)."""
@@ -320,7 +301,6 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         """One step over several devices: per-device losses, the whole step's penalty."""
         prepared = [self._prepare(p, y, g, w, name=f"pred[{i}]")
                     for i, (p, y, g, w) in enumerate(zip(preds, labels, groups, weights))]
-        num_parts = None
         outs = []
         for p, g, (y, w) in zip(preds, groups, prepared):
             out = self.terms(p, y, g) if w is None else self.terms(p, y, g, w)
