@@ -185,3 +185,28 @@ def test_adversary_on_devices_gives_the_single_device_gradients(constraint):
         return np.concatenate([loss.asnumpy() for loss in losses]), _grads(net) + _grads(adv)
 
     _assert_same(run(TWO), run([mx.cpu(0)]))
+
+
+def test_static_alloc_and_multiplier_updates_between_steps():
+    # MXNet 1.9.1's static_alloc once made the per-device tail read lam from before the update.
+    rng = np.random.RandomState(8)
+    batches = [(rng.randn(32, 5).astype(np.float32), rng.randint(0, 2, 32).astype(np.float32),
+                rng.randint(0, 2, 32).astype(np.float32)) for _ in range(4)]
+
+    def run(ctx, flags):
+        net = _net(ctx)
+        loss_fn = ConstrainedFairLoss(2, bound=0.0, lr=5.0, lam_init=1.0,
+                                      constraint="equalized_odds")
+        net.hybridize(**flags)
+        loss_fn.hybridize(**flags)
+        grads = []
+        for step, (x, y, g) in enumerate(batches):
+            grads.append(_step(loss_fn, net, ctx, x, y, g, lists=len(ctx) > 1))
+            if step % 2 == 0:
+                assert loss_fn.update_multiplier() != 1.0
+        return grads
+
+    want = run([mx.cpu(0)], {})
+    for flags in ({}, {"static_alloc": True, "static_shape": True}):
+        for got, ref in zip(run(TWO, flags), want):
+            _assert_same(got, ref)

@@ -6,33 +6,33 @@ With ``gluon.utils.split_and_load`` device :math:`d` holds :math:`n_d` of the st
 :math:`\frac1N \sum_i \ell_i + \lambda P` and the gradient of ``sum(loss)`` is
 :math:`\sum_i \nabla\ell_i + N \lambda \nabla P`.
 
-:math:`P` is a function of parts that the devices compute on their rows (per-group totals that
-add up, or the rows themselves, see ``Penalty.parts``): :math:`P = f(c)`, with :math:`c` the sum
-(or concatenation) of the devices' parts :math:`c_d`. Here:
+:math:`P = f(c)` is a function of parts that the devices compute on their rows (per-group totals
+that add up, or the rows themselves, see ``Penalty.parts``): :math:`c` is the sum (or the
+concatenation) of the devices' parts :math:`c_d`. Here:
 
-1. each device's parts are copied, detached, to the first device and combined;
-2. :math:`P = f(c)` and :math:`A = \partial f / \partial c` are computed there, in a small graph
-   of its own (a few (G, C) operations for the rate penalties);
+1. each device's parts are copied, detached, to the first device, combined into :math:`c`, and
+   :math:`c` is copied, detached, to every device (for the rate penalties a few (G, C) arrays);
+2. device :math:`d` evaluates the penalty at
+   :math:`c^{(d)} = c + E_d\,(c_d - \mathrm{stop}(c_d))`, where :math:`E_d` places the device's
+   part where it belongs in :math:`c` (the identity for sums, a row-selection matrix for
+   concatenations). Its value is exactly :math:`P(c)`, the same on every device, and its
+   gradient with respect to :math:`c_d` is :math:`E_d^\top \nabla f(c)`: the device's share
+   of the whole batch's gradient;
 3. device :math:`d` returns, for each of its rows,
-
-   .. math::
-
-       \ell_i + \lambda \Big(P + \frac{N}{n_d}\,\langle A_d,\ c_d - \mathrm{stop}(c_d)\rangle
-       \Big),
-
-   where :math:`A_d` is :math:`A` (sum) or its rows of device :math:`d` (concatenation). The
-   bracket's second term is exactly 0, so every row's value is the single-device value; its
-   gradient is :math:`\frac{N}{n_d} A_d \,\partial c_d`. Summed over the :math:`n_d` rows of
-   the device and then over the devices, the penalty's gradient is
-   :math:`N \lambda \sum_d A_d\, \partial c_d = N \lambda \nabla P`: the single-device gradient
-   of the whole batch.
+   :math:`\ell_i + \lambda\,(\mathrm{stop}(P^{(d)}) + \frac{N}{n_d}(P^{(d)} -
+   \mathrm{stop}(P^{(d)})))`: the value is :math:`\ell_i + \lambda P`, the single-device
+   value, and summed over the device's :math:`n_d` rows the penalty's gradient is
+   :math:`N \lambda E_d^\top \nabla f(c)\, \partial c_d`; summed over the devices it is
+   :math:`N \lambda \nabla P`, the single-device gradient of the whole batch.
 
 Each device's loss depends only on that device's graph (the other devices enter as constants),
 so ``for loss in losses: loss.backward()`` works, as does ``autograd.backward(losses)``. (A
 penalty computed once and copied to every device would share one graph between the devices'
-losses; MXNet 1.9.1 then refuses the second ``backward``.)
+losses; MXNet 1.9.1 then refuses the second ``backward``.) The penalty is evaluated once per
+device: for the rate penalties a few operations on (G, C) arrays, for the MMD penalty
+``O(N^2)`` per device.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import mxnet as mx
 
@@ -41,56 +41,75 @@ from .penalties import Penalty
 __all__: list = []
 
 
+class DeviceLoss(mx.gluon.HybridBlock):
+    """One device's rows of a data-parallel step (see the module docstring).
+
+    Inputs: ``base`` (n,), ``lam`` (1,), ``scale`` (1,) = N / n, then the combined parts of the
+    step (k arrays, no graph), the device's own parts (k arrays, with their graph) and, for
+    concatenated parts, the placement matrix (N, n).
+    """
+
+    def __init__(self, penalty: Penalty, weight=None, **kwargs):
+        super().__init__(**kwargs)
+        self._penalty = penalty
+        self._weight = weight
+
+    def hybrid_forward(self, F, base, lam, scale, *args):
+        concat = self._penalty.combine != "sum"
+        k = (len(args) - 1) // 2 if concat else len(args) // 2
+        combined, own = args[:k], args[k:2 * k]
+        live = []
+        for c, mine in zip(combined, own):
+            delta = mine - F.BlockGrad(mine)  # 0, with the gradient of the device's part
+            live.append(c + (F.dot(args[-1], delta) if concat else delta))
+        pen = self._penalty.from_parts(F, *live)  # (1,), P of the whole step
+        pen = F.BlockGrad(pen) + scale * (pen - F.BlockGrad(pen))  # value P, gradient N/n dP
+        loss = F.broadcast_add(base, F.broadcast_mul(lam, pen))  # (n,)
+        return loss if self._weight is None else loss * self._weight
+
+
 def combine_parts(penalty: Penalty, parts_by_device: Sequence[Sequence[mx.nd.NDArray]]
-                  ) -> List[mx.nd.NDArray]:
-    """The parts of the whole step on the first device: sums or concatenations, detached."""
-    home = parts_by_device[0][0].context
-    combined = []
+                  ) -> List[List[mx.nd.NDArray]]:
+    """The parts of the whole step (sums or concatenations), detached, on every device."""
+    contexts = [parts[0].context for parts in parts_by_device]
+    home = contexts[0]
+    out: List[List[mx.nd.NDArray]] = [[] for _ in contexts]
     with mx.autograd.pause():
         for k in range(len(parts_by_device[0])):
             pieces = [parts[k].detach().as_in_context(home) for parts in parts_by_device]
             if len(pieces) == 1:
-                combined.append(pieces[0].copy())
+                total = pieces[0]
             elif penalty.combine == "sum":
-                combined.append(mx.nd.add_n(*pieces))
+                total = mx.nd.add_n(*pieces)
             else:
-                combined.append(mx.nd.concat(*pieces, dim=0))
-    return combined
+                total = mx.nd.concat(*pieces, dim=0)
+            for d, ctx in enumerate(contexts):
+                # A fresh array per device: one array in two devices' graphs would make the
+                # second device's backward fail once the first freed the graph.
+                out[d].append(total.copyto(ctx))
+    return out
 
 
-def whole_step_penalty(penalty: Penalty, parts_by_device: Sequence[Sequence[mx.nd.NDArray]],
-                       need_grad: bool
-                       ) -> Tuple[mx.nd.NDArray, Optional[List[List[mx.nd.NDArray]]]]:
-    """The step's penalty (shape (1,), first device, no graph) and, if ``need_grad``, each
-    device's coefficients ``A_d`` (one per part, on that device)."""
-    combined = combine_parts(penalty, parts_by_device)
-    if not need_grad:
-        with mx.autograd.pause():
-            return penalty.from_parts(mx.nd, *combined), None
-    for leaf in combined:
-        leaf.attach_grad()
-    with mx.autograd.record():  # a graph of its own: the leaves have no history
-        value = penalty.from_parts(mx.nd, *combined)
-    value.backward()
-    coefs: List[List[mx.nd.NDArray]] = []
-    offset = 0
-    # Fresh copies outside the recording: a constant shared by two devices' graphs (even a
-    # variable node) would make the second device's backward fail once the first freed it.
-    with mx.autograd.pause():
-        for parts in parts_by_device:
-            ctx = parts[0].context
-            if penalty.combine == "sum":
-                coefs.append([leaf.grad.copyto(ctx) for leaf in combined])
-            else:
-                n = parts[0].shape[0]
-                coefs.append([leaf.grad[offset:offset + n].copyto(ctx) for leaf in combined])
-                offset += n
-    return value.detach(), coefs
+class Placements:
+    """Cached constants of a data-parallel step: ``N / n_d`` and the (N, n_d) matrices that
+    put a device's rows at their offset in a concatenation."""
 
+    def __init__(self):
+        self._cache: Dict[Tuple, mx.nd.NDArray] = {}
 
-def linear_term(parts: Sequence[mx.nd.NDArray], coefs: Sequence[mx.nd.NDArray]
-                ) -> mx.nd.NDArray:
-    """``sum_k <A_k, c_k - stop(c_k)>``: 0 in value, gradient ``A_k`` w.r.t. ``c_k``; (1,)."""
-    terms = [mx.nd.sum(a * (c - mx.nd.BlockGrad(c)), keepdims=True).reshape((1,))
-             for c, a in zip(parts, coefs)]
-    return mx.nd.add_n(*terms) if len(terms) > 1 else terms[0]
+    def _get(self, key, make):
+        if key not in self._cache:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def scale(self, ctx, total: int, rows: int) -> mx.nd.NDArray:
+        return self._get(("scale", ctx, total, rows),
+                         lambda: mx.nd.full((1,), total / rows, ctx=ctx))
+
+    def placement(self, ctx, total: int, offset: int, rows: int) -> mx.nd.NDArray:
+        def make():
+            rows_idx = mx.nd.arange(offset, offset + rows, ctx=ctx)
+            return mx.nd.one_hot(rows_idx, depth=total).T  # (N, n)
+        return self._get(("place", ctx, total, offset, rows), make)

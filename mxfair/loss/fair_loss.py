@@ -40,7 +40,7 @@ from .._constraints import canonical_constraint
 from .._ops import group_onehot, is_ndarray, to_numpy
 from .._validation import check_positive_int
 from . import _scalar
-from ._devices import linear_term, whole_step_penalty
+from ._devices import DeviceLoss, Placements, combine_parts
 from ._rows import (
     NEEDS_GROUP,
     NEEDS_LABEL,
@@ -184,7 +184,17 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                         from_logits=not self._from_logits, batch_axis=batch_axis)
             self.terms = FairTerms(base_loss, custom_base, self._statistic, self._penalty,
                                    self._num_groups, self._num_classes, self._from_logits)
+            # Each device's rows in a data-parallel step (``_forward_devices``).
+            self.device_loss = DeviceLoss(self._penalty, weight)
             self.lam_value = _scalar.new_scalar(self, "lam_value", lam)
+        self._placements = Placements()
+
+    def hybridize(self, active: bool = True, **kwargs) -> None:
+        """As ``HybridBlock.hybridize``; the per-device tail of a data-parallel step is always
+        cached without ``static_alloc``: with it, MXNet 1.9.1 computed that block's gradient
+        with the value ``lam`` had before ``update_multiplier`` changed it (measured)."""
+        super().hybridize(active, **kwargs)
+        self.device_loss.hybridize(active)
 
     @property
     def num_groups(self) -> int:
@@ -309,21 +319,17 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         num_parts = len(outs[0]) - 2 - (2 if self.terms.threshold is not None else 0)
         parts = [out[2:2 + num_parts] for out in outs]
         self._observe([out[2 + num_parts:] for out in outs])
-        need_grad = mx.autograd.is_recording()
-        value, coefs = whole_step_penalty(self._penalty, parts, need_grad)
+        combined = combine_parts(self._penalty, parts)
         total = sum(p.shape[0] for p in preds)
-        losses = []
-        with mx.autograd.pause():  # one constant per device (see _devices)
-            values = [value.copyto(pred.context) for pred in preds]
+        losses, offset = [], 0
         for d, (pred, out) in enumerate(zip(preds, outs)):
-            ctx = pred.context
-            pen = values[d]  # (1,)
-            if need_grad:
-                pen = pen + (total / pred.shape[0]) * linear_term(parts[d], coefs[d])
-            loss = mx.nd.broadcast_add(out[0], mx.nd.broadcast_mul(self.lam_value.data(ctx), pen))
-            if self._weight is not None:
-                loss = loss * self._weight
-            losses.append(loss)
+            ctx, rows = pred.context, pred.shape[0]
+            args = tuple(combined[d]) + tuple(parts[d])
+            if self._penalty.combine != "sum":
+                args += (self._placements.placement(ctx, total, offset, rows),)
+            losses.append(self.device_loss(out[0], self.lam_value.data(ctx),
+                                           self._placements.scale(ctx, total, rows), *args))
+            offset += rows
         return losses
 
     def _observe(self, measured) -> None:
