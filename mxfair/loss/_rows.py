@@ -206,6 +206,15 @@ class InputChecker:
         """Check one device's inputs; return ``(label, sample_weight)`` in pred's dtype (the
         label None when not read). Values are checked (one synchronisation) for the first
         batch of each shape and context, or in every call with ``every_call``."""
+        if not self.needs_label:
+            label = None  # not read: keeps the graph's inputs fixed
+        if (not every_call and is_ndarray(pred) and is_ndarray(group)
+                and (label is None or is_ndarray(label))
+                and (sample_weight is None or is_ndarray(sample_weight))):
+            key = (pred.shape, pred.dtype, None if label is None else label.shape, group.shape,
+                   None if sample_weight is None else sample_weight.shape, pred.context)
+            if key in self._seen:  # every check but the values' passed for this shape
+                return as_dtype_of(pred, label), as_dtype_of(pred, sample_weight)
         check_ndarray(name, pred, self.owner)
         if group is None:
             raise ValueError(self.missing_group)
@@ -215,8 +224,7 @@ class InputChecker:
         check_pred_array(name, pred, self.owner)
         check_shapes(pred, label, group, sample_weight, self.num_classes, self.needs_label,
                      self.statistic_name)
-        label = label if self.needs_label else None  # not read: keeps the graph's inputs fixed
-        key = (pred.shape, None if label is None else label.shape, group.shape,
+        key = (pred.shape, pred.dtype, None if label is None else label.shape, group.shape,
                None if sample_weight is None else sample_weight.shape, pred.context)
         if key not in self._seen or every_call:
             check_values(label, group, self.num_groups, self.num_classes, sample_weight)
@@ -264,7 +272,7 @@ def sanitize(F, label: Tensor, group: Tensor, sample_weight: Optional[Tensor],
     Parameters
     ----------
     F : module
-    label : Tensor, shape (N,) or (N, 1), or None (not checked)
+    label : Tensor, shape (N,) or (N, 1), float32, or None (not checked)
     group : Tensor, shape (N,) or (N, 1)
     sample_weight : Tensor, shape (N,) or (N, 1), or None
     num_groups, num_classes : int
@@ -282,46 +290,42 @@ def sanitize(F, label: Tensor, group: Tensor, sample_weight: Optional[Tensor],
     weight : Tensor, shape (N,), or None
         The sample weight, 0 in invalid rows (None when none was given).
     """
+    # A value v is an integer in [0, B) exactly when round(clip(v, 0, B - 1)) == v: an id out
+    # of range is moved by the clip, a fraction by the round, and NaN (which the clip passes
+    # through) equals nothing. Three graph operations per check; this runs every step.
     g = F.cast(F.reshape(group, shape=(-1,)), "float32")  # (N,)
-    # NaN fails every comparison, so it is caught by the same tests as 0.5 or -1.
-    ok_group = (g >= 0) * (g < num_groups) * (F.floor(g) == g)
+    ok_group = F.round(F.clip(g, 0, num_groups - 1)) == g
     if label is None:  # not read (an adversary for demographic parity)
-        y, ok_label = F.zeros_like(g), F.ones_like(g)
+        y = F.zeros_like(g)
+        ok_label = y + 1
     else:
-        y = F.cast(F.reshape(label, shape=(-1,)), "float32")  # (N,)
-        if num_classes == 2:
-            ok_label = (y == 0) + (y == 1)
-        else:
-            ok_label = (y >= 0) * (y < num_classes) * (F.floor(y) == y)
+        y = F.reshape(label, shape=(-1,))  # (N,), float32: the loss casts it to pred's dtype
+        ok_label = F.round(F.clip(y, 0, num_classes - 1)) == y
     valid = ok_group * ok_label
-    bad_weight = None
     w = None
-    if sample_weight is not None:
+    if sample_weight is None:
+        ok_weight = F.ones_like(g)
+    else:
         w = F.cast(F.reshape(sample_weight, shape=(-1,)), "float32")
-        ok_weight = (w >= 0) * (w <= _FLOAT32_MAX)
-        bad_weight = 1 - ok_weight
+        ok_weight = F.clip(w, 0, _FLOAT32_MAX) == w  # NaN, negative and infinite fail
         valid = valid * ok_weight
+    # (4,): invalid rows, bad group ids, labels, weights; exact in float32 below 2^24 rows
+    counts = F.sum(1 - F.stack(valid, ok_group, ok_label, ok_weight, axis=1), axis=0)
     zeros = F.zeros_like(y)
-    parts = [F.sum(1 - valid, keepdims=True), F.sum(1 - ok_group, keepdims=True),
-             F.sum(1 - ok_label, keepdims=True),
-             F.sum(bad_weight, keepdims=True) if bad_weight is not None
-             else F.sum(zeros, keepdims=True)]
-    counts = F.concat(*parts, dim=0)  # (4,)
-    flag = valid > 0
-    safe_label = F.where(flag, y, zeros)
-    safe_group = F.where(flag, g, zeros - 1)
-    safe_weight = None if w is None else F.where(flag, w, zeros)
+    safe_label = F.where(valid, y, zeros)
+    safe_group = F.where(valid, g, valid - 1)  # -1: in no group
+    safe_weight = None if w is None else F.where(valid, w, zeros)
     return valid, counts, safe_label, safe_group, safe_weight
 
 
 class InvalidRows:
     """A running count, on the device, of the invalid rows a loss has left out; warns.
 
-    ``add`` takes a batch's counts (an NDArray of shape (4,), see ``sanitize``) and adds them on
-    the device: no synchronisation. At calls 2, 4, 8, ..., ``check_every`` and every
-    ``check_every`` calls after that, it reads the total as it stood at the previous such call
-    (a copy the device finished batches ago, so reading it does not stall the pipeline) and
-    warns if it grew; then it copies the current total for the next check. ``totals`` and
+    ``add`` keeps a batch's counts (an NDArray of shape (4,), see ``sanitize``); no operation
+    and no synchronisation per batch. At calls 2, 4, 8, ..., ``check_every`` and every
+    ``check_every`` calls after that, the kept counts are summed on their devices, the total as
+    it stood at the previous such call (a copy the device finished batches ago, so reading it
+    does not stall the pipeline) is read, and a warning is given if it grew. ``totals`` and
     ``warn`` read the current total (they synchronise).
     """
 
@@ -334,6 +338,7 @@ class InvalidRows:
 
     def reset(self) -> None:
         self._sums: Dict[mx.Context, mx.nd.NDArray] = {}
+        self._pending: list = []
         self._calls = 0
         self._snapshot: Optional[mx.nd.NDArray] = None
         self._warned = 0.0
@@ -344,26 +349,34 @@ class InvalidRows:
         return calls % self.check_every == 0
 
     def add(self, counts: mx.nd.NDArray) -> None:
-        ctx = counts.context
-        with mx.autograd.pause():
-            if ctx in self._sums:
-                self._sums[ctx] += counts
-            else:
-                self._sums[ctx] = counts.copy()
+        self._pending.append(counts)
         self._calls += 1
         if self._is_check(self._calls):
             if self._snapshot is not None:
                 self._maybe_warn(self._snapshot.asnumpy(), stacklevel=5)
             self._snapshot = self._total()
 
+    def _flush(self) -> None:
+        """Sum the kept counts into the per-device totals (asynchronous)."""
+        by_ctx: Dict[mx.Context, list] = {}
+        for counts in self._pending:
+            by_ctx.setdefault(counts.context, []).append(counts)
+        self._pending = []
+        with mx.autograd.pause():
+            for ctx, arrays in by_ctx.items():
+                if ctx in self._sums:
+                    arrays = arrays + [self._sums[ctx]]
+                self._sums[ctx] = mx.nd.add_n(*arrays) if len(arrays) > 1 else arrays[0].copy()
+
     def _total(self) -> mx.nd.NDArray:
         """The sum over contexts, on the CPU (asynchronous)."""
+        self._flush()
         parts = [s.copyto(mx.cpu()) for s in self._sums.values()]
         return mx.nd.add_n(*parts) if len(parts) > 1 else parts[0]
 
     def totals(self) -> Dict[str, float]:
         """``{"rows": ..., "group": ..., "label": ..., "sample_weight": ...}`` (synchronises)."""
-        arr = self._total().asnumpy() if self._sums else np.zeros(4)
+        arr = self._total().asnumpy() if self._sums or self._pending else np.zeros(4)
         return dict(zip(("rows",) + REASONS, (float(v) for v in arr)))
 
     def _maybe_warn(self, arr: np.ndarray, stacklevel: int) -> None:

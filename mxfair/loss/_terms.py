@@ -26,9 +26,10 @@ def probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tenso
 
 
 def label_matrix(F, label: Tensor, num_classes: int) -> Tensor:
-    """The label as indicators: (N, 1) 0/1 for a binary task, (N, K) one-hot otherwise."""
+    """The label (float32) as indicators: (N, 1) 0/1 for a binary task, (N, K) one-hot
+    otherwise."""
     if num_classes == 2:
-        return F.cast(F.reshape(label, shape=(-1, 1)), "float32")
+        return F.reshape(label, shape=(-1, 1))
     return F.one_hot(F.cast(F.reshape(label, shape=(-1,)), "int32"), depth=num_classes)
 
 
@@ -71,8 +72,7 @@ class FairTerms(mx.gluon.HybridBlock):
                 # SoftmaxCrossEntropyLoss(from_logits=True) expects log-probabilities.
                 base = self.base_loss(F.log(F.maximum(pred, 1e-12)), label, base_weight)
             else:
-                base = self.base_loss(pred, F.reshape_like(label, pred) if k == 2 else label,
-                                      base_weight)  # (N,)
+                base = self.base_loss(pred, label, base_weight)  # (N,)
         probs = probabilities(F, pred, k, self._from_logits)  # (N, K')
         labels = label_matrix(F, label, k)  # (N, K')
         onehot = group_onehot(F, group, self._num_groups)  # (N, G); invalid rows: no group

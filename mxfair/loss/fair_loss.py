@@ -14,10 +14,11 @@ smooth-max gap, MMD; ``penalties``) are chosen independently.
 
 **Data-parallel steps.** Called with lists, one entry per device (what
 ``gluon.utils.split_and_load`` gives), the loss returns one array of per-row losses per device
-and its penalty is that of the *whole step*: the devices' per-group totals are gathered on the
-first device, one penalty is formed, and its gradient reaches every device, so that
-``for loss in losses: loss.backward()`` then ``trainer.step(total_batch_size)`` is the step of
-the whole batch on one device (see ``mxfair.loss._devices`` for the exact scaling). Calling the
+and its penalty is that of the *whole step*: the devices' per-group totals are summed, every
+device evaluates the penalty of the sum with its own totals live, and the penalty's gradient is
+scaled by ``N / n_d`` on a device of ``n_d`` of the step's ``N`` rows, so that
+``for loss in losses: loss.backward()`` then ``trainer.step(N)`` is the step of the whole batch
+on one device (``mxfair.loss._devices`` derives it). Calling the
 loss once per device instead penalises each device's slice: a different, noisier penalty
 (exactly 0 when each device holds one group).
 
