@@ -12,6 +12,7 @@ from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, EpochEnd, Va
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from mxfair.callbacks import (
+    BinaryAccuracy,
     FairCheckpointHandler,
     FairnessEarlyStoppingHandler,
     FairnessMonitor,
@@ -483,3 +484,90 @@ def test_fit_output_shows_the_fairness_line_of_each_epoch(ctx, capsys):
     for epoch in (0, 1):
         assert re.search(rf"^epoch {epoch} \| n=400 \| acc \d\.\d{{4}} .*dp_diff", out, re.M)
     assert "[Epoch 1] Finished in" in out  # next to the Estimator's own lines
+
+
+# ------------------------------------------------------------------ binary nets and devices
+def test_binary_accuracy_reads_logits_and_probabilities(ctx):
+    rng = np.random.RandomState(3)
+    y = rng.randint(0, 2, 200)
+    logits = (1.5 * (2 * y - 1) + 1.2 * rng.randn(200)).astype(np.float32)
+    truth = float(((logits >= 0) == y).mean())
+    assert 0.75 < truth < 0.95 and abs(truth - (y == 0).mean()) > 0.2
+    # MXNet's Accuracy on (N, 1) logits: the arg-max of one column, i.e. the share of label 0
+    wrong = mx.metric.Accuracy()
+    wrong.update([mx.nd.array(y, ctx=ctx)], [mx.nd.array(logits[:, None], ctx=ctx)])
+    assert wrong.get()[1] == pytest.approx((y == 0).mean())
+    acc = BinaryAccuracy()
+    assert np.isnan(acc.get()[1])
+    half = 100
+    for sl in (slice(0, half), slice(half, None)):  # two devices' worth, one update each
+        acc.update([mx.nd.array(y[sl], ctx=ctx)], [mx.nd.array(logits[sl, None], ctx=ctx)])
+    assert acc.get() == ("binary_accuracy", pytest.approx(truth))
+    for shape in ((-1,), (-1, 1)):
+        probs = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        other = mx.metric.create("binary_accuracy", from_logits=False, threshold=0.5)
+        other.update([mx.nd.array(y)], [mx.nd.array(probs.reshape(shape))])
+        assert other.get()[1] == pytest.approx(truth)
+    two = BinaryAccuracy()  # (N, 2) scores: softmax, probability of class 1
+    two.update([mx.nd.array(y)], [mx.nd.array(np.c_[np.zeros(200), logits])])
+    assert two.get()[1] == pytest.approx(truth)
+    config = acc.get_config()
+    assert mx.metric.create(config.pop("metric"), **config).get_config() == acc.get_config()
+    acc.reset_local()
+    assert np.isnan(acc.get()[1]) and acc.get_global()[1] == pytest.approx(truth)
+    with pytest.raises(ValueError, match=r"\(N,\), \(N, 1\) or \(N, 2\), got \(200, 3\); "
+                                         "for 3 classes use mx.metric.Accuracy"):
+        acc.update([mx.nd.array(y)], [mx.nd.zeros((200, 3))])
+    with pytest.raises(ValueError, match="threshold must be a number in \\(0, 1\\)"):
+        BinaryAccuracy(threshold=1.5)
+
+
+def test_binary_accuracy_of_a_diverged_net_is_nan_with_a_warning():
+    acc = BinaryAccuracy()
+    acc.update([mx.nd.array([1, 0, 1])], [mx.nd.array([np.nan, np.nan, np.inf])])
+    with pytest.warns(UserWarning, match="BinaryAccuracy left out 3 row"):
+        assert np.isnan(acc.get()[1])
+    acc = BinaryAccuracy()
+    acc.update([mx.nd.array([1, 0, 2, 1])], [mx.nd.array([1.0, -1.0, 1.0, np.nan])])
+    with pytest.warns(UserWarning, match="left out 2 row"):
+        assert acc.get()[1] == 1.0
+
+
+def test_processor_warns_when_accuracy_meets_one_logit_per_row(ctx):
+    x = mx.nd.random.normal(shape=(16, 3))
+    batch = (x, (x[:, 0] > 0), (x[:, 1] > 0))
+    net = gluon.nn.Dense(1)
+    net.initialize(ctx=ctx)
+    est = _estimator(net, FairnessRegularizedLoss(2), ctx,
+                     train_metrics=[mx.metric.Loss(), mx.metric.Accuracy()])
+    with pytest.warns(UserWarning, match="Accuracy reads an arg-max over the columns.*"
+                                         "Use mxfair.callbacks.BinaryAccuracy"):
+        est.batch_processor.fit_batch(est, batch)
+    est = _estimator(net, FairnessRegularizedLoss(2), ctx, train_metrics=BinaryAccuracy())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.batch_processor.fit_batch(est, batch)
+
+
+def test_processor_gives_a_fair_loss_the_whole_step_on_two_devices():
+    rng = np.random.RandomState(4)
+    x = rng.randn(40, 3).astype(np.float32)
+    g = np.sort(rng.randint(0, 2, 40))  # ordered by group: each device sees one group
+    y = (x[:, 0] + g > 0.5).astype(np.float32)
+    w = rng.uniform(0.5, 2, 40).astype(np.float32)
+    grads = []
+    for ctx in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        mx.random.seed(0)
+        net = gluon.nn.Dense(1)
+        net.initialize(mx.init.Xavier(), ctx=ctx)
+        loss = FairnessRegularizedLoss(2, "demographic_parity", "squared", lam=5.0)
+        est = _estimator(net, loss, ctx, train_metrics=BinaryAccuracy())
+        _, _, _, losses = est.batch_processor.fit_batch(
+            est, tuple(mx.nd.array(a) for a in (x, y, g, w)))
+        assert [out.context for out in losses] == ctx
+        grads.append([sum(gr.asnumpy() for gr in p.list_grad())
+                      for p in net.collect_params().values()])
+    for one, two in zip(*grads):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)

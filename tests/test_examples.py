@@ -184,3 +184,23 @@ def test_estimator_fairness_restores_the_best_epoch_within_the_bound(tmp_path):
     accs = [r["accuracy"] for r in row["history"]]
     assert row["epochs_run"] == 3
     assert row["restored_epoch"] == int(np.argmax(accs)) + 1
+
+
+# ----------------------------------------------------------------------- distributed_adult
+def test_distributed_adult_on_two_and_three_devices_trains_as_on_one(tmp_path):
+    # --devices N splits each batch over N CPU contexts and calls the fair loss once with the
+    # lists: the whole batch's penalty, so the training is the one-device training.
+    example = load_example("distributed_adult")
+    histories = []
+    for devices in (1, 2, 3):
+        out = tmp_path / f"history{devices}.json"
+        assert example.main(["--epochs", "1", "--subsample", "1500", "--devices", str(devices),
+                             "--out", str(out)]) == 0
+        histories.append(__import__("json").loads(out.read_text()))
+    one = histories[0]
+    for other in histories[1:]:
+        assert other["initial_loss"] == one["initial_loss"]
+        for a, b in zip(one["epochs"], other["epochs"]):
+            assert b["loss"] == pytest.approx(a["loss"], rel=1e-6)
+            for key in ("accuracy", "demographic_parity_difference", "selection_rate"):
+                np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-6)

@@ -239,6 +239,36 @@ def test_fairbatch_without_replacement_covers_each_cell_before_repeating():
     np.testing.assert_allclose(fb.target_, cell_counts(y, g) / 1000)  # starts at the data's own
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fairbatch_without_replacement_never_repeats_a_row_inside_a_batch(seed):
+    # Small cells that run out inside a batch (every third batch or so); ratios moved away
+    # from the data's own, as after a few updates.
+    y, g = _biased(1000, seed=seed)
+    fb = FairBatchSampler(y, g, 333, seed=seed, alpha=0.1)
+    fb.update(np.array([[0.1, 0.9], [0.2, 0.1]]))
+    batches = [b for _ in range(6) for b in fb]
+    assert all(len(b) == 333 for b in batches)
+    assert [len(b) - len(set(b)) for b in batches] == [0] * len(batches)
+    # still every row of a cell once per pass, and the batch composition exact
+    _assert_even_use(np.concatenate(batches), y, g, 2)
+    for b in batches:
+        assert np.all(np.abs(_cell_freq(b, y, g, 2) - fb.target_ * 333) < 1.0 + 1e-9)
+
+
+def test_fairbatch_repeats_only_a_cell_smaller_than_its_share_of_a_batch():
+    y = np.array([0] * 50 + [1] * 50 + [0] * 50 + [1] * 3)  # cell (group 1, label 1): 3 rows
+    g = np.array([0] * 100 + [1] * 53)
+    fb = FairBatchSampler(y, g, 100, fairness="eqopp", seed=0, alpha=0.3)
+    fb.update(np.array([[0.1, 0.1], [0.1, 0.9]]))  # group 1's positives: 30% of y=1 rows
+    for b in fb:
+        b = np.asarray(b)
+        small = b[(g[b] == 1) & (y[b] == 1)]
+        assert len(small) > 3
+        others = b[~((g[b] == 1) & (y[b] == 1))]
+        assert len(set(others)) == len(others)
+        assert np.bincount(small).max() - np.bincount(small)[np.bincount(small) > 0].min() <= 1
+
+
 def _two_group_losses(l_pos, l_neg):
     """(G, K) losses: column 0 = label 0, column 1 = label 1; rows are groups 0, 1."""
     return np.array([[l_neg[0], l_pos[0]], [l_neg[1], l_pos[1]]])

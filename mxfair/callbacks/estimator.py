@@ -2,7 +2,11 @@
 
 - :class:`GroupBatchProcessor` lets ``Estimator.fit`` train on ``(x, y, group)`` batches with a
   loss that takes the groups, ``loss(pred, label, group[, sample_weight])`` (for example
-  :class:`mxfair.loss.FairnessRegularizedLoss`), or with a plain two-argument Gluon loss.
+  :class:`mxfair.loss.FairnessRegularizedLoss`), or with a plain two-argument Gluon loss. On
+  several devices it gives a fair loss the whole step (one call with the per-device lists).
+- :class:`BinaryAccuracy` is the accuracy of a binary net's ``(N,)`` / ``(N, 1)`` logits, for
+  ``train_metrics`` / ``val_metrics`` (``mx.metric.Accuracy`` takes an arg-max over the single
+  column and so reports the share of label 0).
 - :class:`FairnessValidationHandler` runs a :class:`FairnessMonitor` at the end of each
   validation epoch (priority -999: just after the Estimator's ``ValidationHandler`` at -1000).
 - :class:`FairCheckpointHandler` keeps the parameters of the most accurate epoch among those
@@ -38,10 +42,11 @@ from mxnet.gluon.contrib.estimator.event_handler import (
 )
 from mxnet.gluon.utils import split_and_load
 
-from .._validation import check_positive_int
+from .._validation import check_number, check_positive_int
 from .monitor import FairnessMonitor
 
 __all__ = [
+    "BinaryAccuracy",
     "GroupBatchProcessor",
     "FairnessValidationHandler",
     "FairCheckpointHandler",
@@ -64,6 +69,140 @@ SKIPPED_EPOCH = (
     "[Epoch {epoch}] {handler}: epoch skipped, not a candidate fair model: {why} ({gap} {value}; "
     "a trivial model has small gaps)"
 )
+ARGMAX_ON_ONE_COLUMN = (
+    "{metric} reads an arg-max over the columns of pred, but the net emits one score per row "
+    "(shape {shape}): it counts every prediction as class 0 (Accuracy then reports the share of "
+    "label 0). Use mxfair.callbacks.BinaryAccuracy() for a binary net's logits"
+)
+BINARY_SCORES = (
+    "BinaryAccuracy reads binary scores of shape (N,), (N, 1) or (N, 2), got {shape}; for "
+    "{k} classes use mx.metric.Accuracy"
+)
+BINARY_INVALID = (
+    "BinaryAccuracy left out {count:g} row(s): a NaN or infinite score{prob}, or a label other "
+    "than 0 or 1"
+)
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+@mx.metric.register
+@mx.metric.alias("binary_accuracy")
+class BinaryAccuracy(mx.metric.EvalMetric):
+    """Accuracy of binary decisions from a net's scores: ``sigmoid(logit) >= threshold``.
+
+    The metric for a binary Gluon net (``Dense(1)`` trained with
+    ``SigmoidBinaryCrossEntropyLoss``): MXNet's ``Accuracy`` takes the arg-max over the columns
+    of ``pred``, which for one column is always class 0. The decision rule is that of
+    :class:`mxfair.metrics.GroupStats`, so the accuracy matches the fairness reports. Counts are
+    kept on the device of each batch (no host copy per batch) and read by ``get``.
+
+    Rows with a non-finite score (or, with ``from_logits=False``, a score outside [0, 1]) or a
+    label other than 0 / 1 are left out, and ``get`` warns with their number; with no valid
+    row the accuracy is NaN (a diverged net is never reported as accurate).
+
+    Parameters
+    ----------
+    threshold : float, default 0.5
+        On the probability, in (0, 1).
+    from_logits : bool, default True
+        Scores are logits (sigmoid applied; softmax for (N, 2) scores); False: probabilities.
+    name : str, default "binary_accuracy"
+    output_names, label_names : list of str, optional
+        As for every ``mx.metric.EvalMetric``.
+
+    Inputs of ``update(labels, preds)``: lists (one entry per device) of labels, shape (N,) or
+    (N, 1), and scores, shape (N,), (N, 1) or (N, 2).
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> acc = mx.metric.create("binary_accuracy")
+    >>> acc.update([mx.nd.array([1, 0, 1, 0])], [mx.nd.array([[2.0], [-1.0], [-0.5], [-3.0]])])
+    >>> acc.get()
+    ('binary_accuracy', 0.75)
+    >>> wrong = mx.metric.Accuracy()  # the arg-max of one column: the share of label 0
+    >>> wrong.update([mx.nd.array([1, 0, 1, 0])], [mx.nd.array([[2.0], [-1.0], [-0.5], [-3.0]])])
+    >>> wrong.get()
+    ('accuracy', 0.5)
+    """
+
+    def __init__(self, threshold: float = 0.5, from_logits: bool = True,
+                 name: str = "binary_accuracy", output_names=None, label_names=None):
+        self.threshold = check_number("threshold", threshold, low=0, high=1,
+                                      low_inclusive=False, high_inclusive=False)
+        self.from_logits = bool(from_logits)
+        self._local: Dict[mx.Context, mx.nd.NDArray] = {}
+        self._global: Dict[mx.Context, mx.nd.NDArray] = {}
+        self._warned = 0.0
+        super().__init__(name, threshold=self.threshold, from_logits=self.from_logits,
+                         output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
+
+    def reset(self):
+        super().reset()
+        self._local, self._global = {}, {}
+
+    def reset_local(self):
+        super().reset_local()
+        self._local = {}
+
+    def update(self, labels, preds):
+        """Add a batch (lists with one entry per device); no synchronisation."""
+        labels, preds = mx.metric.check_label_shapes(labels, preds, wrap=True)
+        for label, pred in zip(labels, preds):
+            shape = tuple(pred.shape)
+            if len(shape) == 2 and shape[1] == 2:
+                probs = mx.nd.softmax(pred, axis=1) if self.from_logits else pred
+                score = probs[:, 1]
+                prob = score
+            elif len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+                score = pred.reshape((-1,))
+                prob = mx.nd.sigmoid(score) if self.from_logits else score
+            else:
+                raise ValueError(BINARY_SCORES.format(
+                    shape=shape, k=shape[1] if len(shape) == 2 else "several"))
+            y = label.as_in_context(pred.context).reshape((-1,)).astype("float32")
+            if y.shape[0] != score.shape[0]:
+                raise ValueError(f"labels have {y.shape[0]} rows but preds have "
+                                 f"{score.shape[0]}; they must have the same length")
+            score = score.astype("float32")
+            ok = (score == score) * (mx.nd.abs(score) <= _FLOAT32_MAX) * ((y == 0) + (y == 1))
+            if not self.from_logits:
+                ok = ok * (prob >= 0) * (prob <= 1)
+            decision = prob.astype("float32") >= self.threshold
+            correct = mx.nd.sum((decision == y) * ok)
+            valid = mx.nd.sum(ok)
+            sums = mx.nd.concat(correct, valid, score.shape[0] - valid, dim=0)  # (3,)
+            for store in (self._local, self._global):
+                ctx = pred.context
+                store[ctx] = sums.copy() if ctx not in store else store[ctx] + sums
+
+    def _read(self, store) -> float:
+        if not store:
+            return float("nan")
+        total = sum(s.asnumpy().astype("float64") for s in store.values())
+        correct, valid, invalid = (float(v) for v in total)
+        if invalid > self._warned:
+            self._warned = invalid
+            warnings.warn(BINARY_INVALID.format(
+                count=invalid, prob="" if self.from_logits else " or one outside [0, 1]"),
+                UserWarning, stacklevel=3)
+        return correct / valid if valid else float("nan")
+
+    def get(self):
+        """``(name, accuracy)`` of the batches since the last ``reset_local`` (synchronises)."""
+        value = self._read(self._local)
+        if self._local:
+            self.sum_metric, self.num_inst = value, 1
+        return self.name, value
+
+    def get_global(self):
+        """``(name, accuracy)`` since the last ``reset`` (synchronises)."""
+        value = self._read(self._global)
+        if self._global:
+            self.global_sum_metric, self.global_num_inst = value, 1
+        return self.name, value
+
 
 
 def _loss_takes_group(loss: mx.gluon.Block) -> bool:
@@ -91,12 +230,22 @@ class GroupBatchProcessor(BatchProcessor):
     with the weights reshaped to pred's rank ((N, 1) for pred (N, K)), as Gluon losses need.
     Validation does the same with ``estimator.val_loss``.
 
+    **Several devices** (``Estimator(..., context=[gpu(0), gpu(1)])``): the batch is split
+    with ``split_and_load``. A loss that takes per-device lists (``takes_device_lists``:
+    ``FairnessRegularizedLoss``, ``ConstrainedFairLoss``, ``AdversarialDebiasing``) is called
+    once with the lists, so its penalty is that of the whole batch and the summed gradients
+    are those of the whole batch on one device; any other loss is called once per device.
+
     ``fit_batch`` and ``evaluate_batch`` return ``data, label, pred, loss``, one entry per
-    device. ``label`` is ``y`` only (shape (N,)) by default, so the built-in ``mx.metric``
-    classes (``Accuracy``, ``F1``, ``Loss``...) work unchanged in ``train_metrics`` and
-    ``val_metrics``. With ``label_with_group=True``, each device's label is the pair
-    ``[y, group]`` instead, for group-aware ``EvalMetric`` classes whose ``update(labels, preds)``
-    reads labels as ``(y, group)`` pairs (built-in metrics do not understand that form).
+    device. ``label`` is ``y`` only (shape (N,)) by default, for ``mx.metric`` classes in
+    ``train_metrics`` and ``val_metrics``. Which metric reads the net's output right: for a
+    binary net with one logit per row (``Dense(1)``), :class:`BinaryAccuracy`;
+    ``mx.metric.Accuracy``, ``F1`` and ``MCC`` take an arg-max over the columns and are for
+    ``(N, K)`` scores only (on one column they count every prediction as class 0; the
+    processor warns once when it sees that pairing). ``mx.metric.Loss`` works for both. With
+    ``label_with_group=True``, each device's label is the pair ``[y, group]`` instead, for
+    group-aware ``EvalMetric`` classes whose ``update(labels, preds)`` reads labels as
+    ``(y, group)`` pairs (built-in metrics do not understand that form).
 
     Parameters
     ----------
@@ -113,20 +262,26 @@ class GroupBatchProcessor(BatchProcessor):
 
     Examples
     --------
+    A binary net (one logit per row) with a fair loss, on two devices (CPU contexts here):
+
     >>> import mxnet as mx
     >>> from mxnet import gluon
     >>> from mxnet.gluon.contrib.estimator import Estimator
+    >>> from mxfair.loss import FairnessRegularizedLoss
     >>> x = mx.nd.random.normal(shape=(32, 4))
     >>> y, g = (x[:, 0] > 0), (x[:, 1] > 0)
     >>> train = gluon.data.DataLoader(gluon.data.ArrayDataset(x, y, g), batch_size=8)
-    >>> net = gluon.nn.Dense(2)
-    >>> net.initialize()
-    >>> est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(),
-    ...                 train_metrics=mx.metric.Accuracy(),
+    >>> ctx = [mx.cpu(0), mx.cpu(1)]
+    >>> net = gluon.nn.Dense(1)
+    >>> net.initialize(ctx=ctx)
+    >>> est = Estimator(net, FairnessRegularizedLoss(num_groups=2, lam=1.0),
+    ...                 train_metrics=BinaryAccuracy(), context=ctx,
     ...                 trainer=gluon.Trainer(net.collect_params(), "sgd"),
     ...                 batch_processor=GroupBatchProcessor())
     >>> est.logger.disabled = True
     >>> est.fit(train, epochs=1)
+    >>> est.train_metrics[0].name
+    'training binary_accuracy'
     """
 
     def __init__(self, group_aware: Optional[bool] = None,
@@ -138,6 +293,7 @@ class GroupBatchProcessor(BatchProcessor):
         self.label_dtype = label_dtype
         self.label_with_group = bool(label_with_group)
         self._detected: Dict[int, bool] = {}
+        self._metrics_checked = False
 
     def _takes_group(self, loss: mx.gluon.Block) -> bool:
         if self.group_aware is not None:
@@ -164,6 +320,11 @@ class GroupBatchProcessor(BatchProcessor):
 
     def _losses(self, loss_fn, preds, labels, groups, weights) -> List[mx.nd.NDArray]:
         group_aware = self._takes_group(loss_fn)
+        if group_aware and len(preds) > 1 and getattr(loss_fn, "takes_device_lists", False):
+            # One call for the whole step: the penalty of the whole batch (see the class doc).
+            if weights[0] is None:
+                return list(loss_fn(preds, labels, groups))
+            return list(loss_fn(preds, labels, groups, weights))
         out = []
         for pred, y, g, w in zip(preds, labels, groups, weights):
             args = (pred, y, g) if group_aware else (pred, y)
@@ -181,6 +342,26 @@ class GroupBatchProcessor(BatchProcessor):
                     for y, g, w in zip(labels, groups, weights)]
         return labels
 
+    def _check_metrics(self, estimator, preds) -> None:
+        """Warn once when an arg-max metric meets one score per row."""
+        if self._metrics_checked:
+            return
+        self._metrics_checked = True
+        shape = tuple(preds[0].shape)
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+            return
+        stack = list(getattr(estimator, "train_metrics", []) or []) + \
+            list(getattr(estimator, "val_metrics", []) or [])
+        while stack:
+            metric = stack.pop()
+            stack.extend(getattr(metric, "metrics", []) or [])  # CompositeEvalMetric
+            if isinstance(metric, (mx.metric.Accuracy, mx.metric.F1, mx.metric.MCC,
+                                   mx.metric.TopKAccuracy)):
+                warnings.warn(ARGMAX_ON_ONE_COLUMN.format(metric=type(metric).__name__,
+                                                          shape=shape),
+                              UserWarning, stacklevel=3)
+                return
+
     def fit_batch(self, estimator, train_batch, batch_axis: int = 0):
         """Forward, loss and backward on one training batch.
 
@@ -196,6 +377,7 @@ class GroupBatchProcessor(BatchProcessor):
             losses = self._losses(estimator.loss, preds, labels, groups, weights)
         for loss in losses:
             loss.backward()
+        self._check_metrics(estimator, preds)
         return data, self._label(labels, groups, weights), preds, losses
 
     def evaluate_batch(self, estimator, val_batch, batch_axis: int = 0):
@@ -210,6 +392,7 @@ class GroupBatchProcessor(BatchProcessor):
         preds = [estimator.val_net(x) for x in data]
         labels = self._cast_labels(labels, preds)
         losses = self._losses(estimator.val_loss, preds, labels, groups, weights)
+        self._check_metrics(estimator, preds)
         return data, self._label(labels, groups, weights), preds, losses
 
 

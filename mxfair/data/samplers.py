@@ -117,12 +117,21 @@ class _CellRows:
         self._perm = [None] * len(rows_by_cell)
         self._pos = [0] * len(rows_by_cell)
 
-    def _cycle(self, c: int, k: int) -> np.ndarray:
+    def _cycle(self, c: int, k: int, batch: bool = False) -> np.ndarray:
+        """``k`` rows of cell ``c`` from its cycle. ``batch``: the rows go into one batch, so a
+        wrap inside the call keeps the same shuffled order for one more pass (as FairBatch's
+        code does) instead of drawing a new one: the rows taken after the wrap are then the
+        head of the order, none of which is among the tail just taken (for ``k <= len(rows)``),
+        and every row is still used once per pass."""
         rows = self.rows[c]
         parts = []
         while k > 0:
-            if self._perm[c] is None or self._pos[c] >= len(rows):
+            if self._perm[c] is None:
                 self._perm[c] = self.rng.permutation(rows)
+                self._pos[c] = 0
+            elif self._pos[c] >= len(rows):
+                if not (batch and parts):
+                    self._perm[c] = self.rng.permutation(rows)
                 self._pos[c] = 0
             take = min(k, len(rows) - self._pos[c])
             parts.append(self._perm[c][self._pos[c]:self._pos[c] + take])
@@ -141,6 +150,14 @@ class _CellRows:
                 out.append(self.rows[c][self.rng.randint(len(self.rows[c]), size=k)])
             else:
                 out.append(self._cycle(c, k))
+        return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+    def draw_batch(self, counts: np.ndarray, replacement: bool) -> np.ndarray:
+        """One batch: ``counts[c]`` rows of each cell, in cell order. Without replacement no row
+        appears twice unless a cell has fewer rows than the batch asks of it."""
+        if replacement:
+            return self.draw(counts, replacement=True)
+        out = [self._cycle(c, int(k), batch=True) for c, k in enumerate(counts) if k > 0]
         return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
@@ -441,7 +458,10 @@ class FairBatchSampler(_CellSamplerBase):
     expected composition equals the ratios even when they move by less than one row (FairBatch's
     ``round`` can leave small steps without effect and batch sizes off by one). Rows come from a
     shuffled cycle over each cell (``replacement=False``, FairBatch's default) or uniformly
-    (``replacement=True``); each batch is shuffled.
+    (``replacement=True``); each batch is shuffled. Without replacement a row never appears
+    twice in a batch (unless the batch asks a cell for more rows than it has): when a cell's
+    shuffled order runs out inside a batch, the batch continues from the head of the same order,
+    as FairBatch's code does, and that order is kept for one more pass.
 
     Parameters
     ----------
@@ -556,15 +576,9 @@ class FairBatchSampler(_CellSamplerBase):
 
     def __iter__(self):
         sizes = self._batch_sizes()  # (B,)
-        num_cells = self.num_groups * self.num_classes
         counts = _systematic_counts(self.target_.reshape(-1), sizes, self._rng)  # (B, C)
-        rows = self._cells.draw(counts.sum(axis=0), self.replacement)  # cell-ordered
-        slot_cell = np.repeat(np.tile(np.arange(num_cells), len(sizes)), counts.reshape(-1))
-        flat = np.empty(len(slot_cell), dtype=np.int64)
-        flat[np.argsort(slot_cell, kind="stable")] = rows  # cell c's rows into c's slots
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        for b in range(len(sizes)):
-            batch = flat[bounds[b]:bounds[b + 1]]
+        for row_counts in counts:
+            batch = self._cells.draw_batch(row_counts, self.replacement)
             self._rng.shuffle(batch)
             yield batch.tolist()
 

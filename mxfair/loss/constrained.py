@@ -15,18 +15,27 @@ As in TFCO's proxy-Lagrangian, the model sees a differentiable proxy (the soft p
 multiplier follows the *measured* gap of hard decisions (``p > threshold``): the difference between
 the largest and the smallest group rate (fairlearn's ``between_groups``), worst over the statistic's
 columns (TPR and FPR for equalized odds). Update per step (noisy, fast) or per epoch (smooth).
+
+**Which rows feed the multiplier.** The measured gap is that of the *training* rows: a call of the
+loss adds its rows' hard per-group totals only while autograd records in training mode (inside
+``autograd.record()``, i.e. a training step). A validation pass (no ``record``, as in a plain
+loop or in ``Estimator.fit(val_data=...)``, whose validation loss is by default the training
+loss object) leaves the totals, hence the multiplier, exactly where they were. Rows from
+anywhere else can be added on purpose with :meth:`ConstrainedFairLoss.accumulate`, and a gap
+measured elsewhere passed to :meth:`ConstrainedFairLoss.update_multiplier`.
 """
 from typing import List, Optional, Union
 
 import mxnet as mx
 import numpy as np
 
-from .._ops import as_dtype_of, group_onehot, is_ndarray, nan_divide
+from .._ops import is_ndarray, nan_divide
 from .._validation import check_number
 from . import _scalar
-from .fair_loss import FairnessRegularizedLoss, _check_lam, _label_matrix, _probabilities
+from ._rows import as_device_lists, check_lam
+from .fair_loss import FairnessRegularizedLoss
 from .penalties import Penalty
-from .statistics import Statistic, apply_sample_weight, group_totals, hard_predictions
+from .statistics import Statistic
 
 __all__ = ["LagrangeMultiplier", "ConstrainedFairLoss", "between_groups_gap"]
 
@@ -95,8 +104,8 @@ class LagrangeMultiplier:
                  max_value: Optional[float] = None):
         self.bound = check_number("bound", bound, low=0, high=1, high_inclusive=False)
         self.lr = check_number("lr", lr, low=0, low_inclusive=False)
-        self.max_value = None if max_value is None else _check_lam(max_value, "max_value")
-        self.value = _check_lam(init, "init")
+        self.max_value = None if max_value is None else check_lam(max_value, "max_value")
+        self.value = check_lam(init, "init")
         if self.max_value is not None:
             self.value = min(self.value, self.max_value)
         self.history: List[tuple] = []
@@ -124,11 +133,14 @@ class LagrangeMultiplier:
 class ConstrainedFairLoss(FairnessRegularizedLoss):
     """A ``FairnessRegularizedLoss`` whose ``lam`` is a Lagrange multiplier for ``gap <= bound``.
 
-    Every imperative call also adds the batch's hard per-group totals to running sums (on the
-    device, no synchronisation). ``update_multiplier()`` (after ``trainer.step``, every step or at
-    the end of an epoch) reads the measured gap from those sums, takes a dual-ascent step, writes
-    the new multiplier into ``lam`` and resets the sums. It can also take a gap measured
-    elsewhere (e.g. on validation data with ``mxfair.metrics``).
+    Every training call (under ``autograd.record()`` in training mode) also adds the batch's
+    hard per-group totals to running sums, on the device, without synchronising; calls
+    outside ``record`` (validation) add nothing. ``update_multiplier()`` (after
+    ``trainer.step``, every step or at the end of an epoch) reads the measured gap from those
+    sums, takes a dual-ascent step, writes the new multiplier into ``lam`` and resets the sums.
+    It can also take a gap measured elsewhere (e.g. on validation data with
+    ``mxfair.metrics``). With per-device lists (data-parallel), the totals of all devices are
+    summed, as is the penalty (see ``FairnessRegularizedLoss``).
 
     Parameters
     ----------
@@ -181,15 +193,16 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
                  threshold: float = 0.5, **kwargs):
         if "lam" in kwargs:
             raise TypeError("ConstrainedFairLoss sets lam itself; use lam_init")
-        lam_init = _check_lam(lam_init, "lam_init")
-        lam_max = None if lam_max is None else _check_lam(lam_max, "lam_max")
+        lam_init = check_lam(lam_init, "lam_init")
+        lam_max = None if lam_max is None else check_lam(lam_max, "lam_max")
         threshold = check_number("threshold", threshold, low=0, high=1,
                                  low_inclusive=False, high_inclusive=False)
         super().__init__(num_groups, constraint=constraint, penalty=penalty, lam=lam_init,
                          **kwargs)
         self.multiplier = LagrangeMultiplier(bound, lr=lr, init=lam_init, max_value=lam_max)
         self._threshold = threshold
-        self._totals = None  # (num, den), each NDArray (G, C), on the context of the batches
+        self.terms.threshold = threshold  # the graph also outputs the hard per-group totals
+        self._totals = None  # (num, den), each NDArray (G, C), on the first batch's context
 
     @property
     def bound(self) -> float:
@@ -199,33 +212,61 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
     @FairnessRegularizedLoss.lam.setter
     def lam(self, value: float) -> None:
         # The multiplier and the parameter hold the same value.
-        self.multiplier.value = _check_lam(value)
+        self.multiplier.value = check_lam(value)
         _scalar.set_scalar(self.lam_value, self.multiplier.value)
 
-    def forward(self, pred, label=None, group=None, sample_weight=None):
-        """The regularized loss; imperative calls also accumulate the measured per-group totals."""
-        out = super().forward(pred, label, group, sample_weight)
-        if is_ndarray(pred):
-            with mx.autograd.pause():
-                self._accumulate(pred, label, group, as_dtype_of(pred, sample_weight))
-        return out
+    def _observe(self, measured) -> None:
+        """Add the hard totals of a training call (one ``(num, den)`` per device)."""
+        if mx.autograd.is_recording() and mx.autograd.is_training():
+            self._add_totals(measured)
 
-    def _accumulate(self, pred, label, group, sample_weight) -> None:
-        F = mx.nd
-        probs = _probabilities(F, pred, self._num_classes, self._from_logits)
-        hard = hard_predictions(F, probs, self._num_classes, self._threshold)
-        labels = _label_matrix(F, label, self._num_classes)
-        values, weights = self._statistic.terms(F, hard, labels)
-        weights = apply_sample_weight(F, weights, sample_weight)
-        num, den = group_totals(F, values, weights, group_onehot(F, group, self._num_groups))
-        den = F.broadcast_like(den, num)  # (G, C)
-        if self._totals is None:
-            self._totals = (num, den)
-        else:
-            # Data-parallel training calls the loss once per device: sum on the first one.
-            home = self._totals[0].context
-            self._totals = (self._totals[0] + num.as_in_context(home),
-                            self._totals[1] + den.as_in_context(home))
+    def _add_totals(self, measured) -> None:
+        with mx.autograd.pause():
+            home = (self._totals[0].context if self._totals is not None
+                    else measured[0][0].context)
+            # Copies: a graph built with static_alloc may reuse its output buffers.
+            num, den = ([m[k].copyto(home) for m in measured] for k in (0, 1))
+            num = num[0] if len(num) == 1 else mx.nd.add_n(*num)
+            den = den[0] if len(den) == 1 else mx.nd.add_n(*den)
+            if self._totals is None:
+                self._totals = (num, den)
+            else:
+                self._totals = (self._totals[0] + num, self._totals[1] + den)
+
+    def accumulate(self, pred, label, group, sample_weight=None) -> None:
+        """Add the measured per-group totals of these rows to the running sums, explicitly.
+
+        Training calls of the loss do this themselves; use it to feed the multiplier from rows
+        that are not trained on in this call (for example a held-out batch the bound is meant
+        for). No synchronisation; lists (one entry per device) are accepted.
+
+        Parameters
+        ----------
+        pred, label, group, sample_weight : NDArray, or lists of NDArrays (one per device)
+            As for the forward call.
+        """
+        lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
+        if lists is None:
+            lists = ([pred], [label], [group], [sample_weight])
+        measured = []
+        with mx.autograd.pause():
+            for i, (p, y, g, w) in enumerate(zip(*lists)):
+                y, w = self._prepare(p, y, g, w, name="pred" if len(lists[0]) == 1
+                                     else f"pred[{i}]")
+                out = self.terms(p, y, g) if w is None else self.terms(p, y, g, w)
+                self._invalid.add(out[1])
+                measured.append(out[-2:])
+        self._add_totals(measured)
+
+    @property
+    def measured_totals(self):
+        """``(num, den)``: the hard per-group totals (G, C) summed since the last update, as
+        NDArrays on the first batch's context, or None before any training call.
+
+        ``den`` sums the weight of the rows each rate is taken over (for demographic parity:
+        every training row), so ``den`` tells how many rows fed the multiplier.
+        """
+        return self._totals
 
     def measured_gap(self) -> float:
         """Between-groups gap of the hard rates summed since the last update (NaN if none)."""
@@ -244,7 +285,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         ----------
         gap : float, optional
             A gap measured elsewhere; default: the gap accumulated since the last update
-            (one host synchronisation).
+            (one host synchronisation; it also warns if invalid rows were left out).
 
         Returns
         -------
@@ -253,6 +294,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         """
         if gap is None:
             gap = self.measured_gap()
+            self._invalid.warn()  # a synchronisation anyway: say if rows were left out
         self.reset_totals()
         # The parameter is the saved state (load_parameters restores it): start from it.
         self.multiplier.value = self.lam
