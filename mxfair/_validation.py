@@ -13,11 +13,6 @@ LENGTH_MISMATCH = "{a} has {n} rows but {b} has {m}; they must have the same len
 NOT_POSITIVE_INT = "{name} must be a positive integer, got {value!r}"
 NOT_IN_CHOICES = "{name} must be one of {choices}, got {value!r}"
 NOT_A_NUMBER = "{name} must be {expected}, got {value!r}"
-#: Strings or objects where numeric ids are expected (one message for the whole package).
-IDS_NOT_NUMERIC = (
-    "{name} must hold numeric ids, got strings/objects (dtype {dtype}); encode them with "
-    "mxfair.GroupEncoder"
-)
 
 
 def check_positive_int(name: str, value: Any) -> int:

@@ -271,6 +271,26 @@ def _metric_truth():
     return abs(d[G8 == 0].mean() - d[G8 == 1].mean())
 
 
+
+
+def _binary_accuracy(preds, labels=Y8, **kw):
+    from mxfair.callbacks import BinaryAccuracy
+
+    metric = BinaryAccuracy(**kw)
+    metric.update([labels if isinstance(labels, list) else _nd(labels)], [preds])
+    return metric.get()[1]
+
+
+add("BinaryAccuracy", "a Dense(1) net's logits", lambda: _binary_accuracy(_nd(L8).reshape((-1, 1))),
+    truth=float(((L8 >= 0) == Y8).mean()))
+add("BinaryAccuracy", "NaN scores", lambda: _binary_accuracy(_nd(with_value(L8, 0, NAN))))
+add("BinaryAccuracy", "probabilities outside [0, 1] with from_logits=False",
+    lambda: _binary_accuracy(_nd(L8), from_logits=False))
+add("BinaryAccuracy", "(N, 10) scores", lambda: _binary_accuracy(_nd(np.zeros((8, 10)))),
+    ("num_classes", "classes"))
+add("BinaryAccuracy", "threshold 1.5", lambda: _binary_accuracy(_nd(L8), threshold=1.5),
+    ("threshold",))
+
 _EM = 'mx.metric.create("demographic_parity_difference")'
 add(_EM, "a Dense(1) net's logits, default settings", lambda: _metric(_nd(L8)),
     truth=_metric_truth())
@@ -835,7 +855,7 @@ add("fairness_penalty", "group ids coded 1/2", lambda: _penalty(G8 + 1), ("group
 add("AdversarialDebiasing", "an out-of-range group id", lambda: _adversary(G8 + 1),
     ("group",), owner="loss")
 add("AdversarialDebiasing", "+-inf logits (gradients)", lambda: _adversary_inf(),
-    owner="loss")
+    owner="loss", truth=True)
 
 
 def _penalty(groups):
@@ -865,8 +885,8 @@ def _adversary(groups, pred=L8):
 
 
 def _adversary_inf():
-    grad = _adversary(G8, with_value(L8, 0, INF))
-    return grad if np.all(np.isfinite(grad)) else np.full(grad.shape, NAN)
+    """True when the gradients are finite, as Gluon's own BCE gives them at +-inf logits."""
+    return bool(np.all(np.isfinite(_adversary(G8, with_value(L8, 0, INF)))))
 
 
 # ---------------------------------------------------------------------- reports, distributed
@@ -1121,6 +1141,8 @@ EXEMPT = {
     "AbsoluteGap": "a graph penalty without arguments; probed through the losses",
     "SquaredGap": "a graph penalty without arguments; probed through the losses",
     "apply_sample_weight": "F-generic graph helper (runs in hybrid_forward, checks nothing)",
+    "safe_denominator": "F-generic graph helper (runs in hybrid_forward, checks nothing)",
+    "rate_gaps": "F-generic graph helper (runs in hybrid_forward, checks nothing)",
     "group_gaps": "F-generic graph helper (runs in hybrid_forward, checks nothing)",
     "group_rates": "F-generic graph helper (runs in hybrid_forward, checks nothing)",
     "group_totals": "F-generic graph helper (runs in hybrid_forward, checks nothing)",

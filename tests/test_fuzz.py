@@ -41,15 +41,6 @@ PENDING = {
     "EqualizedOddsDifference | string group ids",
     "WorstGroupAccuracy | +inf scores",
     "metrics.confusion_rates | counts of shape (G, K)",
-    "FairnessRegularizedLoss | group ids coded 1/2 for num_groups=2",
-    "FairnessRegularizedLoss | NaN group id",
-    "FairnessRegularizedLoss | NumPy inputs",
-    "FairnessRegularizedLoss | float64 predictions",
-    "FairnessRegularizedLoss | empty batch",
-    "FairnessRegularizedLoss | NaN sample_weight",
-    "AdversarialDebiasing | an out-of-range group id",
-    "AdversarialDebiasing | +-inf logits (gradients)",
-    "ConstrainedFairLoss | group ids coded 1/2 for num_groups=2",
     "loss.between_groups_gap | strings",
 }
 
