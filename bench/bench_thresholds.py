@@ -160,7 +160,7 @@ def speed(sizes: List[int], constraints: List[str], reps: int, budget: float) ->
     for n in sizes:
         scores, labels, groups = _synthetic(n)
         X = scores.reshape(-1, 1)
-        stats = GroupStats(2, num_bins=1000, ctx=mx.cpu())
+        stats = GroupStats(2, num_bins=1000, ctx=mx.cpu(), from_logits=False)
         stats.update(labels, scores, groups)
         for constraint in constraints:
             run_fl = partial(_fit_fairlearn, constraint, X, labels, groups)

@@ -163,7 +163,8 @@ def test_summary(labels, preds, groups, num_groups: int, num_classes: int = 2,
         the report itself.
     """
     stats = GroupStats(num_groups, num_classes=num_classes, bootstrap=bootstrap, seed=seed,
-                       group_names=list(group_names) if group_names is not None else None)
+                       group_names=list(group_names) if group_names is not None else None,
+                       from_logits=False)
     stats.update(np.asarray(labels), np.asarray(preds, dtype=np.float32), np.asarray(groups))
     report = stats.report()
     return report.summary(), report

@@ -15,6 +15,11 @@ GROUP_OUT_OF_RANGE = (
 NOT_POSITIVE_INT = "{name} must be a positive integer, got {value!r}"
 NOT_IN_CHOICES = "{name} must be one of {choices}, got {value!r}"
 NOT_A_NUMBER = "{name} must be {expected}, got {value!r}"
+IDS_NOT_NUMERIC = (
+    "{name} must hold numeric ids, got strings/objects (dtype {dtype}); encode them with "
+    "mxfair.GroupEncoder"
+)
+NOT_NUMERIC = "{name} must hold numbers, got strings/objects (dtype {dtype})"
 
 
 def check_positive_int(name: str, value: Any) -> int:
@@ -126,3 +131,48 @@ def check_group_ids(groups, num_groups: int, copy: Optional[np.ndarray] = None) 
             GROUP_OUT_OF_RANGE.format(num_groups=num_groups, lo=int(g.min()), hi=int(g.max()))
         )
     return g
+
+
+def check_numeric_ids(name: str, values: Any, ids: bool = True) -> np.ndarray:
+    """Host array of ``values`` (a list, NumPy array or pandas object), refusing strings.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    values : array-like
+        Not an NDArray (those are numeric by construction).
+    ids : bool, default True
+        The values are ids (labels, group ids): the message points to ``GroupEncoder``
+        (``IDS_NOT_NUMERIC``); otherwise it is ``NOT_NUMERIC``.
+
+    Returns
+    -------
+    np.ndarray
+        Numeric (bool, integer or float; an object array of numbers and ``None`` becomes
+        float64, ``None`` as NaN).
+
+    Raises
+    ------
+    TypeError
+        Strings or other objects.
+
+    Examples
+    --------
+    >>> check_numeric_ids("groups", [0, 1, 1]).tolist()
+    [0, 1, 1]
+    >>> check_numeric_ids("groups", ["a", "b"])
+    Traceback (most recent call last):
+    ...
+    TypeError: groups must hold numeric ids, got strings/objects (dtype <U1); encode them ...
+    """
+    arr = np.asarray(to_numpy(values))
+    message = IDS_NOT_NUMERIC if ids else NOT_NUMERIC
+    if arr.dtype.kind in "biuf":
+        return arr
+    if arr.dtype.kind == "O" and not any(isinstance(v, (str, bytes)) for v in arr.ravel()):
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(message.format(name=name, dtype=arr.dtype))

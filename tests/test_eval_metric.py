@@ -41,6 +41,7 @@ def batches(ctx, n=512, batch=128, G=3, seed=0):
 
 def reference_summary(ctx, G=3, which=None, **kwargs):
     """Summary of GroupStats over the batches numbered in ``which`` (all by default)."""
+    kwargs.setdefault("from_logits", False)  # the batches hold probabilities
     stats = GroupStats(G, **kwargs)
     for i, (y, p, g) in enumerate(batches(ctx, G=G)):
         if which is None or i in which:

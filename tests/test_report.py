@@ -33,6 +33,7 @@ def both_labels_data(rs, G, n_per_group):
 
 
 def report_of(y, yp, g, G, w=None, **kwargs):
+    kwargs.setdefault("from_logits", False)  # hard predictions or probabilities
     stats = GroupStats(G, **kwargs)
     stats.update(y, yp, g, w)
     return stats.report()
@@ -265,7 +266,7 @@ def test_bootstrap_interval_covers_the_true_gap_at_about_the_nominal_rate():
     for sim in range(sims):
         g = rs.randint(0, 2, n)
         yp = (rs.rand(n) < true_rates[g]).astype(np.float32)
-        stats = GroupStats(2, bootstrap=R, seed=sim)
+        stats = GroupStats(2, bootstrap=R, seed=sim, from_logits=False)
         stats.update(np.zeros(n), yp, g)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedRateWarning)  # no positive labels
@@ -277,7 +278,7 @@ def test_bootstrap_interval_covers_the_true_gap_at_about_the_nominal_rate():
 def test_interval_shapes_names_and_callables():
     rs = np.random.RandomState(6)
     y, yp, g = both_labels_data(rs, 3, 60)
-    stats = GroupStats(3, num_bins=10, bootstrap=30, seed=0)
+    stats = GroupStats(3, num_bins=10, bootstrap=30, seed=0, from_logits=False)
     stats.update(y, yp.astype(np.float32), g)
     rep = stats.report()
     assert rep.interval("selection_rate").shape == (3, 2)
@@ -309,14 +310,14 @@ def test_report_errors():
         rep.interval("selection_rate", level=95)
     with pytest.raises(ValueError, match=r"counts must have shape \(G, K, K\)"):
         FairnessReport(np.zeros((2, 2)))
-    boot = GroupStats(2, bootstrap=2, seed=0)
+    boot = GroupStats(2, bootstrap=2, seed=0, from_logits=False)
     boot.update([1, 0], [1, 0], [0, 1])
     with pytest.raises(ValueError, match="unknown quantity 'nope'"):
         boot.report().interval("nope")
 
 
 def test_report_from_a_context(ctx):
-    stats = GroupStats(2, ctx=ctx)
+    stats = GroupStats(2, ctx=ctx, from_logits=False)
     stats.update(mx.nd.array([1, 0, 1], ctx=ctx), mx.nd.array([1, 1, 0], ctx=ctx),
                  mx.nd.array([0, 1, 1], ctx=ctx))
     assert stats.counts.context == ctx

@@ -341,7 +341,7 @@ def test_fairbatch_moves_toward_the_disadvantaged_group_from_a_real_model(ctx):
             loss.backward()
             trainer.step(xb.shape[0])
         probs = net(X).sigmoid().reshape(-1)
-        stats = GroupStats(num_groups=2)
+        stats = GroupStats(num_groups=2, from_logits=False)
         stats.update(mx.nd.array(y, ctx=ctx), probs, mx.nd.array(g, ctx=ctx))
         rep = stats.report()
         tpr.append(rep["true_positive_rate"])

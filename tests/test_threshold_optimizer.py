@@ -188,7 +188,7 @@ def test_fit_and_fit_stats_share_one_solver(ctx):
     opt = ThresholdOptimizer("equalized_odds", grid_size=200)
     opt.fit(mx.nd.array(scores, ctx=ctx), mx.nd.array(labels, ctx=ctx),
             mx.nd.array(groups, ctx=ctx))
-    stats = GroupStats(2, num_bins=200, group_names=["a", "b"])
+    stats = GroupStats(2, num_bins=200, group_names=["a", "b"], from_logits=False)
     for part in np.array_split(np.arange(3000), 3):  # a validation epoch in batches
         stats.update(mx.nd.array(labels[part], ctx=ctx), mx.nd.array(scores[part], ctx=ctx),
                      mx.nd.array(groups[part], ctx=ctx))
@@ -255,7 +255,7 @@ def test_intersectional_groups_from_group_encoder():
         opt = ThresholdOptimizer(constraint, tolerance=0.01).fit(scores, labels, groups)
         assert opt.num_groups_ == 6
         assert _expected(opt, scores, labels, groups)[1] <= 0.01 + 1e-6
-    stats = GroupStats(6, num_bins=1000, group_names=enc.group_names_)
+    stats = GroupStats(6, num_bins=1000, group_names=enc.group_names_, from_logits=False)
     stats.update(labels, scores, groups)
     opt = ThresholdOptimizer().fit_stats(stats)
     assert opt.group_names_ == enc.group_names_

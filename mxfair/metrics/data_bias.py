@@ -157,7 +157,7 @@ def facet_counts(
     S = len(strata_values)
     # Group id: stratum * 2 + side, and 2S for the rows in neither facet (one pass for all).
     cell = np.where(side >= 0, stratum * 2 + side, 2 * S)
-    stats = GroupStats(num_groups=2 * S + 1, num_classes=K, ctx=ctx)
+    stats = GroupStats(num_groups=2 * S + 1, num_classes=K, ctx=ctx, from_logits=False)
     stats.update(ti.astype(np.float32), pi.astype(np.float32), cell.astype(np.float32), weight)
     every = stats.report().counts  # (2S + 1, K, K)
     return {"counts": every[:-1].reshape(S, 2, K, K), "others": every[-1],

@@ -82,7 +82,7 @@ def group_report(
         encoder = GroupEncoder().fit(sensitive_features)
         ids, names = encoder.transform(sensitive_features), encoder.group_names_
         check_same_length(y_true=y_true, sensitive_features=ids)
-    stats = GroupStats(num_groups=len(names), group_names=names, ctx=ctx)
+    stats = GroupStats(num_groups=len(names), group_names=names, ctx=ctx, from_logits=False)
     y_pred_nd = as_ndarray(y_pred, ctx=ctx) if pos_label == 1 else as_ndarray(yp_host, ctx=ctx)
     stats.update(yt, y_pred_nd.astype("float32"), ids, sample_weight)
     return stats.report()

@@ -411,7 +411,7 @@ class ThresholdOptimizer:
             num_groups = int(np.max(g)) + 1 if np.min(g) >= 0 else 1
         num_groups = check_positive_int("num_groups", num_groups)
         check_group_ids(g, num_groups, copy=g)
-        stats = GroupStats(num_groups, num_bins=self.grid_size,
+        stats = GroupStats(num_groups, num_bins=self.grid_size, from_logits=False,
                            ctx=context_of(scores, labels, groups, default=mx.cpu()))
         stats.update(labels, scores, groups, sample_weight=sample_weight)
         return self.fit_stats(stats)
@@ -434,6 +434,9 @@ class ThresholdOptimizer:
             raise TypeError(f"fit_stats expects a GroupStats, got {type(group_stats).__name__}")
         if group_stats.num_bins == 0:
             raise ValueError(NO_HISTOGRAM)
+        if group_stats.bin_scale != "probability":  # the thresholds below are edges k / B
+            raise ValueError("fit_stats needs GroupStats(bin_scale='probability') histograms, "
+                             f"got bin_scale={group_stats.bin_scale!r}")
         if group_stats.hist is None:
             raise ValueError("the GroupStats has no data yet; update it before fit_stats")
         hist = group_stats.hist.asnumpy().astype(np.float64)
