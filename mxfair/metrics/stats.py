@@ -12,13 +12,15 @@ sample weight is NaN, infinite or negative is left out of every statistic and co
 device by reason (:attr:`GroupStats.invalid_counts`); :meth:`GroupStats.report` warns with the
 counts. No input value can index outside the storage.
 
-Exactness. Every cell id (group, label, decision or score bin, bootstrap replicate) is formed in
-float64 and scattered with kernels that read it exactly: ids are integers below
-:data:`MAX_CELLS` (``2**31 - 2``, the int32 index range of MXNet's kernels), far inside float64's
-exact range (2**53). A configuration whose arrays would not fit is refused at construction.
-Counts, histograms and bootstrap replicates are float64 sums: exact integers up to 2**53.
+Exactness. Every cell id (group, label, decision or score bin, bootstrap replicate) is an integer
+below :data:`MAX_CELLS` (``2**31 - 2``, the int32 index range of MXNet's kernels; a configuration
+whose arrays would not fit is refused at construction). Ids are formed in float32 only when every
+id of the configuration is below 2**23 (float32 holds every integer below 2**24), else in float64
+(every integer below 2**53); bootstrap ids (replicate x cell) always in float64. Float64 input
+ids are never rounded to float32. The per-row work runs as one hybridized block
+(``_rows.RowBlock``). Counts, histograms and bootstrap replicates are float64 sums: exact integers
+up to 2**53.
 """
-import math
 import warnings
 from typing import Any, Dict, List, Literal, Optional
 
@@ -27,6 +29,7 @@ import numpy as np
 
 from .._ops import context_of, is_ndarray
 from .._validation import check_choice, check_numeric_ids, check_positive_int, check_same_length
+from ._rows import LOGIT_RANGE, RowBlock, layout_of, scatter_add
 
 __all__ = [
     "GroupStats",
@@ -73,7 +76,6 @@ _CODES = 1 << len(INVALID_REASONS)  # a row's reasons as bits: code 0 is a valid
 #: Scales of the score histograms: ``"probability"`` (B equal bins of [0, 1]) or ``"logit"``
 #: (B equal bins of the log-odds in [-LOGIT_RANGE, LOGIT_RANGE], the ends open).
 BIN_SCALES = ("probability", "logit")
-LOGIT_RANGE = 32.0
 
 #: Largest number of cells of one statistics array (the int32 index range of MXNet's kernels).
 MAX_CELLS = 2 ** 31 - 2
@@ -91,64 +93,12 @@ class ScoreScaleWarning(UserWarning):
     """The scores do not look like what ``from_logits`` says they are."""
 
 
-def _scatter_add(index: mx.nd.NDArray, size: int, weight: Optional[mx.nd.NDArray]):
-    """Sum of ``weight`` (ones when None) per integer ``index``, shape (size,), float64.
-
-    ``index`` is float64 and holds integers (exact: all are below 2**31). Unweighted, an index
-    outside ``[0, size)`` (e.g. -1) is ignored: MXNet's histogram kernel with the bin edges at
-    half-integers puts an integer k in bin k exactly for every size below 2**31 (its bounds are
-    computed in float64, and k sits 0.5 away from both edges). Weighted, every index must lie
-    in ``[0, size)`` (MXNet's scatter-with-accumulation casts it to int and does not check).
-    """
-    if weight is None:
-        counts, _ = mx.nd.histogram(index, bins=size, range=(-0.5, size - 0.5))
-        return counts.astype("float64")
-    return mx.nd._internal._backward_gather_nd(
-        weight.astype("float64", copy=False), index.reshape((1, -1)), shape=(size,)
-    )
-
-
-def _bad_id(ids: mx.nd.NDArray, high: mx.nd.NDArray) -> mx.nd.NDArray:
-    """1 where an id is not an integer in ``[0, high]`` (NaN and inf included), else 0.
-
-    ``ids`` (M, N) float64 and ``high`` (M, 1) float64 hold one kind of id per row. An id is
-    good when it equals ``min(max(floor(id), 0), high)``; NaN equals nothing. (``mx.nd.clip``
-    rounds its bounds to float32, so scalar maximum and broadcast minimum are used.)
-    """
-    fixed = mx.nd.broadcast_minimum(mx.nd.maximum(mx.nd.floor(ids), 0.0), high)
-    return ids != fixed
-
-
-def _nonfinite(x: mx.nd.NDArray) -> mx.nd.NDArray:
-    """1 where ``x`` is NaN or +-inf (``x - x`` is NaN there and 0 elsewhere)."""
-    return (x - x) != 0
-
-
-def _outside_unit(x: mx.nd.NDArray) -> mx.nd.NDArray:
-    """1 where ``x`` is not in [0, 1] (NaN and inf included)."""
-    return x != mx.nd.minimum(mx.nd.maximum(x, 0.0), 1.0)
-
-
-def _drop(code: mx.nd.NDArray, x: mx.nd.NDArray) -> mx.nd.NDArray:
-    """``x`` with 0 where ``code`` is not 0 (an invalid row; its value may be NaN)."""
-    return mx.nd.where(code, mx.nd.zeros_like(x), x)
-
-
-def _logit(p: float) -> float:
-    """log(p / (1 - p)) with the ends: -inf at 0, +inf at 1."""
-    if p <= 0.0:
-        return -math.inf
-    if p >= 1.0:
-        return math.inf
-    return math.log(p) - math.log1p(-p)
-
-
 def _as_ids(values: Any, ctx: mx.Context, int_dtype: str) -> mx.nd.NDArray:
     """Ids (labels, groups) or weights as an NDArray (N,) on ``ctx``: floats keep their
-    precision, integers and booleans become ``int_dtype``. (float32 only serves when every
-    valid id is below 2**23: an integer that float32 rounds is then out of range before and
-    after, so it cannot turn into a valid id; a float64 id such as 1 + 1e-12 could, so float64
-    ids are never rounded.)"""
+    precision, integers and booleans become ``int_dtype`` (the configuration's id dtype).
+    float32 only serves when every valid id is below 2**23: an integer that float32 rounds is
+    out of range before and after, so it cannot turn into a valid id. A float64 id such as
+    1 + 1e-12 could, so float64 ids are never rounded."""
     if is_ndarray(values):
         ids = values.as_in_context(ctx) if values.context != ctx else values
         if np.dtype(ids.dtype).kind != "f":
@@ -324,7 +274,7 @@ class GroupStats:
         shapes = self._shapes()
         largest = max(int(np.prod(shapes[k])) for k in ("counts", "hist") if k in shapes)
         self._dtype = "float32" if largest < 2 ** 23 else "float64"
-        self._needs_rank = self.exact_auc or self.bin_scale == "logit"
+        self._blocks: Dict[tuple, RowBlock] = {}
         self._ctx_given = ctx
         self.reset()
 
@@ -367,7 +317,7 @@ class GroupStats:
         the one given at construction (or that of the next update)."""
         self.ctx = self._ctx_given
         self._raw = None  # storage, see _allocate
-        self._rows: List[mx.nd.NDArray] = []  # exact_auc: (3, n) blocks, see _keep_rows
+        self._rows: List[mx.nd.NDArray] = []  # exact_auc: (3, n) blocks, see RowBlock
         self._rng = np.random.RandomState(self.seed)
         if self.ctx is not None:
             self._allocate(self.ctx)
@@ -376,17 +326,6 @@ class GroupStats:
         self.ctx = ctx
         self._raw = {name: mx.nd.zeros(shape, ctx=ctx, dtype="float64")
                      for name, shape in self._shapes().items()}
-        G, K, B = self.num_groups, self.num_classes, self.num_bins
-
-        def const(values, dtype):
-            return mx.nd.array(values, ctx=ctx, dtype=dtype)
-
-        # Small constants of every update, made once per dtype (a host copy per batch costs).
-        self._const = {}
-        for dtype in ("float32", "float64"):
-            self._const["id_high", dtype] = const([[K - 1], [G - 1]], dtype)  # largest ids
-            self._const["class_high", dtype] = const([[K - 1]], dtype)
-            self._const["hist_scale", dtype] = const([[B, 2 * B]], dtype)  # y B + g 2B
 
     def _view(self, name: str) -> Optional[mx.nd.NDArray]:
         """The public form of a stored array, as a new NDArray."""
@@ -506,202 +445,69 @@ class GroupStats:
                                  f"{weight.size} values")
         self._add(y, preds, g, weight, n, dtype)
 
-    def _matrix(self, coefficients: tuple, dtype: str) -> mx.nd.NDArray:
-        """A (1, M) row of coefficients that combines M stacked per-row parts."""
-        key = (coefficients, dtype)
-        if key not in self._const:
-            self._const[key] = mx.nd.array([coefficients], ctx=self.ctx, dtype=dtype)
-        return self._const[key]
+    def _block(self, layout: str, dtype: str, weighted: bool) -> RowBlock:
+        """The hybridized per-row block of this layout (made once, then a cached graph)."""
+        key = (layout, dtype, weighted)
+        if key not in self._blocks:
+            block = RowBlock(num_groups=self.num_groups, num_classes=self.num_classes,
+                             layout=layout, from_logits=self.from_logits,
+                             threshold=self.threshold, dtype=dtype, weighted=weighted,
+                             num_bins=self.num_bins, bin_scale=self.bin_scale,
+                             bootstrap=self.bootstrap > 0, exact=self.exact_auc)
+            block.hybridize()
+            self._blocks[key] = block
+        return self._blocks[key]
 
     def _add(self, y, preds, g, weight, n: int, dtype: str) -> None:
-        K, G, B = self.num_classes, self.num_groups, self.num_bins
-        size = G * K * K
-        ids = mx.nd.stack(y, g)  # (2, N): label, group
-        part = self._decide(preds, n, dtype)
-        # Two small matrix products give every row's cell and reason code: cell = y K + g K^2 +
-        # decided (+ one block of size G K^2 for a logit outside [0, 1]); code = the sum of
-        # 2**i over the reasons i that spoil the row (0: a valid row). The code is formed from
-        # 0/1 flags only: an id of NaN or inf spoils its cell, never the code.
-        cell_rows, cell_scale = [ids, part["decided"].reshape((1, -1))], [K, K * K, 1]
-        if part["outside"] is not None:
-            cell_rows.append(part["outside"].reshape((1, -1)))
-            cell_scale.append(size)
-        code_rows, code_bits = [_bad_id(ids, self._const["id_high", dtype])], [1, 2]
-        flags = list(part["flags"])
-        if weight is not None:  # NaN, inf and negative weights
-            flags.append((32, 1 - (weight >= 0) * (weight < math.inf)))
-        for bit, flag in flags:
-            code_rows.append(flag.astype(dtype, copy=False).reshape((1, -1)))
-            code_bits.append(bit)
-        cell = mx.nd.dot(self._matrix(tuple(cell_scale), dtype),
-                         mx.nd.concat(*cell_rows, dim=0)).reshape((-1,))
-        code = mx.nd.dot(self._matrix(tuple(code_bits), dtype),
-                         mx.nd.concat(*code_rows, dim=0)).reshape((-1,))
-        # Invalid rows go to the slot of their reason code, after both blocks of cells.
-        index = mx.nd.where(code, code + 2 * size, cell)
-        counts = self._raw["counts"]
-        if weight is None:
-            counts += _scatter_add(index, counts.size, None)
-            clean_w = None
-        else:  # an invalid row counts 1 in its reason slot, whatever its weight
-            zero64 = mx.nd.zeros_like(weight)
-            counts += _scatter_add(index, counts.size, mx.nd.where(code, zero64 + 1, weight))
-            clean_w = mx.nd.where(code, zero64, weight)
-        hist_cell = None
-        zero = mx.nd.zeros_like(code) if B or self.bootstrap else None
-        if B:
-            hist_cell = self._hist_cell(ids, part, dtype)
-            self._add_hist(code, zero, hist_cell, part["prob"], clean_w)
-        if self.bootstrap:
-            if part["outside"] is not None:
-                cell = cell - part["outside"] * size
-            # Invalid rows add weight 0 at cell 0 (the scatter reads every index).
-            self._update_bootstrap(
-                mx.nd.where(code, zero, cell), clean_w, n,
-                None if hist_cell is None else mx.nd.where(code, zero, hist_cell),
-                None if part["prob"] is None else _drop(code, part["prob"]),
-                valid=code == 0)
-        if self.exact_auc:
-            self._keep_rows(code, ids, part["rank"], clean_w)
-
-    def _decide(self, preds: mx.nd.NDArray, n: int, dtype: str) -> dict:
-        """What the batch's predictions say, row by row.
-
-        Returns a dict: ``decided`` (N,) ``dtype``, the predicted class; ``outside`` (N,)
-        ``dtype``, 1 where a logit lies outside [0, 1] (``from_logits=True`` only, else None);
-        ``flags``, a list of (coefficient, (N,) 0/1 array) whose weighted sum gives the
-        reason bits ``prediction`` (4), ``score`` (8) and ``probability`` (16) of each row;
-        ``prob`` (N,) float64, the probability of
-        class 1 (when histograms are kept, else None); ``rank`` (N,) float64, the ranking
-        score, the logit with ``from_logits=True`` (when ``exact_auc`` or logit bins need it,
-        else None).
-        """
-        K = self.num_classes
-        out = {"prob": None, "rank": None, "outside": None, "flags": []}
-        if preds.ndim == 2 and preds.shape[1] == 1:
-            preds = preds.reshape((-1,))
-        if preds.ndim == 2 and preds.shape[1] == K and K != 2:
-            # Class scores: argmax (float32 class ids are exact: K <= 46341 by MAX_CELLS).
-            bad = (preds - preds).sum(axis=1) != 0  # NaN or inf anywhere in the row
-            out["decided"] = mx.nd.argmax(preds, axis=1).astype(dtype, copy=False)
-            out["flags"] = [(8, bad)]
-            return out
-        if preds.ndim == 2 and preds.shape[1] == 2 and K == 2:
-            return self._decide_two_columns(preds, out, dtype)
-        if preds.ndim != 1:
-            raise ValueError(PREDS_SHAPE.format(k=K, shape=preds.shape))
-        if K != 2:  # class ids: a bad one spoils the row
-            ids = preds.astype(dtype, copy=False)
-            out["decided"] = ids
-            out["flags"] = [(4, _bad_id(ids.reshape((1, -1)), self._const["class_high", dtype]))]
-            return out
-        bad_score = _nonfinite(preds)
-        out["flags"] = [(8, bad_score)]
-        # The decision is taken in the precision of the scores (see threshold).
-        if self.from_logits:  # sigmoid(z) >= t  <=>  z >= logit(t)
-            out["decided"] = (preds >= _logit(self.threshold)).astype(dtype, copy=False)
-            out["outside"] = _outside_unit(preds).astype(dtype, copy=False)
-            if self._needs_rank or self.num_bins:
-                z = preds.astype("float64", copy=False)
-                out["rank"] = z
-                out["prob"] = mx.nd.sigmoid(z) if self.num_bins else None
-        else:
-            out["decided"] = (preds >= self.threshold).astype(dtype, copy=False)
-            # bits 16 * outside - 8 * nonfinite: 8 for NaN/inf (outside too), 16 for the rest
-            out["flags"] = [(-8, bad_score), (16, _outside_unit(preds))]
-            if self._needs_rank or self.num_bins:
-                out["prob"] = out["rank"] = preds.astype("float64", copy=False)
-        return out
-
-    def _decide_two_columns(self, preds, out: dict, dtype: str) -> dict:
-        """Binary class scores (N, 2): a softmax of logits, or probabilities (column 1)."""
-        col0 = preds[:, 0].astype("float64")
-        col1 = preds[:, 1].astype("float64")
-        if self.from_logits:
-            z = col1 - col0  # log-odds of class 1; exact for float32 inputs
-            out["flags"] = [(8, _nonfinite(z))]
-            out["decided"] = (z >= _logit(self.threshold)).astype(dtype, copy=False)
-            out["rank"] = z
-            out["prob"] = mx.nd.sigmoid(z) if self.num_bins else None
-            outside = mx.nd.maximum(_outside_unit(col0), _outside_unit(col1))
-            out["outside"] = outside.astype(dtype, copy=False)
-            return out
-        out["decided"] = (preds[:, 1] >= self.threshold).astype(dtype)  # its own precision
-        out["flags"] = [(-8, _nonfinite(col1)), (16, _outside_unit(col1))]  # see _decide
-        out["prob"] = out["rank"] = col1
-        return out
-
-    def _hist_cell(self, ids, part: dict, dtype: str) -> mx.nd.NDArray:
-        """Histogram cell ``(g * 2 + y) * B + bin`` (N,) (meaningless for invalid rows, which
-        the callers replace). Bins are found in float64 from the float64 probability (or
-        logit); a bin number below 2**31 is exact in float64, below 2**23 in float32."""
-        B = self.num_bins
-        if self.bin_scale == "probability":
-            bins = mx.nd.minimum(mx.nd.floor(part["prob"] * B), B - 1.0)  # prob in [0, 1]
-        else:
-            prob = part["prob"]
-            z = part["rank"] if self.from_logits else mx.nd.log(prob) - mx.nd.log(1.0 - prob)
-            scaled = mx.nd.floor((z + LOGIT_RANGE) * (B / (2.0 * LOGIT_RANGE)))
-            bins = mx.nd.maximum(mx.nd.minimum(scaled, B - 1.0), 0.0)  # +-inf to the ends
-        offset = mx.nd.dot(self._const["hist_scale", dtype], ids)  # y * B + g * 2B
-        return offset.reshape((-1,)) + bins.astype(dtype, copy=False)
-
-    def _add_hist(self, code, zero, hist_cell, prob, clean_w) -> None:
-        """Histogram and score sums; invalid rows go nowhere (index -1, or weight 0)."""
+        layout = layout_of(preds, self.num_classes)
+        if layout is None:
+            raise ValueError(PREDS_SHAPE.format(k=self.num_classes, shape=preds.shape))
+        block = self._block(layout, dtype, weight is not None)
+        outs = block(y, g, preds, *(() if weight is None else (weight,)))
+        out = dict(zip(block.names, outs))
         raw = self._raw
-        size, shape = raw["hist"].size, raw["hist"].shape
-        index = mx.nd.where(code, zero, hist_cell)
-        if clean_w is None:
-            raw["hist"] += _scatter_add(mx.nd.where(code, zero - 1, hist_cell), size,
-                                        None).reshape(shape)
-            score_w = _drop(code, prob)
-        else:
-            raw["hist"] += _scatter_add(index, size, clean_w).reshape(shape)
-            score_w = _drop(code, prob * clean_w)
-        raw["score_sums"] += _scatter_add(index, size, score_w).reshape(shape)
+        raw["counts"] += scatter_add(out["index"], raw["counts"].size, out["count_weight"])
+        if self.num_bins:
+            size, shape = raw["hist"].size, raw["hist"].shape
+            raw["hist"] += scatter_add(out["hist_index"], size, out["valid_weight"]).reshape(shape)
+            raw["score_sums"] += scatter_add(out["hist_index"], size,
+                                             out["prob_weight"]).reshape(shape)
+        if self.bootstrap:
+            self._update_bootstrap(out, n)
+        if self.exact_auc:
+            self._rows.append(out["rows"])
 
-    def _update_bootstrap(self, cell, weight, n: int, hist_cell=None, prob=None,
-                          valid=None) -> None:
-        """Replicate r of a row adds its Poisson weight at ``r * size + cell``; an invalid row
-        adds 0. The offsets are float64 (``R * size`` can pass 2**23); rows are processed in
-        chunks so that R x rows stays below 2**31 (the index range of the kernels)."""
+    def _update_bootstrap(self, out: dict, n: int) -> None:
+        """Replicate r of a row adds its Poisson weight (times its own) at ``r * size + cell``;
+        an invalid row adds 0. The ids are float64 (``R * size`` can pass 2**24; it stays below
+        2**31 by MAX_CELLS); rows are taken in chunks so that R x rows stays below 2**31 too."""
         R, raw, ctx = self.bootstrap, self._raw, self.ctx
         # Poisson(1) weights drawn on the host from the seeded stream: reproducible, and a
         # host-to-device copy does not synchronise.
         draws = self._rng.poisson(1.0, size=(R, n))
         offsets = mx.nd.arange(R, ctx=ctx, dtype="float64").reshape((R, 1))
-        cell = cell.astype("float64", copy=False)
-        if hist_cell is not None:
-            hist_cell = hist_cell.astype("float64", copy=False)
+        hist_index = out.get("hist_index")
+        if hist_index is not None:
+            hist_index = hist_index.astype("float64", copy=False)
         step = max(1, MAX_CELLS // R)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            w = mx.nd.array(draws[:, start:stop], ctx=ctx, dtype="float64")
-            keep = valid[start:stop] if weight is None else weight[start:stop]
-            w = mx.nd.broadcast_mul(w, keep.astype("float64", copy=False).reshape((1, -1)))
-            size = raw["boot_counts"][0].size
-            index = mx.nd.broadcast_add(offsets * size, cell[start:stop].reshape((1, -1)))
-            raw["boot_counts"] += _scatter_add(index.reshape((-1,)), R * size,
-                                               w.reshape((-1,))).reshape(raw["boot_counts"].shape)
-            if hist_cell is None:
+            poisson = mx.nd.array(draws[:, start:stop], ctx=ctx, dtype="float64")
+            w = mx.nd.broadcast_mul(poisson, out["valid_weight"][start:stop].reshape((1, -1)))
+            size, shape = raw["boot_counts"][0].size, raw["boot_counts"].shape
+            index = mx.nd.broadcast_add(offsets * size, out["cell"][start:stop].reshape((1, -1)))
+            raw["boot_counts"] += scatter_add(index.reshape((-1,)), R * size,
+                                              w.reshape((-1,))).reshape(shape)
+            if hist_index is None:
                 continue
             size, shape = raw["boot_hist"][0].size, raw["boot_hist"].shape
-            index = mx.nd.broadcast_add(offsets * size, hist_cell[start:stop].reshape((1, -1)))
+            index = mx.nd.broadcast_add(offsets * size, hist_index[start:stop].reshape((1, -1)))
             index = index.reshape((-1,))
-            raw["boot_hist"] += _scatter_add(index, R * size, w.reshape((-1,))).reshape(shape)
-            score_w = mx.nd.broadcast_mul(w, prob[start:stop].reshape((1, -1)))
-            raw["boot_score_sums"] += _scatter_add(
-                index, R * size, score_w.reshape((-1,))).reshape(shape)
-
-    def _keep_rows(self, code, ids, rank, clean_w) -> None:
-        """exact_auc: keep (ranking score, g * 2 + y, weight) of the batch, (3, N) float64;
-        invalid rows get weight 0 and are dropped at report time (no synchronisation here)."""
-        code = code.astype("float64", copy=False)
-        ids = ids.astype("float64", copy=False)
-        zero = mx.nd.zeros_like(code)
-        key = mx.nd.where(code, zero - 1, ids[1] * 2 + ids[0])
-        weight = mx.nd.where(code, zero, zero + 1 if clean_w is None else clean_w)
-        self._rows.append(mx.nd.stack(mx.nd.where(code, zero, rank), key, weight))
+            raw["boot_hist"] += scatter_add(index, R * size, w.reshape((-1,))).reshape(shape)
+            score_w = mx.nd.broadcast_mul(poisson,
+                                          out["prob_weight"][start:stop].reshape((1, -1)))
+            raw["boot_score_sums"] += scatter_add(index, R * size,
+                                                  score_w.reshape((-1,))).reshape(shape)
 
     def load_exact_rows(self, rows: np.ndarray) -> None:
         """exact_auc: replace the kept rows by ``rows`` (3, M) (as :meth:`exact_rows` gives
