@@ -757,3 +757,37 @@ def test_report_passes_min_count_and_exact_rows_on():
     assert stats.report(min_count=0).min_count == 0
     with pytest.raises(ValueError, match="min_count must be a finite number >= 0"):
         GroupStats(2, min_count=-1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 80), G=st.integers(1, 4), K=st.integers(3, 5), as_scores=st.booleans(),
+       seed=st.integers(0, 2 ** 31 - 1))
+def test_multiclass_invalid_rows_match_numpy(n, G, K, as_scores, seed):
+    rs = np.random.RandomState(seed)
+    y = rs.randint(0, K, n).astype(np.float64)
+    g = rs.randint(0, G, n).astype(np.float64)
+    y[rs.rand(n) < 0.1] = rs.choice([np.nan, 0.5, K, -1.0])
+    g[rs.rand(n) < 0.1] = rs.choice([np.nan, 1.5, G, np.inf])
+    if as_scores:
+        preds = rs.randn(n, K).astype(np.float32)
+        preds[rs.rand(n) < 0.1, rs.randint(0, K)] = rs.choice([np.nan, np.inf, -np.inf])
+        with np.errstate(invalid="ignore"):
+            bad_pred = ~np.isfinite(preds).all(axis=1)
+        decided = np.argmax(np.nan_to_num(preds), axis=1)
+    else:
+        preds = rs.randint(0, K, n).astype(np.float32)
+        preds[rs.rand(n) < 0.1] = rs.choice([np.nan, 0.5, K, -1.0])
+        bad_pred = _bad_id(preds, K - 1)
+        decided = np.where(bad_pred, 0, preds).astype(int)
+    bad_y, bad_g = _bad_id(y, K - 1), _bad_id(g, G - 1)
+    valid = ~(bad_y | bad_g | bad_pred)
+    stats = GroupStats(G, num_classes=K)
+    stats.update(mx.nd.array(y, dtype="float64"), mx.nd.array(preds),
+                 mx.nd.array(g, dtype="float64"))
+    expected = reference_counts(y[valid], decided[valid], g[valid], G, K)
+    np.testing.assert_array_equal(stats.counts.asnumpy(), expected)
+    reason = "score" if as_scores else "prediction"
+    assert stats.invalid_counts["label"] == bad_y.sum()
+    assert stats.invalid_counts["group"] == bad_g.sum()
+    assert stats.invalid_counts[reason] == bad_pred.sum()
+    assert stats.num_invalid == (~valid).sum()
