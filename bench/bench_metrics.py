@@ -21,8 +21,9 @@ threshold 0.5 and from them selection rate, TPR, FPR and accuracy by group.
 Timing: one warm-up run, then the best of k runs (k = 5, 3 at 10^7; 1 for fairlearn at 10^6),
 ``mx.nd.waitall()`` inside the timed region. Before and after are timed alternately, run by run.
 The counts of both are checked equal to NumPy's. Also: the options settings (weights, bins,
-bootstrap, exact AUC) before and after; exactness in two id spaces past 2**24 cells (the cases
-of issue 17); the cost of the index arithmetic options; one ``update`` of a 1,024-row batch.
+bootstrap, exact AUC) before and after; small batches streamed; exactness in two id spaces past
+2**24 cells (the cases of issue 17); the cost of the cell-id options; one ``update`` of a
+1,024-row batch.
 
 Usage::
 
@@ -326,9 +327,10 @@ def exactness() -> List[str]:
 
 
 def index_options() -> List[str]:
-    """Cost of the cell-id arithmetic options on 24 M histogram cells, 10^5 rows: float32
-    (inexact past 2**24), float32 in chunks of 2**23 cells (exact), float64 (exact, used), int64
-    with the weighted scatter (exact; MXNet's histogram kernel cannot bin int64 ids)."""
+    """Cost of the cell-id options on 24 M histogram cells, 10^5 rows: MXNet's histogram kernel
+    on float32 ids (before; inexact past 2**24), on float32 ids in chunks of 2**23 cells (exact)
+    and on float64 ids (exact); its scatter-with-accumulation on float64 ids (now) and on int64
+    ids (both exact)."""
     G, B, n = 12_000, 1000, 100_000
     size = G * 2 * B
     rs = np.random.RandomState(0)
@@ -339,11 +341,8 @@ def index_options() -> List[str]:
     ones = mx.nd.ones((n,), dtype="float64")
     chunk = 2 ** 23
 
-    def f32():
-        return mx.nd.histogram(idx32, bins=size, range=(-0.5, size - 0.5))[0]
-
-    def f64():
-        return mx.nd.histogram(idx64, bins=size, range=(-0.5, size - 0.5))[0]
+    def histogram(ids):
+        return mx.nd.histogram(ids, bins=size, range=(-0.5, size - 0.5))[0].astype("float64")
 
     def chunked():
         parts = []
@@ -351,21 +350,32 @@ def index_options() -> List[str]:
             width = min(chunk, size - start)
             local = idx64 - start  # each chunk's ids below 2**23: exact in float32
             parts.append(mx.nd.histogram(local.astype("float32"), bins=width,
-                                         range=(-0.5, width - 0.5))[0])
+                                         range=(-0.5, width - 0.5))[0].astype("float64"))
         return mx.nd.concat(*parts, dim=0)
 
-    def int64_scatter():
-        return mx.nd._internal._backward_gather_nd(ones, idx_int.reshape((1, -1)),
-                                                   shape=(size,))
+    def scatter(ids):
+        return mx.nd._internal._backward_gather_nd(ones, ids.reshape((1, -1)), shape=(size,))
 
     rows = []
-    for label, fn in (("float32 (before)", f32), ("float32 in chunks of 2**23 cells", chunked),
-                      ("float64 (now)", f64), ("int64, weighted scatter", int64_scatter)):
+    for label, fn in (("histogram, float32 ids (before)", lambda: histogram(idx32)),
+                      ("histogram, float32 ids in chunks of 2**23 cells", chunked),
+                      ("histogram, float64 ids", lambda: histogram(idx64)),
+                      ("scatter, float64 ids (now)", lambda: scatter(idx64)),
+                      ("scatter, int64 ids", lambda: scatter(idx_int))):
         wrong = int(np.count_nonzero(fn().asnumpy() != ref))
         t = best_of(lambda fn=fn: fn().wait_to_read(), 3)
         rows.append(f"| {label} | {t:,.1f} | {wrong:,} |")
         print(rows[-1], flush=True)
     return rows
+
+
+def small_batches(G: int = 16, n: int = 2 ** 17, batch: int = 1024) -> str:
+    """Streaming ``n`` rows in batches of ``batch`` (a validation DataLoader), before/after."""
+    nd = on_device(make_data(n, G, seed=2), mx.cpu())
+    t_before, t_after = best_of_pair(lambda: before_run(nd, G, batch),
+                                     lambda: after_run(nd, G, batch), 5)
+    return (f"| {n:,} | {batch:,} | {t_before:,.1f} | {t_after:,.1f} | "
+            f"{t_after / t_before:.2f} |")
 
 
 def update_cost(G: int, rows: int = 1024, reps: int = 200) -> Dict[str, float]:
@@ -407,6 +417,8 @@ def main(argv=None) -> int:
     exact_rows = exactness()
     print("\n".join(exact_rows), flush=True)
     index_rows = index_options()
+    stream_row = small_batches()
+    print(stream_row, flush=True)
     cost = {G: update_cost(G) for G in (2, 16)}
     header = (
         f"Counts and rates (selection rate, TPR, FPR, accuracy by group) of N rows, G groups; "
@@ -434,16 +446,23 @@ def main(argv=None) -> int:
         "| case | before | after |\n| --- | --- | --- |\n" + "\n".join(exact_rows) + "\n"
     )
     index = (
-        "\nCell-id arithmetic options: one histogram of 10^5 ids over 24 M cells (ms, best "
-        "of 3) and the cells that differ from `np.bincount` (the fastest exact one is used):\n\n"
-        "| ids | time (ms) | cells wrong |\n| --- | --- | --- |\n" + "\n".join(index_rows) + "\n"
+        "\nCell-id options: 10^5 ids summed into 24 M cells (ms, best of 3) and the cells that "
+        "differ from `np.bincount` (the fastest exact one is used):\n\n"
+        "| kernel and ids | time (ms) | cells wrong |\n| --- | --- | --- |\n"
+        + "\n".join(index_rows) + "\n"
+    )
+    small = (
+        "\nSmall batches, as a validation DataLoader gives them (16 groups, streamed without "
+        "synchronising, then `report()`):\n\n"
+        "| rows | batch | before (ms) | after (ms) | after / before |\n"
+        "| --- | --- | --- | --- | --- |\n" + stream_row + "\n"
     )
     footer = (
         f"\nOne `update` of a 1,024-row batch (synchronised, median of 200): before "
         f"{cost[2]['before']:.3f} ms, after {cost[2]['after']:.3f} ms with 2 groups; before "
         f"{cost[16]['before']:.3f} ms, after {cost[16]['after']:.3f} ms with 16 groups.\n"
     )
-    table = header + "\n".join(rows) + "\n" + options + exact + index + footer
+    table = header + "\n".join(rows) + "\n" + options + small + exact + index + footer
     print(footer)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(table, encoding="utf-8")

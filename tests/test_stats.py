@@ -791,3 +791,23 @@ def test_multiclass_invalid_rows_match_numpy(n, G, K, as_scores, seed):
     assert stats.invalid_counts["group"] == bad_g.sum()
     assert stats.invalid_counts[reason] == bad_pred.sum()
     assert stats.num_invalid == (~valid).sum()
+
+
+@pytest.mark.parametrize("scale", ["probability", "logit"])
+def test_bin_edges_say_which_bin_a_score_falls_in(scale):
+    rs = np.random.RandomState(7)
+    z = np.concatenate([rs.randn(300) * 12, [-50.0, 50.0, 0.0]])
+    stats = GroupStats(1, num_bins=16, bin_scale=scale)
+    stats.update(np.ones(z.size), z, np.zeros(z.size))
+    edges = stats.bin_edges
+    assert edges.shape == (17,) and edges[0] == 0 and edges[-1] == 1
+    p = 1 / (1 + np.exp(-z))
+    expected = np.bincount(np.clip(np.searchsorted(edges, p, side="right") - 1, 0, 15),
+                           minlength=16)
+    np.testing.assert_array_equal(stats.hist.asnumpy()[0, 1], expected)
+    if scale == "logit":
+        from mxfair.postprocessing import ThresholdOptimizer
+
+        with pytest.raises(ValueError, match="fit_stats needs GroupStats\\(bin_scale="
+                           "'probability'\\) histograms"):
+            ThresholdOptimizer().fit_stats(stats)

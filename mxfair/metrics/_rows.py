@@ -87,8 +87,8 @@ class RowBlock(gluon.HybridBlock):
     - ``index`` (N,): the counts slot, in ``[0, 2 G K^2 + 64)``: the cell ``g K^2 + y K +
       decided`` (plus ``G K^2`` for a logit outside [0, 1]), or ``2 G K^2 + code`` for an
       invalid row; ``count_weight`` (N,) float64: its weight (1 for an invalid row);
-    - ``code`` (N,): the row's reason bits (0: valid); ``valid_weight`` (N,) float64: the weight
-      of a valid row, 0 for an invalid one;
+    - with bins, bootstrap or exact: ``code`` (N,), the row's reason bits (0: valid), and
+      ``valid_weight`` (N,) float64, the weight of a valid row (0 for an invalid one);
     - with bins: ``hist_index`` (N,) ``(g * 2 + y) * B + bin`` (0 for an invalid row) and
       ``prob_weight`` (N,) float64, probability times weight (0 for an invalid row);
     - with bootstrap: ``cell`` (N,) float64, the cell (0 for an invalid row);
@@ -104,7 +104,9 @@ class RowBlock(gluon.HybridBlock):
         self._from_logits, self._threshold, self._dtype = from_logits, threshold, dtype
         self._weighted, self._bins, self._scale = weighted, num_bins, bin_scale
         self._bootstrap, self._exact = bootstrap, exact
-        self.names: List[str] = ["index", "count_weight", "code", "valid_weight"]
+        self.names: List[str] = ["index", "count_weight"]
+        if num_bins or bootstrap or exact:
+            self.names += ["code", "valid_weight"]
         if num_bins:
             self.names += ["hist_index", "prob_weight"]
         if bootstrap:

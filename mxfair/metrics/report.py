@@ -238,15 +238,20 @@ def exact_auc(rows: np.ndarray, num_groups: int) -> Tuple[np.ndarray, float]:
     score, key, weight = rows
     key = key.astype(np.int64)
     group, label = key // 2, (key % 2).astype(np.float64)
-    auc = _segment_auc(score, label, weight, group, num_groups)
-    overall = _segment_auc(score, label, weight, np.zeros_like(group), 1)[0]
+    order = np.argsort(score)  # one sort of the scores serves the groups and the overall AUC
+    overall = _sorted_auc(score[order], label[order], weight[order],
+                          np.zeros(order.size, dtype=np.int64), 1)[0]
+    # Rows of each group together, in score order: a stable sort of the (small integer) groups.
+    small = np.uint16 if num_groups <= 2 ** 16 else np.int64
+    by_group = order[np.argsort(group[order].astype(small), kind="stable")]
+    auc = _sorted_auc(score[by_group], label[by_group], weight[by_group], group[by_group],
+                      num_groups)
     return auc, float(overall)
 
 
-def _segment_auc(score, label, weight, segment, num_segments: int) -> np.ndarray:
-    """Mann-Whitney AUC per segment: sum over distinct scores of pos * (neg below + neg / 2)."""
-    order = np.lexsort((score, segment))
-    s, seg, y, w = score[order], segment[order], label[order], weight[order]
+def _sorted_auc(s, y, w, seg, num_segments: int) -> np.ndarray:
+    """Mann-Whitney AUC per segment of rows sorted by (segment, score): the sum over runs of
+    equal scores of pos * (negatives below + negatives in the run / 2)."""
     new = np.ones(s.size, dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (seg[1:] != seg[:-1])
     tie = np.cumsum(new) - 1  # id of each (segment, score) run
@@ -254,12 +259,12 @@ def _segment_auc(score, label, weight, segment, num_segments: int) -> np.ndarray
     neg = np.bincount(tie, weights=w * (1.0 - y))
     run_seg = seg[new]
     neg_cum = np.cumsum(neg) - neg  # negatives in earlier runs, across segments
-    seg_start = np.bincount(run_seg, weights=neg, minlength=num_segments)
-    before = np.concatenate([[0.0], np.cumsum(seg_start)[:-1]])  # negatives of earlier segments
+    seg_neg = np.bincount(run_seg, weights=neg, minlength=num_segments)
+    before = np.concatenate([[0.0], np.cumsum(seg_neg)[:-1]])  # negatives of earlier segments
     below = neg_cum - before[run_seg]
     num = np.bincount(run_seg, weights=pos * (below + 0.5 * neg), minlength=num_segments)
     n_pos = np.bincount(run_seg, weights=pos, minlength=num_segments)
-    return nan_divide(num, n_pos * seg_start)
+    return nan_divide(num, n_pos * seg_neg)
 
 
 def _gap(values: np.ndarray, overall: np.ndarray, method: str, kind: str,
