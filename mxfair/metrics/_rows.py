@@ -10,6 +10,21 @@ below ``G * 2 * B``. They are formed in ``dtype``: float32 only when all of them
 (float32 holds every integer below 2**24), else float64 (every integer below 2**53); the caller
 decides. A row's reason code is formed from 0/1 flags only, so an id of NaN or inf can spoil its
 cell value but never its code, and an invalid row's cell value is never used.
+
+What is still formed in float32, and why it is exact:
+
+- labels, group ids, decisions, cells and histogram cells in the float32 regime: integers below
+  2**23 (the caller picks float64 otherwise; float64 input ids always stay float64);
+- reason codes: integers below 64;
+- ``argmax`` class ids of (N, K) scores: below K <= 46341 (K * K * G must stay below 2**31);
+- bins ``floor(p * B)``: found in float64 from the float64 probability, then cast (below 2**23
+  in the float32 regime);
+- the decision ``score >= threshold`` of float32 scores: in float32 on purpose, with the
+  threshold rounded to float32 as NumPy compares (documented at ``GroupStats``); float64 scores
+  are compared in float64.
+
+Bootstrap ids (``r * size + cell``) are formed by the caller in float64, and Poisson weights,
+sample weights and every sum are float64.
 """
 import math
 from typing import List, Optional
@@ -98,8 +113,9 @@ class RowBlock(gluon.HybridBlock):
 
     def __init__(self, *, num_groups: int, num_classes: int, layout: str, from_logits: bool,
                  threshold: float, dtype: str, weighted: bool, num_bins: int, bin_scale: str,
-                 bootstrap: bool, exact: bool):
+                 bootstrap: bool, exact: bool, score_dtype: str = "float32"):
         super().__init__()
+        self._score_dtype = score_dtype
         self._g, self._k, self._layout = num_groups, num_classes, layout
         self._from_logits, self._threshold, self._dtype = from_logits, threshold, dtype
         self._weighted, self._bins, self._scale = weighted, num_bins, bin_scale
@@ -117,23 +133,29 @@ class RowBlock(gluon.HybridBlock):
     def hybrid_forward(self, F, labels, groups, preds, *weight):
         K, G, B, dt = self._k, self._g, self._bins, self._dtype
         size = G * K * K
-        code = _bad_id(F, labels, K - 1.0) * LABEL + _bad_id(F, groups, G - 1.0) * GROUP
+        if K == 2:  # a binary label is 0 or 1 (NaN is neither): three steps instead of four
+            code = (labels != 0) * (labels != 1)
+        else:
+            code = _bad_id(F, labels, K - 1.0)
+        code = code + _bad_id(F, groups, G - 1.0) * GROUP
         part = self._decide(F, preds)
         for bit, flag in part["flags"]:
-            code = code + F.cast(flag, dt) * bit
-        ones = F.ones_like(F.cast(labels, "float64"))
-        zeros = F.zeros_like(ones)
-        w = weight[0] if self._weighted else ones
+            code = code + self._cast(F, flag, self._score_dtype) * bit
+        ones64 = F.ones_like(F.cast(labels, "float64")) if dt != "float64" else F.ones_like(labels)
+        zeros64 = F.zeros_like(ones64)
+        w = weight[0] if self._weighted else ones64
         if self._weighted:  # NaN, inf and negative weights
             bad_w = 1 - (w >= 0) * (w < math.inf)
-            code = code + F.cast(bad_w, dt) * WEIGHT
+            code = code + self._cast(F, bad_w, "float64") * WEIGHT
         cell = labels * K + groups * (K * K) + part["decided"]
         shifted = cell if part["outside"] is None else cell + part["outside"] * size
         out = {
             "index": F.where(code, code + 2 * size, shifted),
-            "count_weight": F.where(code, ones, w) if self._weighted else ones,
+            # unweighted: ones in the ids' dtype (a batch of fewer than 2**24 rows, the caller
+            # makes sure, counts exactly in float32); weighted: float64
+            "count_weight": F.where(code, ones64, w) if self._weighted else F.ones_like(code),
             "code": code,
-            "valid_weight": F.where(code, zeros, w),
+            "valid_weight": F.where(code, zeros64, w),
         }
         if B:
             prob = part["prob"]
@@ -145,29 +167,33 @@ class RowBlock(gluon.HybridBlock):
                 bins = F.maximum(F.minimum(scaled, B - 1.0), 0.0)  # +-inf go to the ends
             hist = labels * B + groups * (2 * B) + F.cast(bins, dt)
             out["hist_index"] = F.where(code, F.zeros_like(hist), hist)
-            out["prob_weight"] = F.where(code, zeros, prob * w)
+            out["prob_weight"] = F.where(code, zeros64, prob * w)
         if self._bootstrap:
             out["cell"] = F.cast(F.where(code, F.zeros_like(cell), cell), "float64")
         if self._exact:
             key = F.where(code, F.zeros_like(cell) - 1, groups * 2 + labels)
-            rank = F.where(code, zeros, part["rank"])
+            rank = F.where(code, zeros64, part["rank"])
             out["rows"] = F.stack(rank, F.cast(key, "float64"), out["valid_weight"])
         return tuple(out[name] for name in self.names)
+
+    def _cast(self, F, x, src: str):
+        """``x`` (of dtype ``src``) in the ids' dtype; no step when it already is."""
+        return x if src == self._dtype else F.cast(x, self._dtype)
 
     def _decide(self, F, preds) -> dict:
         """``decided`` (N,) dtype; ``outside`` (N,) dtype or None (logits outside [0, 1]);
         ``flags``: (coefficient, 0/1 flag) pairs of the reason bits; ``prob`` and ``rank``
         (N,) float64 or None."""
-        K, dt, t = self._k, self._dtype, self._threshold
+        K, t = self._k, self._threshold
         out = {"outside": None, "prob": None, "rank": None}
         need_prob = self._bins > 0
         need_rank = self._exact or (self._bins and self._scale == "logit")
         if self._layout == "scores":  # argmax; float32 class ids are exact (K < 2**24)
-            out["decided"] = F.cast(F.argmax(preds, axis=1), dt)
+            out["decided"] = self._cast(F, F.argmax(preds, axis=1), self._score_dtype)
             out["flags"] = [(SCORE, F.sum(preds - preds, axis=1) != 0)]  # NaN or inf in a row
             return out
         if self._layout == "ids":
-            ids = F.cast(F.reshape(preds, shape=(-1,)), dt)
+            ids = self._cast(F, F.reshape(preds, shape=(-1,)), self._score_dtype)
             out["decided"] = ids
             out["flags"] = [(PREDICTION, _bad_id(F, ids, K - 1.0))]
             return out
@@ -178,10 +204,10 @@ class RowBlock(gluon.HybridBlock):
             col1 = F.cast(raw, "float64")
             if self._from_logits:
                 z = col1 - col0  # the log-odds of class 1 (exact for float32 inputs)
-                out["decided"] = F.cast(z >= logit(t), dt)
-                out["outside"] = F.cast(F.maximum(_outside_unit(F, col0),
-                                                  _outside_unit(F, col1)), dt)
-                out["flags"] = [(SCORE, _nonfinite(z))]
+                out["decided"] = self._cast(F, z >= logit(t), "float64")
+                out["outside"] = self._cast(F, F.maximum(_outside_unit(F, col0),
+                                                         _outside_unit(F, col1)), "float64")
+                out["flags"] = [(SCORE, self._cast(F, _nonfinite(z), "float64"))]
                 out["rank"] = z
                 out["prob"] = F.sigmoid(z) if need_prob else None
                 return out
@@ -191,13 +217,14 @@ class RowBlock(gluon.HybridBlock):
             x64 = F.cast(x, "float64") if (need_prob or need_rank) else None
         bad = _nonfinite(x)
         if self._from_logits:  # sigmoid(z) >= t  <=>  z >= logit(t), in the scores' precision
-            out["decided"] = F.cast(x >= logit(t), dt)
-            out["outside"] = F.cast(_outside_unit(F, x), dt)
+            out["decided"] = self._cast(F, x >= logit(t), self._score_dtype)
+            out["outside"] = self._cast(F, _outside_unit(F, x), self._score_dtype)
             out["flags"] = [(SCORE, bad)]
             out["rank"] = x64
             out["prob"] = F.sigmoid(x64) if need_prob else None
         else:  # 16 * outside - 8 * nonfinite: 8 for NaN/inf (outside too), 16 for the rest
-            out["decided"] = F.cast(x >= t, dt)  # t rounded to the scores' precision, as NumPy
+            # t rounded to the scores' precision, as NumPy compares
+            out["decided"] = self._cast(F, x >= t, self._score_dtype)
             out["flags"] = [(SCORE - PROBABILITY, bad), (PROBABILITY, _outside_unit(F, x))]
             out["prob"] = out["rank"] = x64
         return out

@@ -79,6 +79,7 @@ BIN_SCALES = ("probability", "logit")
 
 #: Largest number of cells of one statistics array (the int32 index range of MXNet's kernels).
 MAX_CELLS = 2 ** 31 - 2
+_MAX_BATCH = 2 ** 23  # rows per block call: unweighted counts of a call are float32-exact
 
 # The public statistics, in a fixed order (arrays(), allreduce, save).
 _STATE = ("counts", "hist", "score_sums", "boot_counts", "boot_hist", "boot_score_sums")
@@ -445,15 +446,16 @@ class GroupStats:
                                  f"{weight.size} values")
         self._add(y, preds, g, weight, n, dtype)
 
-    def _block(self, layout: str, dtype: str, weighted: bool) -> RowBlock:
+    def _block(self, layout: str, dtype: str, weighted: bool, score_dtype: str) -> RowBlock:
         """The hybridized per-row block of this layout (made once, then a cached graph)."""
-        key = (layout, dtype, weighted)
+        key = (layout, dtype, weighted, score_dtype)
         if key not in self._blocks:
             block = RowBlock(num_groups=self.num_groups, num_classes=self.num_classes,
                              layout=layout, from_logits=self.from_logits,
                              threshold=self.threshold, dtype=dtype, weighted=weighted,
                              num_bins=self.num_bins, bin_scale=self.bin_scale,
-                             bootstrap=self.bootstrap > 0, exact=self.exact_auc)
+                             bootstrap=self.bootstrap > 0, exact=self.exact_auc,
+                             score_dtype=np.dtype(score_dtype).name)
             block.hybridize()
             self._blocks[key] = block
         return self._blocks[key]
@@ -462,11 +464,18 @@ class GroupStats:
         layout = layout_of(preds, self.num_classes)
         if layout is None:
             raise ValueError(PREDS_SHAPE.format(k=self.num_classes, shape=preds.shape))
-        block = self._block(layout, dtype, weight is not None)
+        if n >= _MAX_BATCH:  # unweighted counts of one call are summed in float32 (exact)
+            for start in range(0, n, _MAX_BATCH):
+                stop = min(n, start + _MAX_BATCH)
+                self._add(y[start:stop], preds[start:stop], g[start:stop],
+                          None if weight is None else weight[start:stop], stop - start, dtype)
+            return
+        block = self._block(layout, dtype, weight is not None, np.dtype(preds.dtype).name)
         outs = block(y, g, preds, *(() if weight is None else (weight,)))
         out = dict(zip(block.names, outs))
         raw = self._raw
-        raw["counts"] += scatter_add(out["index"], raw["counts"].size, out["count_weight"])
+        raw["counts"] += scatter_add(out["index"], raw["counts"].size,
+                                     out["count_weight"]).astype("float64", copy=False)
         if self.num_bins:
             size, shape = raw["hist"].size, raw["hist"].shape
             raw["hist"] += scatter_add(out["hist_index"], size, out["valid_weight"]).reshape(shape)
