@@ -60,10 +60,20 @@ def scatter_add(index: mx.nd.NDArray, size: int, weight: mx.nd.NDArray) -> mx.nd
     return mx.nd._internal._backward_gather_nd(weight, index.reshape((1, -1)), shape=(size,))
 
 
-def _bad_id(F, ids, high: float):
-    """1 where an id is not an integer in [0, high] (NaN and inf included), else 0. Scalar
-    minimum/maximum take a double (``clip`` would round its bounds to float32)."""
-    return ids != F.minimum(F.maximum(F.floor(ids), 0.0), high)
+_TABLE_MAX = 2 ** 16  # ids checked against a table of every valid id up to this many
+
+
+def _bad_id(F, ids, count: int, dtype: str):
+    """1 where an id is not an integer in [0, count) (NaN and inf included), else 0.
+
+    Up to ``_TABLE_MAX`` valid ids: ``take(arange(count), id, mode="clip")`` is the valid id
+    that the truncated, clipped id points to, and equals the id only when the id is one (NaN
+    equals nothing): two steps. Above: ``min(max(floor(id), 0), count - 1)``, four steps
+    (scalar minimum/maximum take a double; ``clip`` would round its bounds to float32).
+    """
+    if count <= _TABLE_MAX:
+        return F.take(F.arange(0, count, dtype=dtype), ids, mode="clip") != ids
+    return ids != F.minimum(F.maximum(F.floor(ids), 0.0), count - 1.0)
 
 
 def _nonfinite(x):
@@ -133,11 +143,7 @@ class RowBlock(gluon.HybridBlock):
     def hybrid_forward(self, F, labels, groups, preds, *weight):
         K, G, B, dt = self._k, self._g, self._bins, self._dtype
         size = G * K * K
-        if K == 2:  # a binary label is 0 or 1 (NaN is neither): three steps instead of four
-            code = (labels != 0) * (labels != 1)
-        else:
-            code = _bad_id(F, labels, K - 1.0)
-        code = code + _bad_id(F, groups, G - 1.0) * GROUP
+        code = _bad_id(F, labels, K, dt) + _bad_id(F, groups, G, dt) * GROUP
         part = self._decide(F, preds)
         for bit, flag in part["flags"]:
             code = code + self._cast(F, flag, self._score_dtype) * bit
@@ -147,7 +153,7 @@ class RowBlock(gluon.HybridBlock):
         if self._weighted:  # NaN, inf and negative weights
             bad_w = 1 - (w >= 0) * (w < math.inf)
             code = code + self._cast(F, bad_w, "float64") * WEIGHT
-        cell = labels * K + groups * (K * K) + part["decided"]
+        cell = F.add_n(labels * K, groups * (K * K), part["decided"])
         shifted = cell if part["outside"] is None else cell + part["outside"] * size
         out = {
             "index": F.where(code, code + 2 * size, shifted),
@@ -195,7 +201,7 @@ class RowBlock(gluon.HybridBlock):
         if self._layout == "ids":
             ids = self._cast(F, F.reshape(preds, shape=(-1,)), self._score_dtype)
             out["decided"] = ids
-            out["flags"] = [(PREDICTION, _bad_id(F, ids, K - 1.0))]
+            out["flags"] = [(PREDICTION, _bad_id(F, ids, K, self._dtype))]
             return out
         if self._layout == "binary2":
             col0 = F.cast(F.reshape(F.slice_axis(preds, axis=1, begin=0, end=1), shape=(-1,)),
