@@ -811,3 +811,26 @@ def test_bin_edges_say_which_bin_a_score_falls_in(scale):
         with pytest.raises(ValueError, match="fit_stats needs GroupStats\\(bin_scale="
                            "'probability'\\) histograms"):
             ThresholdOptimizer().fit_stats(stats)
+
+
+def test_a_batch_larger_than_the_float32_limit_is_split_without_changing_anything(monkeypatch):
+    # unweighted counts of one call are summed in float32: a call is at most 2**23 rows; here
+    # the limit is lowered to 7 rows so that the split is exercised on a small batch
+    rs = np.random.RandomState(3)
+    n = 50
+    y, g = rs.randint(0, 2, n), rs.randint(0, 3, n)
+    s = rs.randn(n)
+    s[[4, 20]] = np.nan
+    settings = dict(num_bins=5, bootstrap=3, seed=1, exact_auc=True)
+    whole = GroupStats(3, **settings)
+    whole.update(y, s, g)
+    import mxfair.metrics.stats as stats_module
+
+    monkeypatch.setattr(stats_module, "_MAX_BATCH", 7)
+    split = GroupStats(3, **settings)
+    split.update(y, s, g)
+    for name in ("counts", "hist", "score_sums"):
+        np.testing.assert_allclose(getattr(split, name).asnumpy(), getattr(whole, name).asnumpy())
+    np.testing.assert_array_equal(split.exact_rows(), whole.exact_rows())
+    assert split.invalid_counts == whole.invalid_counts
+    assert split.boot_counts.asnumpy().sum() > 0  # replicates drawn per piece: other draws

@@ -79,7 +79,7 @@ BIN_SCALES = ("probability", "logit")
 
 #: Largest number of cells of one statistics array (the int32 index range of MXNet's kernels).
 MAX_CELLS = 2 ** 31 - 2
-_MAX_BATCH = 2 ** 23  # rows per block call: unweighted counts of a call are float32-exact
+_MAX_BATCH = 2 ** 23  # rows per block call: its unweighted counts are float32-exact
 
 # The public statistics, in a fixed order (arrays(), allreduce, save).
 _STATE = ("counts", "hist", "score_sums", "boot_counts", "boot_hist", "boot_score_sums")
@@ -464,7 +464,7 @@ class GroupStats:
         layout = layout_of(preds, self.num_classes)
         if layout is None:
             raise ValueError(PREDS_SHAPE.format(k=self.num_classes, shape=preds.shape))
-        if n >= _MAX_BATCH:  # unweighted counts of one call are summed in float32 (exact)
+        if n > _MAX_BATCH:  # unweighted counts of one call are summed in float32 (exact)
             for start in range(0, n, _MAX_BATCH):
                 stop = min(n, start + _MAX_BATCH)
                 self._add(y[start:stop], preds[start:stop], g[start:stop],
