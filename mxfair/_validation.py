@@ -13,6 +13,11 @@ LENGTH_MISMATCH = "{a} has {n} rows but {b} has {m}; they must have the same len
 NOT_POSITIVE_INT = "{name} must be a positive integer, got {value!r}"
 NOT_IN_CHOICES = "{name} must be one of {choices}, got {value!r}"
 NOT_A_NUMBER = "{name} must be {expected}, got {value!r}"
+IDS_NOT_NUMERIC = (
+    "{name} must hold numeric ids, got strings/objects (dtype {dtype}); encode them with "
+    "mxfair.GroupEncoder"
+)
+NOT_NUMERIC = "{name} must hold numbers, got strings/objects (dtype {dtype})"
 
 
 def check_positive_int(name: str, value: Any) -> int:
@@ -127,6 +132,8 @@ IDS_NOT_NUMERIC = (
     "{name} must hold numeric ids, got strings/objects (dtype {dtype}); encode them with "
     "mxfair.GroupEncoder"
 )
+#: Strings or objects where numbers other than ids are expected (sample weights).
+NOT_NUMERIC = "{name} must hold numbers, got strings/objects (dtype {dtype})"
 IDS_NOT_FINITE = "{prefix}{what} must be integers {allowed}, got {count} NaN or infinite value(s)"
 IDS_NOT_INTEGER = (
     "{prefix}{what} must be integers {allowed}, got non-integer values such as {values}"
@@ -159,11 +166,12 @@ def _allowed(bound: Optional[int]) -> str:
     return f"in [0, {bound})" if bound is not None else ">= 0"
 
 
-def check_numeric(name: str, values: Any) -> np.ndarray:
+def check_numeric(name: str, values: Any, ids: bool = True) -> np.ndarray:
     """``values`` as a flat NumPy array of a numeric dtype, or TypeError ``IDS_NOT_NUMERIC``.
 
     Strings, bytes and objects that are not numbers (``None`` and NaN in an object array become
-    NaN) are refused with the one message that points to :class:`mxfair.GroupEncoder`. This
+    NaN) are refused with the one message that points to :class:`mxfair.GroupEncoder` (with
+    ``ids=False``, for numbers that are not ids such as weights: ``NOT_NUMERIC``). This
     synchronises for an NDArray (which is always numeric): call it on host input only, or
     where the check happens on the host anyway.
 
@@ -185,7 +193,7 @@ def check_numeric(name: str, values: Any) -> np.ndarray:
                for v in flat.tolist()):
             return np.array([np.nan if v is None else float(v) for v in flat.tolist()],
                             dtype=np.float64)
-    raise TypeError(IDS_NOT_NUMERIC.format(name=name, dtype=arr.dtype))
+    raise TypeError((IDS_NOT_NUMERIC if ids else NOT_NUMERIC).format(name=name, dtype=arr.dtype))
 
 
 def check_ids(name: str, values: Any, bound: Optional[int] = None,

@@ -120,6 +120,7 @@ _EXP_OFFSET = 1100  # float64 exponents (frexp and lowest set bit) lie in [-1074
 _EXP_LEN = 2200
 _MAX_SPAN = 96  # bits kept between an array's largest magnitude and its finest bit
 _CHECK_BITS = 12  # header integers are sent as 12-bit pieces: float32-exact for W < 2**11
+_CHECK_PIECES = 3  # ... three of them: integers below 2**36 (array sizes are below 2**31)
 
 # Per kvstore object: the key type in use and the keys mxfair has initialised.
 _REGISTRY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -250,10 +251,14 @@ def _ps_sum_float32(kv, name: str, values: np.ndarray) -> np.ndarray:
 
 
 def _pieces(values: Sequence[int]) -> np.ndarray:
-    """Non-negative integers as (low 12 bits, high bits) pairs: float32-exact after summing."""
+    """Non-negative integers below 2**36 as three 12-bit pieces each: float32-exact after
+    summing over fewer than 2**11 workers."""
     v = np.asarray(values, dtype=np.int64)
+    if v.size and (v.min() < 0 or v.max() >= 1 << (_CHECK_BITS * _CHECK_PIECES)):
+        raise ValueError(f"header integers must lie in [0, 2**36), got {v.min()}..{v.max()}")
     mask = (1 << _CHECK_BITS) - 1
-    return np.concatenate([v & mask, v >> _CHECK_BITS]).astype(np.float64)
+    return np.concatenate([(v >> (_CHECK_BITS * i)) & mask
+                           for i in range(_CHECK_PIECES)]).astype(np.float64)
 
 
 def _exponents(x: np.ndarray) -> Tuple[Optional[int], Optional[int]]:
@@ -301,15 +306,17 @@ def _join_limbs(limbs: np.ndarray, q_min: int, bits: int, num_workers: int, span
 
 def _signature_ints(signature: Mapping[str, Any]) -> List[int]:
     """The settings of ``signature`` as integers in ``[0, 2**16)`` for the round-1 check:
-    equal lists exactly when the settings are equal. An int (>= 0) or bool is one entry, a
-    float the four 16-bit pieces of its float64 bit pattern (so 0.5 and the next float64
-    differ)."""
+    equal lists exactly when the settings are equal. A bool is one entry; an int (>= 0, below
+    2**64) the four 16-bit pieces of its value; a float the four 16-bit pieces of its float64
+    bit pattern (so 0.5 and the next float64 differ)."""
     ints = []
     for key, value in signature.items():
-        if isinstance(value, (bool, int, np.integer)):
-            if not 0 <= int(value) < 2 ** 16:
-                raise ValueError(f"signature entry {key}={value!r} is outside [0, 2**16)")
+        if isinstance(value, (bool, np.bool_)):
             ints.append(int(value))
+        elif isinstance(value, (int, np.integer)):
+            if not 0 <= int(value) < 2 ** 64:
+                raise ValueError(f"signature entry {key}={value!r} is outside [0, 2**64)")
+            ints.extend((int(value) >> shift) & 0xFFFF for shift in (48, 32, 16, 0))
         else:
             bits = int(np.array([value], dtype=np.float64).view(np.uint64)[0])
             ints.extend((bits >> shift) & 0xFFFF for shift in (48, 32, 16, 0))
@@ -459,8 +466,10 @@ def allreduce_stats(stats, kvstore: Any):
     ----------
     stats : GroupStats
         This worker's statistics (it may have seen no rows). Every worker must use the same
-        ``num_groups``, ``num_classes``, ``num_bins``, ``bootstrap``, ``threshold`` and
-        ``from_logits`` (checked through ps-lite; a mismatch raises ``ValueError``). With
+        ``num_groups``, ``num_classes``, ``num_bins``, ``bootstrap``, ``threshold``,
+        ``from_logits``, ``bin_scale`` and ``exact_auc`` (checked through ps-lite; a mismatch
+        raises ``ValueError``). The invalid-row counts are summed too. With ``exact_auc``, the
+        kept rows of every worker are gathered (4 float32 per value through ps-lite). With
         ``bootstrap > 0``, give each worker its own ``seed`` (e.g. ``seed + rank``): the same
         seed would reuse the same Poisson weights on every shard.
     kvstore : None, str, mx.kv.KVStore or Horovod-like
@@ -495,16 +504,59 @@ def allreduce_stats(stats, kvstore: Any):
     sums = _sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays], _stats_signature(stats))
     for arr, total in zip(arrays, sums):
         arr[:] = mx.nd.array(total.reshape(arr.shape), ctx=arr.context, dtype="float64")
+    if stats.exact_auc:  # the kept rows of every worker, in rank order
+        out.load_exact_rows(_gather_float64(kvstore, "stats/rows", stats.exact_rows()))
     return out
+
+
+def _gather_float64(kvstore: Any, name: str, rows: np.ndarray) -> np.ndarray:
+    """Every worker's columns of ``rows`` (C, n_w), side by side in rank order: (C, sum n_w).
+
+    Two sums: the column counts (one slot per worker), then a zero array of the total width in
+    which each worker fills its own columns. Through ps-lite (float32 servers) each float64
+    travels as the four 16-bit pieces of its bit pattern, integers the servers add exactly
+    (every slot has one non-zero term); Horovod adds float64 directly (x + 0 is exact). Costs
+    4 float32 per value and worker through ps-lite.
+    """
+    backend = _backend(kvstore)
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    if backend == "none":
+        return rows.copy()
+    rank, size = rank_and_size(kvstore)
+    slots = np.zeros(size)
+    slots[rank] = rows.shape[1]
+    (widths,) = _sum_float64(kvstore, f"{name}/widths", [slots], {"channels": rows.shape[0]})
+    widths = np.rint(widths).astype(np.int64)
+    total, start = int(widths.sum()), int(widths[:rank].sum())
+    if total == 0:
+        return np.zeros((rows.shape[0], 0))
+    if backend == "horovod":
+        buf = np.zeros((rows.shape[0], total))
+        buf[:, start:start + rows.shape[1]] = rows
+        (out,) = _sum_float64(kvstore, name, [buf])
+        return out.reshape(buf.shape)
+    bits = rows.view(np.uint64)
+    buf = np.zeros((4, rows.shape[0], total))
+    for i, shift in enumerate((48, 32, 16, 0)):
+        buf[i, :, start:start + rows.shape[1]] = (bits >> np.uint64(shift)) & np.uint64(0xFFFF)
+    (out,) = _sum_float64(kvstore, name, [buf])
+    pieces = np.rint(out.reshape(buf.shape)).astype(np.uint64)
+    joined = np.zeros((rows.shape[0], total), dtype=np.uint64)
+    for i, shift in enumerate((48, 32, 16, 0)):
+        joined |= pieces[i] << np.uint64(shift)
+    return joined.view(np.float64)
 
 
 def _stats_signature(stats) -> dict:
     """The settings of a GroupStats that every worker must share: the shapes, and the
-    ``threshold`` and ``from_logits`` that decide how a score becomes a prediction (summing
-    counts decided differently would be silently wrong)."""
+    ``threshold``, ``from_logits`` and ``bin_scale`` that decide what a cell holds (summing
+    counts decided differently would be silently wrong), and ``exact_auc`` (the rows kept)."""
+    from .metrics.stats import BIN_SCALES
+
     return {"num_groups": stats.num_groups, "num_classes": stats.num_classes,
             "num_bins": stats.num_bins, "bootstrap": stats.bootstrap,
-            "threshold": stats.threshold, "from_logits": stats.from_logits}
+            "threshold": stats.threshold, "from_logits": stats.from_logits,
+            "bin_scale": BIN_SCALES.index(stats.bin_scale), "exact_auc": stats.exact_auc}
 
 
 def global_cell_counts(

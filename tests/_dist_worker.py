@@ -36,9 +36,20 @@ def make_data(n: int, seed: int):
     return labels, scores, groups, weights
 
 
-def stats_of(labels, scores, groups, weights=None, seed=None, bootstrap=0):
+def spoil(labels, scores, groups):
+    """The same rows with some made invalid, by their global index: NaN scores, a group id out
+    of range, a label of 0.5 (float copies; the statistics count them by reason)."""
+    labels, scores, groups = (a.astype(np.float64) for a in (labels, scores, groups))
+    index = np.arange(labels.size)
+    scores[index % 97 == 5] = np.nan
+    groups[index % 101 == 7] = NUM_GROUPS
+    labels[index % 103 == 11] = 0.5
+    return labels, scores, groups
+
+
+def stats_of(labels, scores, groups, weights=None, seed=None, bootstrap=0, **settings):
     stats = GroupStats(NUM_GROUPS, num_bins=16, bootstrap=bootstrap, seed=seed,
-                       ctx=mx.cpu(0), from_logits=False)  # probabilities
+                       ctx=mx.cpu(0), from_logits=False, **settings)
     for start in range(0, len(labels), 128):  # batches, as a validation loop does
         sl = slice(start, start + 128)
         stats.update(labels[sl], scores[sl], groups[sl],
@@ -95,10 +106,18 @@ def main() -> int:
         out[f"weighted/{name}"] = arr.asnumpy()
         out[f"weighted_local/{name}"] = weighted.arrays()[name].asnumpy()
     out["context_ok"] = glob.counts.context == mx.cpu(0)
+    # exact AUC rows gathered in rank order, invalid rows counted by reason on every shard
+    by, bs, bg = spoil(labels, scores, groups)
+    exact = stats_of(by[start:end], bs[start:end], bg[start:end], exact_auc=True)
+    glob_exact = dist.allreduce_stats(exact, kv)
+    out["exact/rows"] = glob_exact.exact_rows()
+    out["exact/local_rows"] = exact.exact_rows()
+    out["exact/invalid"] = np.array(list(glob_exact.invalid_counts.values()))
+    out["exact/num_invalid"] = glob_exact.num_invalid
+    out["exact/counts"] = glob_exact.counts.asnumpy()
     # a worker without rows still takes part
-    empty = dist.allreduce_stats(GroupStats(NUM_GROUPS, num_bins=16, from_logits=False)
-                                 if rank == 1
-                                 else stats_of(y, s, g), kv)
+    nothing = GroupStats(NUM_GROUPS, num_bins=16, from_logits=False)
+    empty = dist.allreduce_stats(nothing if rank == 1 else stats_of(y, s, g), kv)
     out["empty/counts"] = empty.counts.asnumpy()
 
     # (b) reweighing from global counts, and a sampler drawing from this worker's part

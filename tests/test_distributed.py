@@ -85,6 +85,20 @@ def test_distributed_report_equals_single_process_exactly(cluster, reference):
     assert rep.overall["accuracy"] == expected.overall["accuracy"]
 
 
+def test_exact_auc_rows_and_invalid_counts_are_combined(cluster):
+    labels, scores, groups, _ = worker.make_data(ROWS, SEED)
+    ref = worker.stats_of(*worker.spoil(labels, scores, groups), exact_auc=True)
+    local = [w["exact/local_rows"] for w in cluster["w"]]
+    assert 0 < local[0].shape[1] < ref.exact_rows().shape[1]  # each worker kept its own rows
+    for w in cluster["w"]:
+        # the rows of every worker in rank order: the single process's rows, bit for bit
+        np.testing.assert_array_equal(w["exact/rows"], ref.exact_rows())
+        np.testing.assert_array_equal(w["exact/rows"], np.concatenate(local, axis=1))
+        np.testing.assert_array_equal(w["exact/invalid"], list(ref.invalid_counts.values()))
+        assert float(w["exact/num_invalid"]) == ref.num_invalid > 0
+        np.testing.assert_array_equal(w["exact/counts"], ref.counts.asnumpy())
+
+
 def test_bootstrap_replicates_sum_exactly(cluster):
     w0, w1 = cluster["w"]
     for name in ("boot_counts", "boot_hist", "boot_score_sums"):
@@ -188,7 +202,7 @@ def test_string_keys_when_the_kvstore_holds_some(tmp_path, reference):
 
 # ------------------------------------------------------------------ in-process (no cluster)
 def test_local_kvstores_give_a_copy(ctx):
-    stats = GroupStats(2, ctx=ctx, from_logits=False)
+    stats = GroupStats(2, ctx=ctx)
     stats.update(mx.nd.array([1, 0, 1], ctx=ctx), mx.nd.array([0.9, 0.2, 0.7], ctx=ctx),
                  mx.nd.array([0, 0, 1], ctx=ctx))
     for kv in (None, "local", mx.kv.create("local"), mx.kv.create("device")):
@@ -198,9 +212,6 @@ def test_local_kvstores_give_a_copy(ctx):
         assert not dist.is_distributed(kv) and dist.rank_and_size(kv) == (0, 1)
     out = stats.allreduce(None)
     out.counts[:] = 0  # a copy: the original is untouched
-    # one process refuses what the cluster refuses (main returned the NaN sum)
-    with pytest.raises(ValueError, match="'w' holds NaN or infinite values"):
-        dist.allreduce_array(None, "w", np.array([1.0, np.nan]))
     assert stats.counts.asnumpy().sum() == 3
     settings = dict(num_bins=4, threshold=0.3, from_logits=True, bootstrap=2, seed=5,
                     group_names=["x", "y"])
@@ -211,21 +222,35 @@ def test_local_kvstores_give_a_copy(ctx):
 
 
 def test_signature_tells_every_setting_apart():
-    base = dist._stats_signature(GroupStats(3, num_bins=8, from_logits=False))
+    base = dist._stats_signature(GroupStats(3, num_bins=8))
     assert list(base) == ["num_groups", "num_classes", "num_bins", "bootstrap", "threshold",
-                          "from_logits"]
+                          "from_logits", "bin_scale", "exact_auc"]
     ints = dist._signature_ints(base)
     assert all(0 <= v < 2 ** 16 for v in ints)  # 12-bit pieces summed by W < 2**11 workers
     nearest = float(np.nextafter(0.5, 1.0))
-    for changed in (dict(threshold=nearest), dict(threshold=0.0), dict(from_logits=True),
-                    dict(num_bins=9), dict(bootstrap=1)):
-        other = dist._stats_signature(GroupStats(3, **{"num_bins": 8, "from_logits": False,
-                                                       **changed}))
+    for changed in (dict(threshold=nearest), dict(threshold=0.0), dict(from_logits=False),
+                    dict(num_bins=9), dict(bootstrap=2), dict(bin_scale="logit"),
+                    dict(exact_auc=True), dict(num_groups=3 + 2 ** 16)):
+        other = dist._stats_signature(GroupStats(**{"num_groups": 3, "num_bins": 8, **changed}))
         assert dist._signature_ints(other) != ints, changed
-    assert dist._signature_ints(dist._stats_signature(
-        GroupStats(3, num_bins=8, from_logits=False))) == ints
-    with pytest.raises(ValueError, match=r"signature entry size=65536 is outside"):
-        dist._signature_ints({"size": 2 ** 16})
+    assert dist._signature_ints(dist._stats_signature(GroupStats(3, num_bins=8))) == ints
+    # before, a setting of 2**16 or more (num_groups=70000) could not be checked at all
+    big = dist._signature_ints({"num_groups": 70_000})
+    assert big != dist._signature_ints({"num_groups": 70_000 - 2 ** 16})
+    with pytest.raises(ValueError, match=r"signature entry size=-1 is outside"):
+        dist._signature_ints({"size": -1})
+
+
+def test_header_pieces_hold_sizes_past_2_to_the_24():
+    # array sizes past 2**24 must survive the float32 sum of the header exactly
+    sizes = [2 ** 31 - 2, 2 ** 24 + 1, 5]
+    pieces = dist._pieces(sizes)
+    assert pieces.max() < 2 ** 12
+    summed = (pieces.astype(np.float32) * np.float32(2047)).astype(np.float64)  # 2047 workers
+    recovered = sum(summed.reshape(3, -1)[i] * 2 ** (12 * i) for i in range(3))
+    np.testing.assert_array_equal(recovered, np.array(sizes, dtype=np.float64) * 2047)
+    with pytest.raises(ValueError, match=r"header integers must lie in \[0, 2\*\*36\)"):
+        dist._pieces([2 ** 36])
 
 
 def test_allreduce_array_keeps_kind_dtype_and_context(ctx):

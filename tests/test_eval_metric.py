@@ -43,7 +43,8 @@ def batches(ctx, n=512, batch=128, G=3, seed=0):
 
 def reference_summary(ctx, G=3, which=None, **kwargs):
     """Summary of GroupStats over the batches numbered in ``which`` (all by default)."""
-    stats = GroupStats(G, from_logits=True, **kwargs)
+    kwargs.setdefault("from_logits", True)  # the batches hold logits
+    stats = GroupStats(G, **kwargs)
     for i, (y, p, g) in enumerate(batches(ctx, G=G)):
         if which is None or i in which:
             stats.update(y, p, g)

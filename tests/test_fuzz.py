@@ -18,29 +18,6 @@ from _fuzz_probes import EXEMPT, GOOD, PROBES, Probe, classify, run
 # the device, its segfaults, strings, probabilities outside [0, 1]) and "loss" (the losses, the
 # adversary). strict: once a merge fixes one, its xfail turns into a failure: delete the line.
 PENDING = {
-    "GroupStats.update/report | NaN score",
-    "GroupStats.update/report | +inf score",
-    "GroupStats.update/report | NaN group id",
-    "GroupStats.update/report | group id 0.5",
-    "GroupStats.update/report | NaN label",
-    "GroupStats.update/report | negative sample_weight",
-    "GroupStats.update/report | NaN group id with sample_weight",
-    "GroupStats.update/report | NaN label with num_bins",
-    "GroupStats.update/report | NaN group id with bootstrap",
-    "GroupStats.update/report | NaN score with num_bins",
-    "GroupStats.update/report | all-NaN output (a diverged net)",
-    "GroupStats.update/report | logits with from_logits=False",
-    "GroupStats.update/report | string group ids (NumPy)",
-    "FairnessMonitor.evaluate | diverged net (all-NaN output)",
-    "FairnessMonitor.evaluate | diverged net with num_bins",
-    'mx.metric.create("demographic_parity_difference") | NaN scores',
-    'mx.metric.create("demographic_parity_difference") | string group ids',
-    'mx.metric.create("demographic_parity_difference") | probabilities, default settings '
-    "(logits expected)",
-    "DemographicParityDifference | NaN group id",
-    "EqualizedOddsDifference | string group ids",
-    "WorstGroupAccuracy | +inf scores",
-    "metrics.confusion_rates | counts of shape (G, K)",
     "loss.between_groups_gap | strings",
 }
 

@@ -447,7 +447,7 @@ class ThresholdOptimizer:
         num_groups = check_positive_int("num_groups", num_groups)
         g = check_ids("groups", groups, num_groups, what="group ids")
         ctx = context_of(scores, labels, groups, default=mx.cpu())
-        # The host arrays were checked; GroupStats applies the sigmoid (float32, as predict).
+        # The host arrays were checked; GroupStats bins the probabilities.
         stats = GroupStats(num_groups, num_bins=self.grid_size, ctx=ctx,
                            from_logits=self.from_logits)
         stats.update(mx.nd.array(host_labels, ctx=ctx), mx.nd.array(host_scores, ctx=ctx),
@@ -478,6 +478,9 @@ class ThresholdOptimizer:
         if bool(group_stats.from_logits) != self.from_logits:
             raise ValueError(STATS_FROM_LOGITS.format(theirs=bool(group_stats.from_logits),
                                                       mine=self.from_logits))
+        if group_stats.bin_scale != "probability":  # the thresholds below are edges k / B
+            raise ValueError("fit_stats needs GroupStats(bin_scale='probability') histograms, "
+                             f"got bin_scale={group_stats.bin_scale!r}")
         return self._fit_stats(group_stats)
 
     def _fit_stats(self, group_stats: GroupStats) -> "ThresholdOptimizer":
