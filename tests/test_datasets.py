@@ -81,7 +81,7 @@ def test_shipped_copies_match_published_checksums(name):
 
 def test_shipped_copies_equal_shared_raw_files(shared_data):
     if shared_data is None:
-        pytest.skip("the raw data folder ../shared/data is absent")
+        pytest.skip("$MXFAIR_SHARED_DATA (the raw data folder) is not set")
     for name in SOURCE_SHA256:
         raw = shared_data / name
         raw = raw if raw.exists() else shared_data / (name + ".gz")
@@ -92,54 +92,55 @@ def test_shipped_copies_equal_shared_raw_files(shared_data):
 
 # -------------------------------------------------------------------------------------- Adult
 @pytest.fixture(scope="module")
-def adult():
+def adult_full():
+    """The whole of Adult (the training-loop tests share a subsample: conftest's ``adult``)."""
     return load_adult(download=False)
 
 
-def test_adult_row_counts_and_labels(adult):
-    assert len(adult.train) + len(adult.val) == 30162
-    assert len(adult.test) == 15060
+def test_adult_row_counts_and_labels(adult_full):
+    assert len(adult_full.train) + len(adult_full.val) == 30162
+    assert len(adult_full.test) == 15060
     rows, pos = _count_adult(SHIPPED / "adult.data.gz")
     assert rows == 30162
-    assert adult.train.y.sum() + adult.val.y.sum() == pos
+    assert adult_full.train.y.sum() + adult_full.val.y.sum() == pos
     rows, pos = _count_adult(SHIPPED / "adult.test.gz")
-    assert (rows, int(adult.test.y.sum())) == (15060, pos)
+    assert (rows, int(adult_full.test.y.sum())) == (15060, pos)
     # the stratified validation split keeps the label balance and the 20 % share
-    assert abs(len(adult.val) / 30162 - 0.2) < 1e-3
-    assert abs(adult.train.y.mean() - adult.val.y.mean()) < 2e-3
-    assert 0.2 < adult.train.y.mean() < 0.3
+    assert abs(len(adult_full.val) / 30162 - 0.2) < 1e-3
+    assert abs(adult_full.train.y.mean() - adult_full.val.y.mean()) < 2e-3
+    assert 0.2 < adult_full.train.y.mean() < 0.3
 
 
-def test_adult_arrays_and_names(adult):
-    assert isinstance(adult, TabularData)
-    assert adult.group_names == ["Female", "Male"]
-    assert adult.sensitive == ["sex"]
-    assert "fnlwgt" not in adult.feature_names
-    assert not any(f.startswith("sex_") for f in adult.feature_names)
-    for s in (adult.train, adult.val, adult.test):
+def test_adult_arrays_and_names(adult_full):
+    assert isinstance(adult_full, TabularData)
+    assert adult_full.group_names == ["Female", "Male"]
+    assert adult_full.sensitive == ["sex"]
+    assert "fnlwgt" not in adult_full.feature_names
+    assert not any(f.startswith("sex_") for f in adult_full.feature_names)
+    for s in (adult_full.train, adult_full.val, adult_full.test):
         assert s.X.dtype == np.float32 and s.X.ndim == 2
-        assert s.X.shape[1] == adult.num_features == len(adult.feature_names)
+        assert s.X.shape[1] == adult_full.num_features == len(adult_full.feature_names)
         assert s.y.dtype == np.int64 and s.groups.dtype == np.int64
         assert set(np.unique(s.y)) == {0, 1}
         assert set(np.unique(s.groups)) == {0, 1}
         np.testing.assert_array_equal(
-            np.array(adult.group_names)[s.groups], s.frame["sex"].to_numpy()
+            np.array(adult_full.group_names)[s.groups], s.frame["sex"].to_numpy()
         )
         assert np.isfinite(s.X).all()
 
 
-def test_adult_preprocessing_fitted_on_train_only(adult):
-    scaler = adult.preprocessor.named_transformers_["num"]
+def test_adult_preprocessing_fitted_on_train_only(adult_full):
+    scaler = adult_full.preprocessor.named_transformers_["num"]
     num_cols = list(scaler.feature_names_in_)
-    train_mean = adult.train.frame[num_cols].mean().to_numpy()
+    train_mean = adult_full.train.frame[num_cols].mean().to_numpy()
     np.testing.assert_allclose(scaler.mean_, train_mean, rtol=1e-10)
-    all_rows = pd.concat([adult.train.frame, adult.val.frame, adult.test.frame])
+    all_rows = pd.concat([adult_full.train.frame, adult_full.val.frame, adult_full.test.frame])
     assert not np.allclose(scaler.mean_, all_rows[num_cols].mean().to_numpy(), rtol=1e-6)
-    np.testing.assert_allclose(adult.train.X[:, : len(num_cols)].mean(0), 0, atol=1e-4)
-    np.testing.assert_allclose(adult.train.X[:, : len(num_cols)].std(0), 1, atol=1e-3)
-    onehot = adult.preprocessor.named_transformers_["cat"]
+    np.testing.assert_allclose(adult_full.train.X[:, : len(num_cols)].mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(adult_full.train.X[:, : len(num_cols)].std(0), 1, atol=1e-3)
+    onehot = adult_full.preprocessor.named_transformers_["cat"]
     for col, cats in zip(onehot.feature_names_in_, onehot.categories_):
-        assert sorted(cats) == sorted(adult.train.frame[col].unique())
+        assert sorted(cats) == sorted(adult_full.train.frame[col].unique())
 
 
 def test_adult_onehot_ignores_categories_missing_from_train():
@@ -183,11 +184,11 @@ def test_adult_seeded_splits_and_subsample():
     assert not np.array_equal(a.train.frame["age"], c.train.frame["age"])
 
 
-def test_val_split_stratified_by_group_and_label(adult):
+def test_val_split_stratified_by_group_and_label(adult_full):
     for g in range(2):
         for y in range(2):
-            n_train = np.sum((adult.train.groups == g) & (adult.train.y == y))
-            n_val = np.sum((adult.val.groups == g) & (adult.val.y == y))
+            n_train = np.sum((adult_full.train.groups == g) & (adult_full.train.y == y))
+            n_val = np.sum((adult_full.val.groups == g) & (adult_full.val.y == y))
             assert abs(n_val - 0.2 * (n_train + n_val)) <= 0.5
 
 
@@ -449,7 +450,7 @@ def test_compas_missing_columns_is_a_clear_error(tmp_path):
 
 def test_compas_real_file(shared_data):
     if shared_data is None:
-        pytest.skip("the raw data folder ../shared/data is absent; the fixture test covers it")
+        pytest.skip("$MXFAIR_SHARED_DATA is not set; the fixture test covers the parser")
     data = load_compas(root=shared_data, races=None)
     assert len(data.train) + len(data.val) + len(data.test) == 6172
     y = np.concatenate([data.train.y, data.val.y, data.test.y])

@@ -6,6 +6,7 @@ import fairlearn.metrics as flm
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import tiny_mlp
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, EpochEnd, ValidationHandler
@@ -20,23 +21,11 @@ from mxfair.callbacks import (
     GroupBatchProcessor,
 )
 from mxfair.callbacks.estimator import BAD_TRAIN_BATCH, _loss_takes_group
-from mxfair.datasets import load_adult
 from mxfair.loss import FairnessRegularizedLoss
 
 
-@pytest.fixture(scope="module")
-def adult():
-    return load_adult(subsample=1500, seed=1)
-
-
 def _mlp(ctx, outputs, hybridize):
-    mx.random.seed(0)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    if hybridize:
-        net.hybridize()
-    return net
+    return tiny_mlp(ctx, outputs=outputs, hybridize=hybridize)
 
 
 def _estimator(net, loss, ctx, lr=0.02, **kwargs):

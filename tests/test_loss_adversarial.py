@@ -4,6 +4,7 @@ import doctest
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leaky_data
 from fairlearn.metrics import demographic_parity_difference
 from mxnet import autograd, gluon
 from mxnet.test_utils import assert_almost_equal
@@ -166,11 +167,8 @@ def test_adversary_errors(ctx):
 
 
 def test_adversarial_training_reduces_the_gap(ctx):
-    rng = np.random.RandomState(0)
-    n = 512
-    g = rng.randint(0, 2, n)
-    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
-    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    x, y, g = leaky_data()
+    n = len(y)
     xs, ys, gs = (mx.nd.array(a, ctx=ctx) for a in (x, y, g))
 
     def gap_after(alpha):

@@ -4,6 +4,7 @@ import doctest
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leaky_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mxnet import autograd, gluon
@@ -230,11 +231,8 @@ def test_property_extreme_logits_missing_groups_two_batch_sizes(n, penalty, cons
 
 def test_training_reduces_the_gap(ctx):
     # a feature that leaks the group: the fair loss should close the selection-rate gap
-    rng = np.random.RandomState(0)
-    n = 512
-    g = rng.randint(0, 2, n)
-    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
-    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    x, y, g = leaky_data()
+    n = len(y)
 
     def gap_after(lam):
         mx.random.seed(0)

@@ -8,27 +8,16 @@ import mxnet as mx
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import tiny_mlp
 from mxnet import autograd, gluon
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from mxfair.callbacks import PROGRESS_ENV, FairnessMonitor, progress_enabled
 from mxfair.callbacks.monitor import BAD_BATCH, EMPTY_HISTORY
-from mxfair.datasets import load_adult
-
-
-@pytest.fixture(scope="module")
-def adult():
-    return load_adult(subsample=1200, seed=0)
 
 
 def _tiny_net(ctx, hybridize=False, outputs=1, seed=0):
-    mx.random.seed(seed)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    if hybridize:
-        net.hybridize()
-    return net
+    return tiny_mlp(ctx, outputs=outputs, hybridize=hybridize, seed=seed)
 
 
 def _train_one_epoch(net, data, ctx):
@@ -185,7 +174,7 @@ def test_log_line_per_epoch(adult, ctx, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "mxfair"]
     assert len(lines) == 2
     acc = monitor.history[0]["accuracy"]
-    assert lines[0].startswith("epoch 4 | n=1200 | ")
+    assert lines[0].startswith(f"epoch 4 | n={len(adult.val)} | ")
     assert f"acc {acc:.4f}" in lines[0] and "eo_diff" in lines[0] and "dp_diff" in lines[0]
 
 
