@@ -70,6 +70,7 @@ from typing import Any, List, Literal, Mapping, Optional, Sequence, Tuple
 import mxnet as mx
 import numpy as np
 
+from . import _compat
 from ._ops import ArrayLike, as_ndarray, context_of, is_ndarray, to_numpy
 from ._validation import check_choice, check_positive_int
 
@@ -723,21 +724,17 @@ def init_trainer(trainer) -> None:
     """
     if not isinstance(trainer, mx.gluon.Trainer):
         raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
-    # Trainer's lazy initialisation, done now (MXNet 1.9.1 private methods, pinned version).
-    if not trainer._kv_initialized:
-        trainer._init_kvstore()
-    kv = trainer._kvstore
+    kv = _compat.trainer_kvstore(trainer)  # the Trainer's lazy set-up, done now
     if kv is None or not is_distributed(kv):
         return
-    deferred = [p.name for p in trainer._params if p._deferred_init]
+    deferred = _compat.deferred_parameters(trainer)
     if deferred:
         raise ValueError(
             f"parameters {deferred[:3]} still have deferred shapes: run one forward pass "
             "before init_trainer"
         )
-    if trainer._params_to_init:
-        trainer._init_params()
-    kv._barrier()
+    _compat.init_trainer_params(trainer)
+    _compat.barrier(kv)
 
 
 def _like(result, *inputs):

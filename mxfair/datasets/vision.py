@@ -20,6 +20,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import base, gluon
 
+from .._compat import dataset_arrays
 from .._validation import check_choice, check_number, check_positive_int, check_seed
 
 __all__ = ["CIFAR10S", "CIFAR10_CLASSES", "DOMAIN_NAMES", "cifar10_available"]
@@ -55,9 +56,9 @@ def _load_cifar10(train: bool, root: Optional[str], download: bool):
     if not download and not cifar10_available(root):
         missing = [f for f in _CIFAR_FILES if not os.path.isfile(os.path.join(root, f))]
         raise FileNotFoundError(NO_CIFAR.format(files=missing, root=root))
-    ds = gluon.data.vision.CIFAR10(root=root, train=train)
-    images = ds._data.asnumpy() if hasattr(ds._data, "asnumpy") else np.asarray(ds._data)
-    return images.astype(np.uint8), np.asarray(ds._label).astype(np.int64)
+    images, labels = dataset_arrays(gluon.data.vision.CIFAR10(root=root, train=train))
+    images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
+    return images.astype(np.uint8), np.asarray(labels).astype(np.int64)
 
 
 def _digits_standin(train: bool):

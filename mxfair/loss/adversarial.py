@@ -23,10 +23,10 @@ sigmoid is saturated long before), so ``+-inf`` logits give finite values and gr
 """
 import mxnet as mx
 
+from .. import _state
 from .._constraints import canonical_constraint
 from .._ops import is_ndarray
 from .._validation import check_number, check_positive_int
-from . import _scalar
 from ._rows import (
     InputChecker,
     InvalidRows,
@@ -92,21 +92,21 @@ class GradientReversal(mx.gluon.HybridBlock):
     def __init__(self, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.scale_value = _scalar.new_scalar(self, "scale_value",
+            self.scale_value = _state.new_scalar(self, "scale_value",
                                                   _check_alpha(scale, "scale"))
 
     @property
     def scale(self) -> float:
         """The reversal scale (host float)."""
-        return _scalar.get_scalar(self.scale_value)
+        return _state.get_scalar(self.scale_value)
 
     @scale.setter
     def scale(self, value: float) -> None:
-        _scalar.set_scalar(self.scale_value, _check_alpha(value, "scale"))
+        _state.set_scalar(self.scale_value, _check_alpha(value, "scale"))
 
     def forward(self, x, *args):
         if is_ndarray(x):
-            _scalar.ensure_on(self.scale_value, x.context)
+            _state.ensure_on(self.scale_value, x.context)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x, scale_value=None):

@@ -29,9 +29,9 @@ from typing import List, Optional, Union
 import mxnet as mx
 import numpy as np
 
+from .. import _state
 from .._ops import is_ndarray, nan_divide
 from .._validation import check_number
-from . import _scalar
 from ._rows import as_device_lists, check_lam
 from .fair_loss import FairnessRegularizedLoss
 from .penalties import Penalty
@@ -213,7 +213,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
     def lam(self, value: float) -> None:
         # The multiplier and the parameter hold the same value.
         self.multiplier.value = check_lam(value)
-        _scalar.set_scalar(self.lam_value, self.multiplier.value)
+        _state.set_scalar(self.lam_value, self.multiplier.value)
 
     def _observe(self, measured) -> None:
         """Add the hard totals of a training call (one ``(num, den)`` per device)."""
@@ -299,5 +299,5 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         # The parameter is the saved state (load_parameters restores it): start from it.
         self.multiplier.value = self.lam
         value = self.multiplier.update(gap)
-        _scalar.set_scalar(self.lam_value, value)
+        _state.set_scalar(self.lam_value, value)
         return value

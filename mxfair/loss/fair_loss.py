@@ -37,10 +37,10 @@ from typing import Dict, List, Optional, Union
 import mxnet as mx
 import numpy as np
 
+from .. import _state
 from .._constraints import canonical_constraint
 from .._ops import group_onehot, is_ndarray, to_numpy
 from .._validation import check_positive_int
-from . import _scalar
 from ._devices import DeviceLoss, Placements, combine_parts
 from ._rows import (
     NEEDS_GROUP,
@@ -158,6 +158,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                  num_classes: int = 2, check_groups: bool = False,
                  weight: Optional[float] = None, batch_axis: int = 0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
+        self._scale = weight  # the loss's global weight (Gluon's ``weight``)
         self._num_groups = check_positive_int("num_groups", num_groups)
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
@@ -187,7 +188,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                                    self._num_groups, self._num_classes, self._from_logits)
             # Each device's rows in a data-parallel step (``_forward_devices``).
             self.device_loss = DeviceLoss(self._penalty, weight)
-            self.lam_value = _scalar.new_scalar(self, "lam_value", lam)
+            self.lam_value = _state.new_scalar(self, "lam_value", lam)
         self._placements = Placements()
 
     def hybridize(self, active: bool = True, **kwargs) -> None:
@@ -225,11 +226,11 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     @property
     def lam(self) -> float:
         """Weight of the fairness penalty (host float; setting it checks ``lam >= 0``)."""
-        return _scalar.get_scalar(self.lam_value)
+        return _state.get_scalar(self.lam_value)
 
     @lam.setter
     def lam(self, value: float) -> None:
-        _scalar.set_scalar(self.lam_value, check_lam(value))
+        _state.set_scalar(self.lam_value, check_lam(value))
 
     @property
     def num_invalid(self) -> Dict[str, float]:
@@ -246,8 +247,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
         """Save ``lam`` (initialised on the CPU first if the loss was never called)."""
-        if not _scalar.is_initialized(self.lam_value):
-            _scalar.ensure_on(self.lam_value, mx.cpu())
+        if not _state.is_initialized(self.lam_value):
+            _state.ensure_on(self.lam_value, mx.cpu())
         super().save_parameters(filename, deduplicate=deduplicate)
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
@@ -288,7 +289,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             raise ValueError("label is required (got None)")
         label, sample_weight = self._check(pred, label, group, sample_weight, name=name,
                                            every_call=self._check_groups)
-        _scalar.ensure_on(self.lam_value, pred.context)
+        _state.ensure_on(self.lam_value, pred.context)
         return label, sample_weight
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
@@ -343,8 +344,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         parts = out[2:len(out) - extra]
         pen = self._penalty.from_parts(F, *parts)  # (1,)
         loss = F.broadcast_add(out[0], F.broadcast_mul(lam_value, pen))  # (N,)
-        if self._weight is not None:
-            loss = loss * self._weight
+        if self._scale is not None:
+            loss = loss * self._scale
         return (loss, out[1]) + tuple(out[len(out) - extra:])
 
     def __repr__(self) -> str:

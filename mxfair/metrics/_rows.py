@@ -1,9 +1,9 @@
 """Per-row work of one ``GroupStats.update``: validity, reason codes and cell ids, on the device.
 
 One hybridized block computes, for every row of a batch, where it goes (its cell, or the slot of
-its reason code when it is invalid) and with which weight; :func:`scatter_add` then adds the
-weights into the statistics. Hybridized, the two dozen element-wise steps run as one cached
-graph instead of two dozen Python calls, which is most of the cost of a small batch.
+its reason code when it is invalid) and with which weight; ``mxfair._compat.scatter_add`` then
+adds the weights into the statistics. Hybridized, the two dozen element-wise steps run as one
+cached graph instead of two dozen Python calls, which is most of the cost of a small batch.
 
 Exactness of the ids. Every id is an integer: cells below ``2 * G * K * K + 64``, histogram cells
 below ``G * 2 * B``. They are formed in ``dtype``: float32 only when all of them are below 2**23
@@ -32,7 +32,7 @@ from typing import List, Optional
 import mxnet as mx
 from mxnet import gluon
 
-__all__ = ["RowBlock", "scatter_add", "logit", "layout_of", "LOGIT_RANGE"]
+__all__ = ["RowBlock", "logit", "layout_of", "LOGIT_RANGE"]
 
 #: Reason bits of a row's code (``INVALID_REASONS`` order): label, group, prediction, score,
 #: probability, weight.
@@ -47,17 +47,6 @@ def logit(p: float) -> float:
     if p >= 1.0:
         return math.inf
     return math.log(p) - math.log1p(-p)
-
-
-def scatter_add(index: mx.nd.NDArray, size: int, weight: mx.nd.NDArray) -> mx.nd.NDArray:
-    """Sum of ``weight`` (N,) float64 per ``index`` (N,), shape (size,), float64.
-
-    Every index must be an integer in ``[0, size)`` (MXNet's scatter-with-accumulation casts
-    it to an int and does not check): the callers give invalid rows an index in range and a
-    weight of 0, or a slot of their own. It is as fast as MXNet's histogram kernel for small
-    arrays and 2-3 times faster for millions of cells (measured in ``bench/bench_metrics.py``).
-    """
-    return mx.nd._internal._backward_gather_nd(weight, index.reshape((1, -1)), shape=(size,))
 
 
 _TABLE_MAX = 2 ** 16  # ids checked against a table of every valid id up to this many

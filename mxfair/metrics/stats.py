@@ -27,9 +27,10 @@ from typing import Any, Dict, List, Literal, Optional
 import mxnet as mx
 import numpy as np
 
+from .._compat import scatter_add
 from .._ops import context_of, is_ndarray
 from .._validation import check_choice, check_numeric, check_positive_int, check_same_length
-from ._rows import LOGIT_RANGE, RowBlock, layout_of, scatter_add
+from ._rows import LOGIT_RANGE, RowBlock, layout_of
 
 __all__ = [
     "GroupStats",
