@@ -75,7 +75,7 @@ def mean_loss(net, loss_fn, batches, kv, ctx) -> float:
         x, y, g = (a.as_in_context(ctx) for a in (x, y, g))
         loss = loss_fn(net(x), y, g)
         total += [float(loss.sum().asscalar()), loss.shape[0]]
-    total = dist.allreduce_array(kv, "example/loss", total)
+    total = dist.allreduce_array(total, kv, key="example/loss")
     return float(total[0] / total[1])
 
 
@@ -158,7 +158,7 @@ def main(argv=None, kv=None) -> int:
             # Gradients are summed over devices and workers: normalise by the global batch.
             trainer.step(x.shape[0] * size)
             total += [sum(float(loss.sum().asscalar()) for loss in losses), x.shape[0]]
-        total = dist.allreduce_array(kv, "example/epoch_loss", total)
+        total = dist.allreduce_array(total, kv, key="example/epoch_loss")
         logging.info("epoch %d  train loss %.4f  (%d rows, %.1f s)", epoch,
                      total[0] / total[1], total[1], time.time() - start)
         report = monitor.evaluate(net, epoch=epoch)  # logs the global fairness report

@@ -1095,7 +1095,7 @@ add("datasets.load_compas", "root that is not a folder",
     lambda: _call("datasets.load_compas", root=os.path.join(_tmpdir(), "nowhere"),
                   download=False), ("root",))
 add("distributed.allreduce_array", "NaN values (one process)",
-    lambda: _call("distributed.allreduce_array", None, "weights", np.array([1.0, NAN])),
+    lambda: _call("distributed.allreduce_array", np.array([1.0, NAN]), None, key="weights"),
     ("weights",))
 add("distributed.global_reweighing", "string labels",
     lambda: _call("distributed.global_reweighing", np.where(Y8 == 0, "n", "y"), G8, None,

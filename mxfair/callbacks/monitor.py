@@ -28,6 +28,7 @@ import mxnet as mx
 import numpy as np
 
 from .._validation import check_positive_int, check_pred_columns, check_seed
+from ..distributed import rank_and_size
 from ..metrics.report import FairnessReport, UndefinedRateWarning
 from ..metrics.stats import GroupStats
 
@@ -245,11 +246,7 @@ class FairnessMonitor:
         seed = self._template.seed
         if seed is None or not self._template.bootstrap:
             return seed
-        rank = 0
-        if self.kvstore is not None:
-            from ..distributed import rank_and_size
-
-            rank = rank_and_size(self.kvstore)[0]
+        rank = 0 if self.kvstore is None else rank_and_size(self.kvstore)[0]
         if isinstance(seed, list):
             return seed + [rank, device]
         return int(seed) + 1000 * rank + device
@@ -312,14 +309,12 @@ class FairnessMonitor:
 
         With ``kvstore=None`` the statistics are returned unchanged. Otherwise every additive
         array of ``stats`` (``GroupStats.storage()``) is summed over the workers by
-        ``mxfair.distributed.allreduce_stats(stats, kvstore)``, so that every worker reports the
-        figures of the whole validation set.
+        ``stats.allreduce(kvstore)``, so that every worker reports the figures of the whole
+        validation set.
         """
         if self.kvstore is None:
             return stats
-        from ..distributed import allreduce_stats
-
-        return allreduce_stats(stats, self.kvstore)
+        return stats.allreduce(self.kvstore)
 
     def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None,
                  log: Optional[logging.Logger] = None) -> FairnessReport:
