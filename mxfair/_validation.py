@@ -166,12 +166,13 @@ def _allowed(bound: Optional[int]) -> str:
     return f"in [0, {bound})" if bound is not None else ">= 0"
 
 
-def check_numeric(name: str, values: Any, ids: bool = True) -> np.ndarray:
+def check_numeric(name: str, values: Any, ids: bool = True, flat: bool = True) -> np.ndarray:
     """``values`` as a flat NumPy array of a numeric dtype, or TypeError ``IDS_NOT_NUMERIC``.
 
     Strings, bytes and objects that are not numbers (``None`` and NaN in an object array become
     NaN) are refused with the one message that points to :class:`mxfair.GroupEncoder` (with
-    ``ids=False``, for numbers that are not ids such as weights: ``NOT_NUMERIC``). This
+    ``ids=False``, for numbers that are not ids such as weights: ``NOT_NUMERIC``); with
+    ``flat=False`` the array keeps its shape. This
     synchronises for an NDArray (which is always numeric): call it on host input only, or
     where the check happens on the host anyway.
 
@@ -186,13 +187,14 @@ def check_numeric(name: str, values: Any, ids: bool = True) -> np.ndarray:
     """
     arr = np.asarray(to_numpy(values))
     if arr.dtype.kind in "biuf":
-        return arr.reshape(-1)
+        return arr.reshape(-1) if flat else arr
     if arr.dtype.kind == "O":
-        flat = arr.reshape(-1)
+        items = arr.reshape(-1).tolist()
         if all(v is None or (isinstance(v, numbers.Real) and not isinstance(v, str))
-               for v in flat.tolist()):
-            return np.array([np.nan if v is None else float(v) for v in flat.tolist()],
-                            dtype=np.float64)
+               for v in items):
+            numbers_ = np.array([np.nan if v is None else float(v) for v in items],
+                                dtype=np.float64)
+            return numbers_ if flat else numbers_.reshape(arr.shape)
     raise TypeError((IDS_NOT_NUMERIC if ids else NOT_NUMERIC).format(name=name, dtype=arr.dtype))
 
 

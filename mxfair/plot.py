@@ -13,9 +13,12 @@ figure state and no display needed: it works on a headless server with any backe
 and writes a PNG when given ``path=``. In a notebook, the returned figure displays itself.
 """
 import os
+import warnings
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from .metrics import UndefinedRateWarning
 
 __all__ = ["plot_history", "plot_group_rates", "plot_pareto", "pareto_front"]
 
@@ -229,10 +232,6 @@ def plot_group_rates(
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['selection rate', 'true positive rate']
     """
-    import warnings
-
-    from .metrics.report import UndefinedRateWarning
-
     if hasattr(report, "last_report") and not hasattr(report, "counts"):
         if report.last_report is None:
             raise ValueError(EMPTY.format(what="the monitor's history"))
@@ -249,10 +248,10 @@ def plot_group_rates(
         if rate not in report.metric_names:
             raise ValueError(f"unknown rate {rate!r}; expected one of {list(report.metric_names)}")
     G = report.num_groups
+    values = np.array([report.rate(r, warn=False) for r in rates])  # shape (R, G)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedRateWarning)
-        values = np.array([report._rate(r) for r in rates])  # shape (R, G)
-        bounds = (np.array([report.interval(r, level) for r in rates])  # shape (R, G, 2)
+        bounds = (np.array([report.interval(r, level=level) for r in rates])  # (R, G, 2)
                   if report.boot_counts is not None else None)
     overall = np.array([report.overall[r] for r in rates], dtype=float)
 
@@ -268,7 +267,7 @@ def plot_group_rates(
             lo, hi = bounds[:, g, 0], bounds[:, g, 1]
             err = np.nan_to_num(np.stack([values[:, g] - lo, hi - values[:, g]]), nan=0.0)
             err = np.clip(err, 0.0, None)
-        count = report._rate("count")[g]
+        count = report.rate("count", warn=False)[g]
         ax.bar(pos, height, width * 0.92, color=color, yerr=err, capsize=3 if err is not None
                else 0, error_kw={"elinewidth": 1.1, "ecolor": "0.2"},
                label=f"{report.group_names[g]} (n={count:g})")

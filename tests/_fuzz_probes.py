@@ -1035,6 +1035,10 @@ add("metrics.clarify_divide", "strings", lambda: _call("metrics.clarify_divide",
     ("num",))
 add("metrics.confusion_rates", "counts of shape (G, K)",
     lambda: _call("metrics.confusion_rates", np.ones((2, 3))), ("counts",), owner="stats")
+add("metrics.group_gap", "strings as values",
+    lambda: _call("metrics.group_gap", np.array(["a", "b"])), ("values",))
+add("metrics.group_gap", "to_overall without the overall value",
+    lambda: _call("metrics.group_gap", np.array([0.2, 0.4]), method="to_overall"), ("overall",))
 add("metrics.facet_counts", "neither facet nor reference",
     lambda: _call("metrics.facet_counts", Y8, groups=G8), ("facet",))
 add("demographic_parity_ratio", "NaN label",
@@ -1122,8 +1126,6 @@ add("loss.LagrangeMultiplier", "bound=2", lambda: _call("loss.LagrangeMultiplier
     ("bound",), owner="loss")
 add("loss.StackedStatistic", "no statistics", lambda: _call("loss.StackedStatistic"),
     ("Statistic",), owner="loss")
-add("loss.between_groups_gap", "strings", lambda: _call("loss.between_groups_gap", "a", 1.0),
-    ("num",), owner="loss")
 add("plot.plot_group_rates", "an array instead of a report",
     lambda: _plot("plot_group_rates", np.zeros(3)), ("report",))
 add("postprocessing.ThresholdedNet", "no GroupThreshold",

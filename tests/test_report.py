@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, multilabel_confusion_matrix, roc_auc_score
 
 from mxfair.metrics import (
+    SUMMARY_KEYS,
     AUCResolutionWarning,
     FairnessReport,
     GroupStats,
@@ -257,6 +258,7 @@ def test_ece_matches_a_numpy_reference():
         assert rep["ece"][grp] == pytest.approx(ece(y[m], score[m]), abs=1e-6)
     assert rep.overall["ece"] == pytest.approx(ece(y, score), abs=1e-6)
     assert rep.summary()["auc"] == rep.overall["auc"]
+    assert tuple(rep.summary()) == SUMMARY_KEYS  # the one list of the summary's figures
 
 
 def test_histogram_rates_hand_built():

@@ -377,7 +377,7 @@ class FairnessMonitor:
         record["predicted_classes"] = float(np.count_nonzero(predicted > 0))
         bootstrapped = report.boot_counts is not None
         for rate in GROUP_RATES:
-            values = report._rate(rate)
+            values = report.rate(rate, warn=False)
             if values.ndim != 1:  # multi-class one-vs-rest rates: see last_report
                 continue
             bounds = report.interval(rate) if bootstrapped and rate != "count" else None

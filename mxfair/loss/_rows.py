@@ -16,7 +16,7 @@ import mxnet as mx
 import numpy as np
 
 from .._ops import Tensor, as_dtype_of, is_ndarray, to_numpy
-from .._validation import IDS_NOT_NUMERIC, check_group_ids, check_number
+from .._validation import IDS_NOT_NUMERIC, check_group_ids
 
 __all__: list = []
 
@@ -111,12 +111,6 @@ def check_host_ids(name: str, values) -> Optional[np.ndarray]:
     if _is_stringy(values):
         raise TypeError(IDS_NOT_NUMERIC.format(name=name, dtype=np.asarray(values).dtype))
     return values
-
-
-def check_lam(value, name: str = "lam") -> float:
-    """``value`` as a float; ValueError ("lam must be a finite number >= 0, got ...") unless it
-    is a finite real number >= 0 (Python or NumPy)."""
-    return check_number(name, value, low=0)
 
 
 def host_arrays(*arrays):

@@ -52,11 +52,6 @@ ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "predictive_
 _ONE_LABEL = {"equal_opportunity": 1, "predictive_equality": 0}
 
 
-def _check_alpha(value, name: str = "alpha") -> float:
-    """``value`` as a float; ValueError ("alpha must be a finite number >= 0, got ...")."""
-    return check_number(name, value, low=0)
-
-
 class GradientReversal(mx.gluon.HybridBlock):
     """Identity on the forward pass; multiplies the gradient by ``-scale`` on the backward pass.
 
@@ -93,7 +88,7 @@ class GradientReversal(mx.gluon.HybridBlock):
         super().__init__(**kwargs)
         with self.name_scope():
             self.scale_value = _state.new_scalar(self, "scale_value",
-                                                  _check_alpha(scale, "scale"))
+                                                  check_number("scale", scale, low=0))
 
     @property
     def scale(self) -> float:
@@ -102,7 +97,7 @@ class GradientReversal(mx.gluon.HybridBlock):
 
     @scale.setter
     def scale(self, value: float) -> None:
-        _state.set_scalar(self.scale_value, _check_alpha(value, "scale"))
+        _state.set_scalar(self.scale_value, check_number("scale", value, low=0))
 
     def forward(self, x, *args):
         if is_ndarray(x):
@@ -198,7 +193,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
         if constraint in _ONE_LABEL and self._num_classes > 2:
             raise ValueError(f"constraint {constraint!r} is defined for binary tasks "
                              f"(num_classes=2), got num_classes={num_classes!r}")
-        alpha = _check_alpha(alpha)
+        alpha = check_number("alpha", alpha, low=0)
         if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
                 or hidden_units < 0:
             raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
@@ -229,7 +224,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
 
     @alpha.setter
     def alpha(self, value: float) -> None:
-        self.reversal.scale = _check_alpha(value)
+        self.reversal.scale = check_number("alpha", value, low=0)
 
     @property
     def num_invalid(self):

@@ -1,4 +1,6 @@
-r"""FairnessRegularizedLoss: a Gluon loss plus a batch-level group-fairness penalty.
+r"""The fair losses: a Gluon loss plus a batch-level group-fairness penalty, weighted by ``lam``
+(:class:`FairnessRegularizedLoss`) or by a Lagrange multiplier for a stated bound
+(:class:`ConstrainedFairLoss`).
 
 .. math::
 
@@ -31,6 +33,23 @@ infinite) is left out of the loss, the penalty and the gradient, counted on the 
 reported by a warning (the count is read with a lag, at calls 2, 4, 8, ... 64 and every 64 calls
 after that, so that it never stalls training) and by ``num_invalid`` (exact; synchronises).
 ``check_groups=True`` checks every batch on the host instead (one synchronisation per batch).
+
+**Constrained training** (:class:`ConstrainedFairLoss`): state the bound ``gap <= eps`` instead
+of tuning ``lam``; ``lam`` is then a Lagrange multiplier (:class:`~mxfair.loss.LagrangeMultiplier`)
+that rises by dual ascent while the measured gap is above the bound and falls below it.
+As in TFCO's proxy-Lagrangian, the model sees a differentiable proxy (the soft penalty) while the
+multiplier follows the *measured* gap of hard decisions (``p >= threshold``, the rule of
+``GroupStats``): the difference between the largest and the smallest group rate (fairlearn's
+``between_groups``, :func:`mxfair.metrics.group_gap`), worst over the statistic's columns (TPR
+and FPR for equalized odds). Update per step (noisy, fast) or per epoch (smooth).
+
+**Which rows feed the multiplier.** The measured gap is that of the *training* rows: a call of the
+loss adds its rows' hard per-group totals only while autograd records in training mode (inside
+``autograd.record()``, i.e. a training step). A validation pass (no ``record``, as in a plain
+loop or in ``Estimator.fit(val_data=...)``, whose validation loss is by default the training
+loss object) leaves the totals, hence the multiplier, exactly where they were. Rows from
+anywhere else can be added on purpose with :meth:`ConstrainedFairLoss.accumulate`, and a gap
+measured elsewhere passed to :meth:`ConstrainedFairLoss.update_multiplier`.
 """
 from typing import Dict, List, Optional, Union
 
@@ -39,8 +58,9 @@ import numpy as np
 
 from .. import _state
 from .._constraints import canonical_constraint
-from .._ops import group_onehot, is_ndarray, to_numpy
-from .._validation import check_positive_int
+from .._ops import group_onehot, is_ndarray, nan_divide, to_numpy
+from .._validation import check_number, check_positive_int
+from ..metrics import group_gap
 from ._devices import DeviceLoss, Placements, combine_parts
 from ._rows import (
     NEEDS_GROUP,
@@ -49,17 +69,17 @@ from ._rows import (
     InvalidRows,
     as_device_lists,
     check_host_ids,
-    check_lam,
     check_pred_array,
     check_shapes,
     check_values,
     host_arrays,
 )
 from ._terms import FairTerms, label_matrix, probabilities
+from .constrained import LagrangeMultiplier
 from .penalties import Penalty, get_penalty
 from .statistics import Statistic, apply_sample_weight, get_statistic
 
-__all__ = ["FairnessRegularizedLoss", "fairness_penalty"]
+__all__ = ["FairnessRegularizedLoss", "ConstrainedFairLoss", "fairness_penalty"]
 
 
 def _constraint_name(constraint: Union[str, Statistic], statistic: Statistic) -> str:
@@ -168,7 +188,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         self._penalty = get_penalty(penalty)
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
-        lam = check_lam(lam)
+        lam = check_number("lam", lam, low=0)
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         custom_base = base_loss is not None
@@ -230,7 +250,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
 
     @lam.setter
     def lam(self, value: float) -> None:
-        _state.set_scalar(self.lam_value, check_lam(value))
+        _state.set_scalar(self.lam_value, check_number("lam", value, low=0))
 
     @property
     def num_invalid(self) -> Dict[str, float]:
@@ -419,3 +439,185 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     weights = apply_sample_weight(F, weights, sample_weight)
     out = pen(F, values, weights, group_onehot(F, group, num_groups))
     return out if return_nd else float(out.asscalar())
+
+
+class ConstrainedFairLoss(FairnessRegularizedLoss):
+    """A ``FairnessRegularizedLoss`` whose ``lam`` is a Lagrange multiplier for ``gap <= bound``.
+
+    Every training call (under ``autograd.record()`` in training mode) also adds the batch's
+    hard per-group totals to running sums, on the device, without synchronising; calls
+    outside ``record`` (validation) add nothing. ``update_multiplier()`` (after
+    ``trainer.step``, every step or at the end of an epoch) reads the measured gap from those
+    sums, takes a dual-ascent step, writes the new multiplier into ``lam`` and resets the sums.
+    It can also take a gap measured elsewhere (e.g. on validation data with
+    ``mxfair.metrics``). With per-device lists (data-parallel), the totals of all devices are
+    summed, as is the penalty (see ``FairnessRegularizedLoss``).
+
+    Parameters
+    ----------
+    num_groups : int
+    bound : float
+        The allowed between-groups gap ``eps`` of the measured rates.
+    constraint : str or Statistic, default 'demographic_parity'
+        As for ``FairnessRegularizedLoss`` (canonical names or their aliases).
+    penalty : str or Penalty, default 'absolute'
+        The differentiable proxy of the gap. ``'absolute'`` equals the gap of the soft rates for
+        two groups.
+    lr : float, default 1.0
+        Dual step size (see ``LagrangeMultiplier``).
+    lam_init : float, default 0.0
+        Starting multiplier, >= 0.
+    lam_max : float, optional
+        Upper clip of the multiplier, >= 0.
+    threshold : float, default 0.5
+        Decision threshold on the probability for the measured (hard) gap of a binary task.
+    **kwargs
+        Passed to ``FairnessRegularizedLoss`` (``base_loss``, ``from_logits``, ``num_classes``...).
+
+    Inputs and outputs are those of ``FairnessRegularizedLoss``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import autograd, gluon
+    >>> net = gluon.nn.Dense(1)
+    >>> net.initialize()
+    >>> trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    >>> loss_fn = ConstrainedFairLoss(num_groups=2, bound=0.02, lr=2.0)
+    >>> x = mx.nd.random.normal(shape=(8, 3))
+    >>> y = mx.nd.array([0, 1, 0, 1, 1, 0, 1, 0])
+    >>> g = mx.nd.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> for epoch in range(2):
+    ...     with autograd.record():
+    ...         loss = loss_fn(net(x), y, g)
+    ...     loss.backward()
+    ...     trainer.step(8)
+    ...     lam = loss_fn.update_multiplier()   # per epoch here: one batch per epoch
+    >>> lam >= 0
+    True
+    """
+
+    def __init__(self, num_groups: int, bound: float,
+                 constraint: Union[str, Statistic] = "demographic_parity",
+                 penalty: Union[str, Penalty] = "absolute", lr: float = 1.0,
+                 lam_init: float = 0.0, lam_max: Optional[float] = None,
+                 threshold: float = 0.5, **kwargs):
+        if "lam" in kwargs:
+            raise TypeError("ConstrainedFairLoss sets lam itself; use lam_init")
+        lam_init = check_number("lam_init", lam_init, low=0)
+        lam_max = None if lam_max is None else check_number("lam_max", lam_max, low=0)
+        threshold = check_number("threshold", threshold, low=0, high=1,
+                                 low_inclusive=False, high_inclusive=False)
+        super().__init__(num_groups, constraint=constraint, penalty=penalty, lam=lam_init,
+                         **kwargs)
+        self.multiplier = LagrangeMultiplier(bound, lr=lr, init=lam_init, max_value=lam_max)
+        self._threshold = threshold
+        self.terms.threshold = threshold  # the graph also outputs the hard per-group totals
+        self._totals = None  # (num, den), each NDArray (G, C), on the first batch's context
+
+    @property
+    def bound(self) -> float:
+        """The allowed gap."""
+        return self.multiplier.bound
+
+    @FairnessRegularizedLoss.lam.setter
+    def lam(self, value: float) -> None:
+        # The multiplier and the parameter hold the same value.
+        self.multiplier.value = check_number("lam", value, low=0)
+        _state.set_scalar(self.lam_value, self.multiplier.value)
+
+    def _observe(self, measured) -> None:
+        """Add the hard totals of a training call (one ``(num, den)`` per device)."""
+        if mx.autograd.is_recording() and mx.autograd.is_training():
+            self._add_totals(measured)
+
+    def _add_totals(self, measured) -> None:
+        with mx.autograd.pause():
+            home = (self._totals[0].context if self._totals is not None
+                    else measured[0][0].context)
+            # Copies: a graph built with static_alloc may reuse its output buffers.
+            num, den = ([m[k].copyto(home) for m in measured] for k in (0, 1))
+            num = num[0] if len(num) == 1 else mx.nd.add_n(*num)
+            den = den[0] if len(den) == 1 else mx.nd.add_n(*den)
+            if self._totals is None:
+                self._totals = (num, den)
+            else:
+                self._totals = (self._totals[0] + num, self._totals[1] + den)
+
+    def accumulate(self, pred, label, group, sample_weight=None) -> None:
+        """Add the measured per-group totals of these rows to the running sums, explicitly.
+
+        Training calls of the loss do this themselves; use it to feed the multiplier from rows
+        that are not trained on in this call (for example a held-out batch the bound is meant
+        for). No synchronisation; lists (one entry per device) are accepted.
+
+        Parameters
+        ----------
+        pred, label, group, sample_weight : NDArray, or lists of NDArrays (one per device)
+            As for the forward call.
+        """
+        lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
+        if lists is None:
+            lists = ([pred], [label], [group], [sample_weight])
+        measured = []
+        with mx.autograd.pause():
+            for i, (p, y, g, w) in enumerate(zip(*lists)):
+                y, w = self._prepare(p, y, g, w, name="pred" if len(lists[0]) == 1
+                                     else f"pred[{i}]")
+                out = self.terms(p, y, g) if w is None else self.terms(p, y, g, w)
+                self._invalid.add(out[1])
+                measured.append(out[-2:])
+        self._add_totals(measured)
+
+    @property
+    def measured_totals(self):
+        """``(num, den)``: the hard per-group totals (G, C) summed since the last update, as
+        NDArrays on the first batch's context, or None before any training call.
+
+        ``den`` sums the weight of the rows each rate is taken over (for demographic parity:
+        every training row), so ``den`` tells how many rows fed the multiplier.
+        """
+        return self._totals
+
+    def measured_gap(self) -> float:
+        """Between-groups gap of the hard rates summed since the last update.
+
+        The largest, over the statistic's columns (TPR and FPR for equalized odds), of the
+        difference between the groups that have rows, as :meth:`FairnessReport.difference
+        <mxfair.metrics.FairnessReport.difference>` defines it (one definition:
+        :func:`mxfair.metrics.group_gap`): 0 when one group only has rows, NaN when none has
+        (or before any training call).
+        """
+        if self._totals is None:
+            return float("nan")
+        num, den = (t.asnumpy() for t in self._totals)
+        gaps = group_gap(nan_divide(num, den).T)  # (C,); a group without rows is left out
+        return float(np.nanmax(gaps)) if not np.all(np.isnan(gaps)) else float("nan")
+
+    def reset_totals(self) -> None:
+        """Forget the accumulated totals (``update_multiplier`` does this)."""
+        self._totals = None
+
+    def update_multiplier(self, gap: Optional[float] = None) -> float:
+        """Dual-ascent step: ``lam <- clip(lam + lr * (gap - bound), 0, lam_max)``.
+
+        Parameters
+        ----------
+        gap : float, optional
+            A gap measured elsewhere; default: the gap accumulated since the last update
+            (one host synchronisation; it also warns if invalid rows were left out).
+
+        Returns
+        -------
+        float
+            The new ``lam``.
+        """
+        if gap is None:
+            gap = self.measured_gap()
+            self._invalid.warn()  # a synchronisation anyway: say if rows were left out
+        self.reset_totals()
+        # The parameter is the saved state (load_parameters restores it): start from it.
+        self.multiplier.value = self.lam
+        value = self.multiplier.update(gap)
+        _state.set_scalar(self.lam_value, value)
+        return value

@@ -40,11 +40,6 @@ __all__ = [
 ]
 
 
-def _check_positive_float(name: str, value) -> float:
-    """``value`` as a float; ValueError ("{name} must be a finite number > 0, got ...")."""
-    return check_number(name, value, low=0, low_inclusive=False)
-
-
 class Penalty:
     """Compares groups; ``penalty(F, values, weights, onehot)`` returns shape ``(1,)``, >= 0.
 
@@ -173,7 +168,7 @@ class SmoothMaxGap(_RatePenalty):
     name = "max"
 
     def __init__(self, temperature: float = 0.02):
-        self.temperature = _check_positive_float("temperature", temperature)
+        self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
 
     def reduce(self, F, gaps, present):
         z = F.abs(gaps) / self.temperature  # (G, C), >= 0, 0 for absent groups
@@ -213,7 +208,7 @@ class MMDPenalty(Penalty):
     name = "mmd"
 
     def __init__(self, bandwidth: float = 0.1):
-        self.bandwidth = _check_positive_float("bandwidth", bandwidth)
+        self.bandwidth = check_number("bandwidth", bandwidth, low=0, low_inclusive=False)
 
     def __call__(self, F, values, weights, onehot, shared_weights=None):
         weights = F.ones_like(values) if weights is None else F.broadcast_like(weights, values)

@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 import mxnet as mx
 
 from .._validation import check_pred_columns
+from .report import BINARY_SUMMARY_KEYS, SUMMARY_KEYS
 from .stats import GroupStats
 
 __all__ = [
@@ -35,20 +36,8 @@ __all__ = [
     "EqualOpportunityDifference",
     "WorstGroupAccuracy",
     "GroupFairnessMetric",
-    "SUMMARY_QUANTITIES",
-    "BINARY_QUANTITIES",
 ]
 
-#: Figures a metric can report: the keys of :meth:`FairnessReport.summary` (AUC ones need
-#: ``num_bins > 0``).
-SUMMARY_QUANTITIES = (
-    "accuracy", "balanced_accuracy", "selection_rate", "demographic_parity_difference",
-    "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference",
-    "worst_group_accuracy", "auc", "auc_difference",
-)
-#: Figures defined for binary tasks only: :meth:`FairnessReport.summary` gives NaN for the
-#: overall selection rate when num_classes > 2, and AUC needs score histograms (binary).
-BINARY_QUANTITIES = ("selection_rate", "auc", "auc_difference")
 DEFAULT_QUANTITIES = (
     "accuracy", "demographic_parity_difference", "equalized_odds_difference",
     "equal_opportunity_difference", "worst_group_accuracy",
@@ -64,9 +53,9 @@ PER_DEVICE_MISMATCH = (
 
 
 def _check_quantity(quantity: str, num_bins: int, num_classes: int) -> str:
-    if quantity not in SUMMARY_QUANTITIES:
-        raise ValueError(f"quantity must be one of {list(SUMMARY_QUANTITIES)}, got {quantity!r}")
-    if quantity in BINARY_QUANTITIES and num_classes != 2:
+    if quantity not in SUMMARY_KEYS:
+        raise ValueError(f"quantity must be one of {list(SUMMARY_KEYS)}, got {quantity!r}")
+    if quantity in BINARY_SUMMARY_KEYS and num_classes != 2:
         raise ValueError(
             f"quantity {quantity!r} is defined for binary tasks only (num_classes=2): it would "
             f"be NaN for every batch with num_classes={num_classes!r}"
@@ -203,8 +192,8 @@ class FairnessMetric(_StatsMetric):
     num_groups : int
         Number of groups G (group ids in ``[0, G)``).
     quantity : str, default "demographic_parity_difference"
-        A key of :meth:`FairnessReport.summary` (:data:`SUMMARY_QUANTITIES`); those of
-        :data:`BINARY_QUANTITIES` need ``num_classes=2``.
+        A key of :meth:`FairnessReport.summary` (:data:`~mxfair.metrics.SUMMARY_KEYS`); those of
+        :data:`~mxfair.metrics.BINARY_SUMMARY_KEYS` need ``num_classes=2``.
     num_classes : int, default 2
     threshold : float, default 0.5
         Decision threshold on the positive-class probability.
@@ -311,7 +300,7 @@ class GroupFairnessMetric(_StatsMetric):
     quantities : sequence of str, optional
         Keys of :meth:`FairnessReport.summary`; by default accuracy, the demographic-parity,
         equalized-odds and equal-opportunity differences and the worst group's accuracy.
-        Those of :data:`BINARY_QUANTITIES` need ``num_classes=2``.
+        Those of :data:`~mxfair.metrics.BINARY_SUMMARY_KEYS` need ``num_classes=2``.
     num_classes, threshold, from_logits, num_bins, output_names, label_names
         As for :class:`FairnessMetric`.
     name : str, default "group_fairness"

@@ -17,7 +17,6 @@ TPR, which is NaN with a warning and left out of the gaps (fairlearn reports 0 s
 ``demographic_parity_*`` checks ``y_true`` too (fairlearn ignores it); and
 ``equal_opportunity_*`` and ``agg=`` exist here (they came in later fairlearn releases).
 """
-import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -30,7 +29,7 @@ from .._validation import (
     check_sample_weight,
 )
 from ..groups import GroupEncoder
-from .report import FairnessReport, UndefinedRateWarning
+from .report import FairnessReport
 from .stats import GroupStats
 
 __all__ = [
@@ -142,11 +141,7 @@ def _rate_function(metric: str, doc: str):
         rep = group_report(y_true, y_pred, sensitive_features=sensitive_features,
                            sample_weight=sample_weight, pos_label=pos_label)
         if sensitive_features is None:
-            value = rep.overall[metric]
-            if np.isnan(value):
-                warnings.warn(f"{metric} is undefined (NaN): {rep._why_undefined(metric)}",
-                              UndefinedRateWarning, stacklevel=2)
-            return value
+            return rep.rate(metric, overall=True)
         values = rep[metric]
         return as_ndarray(values, ctx=context_of(y_pred)) if is_ndarray(y_pred) else values
 
