@@ -30,10 +30,11 @@ from typing import Callable, Dict, List
 import mxnet as mx
 import numpy as np
 
+from mxfair import CONSTRAINTS
 from mxfair._constraints import FAIRLEARN_THRESHOLD_NAMES
 from mxfair.datasets import load_adult
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
+from mxfair.postprocessing import ThresholdOptimizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "thresholds.md"
 

@@ -97,10 +97,10 @@ def reweighing(data, args, ctx) -> Recipe:
     return Recipe(loader, _bce())
 
 
-def fairbatch(data, args, ctx, fairness: str = "equalized_odds", alpha: float = 0.01) -> Recipe:
+def fairbatch(data, args, ctx, constraint: str = "equalized_odds", alpha: float = 0.01) -> Recipe:
     """FairBatch: each epoch, more rows from the (group, label) cell with the larger loss."""
     sampler = FairBatchSampler(data.train.y, data.train.groups, args.batch_size,
-                               fairness=fairness, alpha=alpha, seed=args.seed,
+                               constraint=constraint, alpha=alpha, seed=args.seed,
                                num_groups=data.num_groups)
     loader = gluon.data.DataLoader(_dataset(data), batch_sampler=sampler)
     x_train = mx.nd.array(data.train.X, ctx=ctx)
@@ -156,7 +156,7 @@ METHODS: Dict[str, Method] = {
     "baseline": Method("baseline", baseline),
     "reweighing": Method("reweighing sampler", reweighing),
     "fairbatch": Method("FairBatch (EO)",
-                        partial(fairbatch, fairness="equalized_odds", alpha=0.01)),
+                        partial(fairbatch, constraint="equalized_odds", alpha=0.01)),
     "loss-dp": Method("fair loss (DP, lam=5)",
                       partial(fair_loss, constraint="demographic_parity", lam=5.0)),
     "loss-eo": Method("fair loss (EO, lam=5)",

@@ -50,6 +50,16 @@ def as_ndarray(x: Any, ctx: Optional[mx.Context] = None, dtype: Any = None) -> m
     return mx.nd.array(arr, ctx=ctx or mx.current_context(), dtype=arr.dtype)
 
 
+def like_inputs(result: Any, *inputs: Any, dtype: Any = None) -> Any:
+    """``result`` given back as the kind of ``inputs``: an NDArray on their context when any
+    is an NDArray (``dtype``, float32 by default), else a NumPy array (cast to ``dtype`` when
+    given). Every public function returns the kind of array it was given."""
+    result = to_numpy(result)
+    if any(is_ndarray(a) for a in inputs):
+        return as_ndarray(result, ctx=context_of(*inputs), dtype=dtype or np.float32)
+    return result if dtype is None else result.astype(dtype)
+
+
 def as_dtype_of(ref: mx.nd.NDArray, x: Any) -> Any:
     """``x`` cast to ``ref``'s dtype when it is an NDArray of another dtype (else unchanged).
 

@@ -49,7 +49,7 @@ import numpy as np
 
 from . import _compat
 from ._kvstore import is_distributed, rank_and_size, sum_float64
-from ._ops import ArrayLike, as_ndarray, context_of, is_ndarray, to_numpy
+from ._ops import ArrayLike, is_ndarray, like_inputs, to_numpy
 from ._validation import check_choice, check_positive_int
 from .data.reweighing import cell_counts, weights_from_counts
 from .metrics.stats import GroupStats
@@ -162,7 +162,7 @@ def global_cell_counts(
                         num_classes=num_classes,
                         sample_weight=None if sample_weight is None else to_numpy(sample_weight))
     total = allreduce_array(np.asarray(local, dtype=np.float64), kvstore, key="cell_counts")
-    return _like(total, labels, groups, sample_weight)
+    return like_inputs(total, labels, groups, sample_weight, dtype=np.float64)
 
 
 def global_reweighing(
@@ -206,8 +206,8 @@ def global_reweighing(
     check_choice("empty", empty, {"raise", "zero"})
     counts = global_cell_counts(labels, groups, kvstore, num_groups=num_groups,
                                 num_classes=num_classes, sample_weight=sample_weight)
-    return _like(weights_from_counts(to_numpy(counts), empty=empty), labels, groups,
-                 sample_weight)
+    return like_inputs(weights_from_counts(to_numpy(counts), empty=empty), labels, groups,
+                       sample_weight, dtype=np.float64)
 
 
 def sync_ratios(ratios: Any, kvstore: Any, *, method: Literal["mean", "broadcast"] = "mean",
@@ -295,11 +295,3 @@ def init_trainer(trainer) -> None:
         )
     _compat.init_trainer_params(trainer)
     _compat.barrier(kv)
-
-
-def _like(result, *inputs):
-    """``result`` (NumPy) as a float64 NDArray on the inputs' context when any is an NDArray."""
-    result = to_numpy(result)
-    if any(is_ndarray(a) for a in inputs):
-        return as_ndarray(result, ctx=context_of(*inputs), dtype=np.float64)
-    return result

@@ -193,10 +193,10 @@ def test_threshold_optimizer_takes_every_alias(canonical):
     groups = rng.randint(0, 2, 600)
     labels = (rng.rand(600) < 0.3 + 0.3 * groups).astype(int)
     scores = np.clip(0.35 * labels + 0.15 * groups + 0.5 * rng.rand(600), 0, 1)
-    ref = ThresholdOptimizer(canonical, grid_size=50).fit(scores, labels, groups)
+    ref = ThresholdOptimizer(constraint=canonical, grid_size=50).fit(scores, labels, groups)
     assert ref.constraint == canonical
     for name in _spellings(canonical)[1:]:
-        opt = ThresholdOptimizer(name, grid_size=50).fit(scores, labels, groups)
+        opt = ThresholdOptimizer(constraint=name, grid_size=50).fit(scores, labels, groups)
         assert opt.constraint == canonical
         np.testing.assert_array_equal(opt.thresholds_, ref.thresholds_)
         np.testing.assert_array_equal(opt.positive_probs_, ref.positive_probs_)
@@ -210,8 +210,8 @@ def test_fairbatch_takes_every_alias(canonical):
     probs = rng.rand(400)
     runs = []
     for name in _spellings(canonical):
-        fb = FairBatchSampler(y, g, 40, fairness=name, alpha=np.float32(0.05), seed=0)
-        assert fb.fairness == canonical
+        fb = FairBatchSampler(y, g, 40, constraint=name, alpha=np.float32(0.05), seed=0)
+        assert fb.constraint == canonical
         fb.update(probs=probs)
         runs.append((fb.lambdas_.copy(), [list(b) for b in fb]))
     assert not np.array_equal(runs[0][0], fb.initial_lambdas_)  # the update moved the ratios
@@ -229,7 +229,7 @@ def test_every_component_refuses_an_unknown_name_the_same_way():
         ("constraint", lambda: fairness_penalty(np.zeros(4), np.zeros(4), num_groups=2,
                                                 constraint="eq_odds")),
         ("constraint", lambda: ThresholdOptimizer("eq_odds")),
-        ("fairness", lambda: FairBatchSampler(y, g, 8, fairness="eq_odds")),
+        ("constraint", lambda: FairBatchSampler(y, g, 8, constraint="eq_odds")),
     ]
     for argument, call in calls:
         with pytest.raises(ValueError, match=f"^{argument} must be one of .*"

@@ -5,9 +5,10 @@ Every mxfair module imports only from its own subpackage and from lower layers:
     core (mxfair/_*.py) < groups < metrics < data, datasets, loss, postprocessing, plot
     < distributed < callbacks < the package root
 
-never another subpackage's private module nor another module's ``_name``; imports inside
-functions are for optional third-party libraries only; MXNet's private API is used in
-``mxfair/_compat.py`` alone.
+never another subpackage's private module nor another module's ``_name`` (a subclass reads its
+base class's ``self._name`` only inside one subpackage); imports inside functions are for
+optional third-party libraries only; MXNet's private API is used in ``mxfair/_compat.py``
+alone.
 """
 import ast
 import sys
@@ -134,17 +135,24 @@ def _defined_private_names(tree: ast.AST) -> set:
     return {n for n in names if n.startswith("_")}
 
 
-def _private_reads(tree: ast.AST, own: set):
-    """``obj._name`` reads of a ``_name`` the module does not define itself."""
+def _private_reads(tree: ast.AST, own: set, unit_own: set):
+    """``obj._name`` reads of a ``_name`` the module does not define itself; ``self._name`` may
+    also read what a module of the same unit defines (a subclass of a base class there)."""
     for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
                 and not (node.attr.startswith("__") and node.attr.endswith("__"))
                 and node.attr not in own):
-            yield node.lineno, node.attr
+            on_self = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if not (on_self and node.attr in unit_own):
+                yield node.lineno, node.attr
 
 
 def _violations():
     found = []
+    trees = {m: ast.parse(p.read_text(encoding="utf-8")) for m, p in MODULES.items()}
+    unit_own = {}
+    for module, tree in trees.items():
+        unit_own.setdefault(unit_of(module), set()).update(_defined_private_names(tree))
     for module in MODULES:
         layer = layer_of(module)
         for target, names, line, lazy in imports(module):
@@ -173,10 +181,10 @@ def _violations():
                           for n in names if n.startswith("_")]
         if module == COMPAT:
             continue
-        tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
-        own = _defined_private_names(tree)
+        tree = trees[module]
+        reads = _private_reads(tree, _defined_private_names(tree), unit_own[unit_of(module)])
         found += [f"{module}:{line}: reads {name}, a private name it does not define (MXNet's "
-                  f"private API belongs in {COMPAT})" for line, name in _private_reads(tree, own)]
+                  f"private API belongs in {COMPAT})" for line, name in reads]
     return found
 
 

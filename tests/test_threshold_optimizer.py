@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from mxfair import GroupEncoder
+from mxfair import CONSTRAINTS, GroupEncoder
 from mxfair._constraints import CONSTRAINT_ALIASES, FAIRLEARN_THRESHOLD_NAMES
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
-from mxfair.postprocessing import threshold_optimizer as tomod
+from mxfair.postprocessing import ThresholdOptimizer
+from mxfair.postprocessing import _rules
 
 B = 10  # bins of the hand-built examples: scores sit at bin centres
 _opt = functools.partial(ThresholdOptimizer, from_logits=False)  # probabilities in [0, 1]
@@ -383,7 +383,7 @@ def test_fairlearn_on_adult_subsample():
 def test_hull_helper_keeps_the_upper_boundary():
     x = np.array([0.0, 0.2, 0.2, 0.5, 0.7, 1.0])
     y = np.array([0.0, 0.1, 0.6, 0.5, 0.9, 1.0])
-    idx = tomod._upper_hull(x, y)
+    idx = _rules.upper_hull(x, y)
     np.testing.assert_array_equal(idx, [0, 2, 4, 5])
 
 

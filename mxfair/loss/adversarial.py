@@ -24,7 +24,7 @@ sigmoid is saturated long before), so ``+-inf`` logits give finite values and gr
 import mxnet as mx
 
 from .. import _state
-from .._constraints import canonical_constraint
+from .._constraints import CONSTRAINTS, RATE_LABELS, canonical_constraint, constraints_over
 from .._ops import is_ndarray
 from .._validation import check_number, check_positive_int
 from ._rows import (
@@ -45,11 +45,6 @@ __all__ = ["GradientReversal", "AdversarialDebiasing"]
 _MISSING_GROUP = "group ids are required: call adv(pred, label, group)"
 #: Logits beyond this magnitude reach the adversary clipped (exactly 0 or 1 after its sigmoid).
 _LOGIT_CLIP = 1e4
-ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "predictive_equality",
-                         "equalized_odds")
-#: Constraints whose adversary sees only the rows of one label: equal opportunity the
-#: positives (y = 1), predictive equality the negatives (y = 0).
-_ONE_LABEL = {"equal_opportunity": 1, "predictive_equality": 0}
 
 
 class GradientReversal(mx.gluon.HybridBlock):
@@ -128,7 +123,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     constraint : {'demographic_parity', 'equal_opportunity', 'predictive_equality', \
 'equalized_odds'}
         Or an alias of one (``'dp'``, ``'eqopp'``, ``'true_positive_rate_parity'``, ...; see
-        ``mxfair._constraints``); the ``constraint`` property holds the canonical name.
+        ``mxfair.CONSTRAINTS``); the ``constraint`` property holds the canonical name.
     alpha : float, default 1.0
         Weight of the adversary's (reversed) gradient in the model's update; a non-trained
         parameter, schedule it with ``adv.alpha = value``. Zhang et al. grow it like sqrt(t).
@@ -184,13 +179,18 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
                  from_logits: bool = True, **kwargs):
         super().__init__(**kwargs)
         self._num_groups = check_positive_int("num_groups", num_groups)
-        constraint = canonical_constraint(constraint, allowed=ADVERSARY_CONSTRAINTS)
+        constraint = canonical_constraint(constraint, allowed=constraints_over(RATE_LABELS))
         self._constraint = constraint
-        self._needs_label = constraint != "demographic_parity"
+        # The rows each rate is taken over (mxfair.CONSTRAINTS): the adversary sees the label
+        # when a rate conditions on it, and only one label's rows when every rate takes the
+        # same one (equal opportunity: y = 1; predictive equality: y = 0).
+        labels = {RATE_LABELS[rate] for rate in CONSTRAINTS[constraint]}
+        self._needs_label = labels != {None}
+        self._one_label = labels.pop() if len(labels) == 1 else None
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
-        if constraint in _ONE_LABEL and self._num_classes > 2:
+        if self._one_label is not None and self._num_classes > 2:
             raise ValueError(f"constraint {constraint!r} is defined for binary tasks "
                              f"(num_classes=2), got num_classes={num_classes!r}")
         alpha = check_number("alpha", alpha, low=0)
@@ -279,9 +279,9 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             # AIF360 feeds [s, s*y, s*(1-y)]; the label itself is added so the adversary need
             # not learn the groups' base rates from the model (which pushes towards parity).
             feats = F.concat(s, s * y, s * (1.0 - y), y, dim=1)  # (N, 4K')
-            if self._constraint in _ONE_LABEL:
+            if self._one_label is not None:
                 # Only the rows of one label count (binary only): y = 1 or y = 0.
-                keep = F.reshape(y if _ONE_LABEL[self._constraint] else 1.0 - y, shape=(-1,))
+                keep = F.reshape(y if self._one_label else 1.0 - y, shape=(-1,))
                 weight = keep * weight
         else:
             feats = s  # (N, K')

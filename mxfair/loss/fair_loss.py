@@ -98,7 +98,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         What is equalised across groups: ``'demographic_parity'`` (positive rate),
         ``'equal_opportunity'`` (TPR), ``'predictive_equality'`` (FPR), ``'equalized_odds'``
         (TPR and FPR), or a ``Statistic``. Multi-class: the same per class (one-vs-rest).
-        The aliases of ``mxfair._constraints`` are accepted too (``'dp'``, ``'eqopp'``,
+        The aliases of ``mxfair.CONSTRAINTS`` are accepted too (``'dp'``, ``'eqopp'``,
         ``'eqodds'``, fairlearn's ``'true_positive_rate_parity'``, ...); the ``constraint``
         property holds the canonical name.
     penalty : str or Penalty, default 'squared'
