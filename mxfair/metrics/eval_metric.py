@@ -219,7 +219,7 @@ class FairnessMetric(_StatsMetric):
 
     _QUANTITY: Optional[str] = None  # fixed by the named subclasses
 
-    def __init__(self, num_groups: int, quantity: str = "demographic_parity_difference",
+    def __init__(self, num_groups: int, *, quantity: str = "demographic_parity_difference",
                  num_classes: int = 2, threshold: float = 0.5, from_logits: bool = True,
                  num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
@@ -243,46 +243,95 @@ class FairnessMetric(_StatsMetric):
         return self.name, float(self._summary(global_=True)[self.quantity])
 
 
-def _named(quantity: str, doc: str):
-    """A FairnessMetric subclass with a fixed quantity (its own registry name and alias)."""
-    class_name = "".join(part.capitalize() for part in quantity.split("_"))
+class _NamedFairnessMetric(FairnessMetric):
+    """A :class:`FairnessMetric` whose quantity is its class's ``_QUANTITY`` (no ``quantity``
+    argument, so ``get_config()`` round-trips through ``mx.metric.create``)."""
 
-    def __init__(self, num_groups: int, num_classes: int = 2, threshold: float = 0.5,
+    def __init__(self, num_groups: int, *, num_classes: int = 2, threshold: float = 0.5,
                  from_logits: bool = True, num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):
-        FairnessMetric.__init__(self, num_groups, quantity, num_classes, threshold,
-                                from_logits, num_bins, name, output_names, label_names)
+        super().__init__(num_groups, quantity=self._QUANTITY, num_classes=num_classes,
+                         threshold=threshold, from_logits=from_logits, num_bins=num_bins,
+                         name=name, output_names=output_names, label_names=label_names)
 
-    cls = type(class_name, (FairnessMetric,), {
-        "_QUANTITY": quantity, "__init__": __init__, "__module__": __name__,
-        "__doc__": f"""{doc}
 
-    Parameters are those of :class:`FairnessMetric` without ``quantity`` (``from_logits``
-    defaults to True: pass ``from_logits=False`` for probabilities).
+@mx.metric.register
+@mx.metric.alias("demographic_parity_difference")
+class DemographicParityDifference(_NamedFairnessMetric):
+    """Largest gap in selection rate between groups (``mx.metric.create`` name
+    ``"demographic_parity_difference"``); the parameters of :class:`FairnessMetric` but
+    ``quantity``.
 
     Examples
     --------
-    >>> import mxnet as mx
-    >>> metric = mx.metric.create("{quantity}", num_groups=2)
-    >>> type(metric).__name__
-    '{class_name}'
-    """,
-    })
-    cls.__init__.__qualname__ = f"{class_name}.__init__"
-    return mx.metric.register(mx.metric.alias(quantity)(cls))
+    >>> type(mx.metric.create("demographic_parity_difference", num_groups=2)).__name__
+    'DemographicParityDifference'
+    """
+
+    _QUANTITY = "demographic_parity_difference"
 
 
-DemographicParityDifference = _named(
-    "demographic_parity_difference", "Largest gap in selection rate between groups.")
-DemographicParityRatio = _named(
-    "demographic_parity_ratio", "Smallest ratio of selection rates between groups.")
-EqualizedOddsDifference = _named(
-    "equalized_odds_difference", "The larger of the TPR and FPR gaps between groups.")
-EqualOpportunityDifference = _named(
-    "equal_opportunity_difference", "Largest gap in true positive rate between groups.")
-WorstGroupAccuracy = _named(
-    "worst_group_accuracy", "Accuracy of the group where it is lowest.")
+@mx.metric.register
+@mx.metric.alias("demographic_parity_ratio")
+class DemographicParityRatio(_NamedFairnessMetric):
+    """Smallest ratio of selection rates between groups (``"demographic_parity_ratio"``).
+
+    Examples
+    --------
+    >>> DemographicParityRatio(num_groups=2).get()
+    ('demographic_parity_ratio', nan)
+    """
+
+    _QUANTITY = "demographic_parity_ratio"
+
+
+@mx.metric.register
+@mx.metric.alias("equalized_odds_difference")
+class EqualizedOddsDifference(_NamedFairnessMetric):
+    """The larger of the TPR and FPR gaps between groups (``"equalized_odds_difference"``).
+
+    Examples
+    --------
+    >>> metric = EqualizedOddsDifference(num_groups=2)
+    >>> metric.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
+    ...               [mx.nd.array([2.0, -1.0, -1.0, 1.0])])  # logits
+    >>> metric.get()
+    ('equalized_odds_difference', 1.0)
+    """
+
+    _QUANTITY = "equalized_odds_difference"
+
+
+@mx.metric.register
+@mx.metric.alias("equal_opportunity_difference")
+class EqualOpportunityDifference(_NamedFairnessMetric):
+    """Largest gap in true positive rate between groups (``"equal_opportunity_difference"``).
+
+    Examples
+    --------
+    >>> mx.metric.create("equal_opportunity_difference", num_groups=3).get_config()["num_groups"]
+    3
+    """
+
+    _QUANTITY = "equal_opportunity_difference"
+
+
+@mx.metric.register
+@mx.metric.alias("worst_group_accuracy")
+class WorstGroupAccuracy(_NamedFairnessMetric):
+    """Accuracy of the group where it is lowest (``"worst_group_accuracy"``).
+
+    Examples
+    --------
+    >>> metric = WorstGroupAccuracy(num_groups=2, from_logits=False)
+    >>> metric.update([mx.nd.array([1, 1, 0, 0]), mx.nd.array([0, 0, 1, 1])],
+    ...               [mx.nd.array([0.9, 0.8, 0.7, 0.2])])  # probabilities
+    >>> metric.get()
+    ('worst_group_accuracy', 0.5)
+    """
+
+    _QUANTITY = "worst_group_accuracy"
 
 
 @mx.metric.register
@@ -316,7 +365,7 @@ class GroupFairnessMetric(_StatsMetric):
     (['accuracy', 'demographic_parity_difference'], [0.75, 0.5])
     """
 
-    def __init__(self, num_groups: int, quantities: Optional[Sequence[str]] = None,
+    def __init__(self, num_groups: int, *, quantities: Optional[Sequence[str]] = None,
                  num_classes: int = 2, threshold: float = 0.5, from_logits: bool = True,
                  num_bins: int = 0, name: str = "group_fairness",
                  output_names: Optional[Sequence[str]] = None,
