@@ -142,7 +142,7 @@ def test_adversary_errors(ctx):
         AdversarialDebiasing(2, constraint="equal_opportunity", num_classes=3)
     with pytest.raises(ValueError, match="'predictive_equality' is defined for binary tasks"):
         AdversarialDebiasing(2, constraint="false_positive_rate_parity", num_classes=3)
-    with pytest.raises(ValueError, match="hidden_units must be an integer >= 0, got -3"):
+    with pytest.raises(ValueError, match="hidden_units must be a non-negative integer, got -3"):
         AdversarialDebiasing(2, hidden_units=-3)
     with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got -0.5"):
         AdversarialDebiasing(2, alpha=-0.5)

@@ -316,7 +316,7 @@ def test_bad_input_errors(ctx):
     checked.hybridize()
     with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
         checked(p, y, bad_g)
-    with pytest.raises(ValueError, match=r"label values must be integers in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"label: labels must be integers in \[0, 2\)"):
         checked(p, mx.nd.array([0, 1, 2, 1], ctx=ctx), mx.nd.zeros((4,), ctx=ctx))
     eo = FairnessRegularizedLoss(2, constraint="equalized_odds")
     with pytest.raises(ValueError, match="'equalized_odds' conditions on the true label"):

@@ -137,7 +137,7 @@ def test_sampler_errors():
         ReweighingSampler(y, g, num_samples=0)
     with pytest.raises(ValueError, match=r"part_index must be in \[0, num_parts=2\)"):
         ReweighingSampler(y, g, num_parts=2, part_index=2)
-    with pytest.raises(TypeError, match="replacement must be a bool"):
+    with pytest.raises(TypeError, match="replacement must be True or False"):
         ReweighingSampler(y, g, replacement="yes")
     y_empty = y.copy()
     y_empty[g == 1] = 1  # cell (group 1, label 0) empty

@@ -16,8 +16,7 @@ from scipy.optimize import linprog
 from mxfair import CONSTRAINTS, GroupEncoder
 from mxfair._constraints import CONSTRAINT_ALIASES, FAIRLEARN_THRESHOLD_NAMES
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import ThresholdOptimizer
-from mxfair.postprocessing import _rules
+from mxfair.postprocessing import ThresholdOptimizer, _rules
 
 B = 10  # bins of the hand-built examples: scores sit at bin centres
 _opt = functools.partial(ThresholdOptimizer, from_logits=False)  # probabilities in [0, 1]

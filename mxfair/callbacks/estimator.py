@@ -64,7 +64,6 @@ NO_HISTORY_SOURCE = (
     "'history' list of records), got {value!r}"
 )
 UNKNOWN_KEY = "{key!r} is not in the fairness history records; available: {keys}"
-BAD_BOUND = "max_gap must be a finite number >= 0, got {value!r}"
 SKIPPED_EPOCH = (
     "[Epoch {epoch}] {handler}: epoch skipped, not a candidate fair model: {why} ({gap} {value}; "
     "a trivial model has small gaps)"
@@ -479,16 +478,6 @@ def _history_of(fairness) -> List[Dict[str, float]]:
     return history
 
 
-def _check_bound(value) -> float:
-    try:
-        bound = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(BAD_BOUND.format(value=value)) from None
-    if isinstance(value, bool) or not math.isfinite(bound) or bound < 0:
-        raise ValueError(BAD_BOUND.format(value=value))
-    return bound
-
-
 def _lookup(record: Dict[str, float], key: str) -> float:
     if key not in record:
         raise ValueError(UNKNOWN_KEY.format(key=key, keys=sorted(record)))
@@ -529,7 +518,7 @@ class _HistoryReader:
         self.fairness = fairness
         self.gap = gap
         self.score = score
-        self.max_gap = None if max_gap is None else _check_bound(max_gap)
+        self.max_gap = None if max_gap is None else check_number("max_gap", max_gap, low=0)
         self._seen = 0
 
     def _new_record(self) -> Optional[Dict[str, float]]:
@@ -705,9 +694,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         self.patience = check_positive_int("patience", patience)
         self.gap_patience = (self.patience if gap_patience is None
                              else check_positive_int("gap_patience", gap_patience))
-        if not math.isfinite(float(min_delta)) or float(min_delta) < 0:
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = check_number("min_delta", min_delta, low=0)
         self.priority = priority
         self._reset()
 

@@ -17,7 +17,7 @@ from .._constraints import (
     constraints_over,
 )
 from .._ops import ArrayLike, to_numpy
-from .._validation import check_choice, check_number, check_positive_int
+from .._validation import check_choice, check_flag, check_number, check_positive_int
 from ._cells import CellSampler, count_cells, systematic_counts
 
 __all__ = ["FairBatchSampler"]
@@ -168,9 +168,7 @@ class FairBatchSampler(CellSampler):
         self._compared = (list(range(self.num_classes)) if self._selection
                           else sorted(k for c in conditions for k in labels_of[c]))
         self.last_batch = check_choice("last_batch", last_batch, {"discard", "keep"})
-        if not isinstance(replacement, (bool, np.bool_)):
-            raise TypeError(f"replacement must be a bool, got {replacement!r}")
-        self.replacement = bool(replacement)
+        self.replacement = check_flag("replacement", replacement)
         if num_samples is None:
             num_samples = self._end - self._start
         self.num_samples = check_positive_int("num_samples", num_samples)

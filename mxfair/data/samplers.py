@@ -27,7 +27,7 @@ from typing import Optional
 import numpy as np
 
 from .._ops import ArrayLike, to_numpy
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_flag, check_positive_int
 from ._cells import EMPTY_SHARD, CellSampler, cell_weights, shard_range, systematic_counts
 from .reweighing import EmptyPolicy
 
@@ -65,9 +65,7 @@ class _RowSampler(CellSampler):
         if num_samples is None:
             num_samples = self._end - self._start
         self.num_samples = check_positive_int("num_samples", num_samples)
-        if not isinstance(replacement, (bool, np.bool_)):
-            raise TypeError(f"replacement must be a bool, got {replacement!r}")
-        self.replacement = bool(replacement)
+        self.replacement = check_flag("replacement", replacement)
 
     def _iid_rows(self) -> np.ndarray:
         """``num_samples`` i.i.d. rows: one uniform number ``u`` picks the cell (by the

@@ -45,7 +45,7 @@ from mxnet import gluon
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .._validation import check_choice, check_positive_int, check_seed
+from .._validation import check_choice, check_number, check_positive_int, check_seed
 from ..groups import GroupEncoder
 
 __all__ = [
@@ -79,7 +79,6 @@ CHECKSUM_MISMATCH = (
 )
 NOT_GZIP = "could not decompress {path}: {err}"
 BAD_FORMAT = "{path} does not look like the {dataset} data: {detail}"
-BAD_FRACTION = "{name} must be a number in {interval}, got {value!r}"
 UNKNOWN_SPLIT = "split must be one of ['test', 'train', 'val'], got {value!r}"
 
 
@@ -514,19 +513,6 @@ class TabularData:
 # --------------------------------------------------------------------------------------------
 # Shared building steps
 # --------------------------------------------------------------------------------------------
-def _check_fraction(name: str, value, low_open: bool) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = (0.0 < value < 1.0) if low_open else (0.0 <= value < 1.0)
-    if not ok:
-        raise ValueError(
-            BAD_FRACTION.format(name=name, interval="(0, 1)" if low_open else "[0, 1)",
-                                value=value)
-        )
-    return value
-
-
 def _sensitive_list(sensitive, choices: Sequence[str]) -> List[str]:
     if isinstance(sensitive, str):
         names = [sensitive]
@@ -642,7 +628,8 @@ def _strata(frame: pd.DataFrame, sens_fn, sensitive: List[str]) -> np.ndarray:
 
 
 def _check_common(val_fraction, subsample, seed):
-    val_fraction = _check_fraction("val_fraction", val_fraction, low_open=False)
+    val_fraction = check_number("val_fraction", val_fraction, low=0, high=1,
+                                high_inclusive=False)
     if subsample is not None:
         subsample = check_positive_int("subsample", subsample)
     check_seed("seed", seed)
@@ -651,7 +638,8 @@ def _check_common(val_fraction, subsample, seed):
 
 def _split_three(frame, sens_fn, sensitive, val_fraction, test_fraction, subsample, seed):
     """Random train/val/test frames, stratified by group and label, then subsampled."""
-    test_fraction = _check_fraction("test_fraction", test_fraction, low_open=True)
+    test_fraction = check_number("test_fraction", test_fraction, low=0, high=1,
+                                 low_inclusive=False, high_inclusive=False)
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"

@@ -26,7 +26,7 @@ import mxnet as mx
 from .. import _state
 from .._constraints import CONSTRAINTS, RATE_LABELS, canonical_constraint, constraints_over
 from .._ops import is_ndarray
-from .._validation import check_number, check_positive_int
+from .._validation import check_int, check_number, check_positive_int
 from ._rows import (
     InputChecker,
     InvalidRows,
@@ -194,9 +194,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             raise ValueError(f"constraint {constraint!r} is defined for binary tasks "
                              f"(num_classes=2), got num_classes={num_classes!r}")
         alpha = check_number("alpha", alpha, low=0)
-        if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
-                or hidden_units < 0:
-            raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
+        hidden_units = check_int("hidden_units", hidden_units)
         self._from_logits = bool(from_logits)
         self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
                                    self._needs_label, constraint, _MISSING_GROUP)

@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .._ops import nan_divide
-from .._validation import check_choice, check_numeric
+from .._validation import check_choice, check_number, check_numeric
 
 __all__ = [
     "FairnessReport",
@@ -479,10 +479,7 @@ class FairnessReport:
             list(group_names) if group_names is not None
             else [str(g) for g in range(self.num_groups)]
         )
-        if (isinstance(min_count, bool) or not isinstance(min_count, (int, float, np.number))
-                or not np.isfinite(min_count) or min_count < 0):
-            raise ValueError(f"min_count must be a finite number >= 0, got {min_count!r}")
-        self.min_count = float(min_count)
+        self.min_count = check_number("min_count", min_count, low=0)
         self.invalid_counts = dict(invalid_counts or {})
         self.num_invalid = float(num_invalid)
         self.bin_edges = bin_edges

@@ -30,7 +30,14 @@ import numpy as np
 from .._compat import scatter_add
 from .._kvstore import gather_float64, is_distributed, sum_float64
 from .._ops import context_of, is_ndarray
-from .._validation import check_choice, check_numeric, check_positive_int, check_same_length
+from .._validation import (
+    check_choice,
+    check_int,
+    check_number,
+    check_numeric,
+    check_positive_int,
+    check_same_length,
+)
 from ._rows import LOGIT_RANGE, RowBlock, layout_of
 from .report import FairnessReport
 
@@ -250,15 +257,11 @@ class GroupStats:
         min_count: float = 0,
     ):
         self.num_groups = check_positive_int("num_groups", num_groups)
-        self.num_classes = check_positive_int("num_classes", num_classes)
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-        if not 0.0 <= float(threshold) <= 1.0:  # compared with probabilities, also for logits
-            raise ValueError(f"threshold must be in [0, 1] (a probability), got {threshold}")
-        if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 0:
-            raise ValueError(f"num_bins must be a non-negative integer, got {num_bins!r}")
-        if isinstance(bootstrap, bool) or int(bootstrap) != bootstrap or bootstrap < 0:
-            raise ValueError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
+        self.num_classes = check_int("num_classes", num_classes, low=2)
+        # compared with probabilities, also for logits
+        threshold = check_number("threshold", threshold, low=0, high=1)
+        num_bins = check_int("num_bins", num_bins)
+        bootstrap = check_int("bootstrap", bootstrap)
         if bootstrap == 1:
             raise ValueError(BOOTSTRAP_ONE)
         if num_bins and self.num_classes != 2:
@@ -276,7 +279,7 @@ class GroupStats:
         self.from_logits = bool(from_logits)
         self.bin_scale = check_choice("bin_scale", bin_scale, BIN_SCALES)
         self.exact_auc = bool(exact_auc)
-        self.min_count = _check_min_count(min_count)
+        self.min_count = check_number("min_count", min_count, low=0)
         self._check_sizes()  # before anything of size G is built
         self.group_names = (
             list(group_names) if group_names is not None else [str(g) for g in range(num_groups)]
@@ -721,10 +724,3 @@ def _by_reason(tallies: np.ndarray) -> Dict[str, float]:
     codes = np.arange(_CODES)
     return {reason: float(tallies[(codes >> i) & 1 == 1].sum())
             for i, reason in enumerate(INVALID_REASONS)}
-
-
-def _check_min_count(value: Any) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not np.isfinite(value) or value < 0):
-        raise ValueError(f"min_count must be a finite number >= 0, got {value!r}")
-    return float(value) if not float(value).is_integer() else int(value)

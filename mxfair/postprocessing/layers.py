@@ -19,7 +19,7 @@ import numpy as np
 from mxnet.gluon import HybridBlock
 
 from .._ops import Tensor, to_numpy
-from .._validation import check_choice, check_positive_int, check_same_length
+from .._validation import check_choice, check_int, check_positive_int, check_same_length
 from ._rules import step_probability
 
 __all__ = ["GroupThreshold", "ThresholdedNet", "with_thresholds", "MODES"]
@@ -108,9 +108,7 @@ class GroupThreshold(HybridBlock):
         super().__init__(prefix=prefix, params=params)
         self.from_logits = bool(from_logits)
         self.num_groups = check_positive_int("num_groups", num_groups)
-        if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 0:
-            raise ValueError(f"num_bins must be a non-negative integer, got {num_bins!r}")
-        self.num_bins = int(num_bins)
+        self.num_bins = check_int("num_bins", num_bins)
         self.mode = check_choice("mode", mode, MODES)
         with self.name_scope():
             self.thresholds = self.params.get(

@@ -41,6 +41,7 @@ from .._constraints import CONSTRAINTS, RATE_LABELS, ConstraintName, canonical_c
 from .._ops import as_ndarray, context_of, is_ndarray
 from .._validation import (
     check_choice,
+    check_flag,
     check_ids,
     check_not_empty,
     check_number,
@@ -213,9 +214,7 @@ class ThresholdOptimizer:
         self.tolerance = check_number("tolerance", tolerance, low=0)
         self.grid_size = check_positive_int("grid_size", grid_size)
         self.random_state = _check_random_state(random_state)
-        if not isinstance(from_logits, (bool, np.bool_)):
-            raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_flag("from_logits", from_logits)
 
     def __repr__(self) -> str:
         return (f"ThresholdOptimizer(constraint={self.constraint!r}, "
