@@ -42,6 +42,7 @@ from mxnet.gluon.contrib.estimator.event_handler import (
 )
 from mxnet.gluon.utils import split_and_load
 
+from .._ops import invalid_ids, nonfinite, outside_unit
 from .._validation import check_number, check_positive_int
 from .monitor import FairnessMonitor
 
@@ -81,7 +82,6 @@ BINARY_INVALID = (
     "BinaryAccuracy left out {count:g} row(s): a NaN or infinite score{prob}, or a label other "
     "than 0 or 1"
 )
-_FLOAT32_MAX = 3.4028234663852886e38
 
 
 @mx.metric.register
@@ -165,9 +165,10 @@ class BinaryAccuracy(mx.metric.EvalMetric):
                 raise ValueError(f"labels have {y.shape[0]} rows but preds have "
                                  f"{score.shape[0]}; they must have the same length")
             score = score.astype("float32")
-            ok = (score == score) * (mx.nd.abs(score) <= _FLOAT32_MAX) * ((y == 0) + (y == 1))
+            bad = mx.nd.maximum(nonfinite(score), invalid_ids(mx.nd, y, 2))
             if not self.from_logits:
-                ok = ok * (prob >= 0) * (prob <= 1)
+                bad = mx.nd.maximum(bad, outside_unit(mx.nd, prob))
+            ok = 1 - bad
             decision = prob.astype("float32") >= self.threshold
             correct = mx.nd.sum((decision == y) * ok)
             valid = mx.nd.sum(ok)

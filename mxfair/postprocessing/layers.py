@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock
 
-from .._ops import Tensor, to_numpy
+from .._ops import Tensor, invalid_ids, nonfinite, outside_unit, to_numpy
 from .._validation import check_choice, check_int, check_positive_int, check_same_length
 from ._rules import step_probability
 
@@ -42,11 +42,10 @@ def _valid_rows(F, scores: Tensor, groups: Tensor, num_groups: int,
     (in [0, 1] when ``probabilities``) and an integer group id in ``[0, num_groups)``."""
     s = F.cast(F.reshape(scores, shape=(-1,)), dtype="float32")
     g = F.cast(F.reshape(groups, shape=(-1,)), dtype="float32")
-    ok = ((s - s) == 0) * ((g - g) == 0)  # x - x is NaN for NaN and +-inf (no isfinite in sym)
-    ok = ok * (g >= 0) * (g < num_groups) * (g == F.floor(g))
+    bad = F.maximum(nonfinite(s), invalid_ids(F, g, num_groups))
     if probabilities:
-        ok = ok * (s >= 0) * (s <= 1)
-    return ok
+        bad = F.maximum(bad, outside_unit(F, s))
+    return 1 - bad
 
 
 def _check_rows(**arrays) -> None:
