@@ -13,16 +13,18 @@ from mxfair import GroupEncoder
 from mxfair.datasets import (
     DATA_ENV,
     TabularData,
+    _files,
     find_data_file,
     load_adult,
     load_compas,
     load_german,
+    load_tabular,
     tabular,
 )
 
-SHIPPED = tabular._PACKAGE_DATA
+SHIPPED = _files.PACKAGE_DATA
 
-# sha256 of the uncompressed files, as published in shared/data/SOURCE.md.
+# sha256 of the uncompressed files, as published by their sources.
 SOURCE_SHA256 = {
     "adult.data": "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d",
     "adult.test": "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05",
@@ -76,7 +78,7 @@ def _write_tiny_adult(folder, n_train=12, n_test=6):
 def test_shipped_copies_match_published_checksums(name):
     content = gzip.decompress((SHIPPED / (name + ".gz")).read_bytes())
     assert hashlib.sha256(content).hexdigest() == SOURCE_SHA256[name]
-    assert tabular._FILES[name].sha256 == SOURCE_SHA256[name]
+    assert _files.FILES[name].sha256 == SOURCE_SHA256[name]
 
 
 def test_shipped_copies_equal_shared_raw_files(shared_data):
@@ -85,8 +87,8 @@ def test_shipped_copies_equal_shared_raw_files(shared_data):
     for name in SOURCE_SHA256:
         raw = shared_data / name
         raw = raw if raw.exists() else shared_data / (name + ".gz")
-        ours = tabular._read_content(SHIPPED / (name + ".gz"), SOURCE_SHA256[name], True)
-        theirs = tabular._read_content(raw, SOURCE_SHA256[name], True)
+        ours = _files.read_content(SHIPPED / (name + ".gz"), SOURCE_SHA256[name], True)
+        theirs = _files.read_content(raw, SOURCE_SHA256[name], True)
         assert ours == theirs
 
 
@@ -490,10 +492,10 @@ def test_download_into_cache_when_found_nowhere(tmp_path, monkeypatch, local_ser
     served, url = local_server
     content = gzip.decompress((SHIPPED / "german.data.gz").read_bytes())
     (served / "german.data").write_bytes(content)
-    spec = tabular._FILES["german.data"]
-    monkeypatch.setitem(tabular._FILES, "german.data",
-                        tabular._RawFile(spec.name, spec.sha256, url + "german.data"))
-    monkeypatch.setattr(tabular, "_PACKAGE_DATA", tmp_path / "no-shipped-copies")
+    spec = _files.FILES["german.data"]
+    monkeypatch.setitem(_files.FILES, "german.data",
+                        _files.RawFile(spec.name, spec.sha256, url + "german.data"))
+    monkeypatch.setattr(_files, "PACKAGE_DATA", tmp_path / "no-shipped-copies")
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
 
@@ -512,14 +514,25 @@ def test_download_into_cache_when_found_nowhere(tmp_path, monkeypatch, local_ser
 def test_download_with_bad_checksum_or_no_server(tmp_path, monkeypatch, local_server):
     served, url = local_server
     (served / "german.data").write_bytes(b"A11 6 A34\n")
-    spec = tabular._FILES["german.data"]
-    monkeypatch.setitem(tabular._FILES, "german.data",
-                        tabular._RawFile(spec.name, spec.sha256, url + "german.data"))
-    monkeypatch.setattr(tabular, "_PACKAGE_DATA", tmp_path / "no-shipped-copies")
+    spec = _files.FILES["german.data"]
+    monkeypatch.setitem(_files.FILES, "german.data",
+                        _files.RawFile(spec.name, spec.sha256, url + "german.data"))
+    monkeypatch.setattr(_files, "PACKAGE_DATA", tmp_path / "no-shipped-copies")
     with pytest.raises(FileNotFoundError, match="Downloading .* failed: checksum mismatch"):
         find_data_file("german.data")
     assert not (tabular.cache_dir() / "german.data").exists()
-    monkeypatch.setitem(tabular._FILES, "german.data",
-                        tabular._RawFile(spec.name, spec.sha256, url + "missing"))
+    monkeypatch.setitem(_files.FILES, "german.data",
+                        _files.RawFile(spec.name, spec.sha256, url + "missing"))
     with pytest.raises(FileNotFoundError, match="Downloading .* failed: HTTP Error 404"):
         find_data_file("german.data")
+
+
+def test_every_data_set_is_one_spec_and_loads_by_name():
+    assert sorted(tabular.TABULAR_LOADERS) == ["adult", "compas", "german"]
+    german = load_tabular("german", sensitive=["sex"], subsample=40)
+    assert german.name == "german" and german.sensitive == ["sex"]
+    assert german.group_names == load_german(sensitive="sex", subsample=40).group_names
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_tabular("credit")
+    with pytest.raises(TypeError, match="positional"):
+        load_german(None)  # options are keyword-only
