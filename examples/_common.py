@@ -234,7 +234,7 @@ def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
                 bar.update(1)
         recipe.after_epoch(net)
         if monitor is not None:
-            monitor.evaluate(net, epoch)
+            monitor.evaluate(net, epoch=epoch)
     return net
 
 

@@ -215,7 +215,7 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
     trained = [k for k in keys if METHODS[k].recipe]
     if post and "baseline" not in trained:
         trained.insert(0, "baseline")  # the thresholds need the baseline's scores
-    val_loader = gluon.data.DataLoader(data.to_gluon("val"), batch_size=1024)
+    val_loader = gluon.data.DataLoader(data.to_gluon(split="val"), batch_size=1024)
     test = data.test
 
     # One bar over every batch of every trained method (a FairBatch epoch drops the last one).
@@ -247,7 +247,7 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
         test_scores = predict_scores(nets["baseline"], test.X, ctx)
         for key in post:
             start = time.perf_counter()
-            opt = ThresholdOptimizer(METHODS[key].thresholds, random_state=args.seed,
+            opt = ThresholdOptimizer(constraint=METHODS[key].thresholds, random_state=args.seed,
                                      from_logits=False)  # predict_scores gives probabilities
             opt.fit(val_scores, data.val.y, data.val.groups, num_groups=data.num_groups)
             decisions = opt.predict(test_scores, test.groups)  # 0/1, randomised where needed

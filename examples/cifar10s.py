@@ -224,7 +224,7 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
                                        upper_score(probs[key][1]), yt, gt, args)
     if "thresholds" in args.methods:
         start = time.perf_counter()
-        opt = ThresholdOptimizer("equalized_odds", random_state=args.seed,
+        opt = ThresholdOptimizer(constraint="equalized_odds", random_state=args.seed,
                                  from_logits=False)  # upper_score: a probability
         opt.fit(upper_score(probs["baseline"][0]), np.isin(yv, UPPER).astype(np.int64), gv,
                 num_groups=2)

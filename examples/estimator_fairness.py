@@ -113,7 +113,7 @@ def fit_one(key: str, data, args, ctx) -> Dict:
     net = mlp(args.hidden, ctx, seed=args.seed)
     loader, loss = make(data, args, ctx)
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
-    monitor = FairnessMonitor(gluon.data.DataLoader(data.to_gluon("val"), batch_size=1024),
+    monitor = FairnessMonitor(gluon.data.DataLoader(data.to_gluon(split="val"), batch_size=1024),
                               data.num_groups, from_logits=True, group_names=data.group_names,
                               progress=not args.quiet, log_level=logging.DEBUG)
     validation = FairnessValidationHandler(monitor)

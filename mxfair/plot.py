@@ -104,6 +104,7 @@ def _check_keys(frame, keys: Sequence[str]) -> None:
 
 def plot_history(
     history: Any,
+    *,
     scores: Sequence[str] = ("accuracy", "balanced_accuracy"),
     gaps: Sequence[str] = ("demographic_parity_difference", "equalized_odds_difference",
                            "equal_opportunity_difference"),
@@ -194,6 +195,7 @@ def plot_history(
 
 def plot_group_rates(
     report: Any,
+    *,
     rates: Sequence[str] = ("selection_rate", "true_positive_rate", "false_positive_rate",
                             "accuracy"),
     level: float = 0.95,
@@ -344,6 +346,7 @@ def _run_point(run: Any, x: str, y: str) -> Tuple[float, float]:
 
 def plot_pareto(
     runs: Any,
+    *,
     x: str = "equalized_odds_difference",
     y: str = "accuracy",
     title: Optional[str] = None,

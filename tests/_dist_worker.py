@@ -69,7 +69,7 @@ def main() -> int:
     kv = mx.kv.create("dist_sync")
     rank, size = dist.rank_and_size(kv)
     labels, scores, groups, weights = make_data(args.rows, args.seed)
-    start, end = shard_range(args.rows, size, rank)
+    start, end = shard_range(args.rows, num_parts=size, part_index=rank)
     y, s, g, w = labels[start:end], scores[start:end], groups[start:end], weights[start:end]
     out = {"rank": rank, "size": size, "kv_rank": kv.rank, "start": start, "end": end}
 

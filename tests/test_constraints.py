@@ -163,10 +163,10 @@ def test_losses_take_every_alias(canonical, ctx):
             assert out.context == ctx and loss_fn.constraint == canonical
             expected = out.asnumpy() if expected is None else expected
             np.testing.assert_array_equal(out.asnumpy(), expected)
-        pen = fairness_penalty(pred, group, label, num_groups=3, constraint=name)
+        pen = fairness_penalty(pred, group=group, label=label, num_groups=3, constraint=name)
         assert pen.context == ctx
         np.testing.assert_array_equal(
-            pen.asnumpy(), fairness_penalty(pred, group, label, num_groups=3,
+            pen.asnumpy(), fairness_penalty(pred, group=group, label=label, num_groups=3,
                                             constraint=canonical).asnumpy())
         assert _measured_gap(name, pred, label, group) == \
             _measured_gap(canonical, pred, label, group)
@@ -226,9 +226,9 @@ def test_every_component_refuses_an_unknown_name_the_same_way():
         ("constraint", lambda: FairnessRegularizedLoss(2, constraint="eq_odds")),
         ("constraint", lambda: ConstrainedFairLoss(2, bound=0.1, constraint="eq_odds")),
         ("constraint", lambda: AdversarialDebiasing(2, constraint="eq_odds")),
-        ("constraint", lambda: fairness_penalty(np.zeros(4), np.zeros(4), num_groups=2,
+        ("constraint", lambda: fairness_penalty(np.zeros(4), group=np.zeros(4), num_groups=2,
                                                 constraint="eq_odds")),
-        ("constraint", lambda: ThresholdOptimizer("eq_odds")),
+        ("constraint", lambda: ThresholdOptimizer(constraint="eq_odds")),
         ("constraint", lambda: FairBatchSampler(y, g, 8, constraint="eq_odds")),
     ]
     for argument, call in calls:

@@ -203,7 +203,7 @@ def test_val_fraction_zero_gives_an_empty_split():
 
 def test_to_gluon_yields_x_y_group(ctx):
     data = load_adult(subsample=64, download=False)
-    ds = data.to_gluon("val")
+    ds = data.to_gluon(split="val")
     assert isinstance(ds, gluon.data.ArrayDataset) and len(ds) == 64
     x, y, g = ds[5]
     np.testing.assert_array_equal(x, data.val.X[5])
@@ -223,7 +223,7 @@ def test_to_gluon_trains_with_the_stock_loss_and_a_plain_estimator(ctx):
     from mxnet.gluon.contrib.estimator import Estimator
 
     data = load_german(subsample=200, download=False)
-    loader = gluon.data.DataLoader(data.to_gluon("train"), batch_size=50)
+    loader = gluon.data.DataLoader(data.to_gluon(split="train"), batch_size=50)
     net = gluon.nn.Dense(1)
     net.initialize(ctx=ctx)
     loss_fn = gluon.loss.SigmoidBinaryCrossEntropyLoss()
@@ -347,7 +347,7 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="name must be one of"):
         find_data_file("iris.data")
     with pytest.raises(ValueError, match="split must be one of"):
-        load_german().to_gluon("dev")
+        load_german().to_gluon(split="dev")
 
 
 # ------------------------------------------------------------------------------------- German

@@ -77,7 +77,8 @@ def test_distributed_report_equals_single_process_exactly(cluster, reference):
     w0 = cluster["w"][0]
     # the shards really differ: the sum is not a copy of either
     assert not np.array_equal(w0["plain_local/counts"], ref["counts"].asnumpy())
-    rep = FairnessReport(w0["plain/counts"], w0["plain/hist"], w0["plain/score_sums"],
+    rep = FairnessReport(w0["plain/counts"], hist=w0["plain/hist"],
+                         score_sums=w0["plain/score_sums"],
                          group_names=reference["plain"].group_names)
     expected = reference["plain"].report()
     assert rep.summary() == expected.summary()
@@ -136,8 +137,8 @@ def test_worker_without_rows_takes_part(cluster, reference):
 
 def test_global_reweighing_equals_single_process(cluster, reference):
     labels, _, groups, _ = reference["data"]
-    table = reweighing_table(labels, groups, worker.NUM_GROUPS, 2)
-    counts = cell_counts(labels, groups, worker.NUM_GROUPS, 2)
+    table = reweighing_table(labels, groups, num_groups=worker.NUM_GROUPS, num_classes=2)
+    counts = cell_counts(labels, groups, num_groups=worker.NUM_GROUPS, num_classes=2)
     for w in cluster["w"]:
         np.testing.assert_array_equal(w["cell_counts"], counts)
         np.testing.assert_array_equal(w["reweighing"], table)

@@ -108,7 +108,7 @@ def test_hidden_layer_multiclass_and_weights_hybrid_equal_imperative(ctx):
     outs = []
     for hybridize in (False, True):
         mx.random.seed(0)
-        adv = AdversarialDebiasing(2, "equalized_odds", hidden_units=8, num_classes=4)
+        adv = AdversarialDebiasing(2, constraint="equalized_odds", hidden_units=8, num_classes=4)
         adv.initialize(mx.init.Xavier(), ctx=ctx)
         if hybridize:
             adv.hybridize()
@@ -237,7 +237,7 @@ def _adv_step(adv, pred_np, y, g, ctx):
 
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_out_of_range_group_ids_are_never_trained_as_the_last_group(hybridize, ctx):
-    adv = AdversarialDebiasing(2, "equalized_odds", hidden_units=3)
+    adv = AdversarialDebiasing(2, constraint="equalized_odds", hidden_units=3)
     adv.initialize(mx.init.Xavier(), ctx=ctx)
     if hybridize:
         adv.hybridize()
@@ -265,7 +265,7 @@ def test_out_of_range_group_ids_are_never_trained_as_the_last_group(hybridize, c
 @pytest.mark.parametrize("hybridize", [False, True])
 @pytest.mark.parametrize("constraint", ["demographic_parity", "equalized_odds"])
 def test_infinite_logits_give_finite_gradients(constraint, hybridize, ctx):
-    adv = AdversarialDebiasing(2, constraint, alpha=1.0)
+    adv = AdversarialDebiasing(2, constraint=constraint, alpha=1.0)
     adv.initialize(mx.init.Xavier(), ctx=ctx)
     if hybridize:
         adv.hybridize()

@@ -38,7 +38,7 @@ def monitor():
                           group_names=["women", "men"], progress=False)
     for epoch, w in enumerate(([1.0, 0.0, 0.0], [1.0, 0.5, 0.0], [2.0, 0.0, 0.3])):
         net.weight.set_data(mx.nd.array([w]))
-        mon.evaluate(net, epoch)
+        mon.evaluate(net, epoch=epoch)
     return mon
 
 

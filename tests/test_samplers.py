@@ -182,7 +182,7 @@ def test_group_balanced_errors():
 # ------------------------------------------------------------------------------- sharding
 def test_shard_range_partitions():
     for n, parts in [(10, 3), (7, 7), (5, 2), (1000, 4)]:
-        ranges = [shard_range(n, parts, i) for i in range(parts)]
+        ranges = [shard_range(n, num_parts=parts, part_index=i) for i in range(parts)]
         assert ranges[0][0] == 0 and ranges[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
         sizes = [e - s for s, e in ranges]
@@ -202,7 +202,7 @@ def test_shards_draw_their_rows_with_global_weights():
         assert idx.min() >= start and idx.max() < end
         drawn.append(idx)
     # local rows with global counts give the same weights as the shard of the full arrays
-    start, end = shard_range(4000, 2, 1)
+    start, end = shard_range(4000, num_parts=2, part_index=1)
     local = ReweighingSampler(y[start:end], g[start:end], cell_counts=cell_counts(y, g))
     np.testing.assert_allclose(local.cell_weights_, reweighing_table(y, g))
     obs = _cell_freq(np.concatenate(drawn), y, g, 2).ravel()
@@ -422,7 +422,7 @@ def test_fairbatch_update_errors_and_sharding():
         FairBatchSampler(y, g, 2000)
     parts = [FairBatchSampler(y, g, 50, num_parts=2, part_index=i, seed=i) for i in range(2)]
     for i, p in enumerate(parts):
-        start, end = shard_range(1000, 2, i)
+        start, end = shard_range(1000, num_parts=2, part_index=i)
         rows = np.concatenate(list(p))
         assert rows.min() >= start and rows.max() < end and len(p) == 500 // 50
         np.testing.assert_allclose(p.lambdas_, FairBatchSampler(y, g, 50).lambdas_)

@@ -125,7 +125,7 @@ class BinaryAccuracy(mx.metric.EvalMetric):
     ('accuracy', 0.5)
     """
 
-    def __init__(self, threshold: float = 0.5, from_logits: bool = True,
+    def __init__(self, *, threshold: float = 0.5, from_logits: bool = True,
                  name: str = "binary_accuracy", output_names=None, label_names=None):
         self.threshold = check_number("threshold", threshold, low=0, high=1,
                                       low_inclusive=False, high_inclusive=False)
@@ -284,7 +284,7 @@ class GroupBatchProcessor(BatchProcessor):
     'training binary_accuracy'
     """
 
-    def __init__(self, group_aware: Optional[bool] = None,
+    def __init__(self, *, group_aware: Optional[bool] = None,
                  label_dtype: Optional[str] = "pred", label_with_group: bool = False):
         super().__init__()
         if group_aware is not None and not isinstance(group_aware, bool):
@@ -438,7 +438,7 @@ class FairnessValidationHandler(TrainBegin, EpochEnd):
     [0, 1]
     """
 
-    def __init__(self, fairness: FairnessMonitor, epoch_period: int = 1,
+    def __init__(self, fairness: FairnessMonitor, *, epoch_period: int = 1,
                  priority: float = -999):
         if not isinstance(fairness, FairnessMonitor):
             raise TypeError(f"fairness must be a FairnessMonitor, got {fairness!r}")
@@ -587,7 +587,7 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         Epochs left out as trivial models, and why.
     """
 
-    def __init__(self, fairness, max_gap: Optional[float] = None,
+    def __init__(self, fairness, *, max_gap: Optional[float] = None,
                  gap: str = "equalized_odds_difference", score: str = "accuracy",
                  path: Optional[Union[str, os.PathLike]] = None, restore: bool = True,
                  priority: float = -900):
@@ -687,7 +687,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         Epochs left out as trivial models, and why.
     """
 
-    def __init__(self, fairness, max_gap: Optional[float] = None,
+    def __init__(self, fairness, *, max_gap: Optional[float] = None,
                  gap: str = "equalized_odds_difference", score: str = "accuracy",
                  patience: int = 3, gap_patience: Optional[int] = None,
                  min_delta: float = 0.0, priority: float = -800):

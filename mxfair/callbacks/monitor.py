@@ -78,7 +78,7 @@ def _interactive() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def progress_enabled(progress: bool = True) -> bool:
+def progress_enabled(*, progress: bool = True) -> bool:
     """Whether a progress bar should be shown.
 
     ``progress`` must be true, and ``$MXFAIR_PROGRESS`` decides when set (off: ``0``,
@@ -89,10 +89,10 @@ def progress_enabled(progress: bool = True) -> bool:
     --------
     >>> import os
     >>> os.environ["MXFAIR_PROGRESS"] = "0"
-    >>> progress_enabled(True)
+    >>> progress_enabled(progress=True)
     False
     >>> os.environ["MXFAIR_PROGRESS"] = "1"
-    >>> progress_enabled(True), progress_enabled(False)
+    >>> progress_enabled(progress=True), progress_enabled(progress=False)
     (True, False)
     >>> del os.environ["MXFAIR_PROGRESS"]
     """
@@ -199,6 +199,7 @@ class FairnessMonitor:
         self,
         val_data: Iterable,
         num_groups: int,
+        *,
         ctx: Optional[Union[mx.Context, Sequence[mx.Context]]] = None,
         threshold: float = 0.5,
         bootstrap: int = 0,
@@ -238,7 +239,7 @@ class FairnessMonitor:
 
     # ------------------------------------------------------------- evaluation
     def _new_stats(self, ctx: mx.Context, device: int = 0) -> GroupStats:
-        return self._template.like(ctx, seed=self._replicate_seed(device))
+        return self._template.like(ctx=ctx, seed=self._replicate_seed(device))
 
     def _replicate_seed(self, device: int) -> Optional[int]:
         """Seed of the bootstrap weights of one device's shard: distinct per device and per
@@ -316,7 +317,7 @@ class FairnessMonitor:
             return stats
         return stats.allreduce(self.kvstore)
 
-    def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None,
+    def evaluate(self, net: mx.gluon.Block, *, epoch: Optional[int] = None,
                  log: Optional[logging.Logger] = None) -> FairnessReport:
         """Validate ``net`` once: statistics, report, one history record and one log line.
 
@@ -452,7 +453,7 @@ class FairnessMonitor:
 
     # --------------------------------------------------------------- progress
     def _progress_batches(self):
-        if not progress_enabled(self.progress):
+        if not progress_enabled(progress=self.progress):
             return self.val_data
         from tqdm.auto import tqdm
 
@@ -464,7 +465,7 @@ class FairnessMonitor:
                     leave=False, position=1 if self._epoch_bar is not None else 0)
 
     def _advance_epoch_bar(self, record: Dict[str, float]) -> None:
-        if not progress_enabled(self.progress):
+        if not progress_enabled(progress=self.progress):
             return
         if self._epoch_bar is None:
             from tqdm.auto import tqdm

@@ -96,7 +96,7 @@ def cell_weights(counts: np.ndarray, empty: str) -> np.ndarray:
     return weights
 
 
-def shard_range(length: int, num_parts: int = 1, part_index: int = 0) -> Tuple[int, int]:
+def shard_range(length: int, *, num_parts: int = 1, part_index: int = 0) -> Tuple[int, int]:
     """Rows ``[start, end)`` of part ``part_index`` when ``length`` rows are split in
     ``num_parts`` contiguous parts whose sizes differ by at most one.
 
@@ -112,7 +112,7 @@ def shard_range(length: int, num_parts: int = 1, part_index: int = 0) -> Tuple[i
 
     Examples
     --------
-    >>> [shard_range(10, 3, i) for i in range(3)]
+    >>> [shard_range(10, num_parts=3, part_index=i) for i in range(3)]
     [(0, 4), (4, 7), (7, 10)]
     """
     num_parts = check_positive_int("num_parts", num_parts)
@@ -220,7 +220,7 @@ class CellSampler(gluon.data.Sampler):
         self.num_classes = num_classes
         self.num_parts = check_positive_int("num_parts", num_parts)
         self.part_index = part_index
-        start, end = shard_range(len(y), num_parts, part_index)
+        start, end = shard_range(len(y), num_parts=num_parts, part_index=part_index)
         self._start, self._end = start, end
         # global counts (G, K): from the full arrays unless given
         self.cell_counts_ = (

@@ -213,7 +213,7 @@ class FairBatchSampler(CellSampler):
             yield batch.tolist()
 
     # ------------------------------------------------------------------------------ update
-    def cell_losses(self, probs: Optional[ArrayLike] = None,
+    def cell_losses(self, *, probs: Optional[ArrayLike] = None,
                     losses: Optional[ArrayLike] = None) -> np.ndarray:
         """Per-cell losses ``L[g, y]`` the update compares, from per-row model outputs.
 

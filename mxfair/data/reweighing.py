@@ -37,6 +37,7 @@ EmptyPolicy = Literal["raise", "zero"]
 def cell_counts(
     labels: ArrayLike,
     groups: ArrayLike,
+    *,
     num_groups: Optional[int] = None,
     num_classes: Optional[int] = None,
     sample_weight: Optional[ArrayLike] = None,
@@ -73,7 +74,7 @@ def cell_counts(
     return like_inputs(counts, labels, groups, sample_weight, dtype=np.float64)
 
 
-def weights_from_counts(cell_counts: ArrayLike, empty: EmptyPolicy = "raise"):
+def weights_from_counts(cell_counts: ArrayLike, *, empty: EmptyPolicy = "raise"):
     """Reweighing weight of each (group, label) cell from the cell counts: the one home of
     the formula.
 
@@ -112,6 +113,7 @@ def weights_from_counts(cell_counts: ArrayLike, empty: EmptyPolicy = "raise"):
 def reweighing_table(
     labels: ArrayLike,
     groups: ArrayLike,
+    *,
     num_groups: Optional[int] = None,
     num_classes: Optional[int] = None,
     sample_weight: Optional[ArrayLike] = None,
@@ -151,6 +153,7 @@ def reweighing_table(
 def reweighing_weights(
     labels: ArrayLike,
     groups: ArrayLike,
+    *,
     sample_weight: Optional[ArrayLike] = None,
     num_groups: Optional[int] = None,
     num_classes: Optional[int] = None,

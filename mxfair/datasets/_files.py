@@ -129,7 +129,7 @@ def _download(spec: RawFile, folder: Path) -> Path:
 
 
 def find_data_file(
-    name: str, root: Optional[Union[str, os.PathLike]] = None, download: bool = True
+    name: str, *, root: Optional[Union[str, os.PathLike]] = None, download: bool = True
 ) -> Path:
     """Path of raw data file ``name``, looked for in the documented order.
 

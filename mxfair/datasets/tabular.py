@@ -335,7 +335,7 @@ class TabularData:
             raise ValueError(UNKNOWN_SPLIT.format(value=split))
         return getattr(self, split)
 
-    def to_gluon(self, split: str = "train") -> gluon.data.ArrayDataset:
+    def to_gluon(self, *, split: str = "train") -> gluon.data.ArrayDataset:
         """A ``gluon.data.ArrayDataset`` yielding ``(x, y, group)`` for ``split``.
 
         ``x`` is float32 of shape (D,), ``y`` a float32 scalar (0.0 or 1.0) and ``group`` an
@@ -348,7 +348,7 @@ class TabularData:
         Examples
         --------
         >>> data = load_german(subsample=100)
-        >>> loader = gluon.data.DataLoader(data.to_gluon("train"), batch_size=32)
+        >>> loader = gluon.data.DataLoader(data.to_gluon(split="train"), batch_size=32)
         >>> x, y, g = next(iter(loader))
         >>> x.shape == (32, data.num_features), x.dtype, y.dtype, g.dtype
         (True, <class 'numpy.float32'>, <class 'numpy.float32'>, <class 'numpy.int64'>)

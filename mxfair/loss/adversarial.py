@@ -79,7 +79,7 @@ class GradientReversal(mx.gluon.HybridBlock):
     [-0.5, -0.5]
     """
 
-    def __init__(self, scale: float = 1.0, **kwargs):
+    def __init__(self, *, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
             self.scale_value = _state.new_scalar(self, "scale_value",
@@ -174,7 +174,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     #: ``GroupBatchProcessor`` may call the adversary once per step with per-device lists.
     takes_device_lists = True
 
-    def __init__(self, num_groups: int, constraint: str = "demographic_parity",
+    def __init__(self, num_groups: int, *, constraint: str = "demographic_parity",
                  alpha: float = 1.0, hidden_units: int = 0, num_classes: int = 2,
                  from_logits: bool = True, **kwargs):
         super().__init__(**kwargs)
@@ -200,7 +200,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
                                    self._needs_label, constraint, _MISSING_GROUP)
         self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
-            self.reversal = GradientReversal(alpha)
+            self.reversal = GradientReversal(scale=alpha)
             # Zhang et al.'s learned sharpness of the sigmoid the adversary sees.
             # Unused (and not trained) when pred holds probabilities.
             self.c = self.params.get("c", shape=(1,), init=mx.init.Constant(1.0),

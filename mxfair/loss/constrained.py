@@ -54,7 +54,7 @@ class LagrangeMultiplier:
     0.8
     """
 
-    def __init__(self, bound: float, lr: float = 1.0, init: float = 0.0,
+    def __init__(self, bound: float, *, lr: float = 1.0, init: float = 0.0,
                  max_value: Optional[float] = None):
         self.bound = check_number("bound", bound, low=0, high=1, high_inclusive=False)
         self.lr = check_number("lr", lr, low=0, low_inclusive=False)

@@ -172,7 +172,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     #: ``GroupBatchProcessor`` calls the loss once per step with the per-device lists.
     takes_device_lists = True
 
-    def __init__(self, num_groups: int, constraint: Union[str, Statistic] = "demographic_parity",
+    def __init__(self, num_groups: int, *, constraint: Union[str, Statistic] = "demographic_parity",
                  penalty: Union[str, Penalty] = "squared", lam: float = 1.0,
                  base_loss: Optional[mx.gluon.loss.Loss] = None, from_logits: bool = True,
                  num_classes: int = 2, check_groups: bool = False,
@@ -374,11 +374,15 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                 f"num_classes={self._num_classes}, from_logits={self._from_logits})")
 
 
-def fairness_penalty(pred, group, label=None, *, num_groups: int,
+def fairness_penalty(pred, *, group, label=None, num_groups: int,
                      constraint: Union[str, Statistic] = "demographic_parity",
                      penalty: Union[str, Penalty] = "squared", from_logits: bool = True,
                      num_classes: int = 2, sample_weight=None):
     """The batch fairness penalty alone (what ``FairnessRegularizedLoss`` adds, before ``lam``).
+
+    ``label`` and ``group`` are keyword-only: both are arrays of small integers, and this
+    function took them as ``(pred, group, label)`` before, where the losses take
+    ``(pred, label, group)``; a positional call could swap them without an error.
 
     Parameters
     ----------
@@ -404,10 +408,10 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     --------
     >>> import numpy as np
     >>> logits = np.array([2.0, -2.0, 2.0, 2.0])
-    >>> round(fairness_penalty(logits, np.array([0, 0, 1, 1]), num_groups=2,
+    >>> round(fairness_penalty(logits, group=np.array([0, 0, 1, 1]), num_groups=2,
     ...                        penalty="absolute"), 4)
     0.3808
-    >>> fairness_penalty(np.array([1.0, 0.0, 1.0, 1.0]), np.array([0, 0, 1, 1]),
+    >>> fairness_penalty(np.array([1.0, 0.0, 1.0, 1.0]), group=np.array([0, 0, 1, 1]),
     ...                  num_groups=2, penalty="absolute", from_logits=False)
     0.5
     """
@@ -498,6 +502,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
     """
 
     def __init__(self, num_groups: int, bound: float,
+                 *,
                  constraint: Union[str, Statistic] = "demographic_parity",
                  penalty: Union[str, Penalty] = "absolute", lr: float = 1.0,
                  lam_init: float = 0.0, lam_max: Optional[float] = None,
@@ -598,7 +603,7 @@ class ConstrainedFairLoss(FairnessRegularizedLoss):
         """Forget the accumulated totals (``update_multiplier`` does this)."""
         self._totals = None
 
-    def update_multiplier(self, gap: Optional[float] = None) -> float:
+    def update_multiplier(self, *, gap: Optional[float] = None) -> float:
         """Dual-ascent step: ``lam <- clip(lam + lr * (gap - bound), 0, lam_max)``.
 
         Parameters

@@ -291,7 +291,7 @@ def group_totals(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
             group_sums(F, weights, onehot))
 
 
-def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
+def hard_predictions(F, probs: Tensor, *, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
     """Hard decisions with the shape of ``probs``: ``p >= threshold`` for a binary task
     (shape (N, 1)), else the one-hot arg-max (shape (N, K)). A statistic of these gives the
     measured rate (what fairness metrics report) rather than the soft one.
@@ -405,8 +405,8 @@ def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
     return rates, overall, den
 
 
-def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
-               shared_weights: Optional[bool] = None) -> Tuple[Tensor, Tensor]:
+def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
+               ) -> Tuple[Tensor, Tensor]:
     """Each group's rate minus the overall rate, 0 for absent groups, and the presence mask.
 
     ``rate_gaps`` of the ``group_totals``: one matrix product over the rows, then (G, C) work.
@@ -418,9 +418,6 @@ def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
     values, weights : Tensor
         From a statistic's ``terms`` (see ``group_totals``).
     onehot : Tensor, shape (N, G)
-    shared_weights : bool, optional
-        Not needed (the shapes of the totals follow from ``weights``); accepted for callers of
-        earlier versions.
 
     Returns
     -------

@@ -146,7 +146,7 @@ equalized_odds_difference = SIGNED.make(
     _DATA + f">>> round(equalized_odds_difference{_CALL}\n0.5")
 
 
-def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> float:
+def generalized_entropy_from_counts(counts: np.ndarray, *, alpha: float = 2.0) -> float:
     """Generalised entropy index of the benefits b = ŷ − y + 1, from binary confusion counts.
 
     b is 0 for a false negative, 1 for a correct prediction and 2 for a false positive, so the
@@ -231,7 +231,7 @@ def generalized_entropy_index(y_true: Any, y_pred: Any, *, alpha: float = 2.0,
     0.25
     """
     rep = group_report(y_true, y_pred, sample_weight=sample_weight, pos_label=pos_label)
-    return generalized_entropy_from_counts(rep.counts, alpha)
+    return generalized_entropy_from_counts(rep.counts, alpha=alpha)
 
 
 def theil_index(y_true: Any, y_pred: Any, *, sample_weight: Any = None,

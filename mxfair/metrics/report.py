@@ -51,6 +51,7 @@ RATE_NAMES = (
     "balanced_accuracy",
 )
 HISTOGRAM_RATES = ("auc", "ece")
+_ODDS_RATES = ("true_positive_rate", "false_positive_rate")  # what equalized odds compares
 #: The figures of :meth:`FairnessReport.summary`, in order (the two AUC figures need score
 #: histograms or exact rows; with bootstrap replicates each also has ``_lo``/``_hi``).
 SUMMARY_KEYS = (
@@ -281,7 +282,7 @@ def _sorted_auc(s, y, w, seg, num_segments: int) -> np.ndarray:
     return nan_divide(num, n_pos * seg_neg)
 
 
-def group_gap(values: np.ndarray, overall: Optional[np.ndarray] = None, *,
+def group_gap(values: np.ndarray, *, overall: Optional[np.ndarray] = None,
               kind: str = "difference", method: str = "between_groups", multi: bool = False,
               required: Optional[np.ndarray] = None) -> np.ndarray:
     """The gap over groups of per-group values: the one definition of a difference or a ratio.
@@ -378,7 +379,7 @@ def _headline_values(by_group: Dict[str, np.ndarray], overall: Dict[str, np.ndar
         return _keep_groups(by_group[name], keep, not binary)
 
     def gap(name, kind="difference"):
-        return group_gap(rate(name), overall[name], kind=kind, multi=not binary,
+        return group_gap(rate(name), overall=overall[name], kind=kind, multi=not binary,
                          required=req.get(name))
 
     acc = overall["accuracy"]
@@ -455,13 +456,13 @@ class FairnessReport:
     def __init__(
         self,
         counts: np.ndarray,
+        *,
         hist: Optional[np.ndarray] = None,
         score_sums: Optional[np.ndarray] = None,
         boot_counts: Optional[np.ndarray] = None,
         boot_hist: Optional[np.ndarray] = None,
         boot_score_sums: Optional[np.ndarray] = None,
         group_names: Optional[Sequence[str]] = None,
-        *,
         min_count: float = 0,
         exact_rows: Optional[np.ndarray] = None,
         invalid_counts: Optional[Dict[str, float]] = None,
@@ -681,7 +682,7 @@ class FairnessReport:
         undefined = np.isnan(values) if values.ndim == 1 else np.isnan(values).any(axis=1)
         return float("nan") if (undefined & self._fixed_required[metric]).any() else gap
 
-    def difference(self, metric: str, method: str = "between_groups") -> float:
+    def difference(self, metric: str, *, method: str = "between_groups") -> float:
         """Largest gap of ``metric`` between groups (fairlearn's ``MetricFrame.difference``).
 
         ``between_groups``: max − min over groups; ``to_overall``: max |m_g − m_overall|.
@@ -691,11 +692,11 @@ class FairnessReport:
         """
         check_choice("method", method, DIFFERENCE_METHODS)
         values = self._defined(metric, "difference")
-        gap = float(group_gap(values, self._overall[metric][0], kind="difference",
+        gap = float(group_gap(values, overall=self._overall[metric][0], kind="difference",
                               method=method, multi=values.ndim == 2))
         return self._fixed_gap(metric, gap)
 
-    def ratio(self, metric: str, method: str = "between_groups") -> float:
+    def ratio(self, metric: str, *, method: str = "between_groups") -> float:
         """Smallest ratio of ``metric`` between groups (fairlearn's ``MetricFrame.ratio``).
 
         ``between_groups``: min / max over groups; ``to_overall``: min of
@@ -704,24 +705,25 @@ class FairnessReport:
         """
         check_choice("method", method, DIFFERENCE_METHODS)
         values = self._defined(metric, "ratio")
-        gap = float(group_gap(values, self._overall[metric][0], kind="ratio", method=method,
+        gap = float(group_gap(values, overall=self._overall[metric][0], kind="ratio",
+                              method=method,
                               multi=values.ndim == 2))
         return self._fixed_gap(metric, gap)
 
-    def equalized_odds_difference(self, method: str = "between_groups",
+    def equalized_odds_difference(self, *, method: str = "between_groups",
                                   agg: str = "worst_case") -> float:
         """max (``worst_case``) or mean of the TPR and FPR differences (an undefined one is
         left out)."""
         check_choice("agg", agg, AGGREGATES)
-        gaps = [self.difference(m, method) for m in ("true_positive_rate", "false_positive_rate")]
+        gaps = [self.difference(m, method=method) for m in _ODDS_RATES]
         return _aggregate(gaps, np.nanmax if agg == "worst_case" else np.nanmean)
 
-    def equalized_odds_ratio(self, method: str = "between_groups",
+    def equalized_odds_ratio(self, *, method: str = "between_groups",
                              agg: str = "worst_case") -> float:
         """min (``worst_case``) or mean of the TPR and FPR ratios (an undefined one is left
         out)."""
         check_choice("agg", agg, AGGREGATES)
-        gaps = [self.ratio(m, method) for m in ("true_positive_rate", "false_positive_rate")]
+        gaps = [self.ratio(m, method=method) for m in _ODDS_RATES]
         return _aggregate(gaps, np.nanmin if agg == "worst_case" else np.nanmean)
 
     def worst_group(self, metric: str) -> Tuple[str, float]:
@@ -801,8 +803,8 @@ class FairnessReport:
                 for r, c in enumerate(self.boot_counts):
                     rep = FairnessReport(
                         c,
-                        None if self.boot_hist is None else self.boot_hist[r],
-                        None if self.boot_hist is None else self.boot_score_sums[r],
+                        hist=None if self.boot_hist is None else self.boot_hist[r],
+                        score_sums=None if self.boot_hist is None else self.boot_score_sums[r],
                         group_names=self.group_names,
                     )
                     rep._fixed_keep = np.ones(self.num_groups, bool) if keep is None else keep
@@ -880,6 +882,7 @@ class FairnessReport:
         return out
 
     def interval(self, quantity: Union[str, Callable[["FairnessReport"], float]],
+                 *,
                  level: float = 0.95) -> np.ndarray:
         """Bootstrap percentile interval of a figure.
 

@@ -244,6 +244,7 @@ class GroupStats:
     def __init__(
         self,
         num_groups: int,
+        *,
         num_classes: int = 2,
         threshold: float = 0.5,
         num_bins: int = 0,
@@ -574,7 +575,7 @@ class GroupStats:
         self._rows.extend(r.as_in_context(self.ctx) for r in other._rows)
         return self
 
-    def like(self, ctx: Optional[mx.Context] = None, seed: Any = _SAME_SEED) -> "GroupStats":
+    def like(self, *, ctx: Optional[mx.Context] = None, seed: Any = _SAME_SEED) -> "GroupStats":
         """An empty GroupStats with the same settings (groups, classes, threshold, bins,
         bootstrap, seed, from_logits, group names, bin scale, exact_auc, min_count).
 
@@ -625,7 +626,7 @@ class GroupStats:
         return [self._raw[k] for k in _STATE if k in self._raw]
 
     # ----------------------------------------------------------------- report
-    def report(self, min_count: Optional[float] = None):
+    def report(self, *, min_count: Optional[float] = None):
         """Derive every rate and gap: a :class:`FairnessReport` (one host synchronisation).
 
         Parameters

@@ -101,7 +101,7 @@ class GroupThreshold(HybridBlock):
     array([ 1.,  0., nan], dtype=float32)
     """
 
-    def __init__(self, num_groups: int, num_bins: int = 0,
+    def __init__(self, num_groups: int, *, num_bins: int = 0,
                  mode: Literal["random", "deterministic", "probability"] = "random",
                  prefix: Optional[str] = None, params: Any = None, from_logits: bool = True):
         super().__init__(prefix=prefix, params=params)
@@ -210,6 +210,7 @@ class ThresholdedNet(HybridBlock):
     """
 
     def __init__(self, net: HybridBlock, threshold: GroupThreshold,
+                 *,
                  from_logits: Optional[bool] = None, prefix: Optional[str] = None,
                  params: Any = None):
         super().__init__(prefix=prefix, params=params)
@@ -243,6 +244,7 @@ class ThresholdedNet(HybridBlock):
 
 
 def with_thresholds(net: HybridBlock, threshold: GroupThreshold,
+                    *,
                     from_logits: Optional[bool] = None) -> ThresholdedNet:
     """Append a fitted :class:`GroupThreshold` to a trained scorer (see :class:`ThresholdedNet`).
 

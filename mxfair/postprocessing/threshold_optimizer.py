@@ -190,7 +190,7 @@ class ThresholdOptimizer:
     >>> groups = rng.randint(0, 2, 2000)
     >>> labels = (rng.rand(2000) < 0.3 + 0.3 * groups).astype(int)
     >>> scores = np.clip(0.35 * labels + 0.15 * groups + 0.5 * rng.rand(2000), 0, 1)
-    >>> opt = ThresholdOptimizer("demographic_parity", from_logits=False)  # probabilities
+    >>> opt = ThresholdOptimizer(constraint="demographic_parity", from_logits=False)
     >>> opt = opt.fit(scores, labels, groups)
     >>> bool(opt.constraint_gap_ < 1e-9)
     True
@@ -202,6 +202,7 @@ class ThresholdOptimizer:
 
     def __init__(
         self,
+        *,
         constraint: ConstraintName = "demographic_parity",
         objective: Literal["accuracy", "balanced_accuracy"] = "accuracy",
         tolerance: float = 0.0,
@@ -223,7 +224,7 @@ class ThresholdOptimizer:
                 f"from_logits={self.from_logits})")
 
     # ------------------------------------------------------------------- fit
-    def fit(self, scores: Any, labels: Any, groups: Any, sample_weight: Any = None,
+    def fit(self, scores: Any, labels: Any, groups: Any, *, sample_weight: Any = None,
             num_groups: Optional[int] = None) -> "ThresholdOptimizer":
         """Fit the thresholds on held-out scores.
 
@@ -419,6 +420,7 @@ class ThresholdOptimizer:
         return q if is_ndarray(scores) else q.asnumpy()
 
     def predict(self, scores: Any, groups: Any,
+                *,
                 random_state: Union[None, int, np.random.RandomState] = None):
         """Randomised decisions: positive where a uniform draw is below the positive probability.
 
@@ -444,7 +446,7 @@ class ThresholdOptimizer:
         return decided if is_ndarray(scores) else decided.asnumpy().astype(np.int64)
 
     # ---------------------------------------------------------------- export
-    def to_block(self, mode: Literal["random", "deterministic", "probability"] = "random",
+    def to_block(self, *, mode: Literal["random", "deterministic", "probability"] = "random",
                  ctx: Optional[mx.Context] = None, prefix: Optional[str] = None
                  ) -> GroupThreshold:
         """A :class:`GroupThreshold` block holding the fitted rule, initialised on ``ctx``
@@ -497,7 +499,8 @@ class ThresholdOptimizer:
         missing = [k for k in JSON_KEYS if k not in doc]
         if missing:
             raise ValueError(BAD_FORMAT.format(why=f"missing key(s) {missing}"))
-        opt = cls(doc["constraint"], doc["objective"], doc["tolerance"], doc["grid_size"],
+        opt = cls(constraint=doc["constraint"], objective=doc["objective"],
+                  tolerance=doc["tolerance"], grid_size=doc["grid_size"],
                   from_logits=doc.get("from_logits", False))
         try:
             thresholds = np.array(doc["thresholds"], dtype=np.float64).reshape(-1, 2)
