@@ -925,6 +925,9 @@ def _plot(fn, *args, **kw):
 
 
 add("plot.plot_history", "an empty history", lambda: _plot("plot_history", []), ("history",))
+add("plot.plot_histories", "a run without the key",
+    lambda: _plot("plot_histories", {"run": [{"epoch": 0, "accuracy": 0.5}]}, keys=["auc"]),
+    ("auc",))
 add("plot.pareto_front", "gaps and scores of different lengths",
     lambda: _plot("pareto_front", [0.1, 0.2], [0.5]), ("gaps", "scores"))
 add("plot.plot_pareto", "runs given as a list",
