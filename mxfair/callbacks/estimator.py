@@ -522,6 +522,14 @@ class _HistoryReader:
         self.max_gap = None if max_gap is None else check_number("max_gap", max_gap, low=0)
         self._seen = 0
 
+    def _reset_reader(self) -> None:
+        """Forget the skipped epochs; read only records that appear from now on."""
+        self.skipped_: List[tuple] = []
+        self._seen = len(_history_of(self.fairness))
+
+    def train_begin(self, estimator, *args, **kwargs):
+        self._reset()
+
     def _new_record(self) -> Optional[Dict[str, float]]:
         """The newest record if it appeared since the last call, else None."""
         history = _history_of(self.fairness)
@@ -601,11 +609,7 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         self.best_epoch: Optional[int] = None
         self.best_record: Optional[Dict[str, float]] = None
         self.best_params: Optional[Dict[str, List[mx.nd.NDArray]]] = None
-        self.skipped_: List[tuple] = []
-        self._seen = len(_history_of(self.fairness))
-
-    def train_begin(self, estimator, *args, **kwargs):
-        self._reset()
+        self._reset_reader()
 
     def epoch_end(self, estimator, *args, **kwargs):
         record = self._new_record()
@@ -706,11 +710,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         self.previous_gap: Optional[float] = None
         self.stopped_epoch: Optional[int] = None
         self.stop_reason: Optional[str] = None
-        self.skipped_: List[tuple] = []
-        self._seen = len(_history_of(self.fairness))
-
-    def train_begin(self, estimator, *args, **kwargs):
-        self._reset()
+        self._reset_reader()
 
     def epoch_end(self, estimator, *args, **kwargs):
         record = self._new_record()

@@ -1,6 +1,6 @@
 """FairnessReport: every per-group rate and every gap, derived from GroupStats counts.
 
-This module is the one home of the metric definitions (``../shared/METRICS.md``): per-group rates
+This module is the one home of the metric definitions (docs/api.md lists them): per-group rates
 from confusion counts, AUC and calibration error from score histograms, and the fairlearn gap
 conventions (``difference`` / ``ratio`` with ``method="between_groups" | "to_overall"``).
 
