@@ -45,7 +45,8 @@ class ZeroLoss(gluon.loss.Loss):
 
 
 def penalty_loss(constraint, penalty):
-    return FairnessRegularizedLoss(2, constraint, penalty, lam=1.0, base_loss=ZeroLoss())
+    return FairnessRegularizedLoss(2, constraint=constraint, penalty=penalty, lam=1.0,
+                                   base_loss=ZeroLoss())
 
 
 def supports_lists() -> bool:
@@ -92,7 +93,8 @@ def train_logreg(data, lam, epochs=3, seed=0):
     net = gluon.nn.Dense(1)
     net.initialize(mx.init.Xavier())
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-2})
-    loss_fn = FairnessRegularizedLoss(2, "demographic_parity", "absolute", lam=lam)
+    loss_fn = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="absolute",
+                                      lam=lam)
     X, y, g = (mx.nd.array(a) for a in (data.train.X, data.train.y, data.train.groups))
     rng = np.random.RandomState(seed)
     for _ in range(epochs):
@@ -197,7 +199,7 @@ def step_time_table(data, with_lists, rounds=15, steps=20):
                 gluon.nn.Dense(1))
         net.initialize(mx.init.Xavier(), ctx=ctxs)
         net.hybridize(static_alloc=True, static_shape=True)
-        loss_fn = FairnessRegularizedLoss(2, "demographic_parity", "absolute")
+        loss_fn = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="absolute")
         loss_fn.hybridize(static_alloc=True, static_shape=True)
         trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3})
         data_b = [[gluon.utils.split_and_load(mx.nd.array(a[s * BATCH:(s + 1) * BATCH]), ctxs)

@@ -46,7 +46,7 @@ import numpy as np
 from mxfair.metrics import GroupStats
 
 RESULTS = Path(__file__).resolve().parent / "results" / "metrics.md"
-EXACTNESS = RESULTS.with_name("metrics_exactness.md")  # not spliced into the README
+EXACTNESS = RESULTS.with_name("metrics_exactness.md")  # not spliced into docs/benchmarks.md
 BATCH = 65_536
 
 

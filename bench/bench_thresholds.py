@@ -30,10 +30,11 @@ from typing import Callable, Dict, List
 import mxnet as mx
 import numpy as np
 
+from mxfair import CONSTRAINTS
 from mxfair._constraints import FAIRLEARN_THRESHOLD_NAMES
 from mxfair.datasets import load_adult
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
+from mxfair.postprocessing import ThresholdOptimizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "thresholds.md"
 
@@ -106,7 +107,7 @@ def quality_on_adult(constraints: List[str]) -> List[str]:
             t_fl = time.perf_counter() - t0
             q_fl = fl._pmf_predict(data.test.X, sensitive_features=g)[:, 1]
         t0 = time.perf_counter()
-        ours = ThresholdOptimizer(constraint, from_logits=False).fit(val_s, data.val.y,
+        ours = ThresholdOptimizer(constraint=constraint, from_logits=False).fit(val_s, data.val.y,
                                                                      data.val.groups)
         t_mx = time.perf_counter() - t0
         acc_fl, gap_fl = _figures(q_fl, y, g, constraint)
@@ -135,7 +136,7 @@ def _fit_fairlearn(constraint, X, labels, groups):
 
 
 def _fit_mxfair(constraint, scores, labels, groups):
-    return ThresholdOptimizer(constraint, from_logits=False).fit(scores, labels, groups)
+    return ThresholdOptimizer(constraint=constraint, from_logits=False).fit(scores, labels, groups)
 
 
 def _median_time(fn: Callable[[], object], reps: int, budget: float = np.inf) -> float:
@@ -166,7 +167,8 @@ def speed(sizes: List[int], constraints: List[str], reps: int, budget: float) ->
         for constraint in constraints:
             run_fl = partial(_fit_fairlearn, constraint, X, labels, groups)
             run_mx = partial(_fit_mxfair, constraint, scores, labels, groups)
-            run_stats = partial(ThresholdOptimizer(constraint, from_logits=False).fit_stats,
+            run_stats = partial(ThresholdOptimizer(constraint=constraint,
+                                                   from_logits=False).fit_stats,
                                 stats)
             run_mx()  # warm-up (first MXNet calls)
             t_fl, n_fl = _median_time(run_fl, reps, budget)

@@ -75,7 +75,7 @@ def mean_loss(net, loss_fn, batches, kv, ctx) -> float:
         x, y, g = (a.as_in_context(ctx) for a in (x, y, g))
         loss = loss_fn(net(x), y, g)
         total += [float(loss.sum().asscalar()), loss.shape[0]]
-    total = dist.allreduce_array(kv, "example/loss", total)
+    total = dist.allreduce_array(total, kv, key="example/loss")
     return float(total[0] / total[1])
 
 
@@ -101,7 +101,7 @@ def main(argv=None, kv=None) -> int:
     order = np.random.RandomState(args.seed).permutation(len(train.y))
     order = order[: len(order) // size * size]
     x_all, y_all, g_all = train.X[order], train.y[order], train.groups[order]
-    lo, hi = shard_range(len(y_all), size, rank)
+    lo, hi = shard_range(len(y_all), num_parts=size, part_index=rank)
     x_tr, y_tr, g_tr = x_all[lo:hi], y_all[lo:hi], g_all[lo:hi]
     if args.reweigh:
         counts = dist.global_cell_counts(y_tr, g_tr, kv, num_groups=2)
@@ -117,7 +117,7 @@ def main(argv=None, kv=None) -> int:
                                        last_batch="discard")
     plain_loader = gluon.data.DataLoader(gluon.data.ArrayDataset(
         x_tr, y_tr.astype("float32"), g_tr), batch_size=1024)
-    v_lo, v_hi = shard_range(len(val.y), size, rank)
+    v_lo, v_hi = shard_range(len(val.y), num_parts=size, part_index=rank)
     val_loader = gluon.data.DataLoader(gluon.data.ArrayDataset(
         val.X[v_lo:v_hi], val.y[v_lo:v_hi], val.groups[v_lo:v_hi]), batch_size=1024)
 
@@ -158,7 +158,7 @@ def main(argv=None, kv=None) -> int:
             # Gradients are summed over devices and workers: normalise by the global batch.
             trainer.step(x.shape[0] * size)
             total += [sum(float(loss.sum().asscalar()) for loss in losses), x.shape[0]]
-        total = dist.allreduce_array(kv, "example/epoch_loss", total)
+        total = dist.allreduce_array(total, kv, key="example/epoch_loss")
         logging.info("epoch %d  train loss %.4f  (%d rows, %.1f s)", epoch,
                      total[0] / total[1], total[1], time.time() - start)
         report = monitor.evaluate(net, epoch=epoch)  # logs the global fairness report

@@ -1,4 +1,16 @@
-"""Input checks shared by the package, and their error messages (tests match these)."""
+"""Input checks shared by the package, and their error messages (tests match these).
+
+One helper per kind of check, one message style: ``"{name} must be {what is expected}, got
+{what was found}"`` (with what to do where it is not obvious). Scalars: :func:`check_int`,
+:func:`check_positive_int`, :func:`check_number`, :func:`check_flag`, :func:`check_choice`,
+:func:`check_seed`. Arrays: :func:`check_same_length`, :func:`check_not_empty`,
+:func:`check_numeric` (strings where numbers are expected), :func:`check_ids` (group ids and
+class labels), :func:`check_sample_weight`, :func:`check_scores` (the score convention),
+:func:`check_binary_labels` (fairlearn's rule), :func:`check_pred_columns` (score shapes).
+These run on the host (they synchronise for NDArray input): in ``fit``, sampler init and host
+functions. Inside a graph, rows are checked by the F-generic helpers of ``mxfair._ops``
+(``invalid_ids``, ``nonfinite``, ``outside_unit``, ``invalid_weights``) and counted instead.
+"""
 import numbers
 import warnings
 from typing import Any, Optional
@@ -9,22 +21,98 @@ from ._ops import to_numpy
 
 __all__: list = []
 
-LENGTH_MISMATCH = "{a} has {n} rows but {b} has {m}; they must have the same length"
-NOT_POSITIVE_INT = "{name} must be a positive integer, got {value!r}"
+# ------------------------------------------------------------------------------- messages
+#: The one template of a scalar that is not what it should be.
+NOT_EXPECTED = "{name} must be {expected}, got {value!r}"
 NOT_IN_CHOICES = "{name} must be one of {choices}, got {value!r}"
-NOT_A_NUMBER = "{name} must be {expected}, got {value!r}"
+LENGTH_MISMATCH = "{a} has {n} rows but {b} has {m}; they must have the same length"
+EMPTY_INPUT = "{name} is empty: at least one row is needed"
+#: Strings or objects where numeric ids are expected (one message for the whole package).
 IDS_NOT_NUMERIC = (
     "{name} must hold numeric ids, got strings/objects (dtype {dtype}); encode them with "
     "mxfair.GroupEncoder"
 )
+#: Strings or objects where numbers other than ids are expected (sample weights).
 NOT_NUMERIC = "{name} must hold numbers, got strings/objects (dtype {dtype})"
+IDS_NOT_FINITE = "{prefix}{what} must be integers {allowed}, got {count} NaN or infinite value(s)"
+IDS_NOT_INTEGER = (
+    "{prefix}{what} must be integers {allowed}, got non-integer values such as {values}"
+)
+IDS_OUT_OF_RANGE = "{prefix}{what} must be integers {allowed}, got values in [{lo}, {hi}]"
+BAD_WEIGHTS = "{name} must be finite and >= 0, got {what}"
+SCORES_NOT_FINITE = (
+    "{name} must be finite, got {count} NaN or infinite value(s) (did the net diverge?)"
+)
+SCORES_NOT_PROBABILITIES = (
+    "{name} must be probabilities in [0, 1] with from_logits=False, got values in [{lo}, {hi}]; "
+    "pass from_logits=True for a net's raw output (logits)"
+)
+SCORES_LOOK_LIKE_PROBABILITIES = (
+    "every one of the {count} {name} lies in [0, 1]: they look like probabilities, but "
+    "from_logits=True applies a sigmoid to them; pass from_logits=False if they are "
+    "probabilities"
+)
+BAD_SEED = (
+    "{name} must be None, an int in [0, 2**32) or a sequence of such ints (what "
+    "numpy.random.RandomState accepts), got {value!r}"
+)
+PRED_COLUMNS = (
+    "{name} has {cols} columns but num_classes={k}: pass num_classes={cols} for {cols}-class "
+    "scores ({binary})"
+)
+PRED_SHAPE = "{name} must have shape {shapes}, got shape {shape}"
+PRED_TWO_COLUMNS = (
+    "{name} has 2 columns, but with num_classes=2 it takes one logit per row, shape (N,) or "
+    "(N, 1) (a net ending in Dense(1)); for a two-column softmax output pass "
+    "{name}[:, 1] - {name}[:, 0], the logit of class 1"
+)
+PRED_ONE_COLUMN = (
+    "{name} has shape {shape}, one score per row, but num_classes={k} needs (N, {k}) scores; "
+    "for a binary task pass num_classes=2"
+)
+#: Scores of fewer rows than this never trigger SCORES_LOOK_LIKE_PROBABILITIES: a handful of
+#: logits can all lie in [0, 1] by chance, a few dozen of a trained net hardly.
+LOOKS_LIKE_MIN_ROWS = 20
+
+
+# -------------------------------------------------------------------------------- scalars
+def check_int(name: str, value: Any, *, low: int = 0) -> int:
+    """Return an integer ``>= low`` (Python or NumPy; not a bool) as int, or ValueError.
+
+    Examples
+    --------
+    >>> check_int("num_bins", 0), check_int("num_classes", 3, low=2)
+    (0, 3)
+    >>> check_int("bootstrap", 1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: bootstrap must be a non-negative integer, got 1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        expected = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            low, f"an integer >= {low}")
+        raise ValueError(NOT_EXPECTED.format(name=name, expected=expected, value=value))
+    return int(value)
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as int, or raise ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(NOT_POSITIVE_INT.format(name=name, value=value))
-    return int(value)
+    """``check_int(name, value, low=1)``: sizes and counts (``num_groups``, ``batch_size``)."""
+    return check_int(name, value, low=1)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """Return ``value`` when it is True or False (Python or NumPy), else TypeError.
+
+    Examples
+    --------
+    >>> check_flag("replacement", "yes")
+    Traceback (most recent call last):
+    ...
+    TypeError: replacement must be True or False, got 'yes'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(NOT_EXPECTED.format(name=name, expected="True or False", value=value))
+    return bool(value)
 
 
 def _range_text(low, high, low_inclusive: bool, high_inclusive: bool) -> str:
@@ -66,7 +154,7 @@ def check_number(name: str, value: Any, *, low: Optional[float] = None,
     Raises
     ------
     ValueError
-        ``NOT_A_NUMBER``: ``"{name} must be {range}, got {value!r}"``, where the range reads
+        ``NOT_EXPECTED``: ``"{name} must be {range}, got {value!r}"``, where the range reads
         e.g. ``a finite number >= 0``, ``a finite number > 0`` or ``a number in [0, 1)``.
 
     Examples
@@ -88,7 +176,7 @@ def check_number(name: str, value: Any, *, low: Optional[float] = None,
         ok = False
     if not ok:
         expected = _range_text(low, high, low_inclusive, high_inclusive)
-        raise ValueError(NOT_A_NUMBER.format(name=name, expected=expected, value=value))
+        raise ValueError(NOT_EXPECTED.format(name=name, expected=expected, value=value))
     return number
 
 
@@ -113,65 +201,18 @@ def check_same_length(**arrays) -> int:
     return n if n is not None else 0
 
 
-def check_group_ids(groups, num_groups: Optional[int],
-                    copy: Optional[np.ndarray] = None, name: str = "group ids") -> np.ndarray:
-    """Check host-side that group ids are integers in ``[0, num_groups)``; return them as int64.
-
-    ``check_ids(name, groups, num_groups, what="group ids")`` (strings: TypeError pointing to
-    GroupEncoder; NaN, non-integer and out-of-range ids: ValueError). With the default ``name``
-    the message reads ``"group ids must be integers in [0, G), ..."``; pass the argument's name
-    (``name="groups"``) to have it named first. This is a host check (it synchronises); call it
-    in ``fit``/sampler init, not per batch in a training loop.
-    """
-    return check_ids(name, groups if copy is None else copy, num_groups, what="group ids")
-
-
-# ----------------------------------------------------------------------------- ids and labels
-#: Strings or objects where numeric ids are expected (one message for the whole package).
-IDS_NOT_NUMERIC = (
-    "{name} must hold numeric ids, got strings/objects (dtype {dtype}); encode them with "
-    "mxfair.GroupEncoder"
-)
-#: Strings or objects where numbers other than ids are expected (sample weights).
-NOT_NUMERIC = "{name} must hold numbers, got strings/objects (dtype {dtype})"
-IDS_NOT_FINITE = "{prefix}{what} must be integers {allowed}, got {count} NaN or infinite value(s)"
-IDS_NOT_INTEGER = (
-    "{prefix}{what} must be integers {allowed}, got non-integer values such as {values}"
-)
-IDS_OUT_OF_RANGE = "{prefix}{what} must be integers {allowed}, got values in [{lo}, {hi}]"
-BAD_WEIGHTS = "{name} must be finite and >= 0, got {what}"
-EMPTY_INPUT = "{name} is empty: at least one row is needed"
-SCORES_NOT_FINITE = (
-    "{name} must be finite, got {count} NaN or infinite value(s) (did the net diverge?)"
-)
-SCORES_NOT_PROBABILITIES = (
-    "{name} must be probabilities in [0, 1] with from_logits=False, got values in [{lo}, {hi}]; "
-    "pass from_logits=True for a net's raw output (logits)"
-)
-SCORES_LOOK_LIKE_PROBABILITIES = (
-    "every one of the {count} {name} lies in [0, 1]: they look like probabilities, but "
-    "from_logits=True applies a sigmoid to them; pass from_logits=False if they are "
-    "probabilities"
-)
-BAD_SEED = (
-    "{name} must be None, an int in [0, 2**32) or a sequence of such ints (what "
-    "numpy.random.RandomState accepts), got {value!r}"
-)
-#: Scores of fewer rows than this never trigger SCORES_LOOK_LIKE_PROBABILITIES: a handful of
-#: logits can all lie in [0, 1] by chance, a few dozen of a trained net hardly.
-LOOKS_LIKE_MIN_ROWS = 20
-
-
+# ------------------------------------------------------------------------------- arrays
 def _allowed(bound: Optional[int]) -> str:
     return f"in [0, {bound})" if bound is not None else ">= 0"
 
 
-def check_numeric(name: str, values: Any, ids: bool = True) -> np.ndarray:
+def check_numeric(name: str, values: Any, *, ids: bool = True, flat: bool = True) -> np.ndarray:
     """``values`` as a flat NumPy array of a numeric dtype, or TypeError ``IDS_NOT_NUMERIC``.
 
     Strings, bytes and objects that are not numbers (``None`` and NaN in an object array become
     NaN) are refused with the one message that points to :class:`mxfair.GroupEncoder` (with
-    ``ids=False``, for numbers that are not ids such as weights: ``NOT_NUMERIC``). This
+    ``ids=False``, for numbers that are not ids such as weights: ``NOT_NUMERIC``); with
+    ``flat=False`` the array keeps its shape. This
     synchronises for an NDArray (which is always numeric): call it on host input only, or
     where the check happens on the host anyway.
 
@@ -186,17 +227,18 @@ def check_numeric(name: str, values: Any, ids: bool = True) -> np.ndarray:
     """
     arr = np.asarray(to_numpy(values))
     if arr.dtype.kind in "biuf":
-        return arr.reshape(-1)
+        return arr.reshape(-1) if flat else arr
     if arr.dtype.kind == "O":
-        flat = arr.reshape(-1)
+        items = arr.reshape(-1).tolist()
         if all(v is None or (isinstance(v, numbers.Real) and not isinstance(v, str))
-               for v in flat.tolist()):
-            return np.array([np.nan if v is None else float(v) for v in flat.tolist()],
-                            dtype=np.float64)
+               for v in items):
+            numbers_ = np.array([np.nan if v is None else float(v) for v in items],
+                                dtype=np.float64)
+            return numbers_ if flat else numbers_.reshape(arr.shape)
     raise TypeError((IDS_NOT_NUMERIC if ids else NOT_NUMERIC).format(name=name, dtype=arr.dtype))
 
 
-def check_ids(name: str, values: Any, bound: Optional[int] = None,
+def check_ids(name: str, values: Any, bound: Optional[int] = None, *,
               what: Optional[str] = None) -> np.ndarray:
     """Host check of group ids or class labels: integers in ``[0, bound)``; int64 (N,).
 
@@ -399,18 +441,14 @@ def check_binary_labels(name: str, values: Any, pos_label: Any = None,
     return arr == pos_label
 
 
-PRED_COLUMNS = (
-    "{name} has {cols} columns but num_classes={k}: pass num_classes={cols} for {cols}-class "
-    "scores (binary scores have shape (N,), (N, 1) or (N, 2))"
-)
-PRED_SHAPE = "{name} must have shape (N,), (N, 1) or (N, num_classes={k}), got shape {shape}"
-
-
-def check_pred_columns(name: str, shape: tuple, num_classes: int) -> None:
+def check_pred_columns(name: str, shape: tuple, num_classes: int, *,
+                       one_score: bool = False) -> None:
     """Raise ValueError when scores of ``shape`` do not fit ``num_classes`` (no data read).
 
-    Binary (``num_classes=2``): (N,), (N, 1) or (N, 2); K classes: (N,) hard labels or (N, K).
-    A (N, C) array with another C says "pass num_classes=C".
+    Binary (``num_classes=2``): (N,), (N, 1) or (N, 2); K classes: (N,) class ids or (N, K)
+    scores. With ``one_score`` (the losses: a net's output that a loss differentiates), binary
+    scores are one logit per row, (N,) or (N, 1), and K classes need (N, K) scores. A (N, C)
+    array with another C says "pass num_classes=C".
 
     Examples
     --------
@@ -420,13 +458,19 @@ def check_pred_columns(name: str, shape: tuple, num_classes: int) -> None:
     ValueError: preds has 10 columns but num_classes=2: pass num_classes=10 for 10-class ...
     """
     shape = tuple(int(d) for d in shape)
-    if len(shape) == 1:
+    k = num_classes
+    binary = ((1,) if one_score else (1, 2)) if k == 2 else (k,)
+    cols = shape[1] if len(shape) == 2 else None
+    if (len(shape) == 1 and not (one_score and k > 2)) or cols in binary:
         return
-    if len(shape) != 2:
-        raise ValueError(PRED_SHAPE.format(name=name, k=num_classes, shape=shape))
-    cols = shape[1]
-    if cols == num_classes or (num_classes == 2 and cols == 1):
-        return
-    if cols > 2:
-        raise ValueError(PRED_COLUMNS.format(name=name, cols=cols, k=num_classes))
-    raise ValueError(PRED_SHAPE.format(name=name, k=num_classes, shape=shape))
+    if one_score and k == 2 and cols == 2:
+        raise ValueError(PRED_TWO_COLUMNS.format(name=name))
+    if one_score and k > 2 and (len(shape) == 1 or cols == 1):
+        raise ValueError(PRED_ONE_COLUMN.format(name=name, shape=shape, k=k))
+    shapes = ("(N,) or (N, 1)" if one_score else "(N,), (N, 1) or (N, 2)") if k == 2 else (
+        f"(N, {k})" if one_score else f"(N,) or (N, {k}) for num_classes={k}")
+    if cols is not None and cols > 2 and len(shape) == 2:
+        raise ValueError(PRED_COLUMNS.format(name=name, cols=cols, k=k,
+                                             binary=f"binary scores have shape {shapes}"
+                                             if k == 2 else f"scores have shape {shapes}"))
+    raise ValueError(PRED_SHAPE.format(name=name, shapes=shapes, shape=shape))

@@ -126,7 +126,7 @@ class GroupEncoder:
     [0, 2, 1, 2]
     """
 
-    def __init__(self, names: Optional[Sequence[str]] = None,
+    def __init__(self, *, names: Optional[Sequence[str]] = None,
                  missing: Literal["raise", "group"] = "raise"):
         self.names = names
         self.missing = check_choice("missing", missing, {"raise", "group"})

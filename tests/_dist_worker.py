@@ -69,7 +69,7 @@ def main() -> int:
     kv = mx.kv.create("dist_sync")
     rank, size = dist.rank_and_size(kv)
     labels, scores, groups, weights = make_data(args.rows, args.seed)
-    start, end = shard_range(args.rows, size, rank)
+    start, end = shard_range(args.rows, num_parts=size, part_index=rank)
     y, s, g, w = labels[start:end], scores[start:end], groups[start:end], weights[start:end]
     out = {"rank": rank, "size": size, "kv_rank": kv.rank, "start": start, "end": end}
 
@@ -121,10 +121,11 @@ def main() -> int:
     out["empty/counts"] = empty.counts.asnumpy()
 
     # (b) reweighing from global counts, and a sampler drawing from this worker's part
-    out["cell_counts"] = dist.global_cell_counts(y, g, kv, NUM_GROUPS, 2)
-    out["reweighing"] = dist.global_reweighing(y, g, kv, NUM_GROUPS, 2)
+    out["cell_counts"] = dist.global_cell_counts(y, g, kv, num_groups=NUM_GROUPS, num_classes=2)
+    out["reweighing"] = dist.global_reweighing(y, g, kv, num_groups=NUM_GROUPS, num_classes=2)
     nd_table = dist.global_reweighing(mx.nd.array(y, ctx=mx.cpu(1)),
-                                      mx.nd.array(g, ctx=mx.cpu(1)), kv, NUM_GROUPS, 2)
+                                      mx.nd.array(g, ctx=mx.cpu(1)), kv, num_groups=NUM_GROUPS,
+                                      num_classes=2)
     out["reweighing_nd"] = nd_table.asnumpy()
     out["reweighing_nd_ctx_ok"] = nd_table.context == mx.cpu(1)
     sampler = ReweighingSampler(labels, groups, seed=rank, num_parts=size, part_index=rank,
@@ -143,13 +144,13 @@ def main() -> int:
 
     # error cases, seen by every worker
     try:
-        dist.allreduce_array(kv, "mismatch", np.zeros(3 + rank))
+        dist.allreduce_array(np.zeros(3 + rank), kv, key="mismatch")
         out["mismatch_error"] = ""
     except ValueError as err:
         out["mismatch_error"] = str(err)
     bad = np.array([1.0, np.nan]) if rank == 0 else np.array([1.0, 2.0])
     try:
-        dist.allreduce_array(kv, "nonfinite", bad)
+        dist.allreduce_array(bad, kv, key="nonfinite")
         out["nonfinite_error"] = ""
     except ValueError as err:
         out["nonfinite_error"] = str(err)

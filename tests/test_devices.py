@@ -91,4 +91,4 @@ def test_weights_thresholds_and_monitor_follow_the_device(device, batch):
                               progress=False)
     stats = monitor.collect(net)
     assert stats.counts.context == device
-    assert monitor.evaluate(net, 0).counts.sum() == x.shape[0]
+    assert monitor.evaluate(net, epoch=0).counts.sum() == x.shape[0]

@@ -6,6 +6,7 @@ import fairlearn.metrics as flm
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import tiny_mlp
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, EpochEnd, ValidationHandler
@@ -20,23 +21,11 @@ from mxfair.callbacks import (
     GroupBatchProcessor,
 )
 from mxfair.callbacks.estimator import BAD_TRAIN_BATCH, _loss_takes_group
-from mxfair.datasets import load_adult
 from mxfair.loss import FairnessRegularizedLoss
 
 
-@pytest.fixture(scope="module")
-def adult():
-    return load_adult(subsample=1500, seed=1)
-
-
 def _mlp(ctx, outputs, hybridize):
-    mx.random.seed(0)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    if hybridize:
-        net.hybridize()
-    return net
+    return tiny_mlp(ctx, outputs=outputs, hybridize=hybridize)
 
 
 def _estimator(net, loss, ctx, lr=0.02, **kwargs):
@@ -88,8 +77,8 @@ def _check_against_fairlearn(record, y, y_pred, groups, names):
 
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_fit_two_epochs_plain_loss_history_equals_fairlearn(adult, ctx, hybridize):
-    train = gluon.data.DataLoader(adult.to_gluon("train"), batch_size=128, shuffle=True)
-    val = gluon.data.DataLoader(adult.to_gluon("val"), batch_size=500)
+    train = gluon.data.DataLoader(adult.to_gluon(split="train"), batch_size=128, shuffle=True)
+    val = gluon.data.DataLoader(adult.to_gluon(split="val"), batch_size=500)
     net = _mlp(ctx, 2, hybridize)
     est = _estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), ctx,
                      train_metrics=mx.metric.Accuracy())
@@ -114,8 +103,8 @@ def test_fit_two_epochs_plain_loss_history_equals_fairlearn(adult, ctx, hybridiz
 
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_fit_with_fairness_regularized_loss(adult, ctx, hybridize):
-    train = gluon.data.DataLoader(adult.to_gluon("train"), batch_size=128, shuffle=True)
-    val = gluon.data.DataLoader(adult.to_gluon("val"), batch_size=500)
+    train = gluon.data.DataLoader(adult.to_gluon(split="train"), batch_size=128, shuffle=True)
+    val = gluon.data.DataLoader(adult.to_gluon(split="val"), batch_size=500)
     net = _mlp(ctx, 1, hybridize)
     loss = FairnessRegularizedLoss(adult.num_groups, constraint="equalized_odds", lam=0.5)
     if hybridize:
@@ -322,8 +311,8 @@ def test_checkpoint_without_fair_epoch_warns_and_keeps_last(ctx):
 
 
 def test_checkpoint_restores_trained_parameters(adult, ctx):
-    train = gluon.data.DataLoader(adult.to_gluon("train"), batch_size=100, shuffle=True)
-    val = gluon.data.DataLoader(adult.to_gluon("val"), batch_size=500)
+    train = gluon.data.DataLoader(adult.to_gluon(split="train"), batch_size=100, shuffle=True)
+    val = gluon.data.DataLoader(adult.to_gluon(split="val"), batch_size=500)
     net = _mlp(ctx, 1, hybridize=True)
     est = _estimator(net, gluon.loss.SigmoidBCELoss(), ctx, lr=0.05,
                      train_metrics=mx.metric.Loss("bce"))
@@ -562,7 +551,8 @@ def test_processor_gives_a_fair_loss_the_whole_step_on_two_devices():
         mx.random.seed(0)
         net = gluon.nn.Dense(1)
         net.initialize(mx.init.Xavier(), ctx=ctx)
-        loss = FairnessRegularizedLoss(2, "demographic_parity", "squared", lam=5.0)
+        loss = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="squared",
+                                       lam=5.0)
         est = _estimator(net, loss, ctx, train_metrics=BinaryAccuracy())
         _, _, _, losses = est.batch_processor.fit_batch(
             est, tuple(mx.nd.array(a) for a in (x, y, g, w)))

@@ -11,8 +11,8 @@ from mxnet.gluon.contrib.estimator import Estimator
 
 from mxfair.callbacks import GroupBatchProcessor
 from mxfair.metrics import (
-    BINARY_QUANTITIES,
-    SUMMARY_QUANTITIES,
+    BINARY_SUMMARY_KEYS,
+    SUMMARY_KEYS,
     DemographicParityDifference,
     FairnessMetric,
     GroupFairnessMetric,
@@ -283,8 +283,8 @@ def test_binary_only_quantities_refused_for_multiclass(ctx):
     y, g = rs.randint(0, 3, 300), rs.randint(0, 2, 300)
     scores = mx.nd.array(rs.randn(300, 3), ctx=ctx)
     labels = [mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx)]
-    for quantity in SUMMARY_QUANTITIES:
-        if quantity in BINARY_QUANTITIES:
+    for quantity in SUMMARY_KEYS:
+        if quantity in BINARY_SUMMARY_KEYS:
             with pytest.raises(ValueError, match=rf"quantity '{quantity}' is defined for binary "
                                r"tasks only .*num_classes=3"):
                 FairnessMetric(2, quantity=quantity, num_classes=3,

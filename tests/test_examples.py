@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mxfair.datasets import load_tabular
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("accuracy", "balanced_accuracy", "demographic_parity_difference",
@@ -106,7 +108,7 @@ def test_adult_threshold_rows_meet_their_constraint_on_the_fitting_split(adult):
     """The fitted rule equalises the rates on the split it was fitted on (here: test=val)."""
     argv = ["--subsample", "800", "--epochs", "4", "--batch-size", "64", "--lr", "0.01",
             "--bootstrap", "0", "--quiet", "--methods"]
-    data = adult.load_tabular("adult", None, 0, 800)
+    data = load_tabular("adult", seed=0, subsample=800)
     # Evaluate on the validation split itself: the DP gap there is the fitted one (~0 up to
     # the randomised decisions' sampling noise).
     same = dataclasses.replace(data, test=data.val)

@@ -13,14 +13,6 @@ import time
 import pytest
 from _fuzz_probes import EXEMPT, GOOD, PROBES, Probe, classify, run
 
-# Probes decided by the work of other branches of issue 12, expected to fail until they are
-# merged: "stats" (the GroupStats core: counting NaN/inf/non-integer/negative-weight rows on
-# the device, its segfaults, strings, probabilities outside [0, 1]) and "loss" (the losses, the
-# adversary). strict: once a merge fixes one, its xfail turns into a failure: delete the line.
-PENDING = {
-    "loss.between_groups_gap | strings",
-}
-
 
 @pytest.fixture(scope="module")
 def outcomes():
@@ -28,20 +20,14 @@ def outcomes():
 
 
 @pytest.mark.parametrize("probe_id", [p.id for p in PROBES])
-def test_probe(outcomes, probe_id, request):
-    if probe_id in PENDING:
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="decided by the GroupStats-core or losses branch of issue 12"))
+def test_probe(outcomes, probe_id):
     row = outcomes[probe_id]
     assert row["outcome"] in GOOD, f"{row['outcome']}: {row['detail']}"
 
 
-def test_the_probes_are_many_distinct_and_owned_as_listed():
+def test_the_probes_are_many_and_distinct():
     ids = [p.id for p in PROBES]
     assert len(ids) >= 150 and len(set(ids)) == len(ids)
-    owners = {p.id: p.owner for p in PROBES}
-    assert PENDING <= set(ids)
-    assert all(owners[i] in ("stats", "loss") for i in PENDING)  # none of this branch
 
 
 def test_every_public_entry_point_is_probed():

@@ -27,7 +27,7 @@ def _data(n=3000, seed=0, num_groups=3):
 def fitted():
     scores, labels, groups = _data()
     # Coarse bins so that many rows sit in a randomised step.
-    return ThresholdOptimizer("equalized_odds", grid_size=20, from_logits=False).fit(
+    return ThresholdOptimizer(constraint="equalized_odds", grid_size=20, from_logits=False).fit(
         scores, labels, groups)
 
 
@@ -126,10 +126,10 @@ def test_thresholded_net_end_to_end(ctx, tmp_path, hybridize):
     scorer.initialize(mx.init.Xavier(), ctx=ctx)
     xs, gs = mx.nd.array(x, ctx=ctx), mx.nd.array(groups, ctx=ctx)
     probs = mx.nd.sigmoid(scorer(xs)).reshape((-1,))
-    opt = ThresholdOptimizer("demographic_parity", grid_size=50, from_logits=False).fit(
+    opt = ThresholdOptimizer(constraint="demographic_parity", grid_size=50, from_logits=False).fit(
         probs, labels, groups)
     # the scorer emits logits, the block takes probabilities: a sigmoid goes in between
-    net = with_thresholds(scorer, opt.to_block("deterministic", ctx=ctx), from_logits=True)
+    net = with_thresholds(scorer, opt.to_block(mode="deterministic", ctx=ctx), from_logits=True)
     assert isinstance(net, ThresholdedNet)
     if hybridize:
         net.hybridize()
@@ -140,7 +140,7 @@ def test_thresholded_net_end_to_end(ctx, tmp_path, hybridize):
     # A probability-output net: no sigmoid (the block's kind by default), the same decisions.
     prob_net = gluon.nn.HybridSequential()
     prob_net.add(scorer, gluon.nn.Activation("sigmoid"))
-    net2 = ThresholdedNet(prob_net, opt.to_block("deterministic", ctx=ctx))
+    net2 = ThresholdedNet(prob_net, opt.to_block(mode="deterministic", ctx=ctx))
     assert net2.from_logits is False
     if hybridize:
         net2.hybridize()
@@ -221,12 +221,14 @@ def test_default_reads_a_dense1_nets_logits(ctx):
     scorer.initialize(mx.init.Xavier(), ctx=ctx)
     xs, gs = mx.nd.array(x, ctx=ctx), mx.nd.array(groups, ctx=ctx)
     logits = scorer(xs).reshape((-1,))
-    opt = ThresholdOptimizer("demographic_parity", grid_size=50).fit(logits, labels, groups)
-    net = with_thresholds(scorer, opt.to_block("deterministic", ctx=ctx))
+    opt = ThresholdOptimizer(constraint="demographic_parity", grid_size=50).fit(logits, labels,
+                                                                                groups)
+    net = with_thresholds(scorer, opt.to_block(mode="deterministic", ctx=ctx))
     expected = opt.positive_probability(logits, gs).asnumpy() >= 0.5
     np.testing.assert_array_equal(net(xs, gs).asnumpy(), expected)
     probs = mx.nd.sigmoid(logits)
-    on_probs = ThresholdOptimizer("demographic_parity", grid_size=50, from_logits=False).fit(
+    on_probs = ThresholdOptimizer(constraint="demographic_parity", grid_size=50,
+                                  from_logits=False).fit(
         probs, labels, groups)
     np.testing.assert_array_equal(on_probs.thresholds_, opt.thresholds_)
 

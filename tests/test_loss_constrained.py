@@ -2,11 +2,13 @@
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leaky_data
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 from mxnet import autograd, gluon
 from mxnet.test_utils import assert_almost_equal
 
-from mxfair.loss import ConstrainedFairLoss, LagrangeMultiplier, between_groups_gap
+from mxfair.loss import ConstrainedFairLoss, LagrangeMultiplier
+from mxfair.metrics import FairnessReport
 
 
 def test_dual_ascent_arithmetic():
@@ -47,12 +49,27 @@ def test_multiplier_takes_numpy_scalars():
     assert m.update(0.75) == pytest.approx(2.0)
 
 
-def test_between_groups_gap():
-    assert between_groups_gap([[3.0], [1.0], [0.0]], [[4.0], [4.0], [0.0]]) == 0.5
-    # worst column; a column with one present group is skipped
-    assert between_groups_gap([[1.0, 0.0], [1.0, 5.0]], [[2.0, 0.0], [4.0, 5.0]]) == 0.25
-    assert np.isnan(between_groups_gap([[1.0], [0.0]], [[2.0], [0.0]]))
-    assert between_groups_gap(mx.nd.array([[3.0], [1.0]]), mx.nd.array([[4.0], [4.0]])) == 0.5
+def _measured(logits, labels, groups, num_groups=2, constraint="demographic_parity"):
+    loss_fn = ConstrainedFairLoss(num_groups, bound=0.1, constraint=constraint)
+    loss_fn.accumulate(mx.nd.array(logits), mx.nd.array(labels), mx.nd.array(groups))
+    return loss_fn
+
+
+def test_measured_gap_is_the_reports_difference():
+    # one definition of a between-groups gap: FairnessReport.difference (metrics.group_gap)
+    three = _measured([3, 3, 3, -3, 3, -3, -3, -3], [0] * 8, [0, 0, 0, 0, 1, 1, 1, 1], 3)
+    assert three.measured_gap() == 0.5  # group 2 has no rows: left out
+    # equalized odds: TPR 1/2 vs 1/4; FPR defined for group 1 only (one group: 0)
+    odds = _measured([3, -3] + [3, -3, -3, -3] + [3] * 5, [1, 1] + [1] * 4 + [0] * 5,
+                     [0, 0] + [1] * 9, constraint="equalized_odds")
+    assert odds.measured_gap() == 0.25
+    # one group with rows: the report says 0.0, and so does the loss (it said NaN, holding lam)
+    one = _measured([3.0, -3.0], [0, 0], [0, 0])
+    counts = np.array([[[1, 1], [0, 0]], [[0, 0], [0, 0]]], dtype=float)  # (G, K, K)
+    assert one.measured_gap() == FairnessReport(counts).difference("selection_rate") == 0.0
+    one.lam = 0.5
+    assert one.update_multiplier() == pytest.approx(0.4)  # lam moves: 0.5 + 1.0 * (0 - 0.1)
+    assert np.isnan(ConstrainedFairLoss(2, bound=0.1).measured_gap())  # no rows at all
 
 
 @pytest.mark.parametrize("constraint, reference", [
@@ -131,11 +148,8 @@ def test_constructor_errors():
 
 def test_training_meets_the_bound(ctx):
     # a feature leaks the group; unconstrained the selection-rate gap is large
-    rng = np.random.RandomState(0)
-    n = 512
-    g = rng.randint(0, 2, n)
-    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
-    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    x, y, g = leaky_data()
+    n = len(y)
     xs, ys, gs = (mx.nd.array(a, ctx=ctx) for a in (x, y, g))
 
     def train(bound):

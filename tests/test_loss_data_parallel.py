@@ -91,7 +91,7 @@ def _assert_same(got, want):
 @pytest.mark.parametrize("constraint", CONSTRAINTS)
 def test_summed_gradients_equal_the_single_device_step(constraint, penalty, order, hybridize):
     x, y, g, _ = _batch(order=order, seed=CONSTRAINTS.index(constraint))
-    loss_fn = FairnessRegularizedLoss(2, constraint, penalty, lam=3.0)
+    loss_fn = FairnessRegularizedLoss(2, constraint=constraint, penalty=penalty, lam=3.0)
     if hybridize:
         loss_fn.hybridize()
     want = _reference(loss_fn, x, y, g)
@@ -102,12 +102,13 @@ def test_summed_gradients_equal_the_single_device_step(constraint, penalty, orde
     assert not np.allclose(per_device[0], want[0], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("penalty", ["squared", SmoothMaxGap(0.05), MMDPenalty(0.5)])
+@pytest.mark.parametrize("penalty", ["squared", SmoothMaxGap(temperature=0.05),
+                                     MMDPenalty(bandwidth=0.5)])
 def test_three_uneven_devices_three_groups_and_sample_weights(penalty):
     # 50 rows on 3 devices: 16, 16, 18 rows; the scale N / n_d differs per device
     x, y, g, w = _batch(n=50, num_groups=3, seed=3)
     for weights in (None, w):
-        loss_fn = FairnessRegularizedLoss(3, "equalized_odds", penalty, lam=2.0)
+        loss_fn = FairnessRegularizedLoss(3, constraint="equalized_odds", penalty=penalty, lam=2.0)
         want = _reference(loss_fn, x, y, g, weights)
         got = _step(loss_fn, _net(THREE), THREE, x, y, g, weights)
         _assert_same(got, want)
@@ -115,7 +116,8 @@ def test_three_uneven_devices_three_groups_and_sample_weights(penalty):
 
 def test_multiclass_and_one_backward_for_all_devices():
     x, y, g, _ = _batch(n=40, num_classes=3, seed=4)
-    loss_fn = FairnessRegularizedLoss(2, "equal_opportunity", "absolute", lam=1.5,
+    loss_fn = FairnessRegularizedLoss(2, constraint="equal_opportunity", penalty="absolute",
+                                      lam=1.5,
                                       num_classes=3)
     want = _reference(loss_fn, x, y, g, outputs=3)
     for backward in ("each", "joint"):
@@ -125,7 +127,8 @@ def test_multiclass_and_one_backward_for_all_devices():
 
 def test_without_autograd_the_values_are_the_whole_batch_values():
     x, y, g, _ = _batch(seed=5, order="by_group")
-    loss_fn = FairnessRegularizedLoss(2, "demographic_parity", "squared", lam=4.0)
+    loss_fn = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="squared",
+                                      lam=4.0)
     net = _net(TWO)
     parts = [gluon.utils.split_and_load(mx.nd.array(a), TWO) for a in (x, y, g)]
     losses = loss_fn([net(xi) for xi in parts[0]], parts[1], parts[2])  # validation: no record
@@ -171,7 +174,7 @@ def test_adversary_on_devices_gives_the_single_device_gradients(constraint):
     def run(ctx):
         net = _net(ctx)
         mx.random.seed(2)
-        adv = AdversarialDebiasing(2, constraint, alpha=1.5, hidden_units=4)
+        adv = AdversarialDebiasing(2, constraint=constraint, alpha=1.5, hidden_units=4)
         adv.initialize(mx.init.Xavier(), ctx=ctx)
         adv.hybridize()
         parts = [gluon.utils.split_and_load(mx.nd.array(a), ctx) for a in (x, y, g, w)]

@@ -8,27 +8,16 @@ import mxnet as mx
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import tiny_mlp
 from mxnet import autograd, gluon
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from mxfair.callbacks import PROGRESS_ENV, FairnessMonitor, progress_enabled
 from mxfair.callbacks.monitor import BAD_BATCH, EMPTY_HISTORY
-from mxfair.datasets import load_adult
-
-
-@pytest.fixture(scope="module")
-def adult():
-    return load_adult(subsample=1200, seed=0)
 
 
 def _tiny_net(ctx, hybridize=False, outputs=1, seed=0):
-    mx.random.seed(seed)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    if hybridize:
-        net.hybridize()
-    return net
+    return tiny_mlp(ctx, outputs=outputs, hybridize=hybridize, seed=seed)
 
 
 def _train_one_epoch(net, data, ctx):
@@ -95,7 +84,7 @@ def test_history_equals_fairlearn_on_adult(adult, ctx, hybridize):
                               group_names=adult.group_names, progress=False)
     for epoch in range(2):
         _train_one_epoch(net, adult, ctx)
-        report = monitor.evaluate(net, epoch)
+        report = monitor.evaluate(net, epoch=epoch)
         y_pred = (_probs(net, adult.val.X, ctx) >= 0.5).astype(int)
         expected = _fairlearn_record(adult.val.y, y_pred, adult.val.groups, adult.group_names)
         _assert_record_matches(monitor.history[-1], expected)
@@ -185,7 +174,7 @@ def test_log_line_per_epoch(adult, ctx, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "mxfair"]
     assert len(lines) == 2
     acc = monitor.history[0]["accuracy"]
-    assert lines[0].startswith("epoch 4 | n=1200 | ")
+    assert lines[0].startswith(f"epoch 4 | n={len(adult.val)} | ")
     assert f"acc {acc:.4f}" in lines[0] and "eo_diff" in lines[0] and "dp_diff" in lines[0]
 
 
@@ -227,10 +216,10 @@ def test_progress_bar_and_env_switch(adult, ctx, capsys, monkeypatch):
     assert monitor._epoch_bar is None  # closed by itself after `epochs` evaluations
     capsys.readouterr()
     monkeypatch.setenv(PROGRESS_ENV, "0")
-    assert not progress_enabled(True)
+    assert not progress_enabled(progress=True)
     monitor.evaluate(net)
     assert capsys.readouterr().err == ""
-    assert not progress_enabled(False)
+    assert not progress_enabled(progress=False)
 
 
 def test_reduce_without_kvstore_is_identity_and_local_kvstore_agrees(adult, ctx):
@@ -312,7 +301,7 @@ def test_default_reads_logits_as_a_dense1_net_emits_them(adult, ctx):
 
 def test_progress_bars_off_when_output_is_not_a_terminal(adult, ctx, capsys, monkeypatch):
     monkeypatch.delenv(PROGRESS_ENV, raising=False)
-    assert not progress_enabled(True)  # capsys' stderr is no terminal
+    assert not progress_enabled(progress=True)  # capsys' stderr is no terminal
     FairnessMonitor(_val_loader(adult.val), 2, epochs=1).evaluate(_tiny_net(ctx))
     assert capsys.readouterr().err == ""
 

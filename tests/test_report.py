@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, multilabel_confusion_matrix, roc_auc_score
 
 from mxfair.metrics import (
+    SUMMARY_KEYS,
     AUCResolutionWarning,
     FairnessReport,
     GroupStats,
@@ -68,11 +69,11 @@ def test_rates_and_gaps_match_fairlearn(G, n_per_group, weighted, seed):
         np.testing.assert_allclose(rep[name], mf.by_group[name].to_numpy(), atol=1e-9)
         np.testing.assert_allclose(rep.overall[name], mf.overall[name], atol=1e-9)
         for method in ("between_groups", "to_overall"):
-            assert rep.difference(name, method) == pytest.approx(
+            assert rep.difference(name, method=method) == pytest.approx(
                 mf.difference(method=method)[name], abs=1e-9)
             expected_ratio = mf.ratio(method=method)[name]
             if np.isfinite(expected_ratio):
-                assert rep.ratio(name, method) == pytest.approx(expected_ratio, abs=1e-9)
+                assert rep.ratio(name, method=method) == pytest.approx(expected_ratio, abs=1e-9)
     summary = rep.summary()
     assert summary["demographic_parity_difference"] == pytest.approx(
         flm.demographic_parity_difference(y, yp, sensitive_features=g, sample_weight=w),
@@ -90,7 +91,7 @@ def test_one_group_has_no_gap():
     mf = metric_frame(y, yp, g)
     assert rep.difference("selection_rate") == 0.0 == mf.difference()["selection_rate"]
     assert rep.ratio("true_positive_rate") == 1.0 == mf.ratio()["true_positive_rate"]
-    assert rep.difference("true_positive_rate", "to_overall") == 0.0
+    assert rep.difference("true_positive_rate", method="to_overall") == 0.0
 
 
 def test_group_without_positives_is_nan_with_a_warning_where_fairlearn_says_zero():
@@ -186,7 +187,7 @@ def test_multiclass_one_vs_rest_against_sklearn():
     assert rep.difference("selection_rate") == pytest.approx((sel.max(0) - sel.min(0)).max())
     assert rep.ratio("selection_rate") == pytest.approx((sel.min(0) / sel.max(0)).min())
     overall_sel = np.bincount(yp, minlength=K) / n
-    assert rep.difference("selection_rate", "to_overall") == pytest.approx(
+    assert rep.difference("selection_rate", method="to_overall") == pytest.approx(
         np.abs(sel - overall_sel).max())
     summary = rep.summary()
     assert summary["equalized_odds_difference"] == pytest.approx(max(
@@ -257,6 +258,7 @@ def test_ece_matches_a_numpy_reference():
         assert rep["ece"][grp] == pytest.approx(ece(y[m], score[m]), abs=1e-6)
     assert rep.overall["ece"] == pytest.approx(ece(y, score), abs=1e-6)
     assert rep.summary()["auc"] == rep.overall["auc"]
+    assert tuple(rep.summary()) == SUMMARY_KEYS  # the one list of the summary's figures
 
 
 def test_histogram_rates_hand_built():
@@ -291,7 +293,7 @@ def test_interval_shapes_names_and_callables():
     stats.update(y, yp.astype(np.float32), g)
     rep = stats.report()
     assert rep.interval("selection_rate").shape == (3, 2)
-    lo, hi = rep.interval("equalized_odds_difference", 0.9)
+    lo, hi = rep.interval("equalized_odds_difference", level=0.9)
     assert 0.0 <= lo <= hi <= 1.0
     # the vectorised path gives what the per-replicate reports give
     for key in ("demographic_parity_difference", "equalized_odds_difference",

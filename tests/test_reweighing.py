@@ -222,7 +222,7 @@ def test_weighted_dataset_yields_weight_and_trains(ctx):
     expected = reweighing_weights(y, g).astype(np.float32)
     assert len(ds) == 64 and len(ds[0]) == 4
     np.testing.assert_allclose([ds[i][3] for i in range(64)], expected)
-    np.testing.assert_allclose(reweighed_dataset(base, y, g).weights, expected)
+    np.testing.assert_allclose(reweighed_dataset(base, labels=y, groups=g).weights, expected)
     for hybridize in (False, True):
         net = gluon.nn.Dense(1)
         net.initialize(ctx=ctx)
@@ -257,7 +257,7 @@ def test_weighted_dataset_errors_and_single_items():
     with pytest.raises(ValueError, match="weights must be finite and >= 0, got 1 NaN"):
         WeightedDataset(base, np.array([1.0, np.nan, 1.0, 1.0]))
     with pytest.raises(ValueError, match="labels has 8 rows but dataset has 4"):
-        reweighed_dataset(base, Y8, G8)
+        reweighed_dataset(base, labels=Y8, groups=G8)
 
 
 # ------------------------------------------------------------------ ids and datasets (issue 12)

@@ -258,8 +258,8 @@ def test_weighted_bootstrap_scales_the_poisson_weights():
 @pytest.mark.parametrize("kwargs, match", [
     ({"num_groups": 0}, "num_groups must be a positive integer"),
     ({"num_groups": 2.5}, "num_groups must be a positive integer"),
-    ({"num_groups": 2, "num_classes": 1}, "num_classes must be at least 2"),
-    ({"num_groups": 2, "threshold": 1.5}, "threshold must be in"),
+    ({"num_groups": 2, "num_classes": 1}, "num_classes must be an integer >= 2"),
+    ({"num_groups": 2, "threshold": 1.5}, "threshold must be a number in"),
     ({"num_groups": 2, "num_bins": -1}, "num_bins must be a non-negative integer"),
     ({"num_groups": 2, "bootstrap": 1.5}, "bootstrap must be a non-negative integer"),
     ({"num_groups": 2, "num_classes": 3, "num_bins": 5}, "need num_classes=2"),
@@ -320,7 +320,7 @@ def test_multiclass_hard_predictions_out_of_range_are_left_out(ctx):
 
 
 def test_threshold_is_a_probability_also_for_logits():
-    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\]"):
         GroupStats(2, threshold=3.0, from_logits=True)
 
 

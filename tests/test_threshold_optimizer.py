@@ -3,7 +3,6 @@
 The exact optima are stated on probabilities (bin edges of [0, 1]), so most optimizers here are
 built with ``from_logits=False`` (``_opt``); the default (logits) is tested at the end.
 """
-import functools
 import itertools
 import json
 import warnings
@@ -13,14 +12,15 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from mxfair import GroupEncoder
+from mxfair import CONSTRAINTS, GroupEncoder
 from mxfair._constraints import CONSTRAINT_ALIASES, FAIRLEARN_THRESHOLD_NAMES
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
-from mxfair.postprocessing import threshold_optimizer as tomod
+from mxfair.postprocessing import ThresholdOptimizer, _rules
 
 B = 10  # bins of the hand-built examples: scores sit at bin centres
-_opt = functools.partial(ThresholdOptimizer, from_logits=False)  # probabilities in [0, 1]
+def _opt(constraint="demographic_parity", objective="accuracy", **kw):
+    """A ThresholdOptimizer for probabilities in [0, 1]."""
+    return ThresholdOptimizer(constraint=constraint, objective=objective, from_logits=False, **kw)
 
 
 def _small(seed, n=40, num_groups=2):
@@ -383,7 +383,7 @@ def test_fairlearn_on_adult_subsample():
 def test_hull_helper_keeps_the_upper_boundary():
     x = np.array([0.0, 0.2, 0.2, 0.5, 0.7, 1.0])
     y = np.array([0.0, 0.1, 0.6, 0.5, 0.9, 1.0])
-    idx = tomod._upper_hull(x, y)
+    idx = _rules.upper_hull(x, y)
     np.testing.assert_array_equal(idx, [0, 2, 4, 5])
 
 
@@ -421,7 +421,8 @@ def _logit_data(n=2000, seed=9):
 
 def test_default_takes_logits_and_equals_fitting_the_probabilities():
     logits, labels, groups = _logit_data()
-    opt = ThresholdOptimizer("equalized_odds", random_state=0).fit(logits, labels, groups)
+    opt = ThresholdOptimizer(constraint="equalized_odds", random_state=0).fit(logits, labels,
+                                                                              groups)
     probs = mx.nd.sigmoid(mx.nd.array(logits)).asnumpy()  # float32, as the optimizer does
     on_probs = _opt("equalized_odds", random_state=0).fit(probs, labels, groups)
     np.testing.assert_array_equal(opt.thresholds_, on_probs.thresholds_)

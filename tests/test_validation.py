@@ -10,8 +10,9 @@ from mxfair._validation import (
     IDS_NOT_NUMERIC,
     LOOKS_LIKE_MIN_ROWS,
     check_binary_labels,
-    check_group_ids,
+    check_flag,
     check_ids,
+    check_int,
     check_numeric,
     check_pred_columns,
     check_sample_weight,
@@ -49,10 +50,6 @@ def test_numeric_dtypes_ndarrays_and_object_numbers_pass(ctx):
 def test_bad_ids_name_the_argument_range_and_finding(values, bound, message):
     with pytest.raises(ValueError, match=message):
         check_ids("groups", values, bound, what="group ids")
-    with pytest.raises(ValueError, match=message):
-        check_group_ids(values, bound, name="groups")  # the same check, under its older name
-    with pytest.raises(ValueError, match=message.replace("groups: ", "")):
-        check_group_ids(values, bound)  # the older message, without the argument's name
 
 
 def test_weights():
@@ -119,3 +116,28 @@ def test_prediction_columns(shape, k, ok):
     else:
         with pytest.raises(ValueError, match="preds"):
             check_pred_columns("preds", shape, k)
+
+
+def test_scalar_checks_share_one_message_style():
+    assert (check_int("num_bins", np.int64(0)), check_int("k", 3, low=2)) == (0, 3)
+    for value, low, expected in ((-1, 0, "a non-negative integer"), (0, 1, "a positive integer"),
+                                 (1, 2, "an integer >= 2"), (True, 0, "a non-negative integer"),
+                                 (2.0, 0, "a non-negative integer")):
+        with pytest.raises(ValueError, match=f"^x must be {expected}, got {value!r}$"):
+            check_int("x", value, low=low)
+    assert check_flag("replacement", np.bool_(True)) is True
+    with pytest.raises(TypeError, match="^replacement must be True or False, got 1$"):
+        check_flag("replacement", 1)
+
+
+@pytest.mark.parametrize("shape, k, one_score, match", [
+    ((8, 10), 2, False, "preds has 10 columns but num_classes=2: pass num_classes=10"),
+    ((8, 2), 2, True, r"preds has 2 columns.*preds\[:, 1\] - preds\[:, 0\]"),
+    ((8,), 3, True, "one score per row, but num_classes=3 needs"),
+    ((8, 1, 1), 2, False, r"preds must have shape \(N,\), \(N, 1\) or \(N, 2\)"),
+])
+def test_prediction_shapes(shape, k, one_score, match):
+    with pytest.raises(ValueError, match=match):
+        check_pred_columns("preds", shape, k, one_score=one_score)
+    ok = (8, 1) if k == 2 else (8, k)
+    check_pred_columns("preds", ok, k, one_score=one_score)

@@ -131,14 +131,14 @@ def test_seeded_reproducibility_and_subsample():
 
 
 def test_auto_falls_back_offline_and_cifar_needs_files(tmp_path):
-    assert not cifar10_available(str(tmp_path))
+    assert not cifar10_available(root=str(tmp_path))
     ds = CIFAR10S(root=str(tmp_path), subsample=10)
     assert ds.source == "digits-standin"
     with pytest.raises(FileNotFoundError, match="CIFAR-10 binary files .* not found"):
         CIFAR10S(root=str(tmp_path), source="cifar10")
     for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
         (tmp_path / name).write_bytes(b"")
-    assert cifar10_available(str(tmp_path))
+    assert cifar10_available(root=str(tmp_path))
 
 
 def test_argument_errors():

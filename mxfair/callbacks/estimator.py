@@ -42,6 +42,7 @@ from mxnet.gluon.contrib.estimator.event_handler import (
 )
 from mxnet.gluon.utils import split_and_load
 
+from .._ops import invalid_ids, nonfinite, outside_unit
 from .._validation import check_number, check_positive_int
 from .monitor import FairnessMonitor
 
@@ -64,7 +65,6 @@ NO_HISTORY_SOURCE = (
     "'history' list of records), got {value!r}"
 )
 UNKNOWN_KEY = "{key!r} is not in the fairness history records; available: {keys}"
-BAD_BOUND = "max_gap must be a finite number >= 0, got {value!r}"
 SKIPPED_EPOCH = (
     "[Epoch {epoch}] {handler}: epoch skipped, not a candidate fair model: {why} ({gap} {value}; "
     "a trivial model has small gaps)"
@@ -82,7 +82,6 @@ BINARY_INVALID = (
     "BinaryAccuracy left out {count:g} row(s): a NaN or infinite score{prob}, or a label other "
     "than 0 or 1"
 )
-_FLOAT32_MAX = 3.4028234663852886e38
 
 
 @mx.metric.register
@@ -126,7 +125,7 @@ class BinaryAccuracy(mx.metric.EvalMetric):
     ('accuracy', 0.5)
     """
 
-    def __init__(self, threshold: float = 0.5, from_logits: bool = True,
+    def __init__(self, *, threshold: float = 0.5, from_logits: bool = True,
                  name: str = "binary_accuracy", output_names=None, label_names=None):
         self.threshold = check_number("threshold", threshold, low=0, high=1,
                                       low_inclusive=False, high_inclusive=False)
@@ -166,9 +165,10 @@ class BinaryAccuracy(mx.metric.EvalMetric):
                 raise ValueError(f"labels have {y.shape[0]} rows but preds have "
                                  f"{score.shape[0]}; they must have the same length")
             score = score.astype("float32")
-            ok = (score == score) * (mx.nd.abs(score) <= _FLOAT32_MAX) * ((y == 0) + (y == 1))
+            bad = mx.nd.maximum(nonfinite(score), invalid_ids(mx.nd, y, 2))
             if not self.from_logits:
-                ok = ok * (prob >= 0) * (prob <= 1)
+                bad = mx.nd.maximum(bad, outside_unit(mx.nd, prob))
+            ok = 1 - bad
             decision = prob.astype("float32") >= self.threshold
             correct = mx.nd.sum((decision == y) * ok)
             valid = mx.nd.sum(ok)
@@ -284,7 +284,7 @@ class GroupBatchProcessor(BatchProcessor):
     'training binary_accuracy'
     """
 
-    def __init__(self, group_aware: Optional[bool] = None,
+    def __init__(self, *, group_aware: Optional[bool] = None,
                  label_dtype: Optional[str] = "pred", label_with_group: bool = False):
         super().__init__()
         if group_aware is not None and not isinstance(group_aware, bool):
@@ -438,7 +438,7 @@ class FairnessValidationHandler(TrainBegin, EpochEnd):
     [0, 1]
     """
 
-    def __init__(self, fairness: FairnessMonitor, epoch_period: int = 1,
+    def __init__(self, fairness: FairnessMonitor, *, epoch_period: int = 1,
                  priority: float = -999):
         if not isinstance(fairness, FairnessMonitor):
             raise TypeError(f"fairness must be a FairnessMonitor, got {fairness!r}")
@@ -477,16 +477,6 @@ def _history_of(fairness) -> List[Dict[str, float]]:
     if not isinstance(history, list):
         raise TypeError(NO_HISTORY_SOURCE.format(value=fairness))
     return history
-
-
-def _check_bound(value) -> float:
-    try:
-        bound = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(BAD_BOUND.format(value=value)) from None
-    if isinstance(value, bool) or not math.isfinite(bound) or bound < 0:
-        raise ValueError(BAD_BOUND.format(value=value))
-    return bound
 
 
 def _lookup(record: Dict[str, float], key: str) -> float:
@@ -529,8 +519,16 @@ class _HistoryReader:
         self.fairness = fairness
         self.gap = gap
         self.score = score
-        self.max_gap = None if max_gap is None else _check_bound(max_gap)
+        self.max_gap = None if max_gap is None else check_number("max_gap", max_gap, low=0)
         self._seen = 0
+
+    def _reset_reader(self) -> None:
+        """Forget the skipped epochs; read only records that appear from now on."""
+        self.skipped_: List[tuple] = []
+        self._seen = len(_history_of(self.fairness))
+
+    def train_begin(self, estimator, *args, **kwargs):
+        self._reset()
 
     def _new_record(self) -> Optional[Dict[str, float]]:
         """The newest record if it appeared since the last call, else None."""
@@ -597,7 +595,7 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         Epochs left out as trivial models, and why.
     """
 
-    def __init__(self, fairness, max_gap: Optional[float] = None,
+    def __init__(self, fairness, *, max_gap: Optional[float] = None,
                  gap: str = "equalized_odds_difference", score: str = "accuracy",
                  path: Optional[Union[str, os.PathLike]] = None, restore: bool = True,
                  priority: float = -900):
@@ -611,11 +609,7 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         self.best_epoch: Optional[int] = None
         self.best_record: Optional[Dict[str, float]] = None
         self.best_params: Optional[Dict[str, List[mx.nd.NDArray]]] = None
-        self.skipped_: List[tuple] = []
-        self._seen = len(_history_of(self.fairness))
-
-    def train_begin(self, estimator, *args, **kwargs):
-        self._reset()
+        self._reset_reader()
 
     def epoch_end(self, estimator, *args, **kwargs):
         record = self._new_record()
@@ -697,7 +691,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         Epochs left out as trivial models, and why.
     """
 
-    def __init__(self, fairness, max_gap: Optional[float] = None,
+    def __init__(self, fairness, *, max_gap: Optional[float] = None,
                  gap: str = "equalized_odds_difference", score: str = "accuracy",
                  patience: int = 3, gap_patience: Optional[int] = None,
                  min_delta: float = 0.0, priority: float = -800):
@@ -705,9 +699,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         self.patience = check_positive_int("patience", patience)
         self.gap_patience = (self.patience if gap_patience is None
                              else check_positive_int("gap_patience", gap_patience))
-        if not math.isfinite(float(min_delta)) or float(min_delta) < 0:
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = check_number("min_delta", min_delta, low=0)
         self.priority = priority
         self._reset()
 
@@ -718,11 +710,7 @@ class FairnessEarlyStoppingHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEn
         self.previous_gap: Optional[float] = None
         self.stopped_epoch: Optional[int] = None
         self.stop_reason: Optional[str] = None
-        self.skipped_: List[tuple] = []
-        self._seen = len(_history_of(self.fairness))
-
-    def train_begin(self, estimator, *args, **kwargs):
-        self._reset()
+        self._reset_reader()
 
     def epoch_end(self, estimator, *args, **kwargs):
         record = self._new_record()

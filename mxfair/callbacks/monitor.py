@@ -28,6 +28,7 @@ import mxnet as mx
 import numpy as np
 
 from .._validation import check_positive_int, check_pred_columns, check_seed
+from ..distributed import rank_and_size
 from ..metrics.report import FairnessReport, UndefinedRateWarning
 from ..metrics.stats import GroupStats
 
@@ -77,7 +78,7 @@ def _interactive() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def progress_enabled(progress: bool = True) -> bool:
+def progress_enabled(*, progress: bool = True) -> bool:
     """Whether a progress bar should be shown.
 
     ``progress`` must be true, and ``$MXFAIR_PROGRESS`` decides when set (off: ``0``,
@@ -88,10 +89,10 @@ def progress_enabled(progress: bool = True) -> bool:
     --------
     >>> import os
     >>> os.environ["MXFAIR_PROGRESS"] = "0"
-    >>> progress_enabled(True)
+    >>> progress_enabled(progress=True)
     False
     >>> os.environ["MXFAIR_PROGRESS"] = "1"
-    >>> progress_enabled(True), progress_enabled(False)
+    >>> progress_enabled(progress=True), progress_enabled(progress=False)
     (True, False)
     >>> del os.environ["MXFAIR_PROGRESS"]
     """
@@ -198,6 +199,7 @@ class FairnessMonitor:
         self,
         val_data: Iterable,
         num_groups: int,
+        *,
         ctx: Optional[Union[mx.Context, Sequence[mx.Context]]] = None,
         threshold: float = 0.5,
         bootstrap: int = 0,
@@ -237,7 +239,7 @@ class FairnessMonitor:
 
     # ------------------------------------------------------------- evaluation
     def _new_stats(self, ctx: mx.Context, device: int = 0) -> GroupStats:
-        return self._template.like(ctx, seed=self._replicate_seed(device))
+        return self._template.like(ctx=ctx, seed=self._replicate_seed(device))
 
     def _replicate_seed(self, device: int) -> Optional[int]:
         """Seed of the bootstrap weights of one device's shard: distinct per device and per
@@ -245,11 +247,7 @@ class FairnessMonitor:
         seed = self._template.seed
         if seed is None or not self._template.bootstrap:
             return seed
-        rank = 0
-        if self.kvstore is not None:
-            from ..distributed import rank_and_size
-
-            rank = rank_and_size(self.kvstore)[0]
+        rank = 0 if self.kvstore is None else rank_and_size(self.kvstore)[0]
         if isinstance(seed, list):
             return seed + [rank, device]
         return int(seed) + 1000 * rank + device
@@ -312,16 +310,14 @@ class FairnessMonitor:
 
         With ``kvstore=None`` the statistics are returned unchanged. Otherwise every additive
         array of ``stats`` (``GroupStats.storage()``) is summed over the workers by
-        ``mxfair.distributed.allreduce_stats(stats, kvstore)``, so that every worker reports the
-        figures of the whole validation set.
+        ``stats.allreduce(kvstore)``, so that every worker reports the figures of the whole
+        validation set.
         """
         if self.kvstore is None:
             return stats
-        from ..distributed import allreduce_stats
+        return stats.allreduce(self.kvstore)
 
-        return allreduce_stats(stats, self.kvstore)
-
-    def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None,
+    def evaluate(self, net: mx.gluon.Block, *, epoch: Optional[int] = None,
                  log: Optional[logging.Logger] = None) -> FairnessReport:
         """Validate ``net`` once: statistics, report, one history record and one log line.
 
@@ -382,7 +378,7 @@ class FairnessMonitor:
         record["predicted_classes"] = float(np.count_nonzero(predicted > 0))
         bootstrapped = report.boot_counts is not None
         for rate in GROUP_RATES:
-            values = report._rate(rate)
+            values = report.rate(rate, warn=False)
             if values.ndim != 1:  # multi-class one-vs-rest rates: see last_report
                 continue
             bounds = report.interval(rate) if bootstrapped and rate != "count" else None
@@ -457,7 +453,7 @@ class FairnessMonitor:
 
     # --------------------------------------------------------------- progress
     def _progress_batches(self):
-        if not progress_enabled(self.progress):
+        if not progress_enabled(progress=self.progress):
             return self.val_data
         from tqdm.auto import tqdm
 
@@ -469,7 +465,7 @@ class FairnessMonitor:
                     leave=False, position=1 if self._epoch_bar is not None else 0)
 
     def _advance_epoch_bar(self, record: Dict[str, float]) -> None:
-        if not progress_enabled(self.progress):
+        if not progress_enabled(progress=self.progress):
             return
         if self._epoch_bar is None:
             from tqdm.auto import tqdm

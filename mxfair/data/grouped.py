@@ -59,6 +59,7 @@ class GroupedDataset(gluon.data.Dataset):
     """
 
     def __init__(self, dataset: gluon.data.Dataset, groups: ArrayLike,
+                 *,
                  num_groups: Optional[int] = None):
         if not isinstance(dataset, gluon.data.Dataset) and not (
                 hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
@@ -89,6 +90,7 @@ class GroupedDataset(gluon.data.Dataset):
 
 
 def with_groups(dataset: gluon.data.Dataset, groups: ArrayLike,
+                *,
                 num_groups: Optional[int] = None) -> GroupedDataset:
     """Attach a group id to every item of ``dataset`` (see :class:`GroupedDataset`).
 

@@ -59,6 +59,7 @@ class WeightedDataset(gluon.data.Dataset):
 
 def reweighed_dataset(
     dataset: gluon.data.Dataset,
+    *,
     labels: Optional[ArrayLike] = None,
     groups: Optional[ArrayLike] = None,
     sample_weight: Optional[ArrayLike] = None,

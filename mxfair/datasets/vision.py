@@ -20,6 +20,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import base, gluon
 
+from .._compat import dataset_arrays
 from .._validation import check_choice, check_number, check_positive_int, check_seed
 
 __all__ = ["CIFAR10S", "CIFAR10_CLASSES", "DOMAIN_NAMES", "cifar10_available"]
@@ -43,7 +44,7 @@ def _default_cifar_root() -> str:
     return os.path.join(base.data_dir(), "datasets", "cifar10")
 
 
-def cifar10_available(root: Optional[str] = None) -> bool:
+def cifar10_available(*, root: Optional[str] = None) -> bool:
     """True when the six CIFAR-10 binary batch files are in ``root`` (MXNet's default root)."""
     root = root or _default_cifar_root()
     return all(os.path.isfile(os.path.join(root, f)) for f in _CIFAR_FILES)
@@ -52,12 +53,12 @@ def cifar10_available(root: Optional[str] = None) -> bool:
 def _load_cifar10(train: bool, root: Optional[str], download: bool):
     """CIFAR-10 through ``gluon.data.vision.CIFAR10``: images (N, 32, 32, 3) uint8, labels."""
     root = root or _default_cifar_root()
-    if not download and not cifar10_available(root):
+    if not download and not cifar10_available(root=root):
         missing = [f for f in _CIFAR_FILES if not os.path.isfile(os.path.join(root, f))]
         raise FileNotFoundError(NO_CIFAR.format(files=missing, root=root))
-    ds = gluon.data.vision.CIFAR10(root=root, train=train)
-    images = ds._data.asnumpy() if hasattr(ds._data, "asnumpy") else np.asarray(ds._data)
-    return images.astype(np.uint8), np.asarray(ds._label).astype(np.int64)
+    images, labels = dataset_arrays(gluon.data.vision.CIFAR10(root=root, train=train))
+    images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
+    return images.astype(np.uint8), np.asarray(labels).astype(np.int64)
 
 
 def _digits_standin(train: bool):
@@ -147,6 +148,7 @@ class CIFAR10S(gluon.data.Dataset):
 
     def __init__(
         self,
+        *,
         train: bool = True,
         root: Optional[str] = None,
         source: Literal["auto", "cifar10", "digits"] = "auto",
@@ -162,7 +164,7 @@ class CIFAR10S(gluon.data.Dataset):
         seed = check_seed("seed", seed)
         skew_minority = check_number("skew_minority", skew_minority, low=0.0, high=0.5)
         if source == "auto":
-            source = "cifar10" if download or cifar10_available(root) else "digits"
+            source = "cifar10" if download or cifar10_available(root=root) else "digits"
         if source == "cifar10":
             images, labels = _load_cifar10(train, root, download)
             self.source, self.classes = "cifar10", list(CIFAR10_CLASSES)

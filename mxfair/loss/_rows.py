@@ -15,14 +15,13 @@ from typing import Dict, Optional
 import mxnet as mx
 import numpy as np
 
-from .._ops import Tensor, as_dtype_of, is_ndarray, to_numpy
-from .._validation import IDS_NOT_NUMERIC, check_group_ids, check_number
+from .._ops import Tensor, as_dtype_of, invalid_ids, invalid_weights, is_ndarray
+from .._validation import check_ids, check_numeric, check_pred_columns, check_sample_weight
 
 __all__: list = []
 
 #: Why a row is invalid, in the order of the counts a loss graph outputs after the row total.
 REASONS = ("group", "label", "sample_weight")
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 LOSS_NEEDS_NDARRAY = (
     "{name} must be an MXNet NDArray (or, for data-parallel training, a list with one NDArray "
@@ -43,25 +42,7 @@ BAD_DEVICE_LISTS = (
 )
 NEEDS_LABEL = "constraint {name!r} conditions on the true label; pass label (got None)"
 NEEDS_GROUP = "group ids are required: call loss(pred, label, group[, sample_weight])"
-BAD_GROUP_SHAPE = "group must have shape ({n},) or ({n}, 1) to match pred, got {shape}"
-BAD_PRED_SHAPE = (
-    "pred must have shape (N,) or (N, 1) for a binary task, or (N, {k}) for num_classes={k}; "
-    "got {shape}"
-)
-PRED_COLUMNS = "pred has {got} columns but num_classes={k}: pass num_classes={got}"
-PRED_TWO_COLUMNS = (
-    "pred has 2 columns, but with num_classes=2 the loss takes one logit per row, shape (N,) or "
-    "(N, 1) (a net ending in Dense(1)); for a two-column softmax output pass "
-    "pred[:, 1] - pred[:, 0], the logit of class 1"
-)
-PRED_ONE_COLUMN = (
-    "pred has shape {shape}, one score per row, but num_classes={k} needs (N, {k}) scores; "
-    "for a binary task pass num_classes=2"
-)
-BAD_LABEL_SHAPE = "label must have shape ({n},) or ({n}, 1), got {shape}"
-BAD_LABEL_VALUES = "label values must be integers in [0, {k}), got values in [{lo}, {hi}]"
-BAD_WEIGHT_SHAPE = "sample_weight must have shape ({n},) or ({n}, 1), got {shape}"
-BAD_WEIGHT_VALUES = "sample_weight must be finite and >= 0, got values in [{lo}, {hi}]"
+COLUMN_SHAPE = "{name} must have shape ({n},) or ({n}, 1) to match pred, got {shape}"
 INVALID_ROWS_WARNING = (
     "{owner} left {rows:g} invalid row(s) out of the loss, its penalty and its gradient "
     "(group id not an integer in [0, {g}): {group:g}; label not a class id in [0, {k}): "
@@ -70,28 +51,12 @@ INVALID_ROWS_WARNING = (
 )
 
 
-def _is_stringy(value) -> bool:
-    """True for host data holding strings or non-numeric objects."""
-    if is_ndarray(value) or value is None:
-        return False
-    try:
-        kind = np.asarray(value).dtype.kind
-    except Exception:  # noqa: BLE001 - ragged lists etc.: not ours to judge here
-        return False
-    if kind in "USa":
-        return True
-    if kind == "O":
-        flat = np.asarray(value, dtype=object).reshape(-1)
-        return any(isinstance(v, (str, bytes)) for v in flat.tolist())
-    return False
-
-
 def check_ndarray(name: str, value, owner: str, ids: bool = False) -> None:
     """TypeError unless ``value`` is an NDArray (or None); strings get ``IDS_NOT_NUMERIC``."""
     if value is None or is_ndarray(value) or isinstance(value, mx.sym.Symbol):
         return
-    if ids and _is_stringy(value):
-        raise TypeError(IDS_NOT_NUMERIC.format(name=name, dtype=np.asarray(value).dtype))
+    if ids:
+        check_host_ids(name, value)
     raise TypeError(LOSS_NEEDS_NDARRAY.format(name=name, kind=type(value).__name__))
 
 
@@ -104,19 +69,12 @@ def check_pred_array(name: str, pred: mx.nd.NDArray, owner: str) -> None:
         raise ValueError(EMPTY_BATCH.format(name=name, owner=owner))
 
 
-def check_host_ids(name: str, values) -> Optional[np.ndarray]:
-    """Host ids as a NumPy array; TypeError ``IDS_NOT_NUMERIC`` for strings/objects."""
-    if values is None:
-        return None
-    if _is_stringy(values):
-        raise TypeError(IDS_NOT_NUMERIC.format(name=name, dtype=np.asarray(values).dtype))
+def check_host_ids(name: str, values):
+    """``values`` unchanged; TypeError ``IDS_NOT_NUMERIC`` when host data hold strings (an
+    NDArray is numeric and is not read: no synchronisation)."""
+    if values is not None and not is_ndarray(values) and not isinstance(values, mx.sym.Symbol):
+        check_numeric(name, values)
     return values
-
-
-def check_lam(value, name: str = "lam") -> float:
-    """``value`` as a float; ValueError ("lam must be a finite number >= 0, got ...") unless it
-    is a finite real number >= 0 (Python or NumPy)."""
-    return check_number(name, value, low=0)
 
 
 def host_arrays(*arrays):
@@ -125,54 +83,28 @@ def host_arrays(*arrays):
 
 
 def check_shapes(pred, label, group, sample_weight, num_classes: int,
-                 needs_label: bool, statistic_name: str) -> None:
+                 needs_label: bool, statistic_name: str, name: str = "pred") -> None:
     """Host shape checks (no synchronisation); ValueError naming the bad input and the fix."""
     if group is None:
         raise ValueError(NEEDS_GROUP)
     if label is None and needs_label:
         raise ValueError(NEEDS_LABEL.format(name=statistic_name))
     shape = tuple(pred.shape)
+    check_pred_columns(name, shape, num_classes, one_score=True)
     n = shape[0] if shape else 0
-    if num_classes == 2:
-        if len(shape) == 2 and shape[1] == 2:
-            raise ValueError(PRED_TWO_COLUMNS)
-        if len(shape) == 2 and shape[1] > 2:
-            raise ValueError(PRED_COLUMNS.format(got=shape[1], k=num_classes))
-        ok = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
-    else:
-        if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
-            raise ValueError(PRED_ONE_COLUMN.format(shape=shape, k=num_classes))
-        if len(shape) == 2 and shape[1] != num_classes:
-            raise ValueError(PRED_COLUMNS.format(got=shape[1], k=num_classes))
-        ok = len(shape) == 2
-    if not ok:
-        raise ValueError(BAD_PRED_SHAPE.format(k=num_classes, shape=shape))
-
-    def _is_column(arr) -> bool:
-        return tuple(arr.shape) in ((n,), (n, 1))
-
-    if not _is_column(group):
-        raise ValueError(BAD_GROUP_SHAPE.format(n=n, shape=tuple(group.shape)))
-    if label is not None and not _is_column(label):
-        raise ValueError(BAD_LABEL_SHAPE.format(n=n, shape=tuple(label.shape)))
-    if sample_weight is not None and not _is_column(sample_weight):
-        raise ValueError(BAD_WEIGHT_SHAPE.format(n=n, shape=tuple(sample_weight.shape)))
+    for arg, arr in (("group", group), ("label", label), ("sample_weight", sample_weight)):
+        if arr is not None and tuple(arr.shape) not in ((n,), (n, 1)):
+            raise ValueError(COLUMN_SHAPE.format(name=arg, n=n, shape=tuple(arr.shape)))
 
 
 def check_values(label, group, num_groups: int, num_classes: int,
                  sample_weight=None) -> None:
     """Host value checks (synchronise): group ids, labels and weights, ValueError if bad."""
-    check_group_ids(check_host_ids("group", group), num_groups)
+    check_ids("group", group, num_groups, what="group ids")
     if label is not None:
-        y = np.asarray(to_numpy(check_host_ids("label", label)), dtype=np.float64).reshape(-1)
-        if y.size and (not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0
-                       or y.max() >= num_classes):
-            raise ValueError(BAD_LABEL_VALUES.format(k=num_classes, lo=np.nanmin(y),
-                                                     hi=np.nanmax(y)))
+        check_ids("label", label, num_classes, what="labels")
     if sample_weight is not None:
-        w = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
-        if w.size and not (np.all(np.isfinite(w)) and w.min() >= 0):
-            raise ValueError(BAD_WEIGHT_VALUES.format(lo=np.nanmin(w), hi=np.nanmax(w)))
+        check_sample_weight("sample_weight", sample_weight)
 
 
 class InputChecker:
@@ -223,7 +155,7 @@ class InputChecker:
         check_ndarray("sample_weight", sample_weight, self.owner)
         check_pred_array(name, pred, self.owner)
         check_shapes(pred, label, group, sample_weight, self.num_classes, self.needs_label,
-                     self.statistic_name)
+                     self.statistic_name, name=name)
         key = (pred.shape, pred.dtype, None if label is None else label.shape, group.shape,
                None if sample_weight is None else sample_weight.shape, pred.context)
         if key not in self._seen or every_call:
@@ -290,24 +222,22 @@ def sanitize(F, label: Tensor, group: Tensor, sample_weight: Optional[Tensor],
     weight : Tensor, shape (N,), or None
         The sample weight, 0 in invalid rows (None when none was given).
     """
-    # A value v is an integer in [0, B) exactly when round(clip(v, 0, B - 1)) == v: an id out
-    # of range is moved by the clip, a fraction by the round, and NaN (which the clip passes
-    # through) equals nothing. Three graph operations per check; this runs every step.
+    # The package's graph-side row checks (mxfair._ops), as GroupStats applies them.
     g = F.cast(F.reshape(group, shape=(-1,)), "float32")  # (N,)
-    ok_group = F.round(F.clip(g, 0, num_groups - 1)) == g
+    ok_group = 1 - invalid_ids(F, g, num_groups)
     if label is None:  # not read (an adversary for demographic parity)
         y = F.zeros_like(g)
         ok_label = y + 1
     else:
         y = F.reshape(label, shape=(-1,))  # (N,), float32: the loss casts it to pred's dtype
-        ok_label = F.round(F.clip(y, 0, num_classes - 1)) == y
+        ok_label = 1 - invalid_ids(F, y, num_classes)
     valid = ok_group * ok_label
     w = None
     if sample_weight is None:
         ok_weight = F.ones_like(g)
     else:
         w = F.cast(F.reshape(sample_weight, shape=(-1,)), "float32")
-        ok_weight = F.clip(w, 0, _FLOAT32_MAX) == w  # NaN, negative and infinite fail
+        ok_weight = 1 - invalid_weights(F, w)  # NaN, negative and infinite fail
         valid = valid * ok_weight
     # (4,): invalid rows, bad group ids, labels, weights; exact in float32 below 2^24 rows
     counts = F.sum(1 - F.stack(valid, ok_group, ok_label, ok_weight, axis=1), axis=0)

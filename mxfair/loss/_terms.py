@@ -80,7 +80,7 @@ class FairTerms(mx.gluon.HybridBlock):
         weights = apply_sample_weight(F, weights, weight)
         outputs = (base, counts) + tuple(self._penalty.parts(F, values, weights, onehot))
         if self.threshold is not None:
-            hard = hard_predictions(F, probs, k, self.threshold)
+            hard = hard_predictions(F, probs, num_classes=k, threshold=self.threshold)
             h_values, h_weights = self._statistic.terms(F, hard, labels)
             h_weights = apply_sample_weight(F, h_weights, weight)
             num, den = group_totals(F, h_values, h_weights, onehot)

@@ -23,10 +23,10 @@ sigmoid is saturated long before), so ``+-inf`` logits give finite values and gr
 """
 import mxnet as mx
 
-from .._constraints import canonical_constraint
+from .. import _state
+from .._constraints import CONSTRAINTS, RATE_LABELS, canonical_constraint, constraints_over
 from .._ops import is_ndarray
-from .._validation import check_number, check_positive_int
-from . import _scalar
+from .._validation import check_int, check_number, check_positive_int
 from ._rows import (
     InputChecker,
     InvalidRows,
@@ -45,16 +45,6 @@ __all__ = ["GradientReversal", "AdversarialDebiasing"]
 _MISSING_GROUP = "group ids are required: call adv(pred, label, group)"
 #: Logits beyond this magnitude reach the adversary clipped (exactly 0 or 1 after its sigmoid).
 _LOGIT_CLIP = 1e4
-ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "predictive_equality",
-                         "equalized_odds")
-#: Constraints whose adversary sees only the rows of one label: equal opportunity the
-#: positives (y = 1), predictive equality the negatives (y = 0).
-_ONE_LABEL = {"equal_opportunity": 1, "predictive_equality": 0}
-
-
-def _check_alpha(value, name: str = "alpha") -> float:
-    """``value`` as a float; ValueError ("alpha must be a finite number >= 0, got ...")."""
-    return check_number(name, value, low=0)
 
 
 class GradientReversal(mx.gluon.HybridBlock):
@@ -89,24 +79,24 @@ class GradientReversal(mx.gluon.HybridBlock):
     [-0.5, -0.5]
     """
 
-    def __init__(self, scale: float = 1.0, **kwargs):
+    def __init__(self, *, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.scale_value = _scalar.new_scalar(self, "scale_value",
-                                                  _check_alpha(scale, "scale"))
+            self.scale_value = _state.new_scalar(self, "scale_value",
+                                                  check_number("scale", scale, low=0))
 
     @property
     def scale(self) -> float:
         """The reversal scale (host float)."""
-        return _scalar.get_scalar(self.scale_value)
+        return _state.get_scalar(self.scale_value)
 
     @scale.setter
     def scale(self, value: float) -> None:
-        _scalar.set_scalar(self.scale_value, _check_alpha(value, "scale"))
+        _state.set_scalar(self.scale_value, check_number("scale", value, low=0))
 
     def forward(self, x, *args):
         if is_ndarray(x):
-            _scalar.ensure_on(self.scale_value, x.context)
+            _state.ensure_on(self.scale_value, x.context)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x, scale_value=None):
@@ -133,7 +123,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     constraint : {'demographic_parity', 'equal_opportunity', 'predictive_equality', \
 'equalized_odds'}
         Or an alias of one (``'dp'``, ``'eqopp'``, ``'true_positive_rate_parity'``, ...; see
-        ``mxfair._constraints``); the ``constraint`` property holds the canonical name.
+        ``mxfair.CONSTRAINTS``); the ``constraint`` property holds the canonical name.
     alpha : float, default 1.0
         Weight of the adversary's (reversed) gradient in the model's update; a non-trained
         parameter, schedule it with ``adv.alpha = value``. Zhang et al. grow it like sqrt(t).
@@ -184,30 +174,33 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     #: ``GroupBatchProcessor`` may call the adversary once per step with per-device lists.
     takes_device_lists = True
 
-    def __init__(self, num_groups: int, constraint: str = "demographic_parity",
+    def __init__(self, num_groups: int, *, constraint: str = "demographic_parity",
                  alpha: float = 1.0, hidden_units: int = 0, num_classes: int = 2,
                  from_logits: bool = True, **kwargs):
         super().__init__(**kwargs)
         self._num_groups = check_positive_int("num_groups", num_groups)
-        constraint = canonical_constraint(constraint, allowed=ADVERSARY_CONSTRAINTS)
+        constraint = canonical_constraint(constraint, allowed=constraints_over(RATE_LABELS))
         self._constraint = constraint
-        self._needs_label = constraint != "demographic_parity"
+        # The rows each rate is taken over (mxfair.CONSTRAINTS): the adversary sees the label
+        # when a rate conditions on it, and only one label's rows when every rate takes the
+        # same one (equal opportunity: y = 1; predictive equality: y = 0).
+        labels = {RATE_LABELS[rate] for rate in CONSTRAINTS[constraint]}
+        self._needs_label = labels != {None}
+        self._one_label = labels.pop() if len(labels) == 1 else None
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
-        if constraint in _ONE_LABEL and self._num_classes > 2:
+        if self._one_label is not None and self._num_classes > 2:
             raise ValueError(f"constraint {constraint!r} is defined for binary tasks "
                              f"(num_classes=2), got num_classes={num_classes!r}")
-        alpha = _check_alpha(alpha)
-        if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
-                or hidden_units < 0:
-            raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
+        alpha = check_number("alpha", alpha, low=0)
+        hidden_units = check_int("hidden_units", hidden_units)
         self._from_logits = bool(from_logits)
         self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
                                    self._needs_label, constraint, _MISSING_GROUP)
         self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
-            self.reversal = GradientReversal(alpha)
+            self.reversal = GradientReversal(scale=alpha)
             # Zhang et al.'s learned sharpness of the sigmoid the adversary sees.
             # Unused (and not trained) when pred holds probabilities.
             self.c = self.params.get("c", shape=(1,), init=mx.init.Constant(1.0),
@@ -229,7 +222,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
 
     @alpha.setter
     def alpha(self, value: float) -> None:
-        self.reversal.scale = _check_alpha(value)
+        self.reversal.scale = check_number("alpha", value, low=0)
 
     @property
     def num_invalid(self):
@@ -284,9 +277,9 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             # AIF360 feeds [s, s*y, s*(1-y)]; the label itself is added so the adversary need
             # not learn the groups' base rates from the model (which pushes towards parity).
             feats = F.concat(s, s * y, s * (1.0 - y), y, dim=1)  # (N, 4K')
-            if self._constraint in _ONE_LABEL:
+            if self._one_label is not None:
                 # Only the rows of one label count (binary only): y = 1 or y = 0.
-                keep = F.reshape(y if _ONE_LABEL[self._constraint] else 1.0 - y, shape=(-1,))
+                keep = F.reshape(y if self._one_label else 1.0 - y, shape=(-1,))
                 weight = keep * weight
         else:
             feats = s  # (N, K')

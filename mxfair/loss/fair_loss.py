@@ -1,4 +1,6 @@
-r"""FairnessRegularizedLoss: a Gluon loss plus a batch-level group-fairness penalty.
+r"""The fair losses: a Gluon loss plus a batch-level group-fairness penalty, weighted by ``lam``
+(:class:`FairnessRegularizedLoss`) or by a Lagrange multiplier for a stated bound
+(:class:`ConstrainedFairLoss`).
 
 .. math::
 
@@ -31,16 +33,34 @@ infinite) is left out of the loss, the penalty and the gradient, counted on the 
 reported by a warning (the count is read with a lag, at calls 2, 4, 8, ... 64 and every 64 calls
 after that, so that it never stalls training) and by ``num_invalid`` (exact; synchronises).
 ``check_groups=True`` checks every batch on the host instead (one synchronisation per batch).
+
+**Constrained training** (:class:`ConstrainedFairLoss`): state the bound ``gap <= eps`` instead
+of tuning ``lam``; ``lam`` is then a Lagrange multiplier (:class:`~mxfair.loss.LagrangeMultiplier`)
+that rises by dual ascent while the measured gap is above the bound and falls below it.
+As in TFCO's proxy-Lagrangian, the model sees a differentiable proxy (the soft penalty) while the
+multiplier follows the *measured* gap of hard decisions (``p >= threshold``, the rule of
+``GroupStats``): the difference between the largest and the smallest group rate (fairlearn's
+``between_groups``, :func:`mxfair.metrics.group_gap`), worst over the statistic's columns (TPR
+and FPR for equalized odds). Update per step (noisy, fast) or per epoch (smooth).
+
+**Which rows feed the multiplier.** The measured gap is that of the *training* rows: a call of the
+loss adds its rows' hard per-group totals only while autograd records in training mode (inside
+``autograd.record()``, i.e. a training step). A validation pass (no ``record``, as in a plain
+loop or in ``Estimator.fit(val_data=...)``, whose validation loss is by default the training
+loss object) leaves the totals, hence the multiplier, exactly where they were. Rows from
+anywhere else can be added on purpose with :meth:`ConstrainedFairLoss.accumulate`, and a gap
+measured elsewhere passed to :meth:`ConstrainedFairLoss.update_multiplier`.
 """
 from typing import Dict, List, Optional, Union
 
 import mxnet as mx
 import numpy as np
 
+from .. import _state
 from .._constraints import canonical_constraint
-from .._ops import group_onehot, is_ndarray, to_numpy
-from .._validation import check_positive_int
-from . import _scalar
+from .._ops import group_onehot, is_ndarray, nan_divide, to_numpy
+from .._validation import check_number, check_positive_int
+from ..metrics import group_gap
 from ._devices import DeviceLoss, Placements, combine_parts
 from ._rows import (
     NEEDS_GROUP,
@@ -49,17 +69,17 @@ from ._rows import (
     InvalidRows,
     as_device_lists,
     check_host_ids,
-    check_lam,
     check_pred_array,
     check_shapes,
     check_values,
     host_arrays,
 )
 from ._terms import FairTerms, label_matrix, probabilities
+from .constrained import LagrangeMultiplier
 from .penalties import Penalty, get_penalty
 from .statistics import Statistic, apply_sample_weight, get_statistic
 
-__all__ = ["FairnessRegularizedLoss", "fairness_penalty"]
+__all__ = ["FairnessRegularizedLoss", "ConstrainedFairLoss", "fairness_penalty"]
 
 
 def _constraint_name(constraint: Union[str, Statistic], statistic: Statistic) -> str:
@@ -78,7 +98,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         What is equalised across groups: ``'demographic_parity'`` (positive rate),
         ``'equal_opportunity'`` (TPR), ``'predictive_equality'`` (FPR), ``'equalized_odds'``
         (TPR and FPR), or a ``Statistic``. Multi-class: the same per class (one-vs-rest).
-        The aliases of ``mxfair._constraints`` are accepted too (``'dp'``, ``'eqopp'``,
+        The aliases of ``mxfair.CONSTRAINTS`` are accepted too (``'dp'``, ``'eqopp'``,
         ``'eqodds'``, fairlearn's ``'true_positive_rate_parity'``, ...); the ``constraint``
         property holds the canonical name.
     penalty : str or Penalty, default 'squared'
@@ -152,12 +172,13 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     #: ``GroupBatchProcessor`` calls the loss once per step with the per-device lists.
     takes_device_lists = True
 
-    def __init__(self, num_groups: int, constraint: Union[str, Statistic] = "demographic_parity",
+    def __init__(self, num_groups: int, *, constraint: Union[str, Statistic] = "demographic_parity",
                  penalty: Union[str, Penalty] = "squared", lam: float = 1.0,
                  base_loss: Optional[mx.gluon.loss.Loss] = None, from_logits: bool = True,
                  num_classes: int = 2, check_groups: bool = False,
                  weight: Optional[float] = None, batch_axis: int = 0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
+        self._scale = weight  # the loss's global weight (Gluon's ``weight``)
         self._num_groups = check_positive_int("num_groups", num_groups)
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
@@ -167,7 +188,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         self._penalty = get_penalty(penalty)
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
-        lam = check_lam(lam)
+        lam = check_number("lam", lam, low=0)
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         custom_base = base_loss is not None
@@ -187,7 +208,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                                    self._num_groups, self._num_classes, self._from_logits)
             # Each device's rows in a data-parallel step (``_forward_devices``).
             self.device_loss = DeviceLoss(self._penalty, weight)
-            self.lam_value = _scalar.new_scalar(self, "lam_value", lam)
+            self.lam_value = _state.new_scalar(self, "lam_value", lam)
         self._placements = Placements()
 
     def hybridize(self, active: bool = True, **kwargs) -> None:
@@ -225,11 +246,11 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     @property
     def lam(self) -> float:
         """Weight of the fairness penalty (host float; setting it checks ``lam >= 0``)."""
-        return _scalar.get_scalar(self.lam_value)
+        return _state.get_scalar(self.lam_value)
 
     @lam.setter
     def lam(self, value: float) -> None:
-        _scalar.set_scalar(self.lam_value, check_lam(value))
+        _state.set_scalar(self.lam_value, check_number("lam", value, low=0))
 
     @property
     def num_invalid(self) -> Dict[str, float]:
@@ -246,8 +267,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
         """Save ``lam`` (initialised on the CPU first if the loss was never called)."""
-        if not _scalar.is_initialized(self.lam_value):
-            _scalar.ensure_on(self.lam_value, mx.cpu())
+        if not _state.is_initialized(self.lam_value):
+            _state.ensure_on(self.lam_value, mx.cpu())
         super().save_parameters(filename, deduplicate=deduplicate)
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
@@ -288,7 +309,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
             raise ValueError("label is required (got None)")
         label, sample_weight = self._check(pred, label, group, sample_weight, name=name,
                                            every_call=self._check_groups)
-        _scalar.ensure_on(self.lam_value, pred.context)
+        _state.ensure_on(self.lam_value, pred.context)
         return label, sample_weight
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
@@ -343,8 +364,8 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         parts = out[2:len(out) - extra]
         pen = self._penalty.from_parts(F, *parts)  # (1,)
         loss = F.broadcast_add(out[0], F.broadcast_mul(lam_value, pen))  # (N,)
-        if self._weight is not None:
-            loss = loss * self._weight
+        if self._scale is not None:
+            loss = loss * self._scale
         return (loss, out[1]) + tuple(out[len(out) - extra:])
 
     def __repr__(self) -> str:
@@ -353,11 +374,15 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                 f"num_classes={self._num_classes}, from_logits={self._from_logits})")
 
 
-def fairness_penalty(pred, group, label=None, *, num_groups: int,
+def fairness_penalty(pred, *, group, label=None, num_groups: int,
                      constraint: Union[str, Statistic] = "demographic_parity",
                      penalty: Union[str, Penalty] = "squared", from_logits: bool = True,
                      num_classes: int = 2, sample_weight=None):
     """The batch fairness penalty alone (what ``FairnessRegularizedLoss`` adds, before ``lam``).
+
+    ``label`` and ``group`` are keyword-only: both are arrays of small integers, and this
+    function took them as ``(pred, group, label)`` before, where the losses take
+    ``(pred, label, group)``; a positional call could swap them without an error.
 
     Parameters
     ----------
@@ -383,10 +408,10 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     --------
     >>> import numpy as np
     >>> logits = np.array([2.0, -2.0, 2.0, 2.0])
-    >>> round(fairness_penalty(logits, np.array([0, 0, 1, 1]), num_groups=2,
+    >>> round(fairness_penalty(logits, group=np.array([0, 0, 1, 1]), num_groups=2,
     ...                        penalty="absolute"), 4)
     0.3808
-    >>> fairness_penalty(np.array([1.0, 0.0, 1.0, 1.0]), np.array([0, 0, 1, 1]),
+    >>> fairness_penalty(np.array([1.0, 0.0, 1.0, 1.0]), group=np.array([0, 0, 1, 1]),
     ...                  num_groups=2, penalty="absolute", from_logits=False)
     0.5
     """
@@ -418,3 +443,186 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     weights = apply_sample_weight(F, weights, sample_weight)
     out = pen(F, values, weights, group_onehot(F, group, num_groups))
     return out if return_nd else float(out.asscalar())
+
+
+class ConstrainedFairLoss(FairnessRegularizedLoss):
+    """A ``FairnessRegularizedLoss`` whose ``lam`` is a Lagrange multiplier for ``gap <= bound``.
+
+    Every training call (under ``autograd.record()`` in training mode) also adds the batch's
+    hard per-group totals to running sums, on the device, without synchronising; calls
+    outside ``record`` (validation) add nothing. ``update_multiplier()`` (after
+    ``trainer.step``, every step or at the end of an epoch) reads the measured gap from those
+    sums, takes a dual-ascent step, writes the new multiplier into ``lam`` and resets the sums.
+    It can also take a gap measured elsewhere (e.g. on validation data with
+    ``mxfair.metrics``). With per-device lists (data-parallel), the totals of all devices are
+    summed, as is the penalty (see ``FairnessRegularizedLoss``).
+
+    Parameters
+    ----------
+    num_groups : int
+    bound : float
+        The allowed between-groups gap ``eps`` of the measured rates.
+    constraint : str or Statistic, default 'demographic_parity'
+        As for ``FairnessRegularizedLoss`` (canonical names or their aliases).
+    penalty : str or Penalty, default 'absolute'
+        The differentiable proxy of the gap. ``'absolute'`` equals the gap of the soft rates for
+        two groups.
+    lr : float, default 1.0
+        Dual step size (see ``LagrangeMultiplier``).
+    lam_init : float, default 0.0
+        Starting multiplier, >= 0.
+    lam_max : float, optional
+        Upper clip of the multiplier, >= 0.
+    threshold : float, default 0.5
+        Decision threshold on the probability for the measured (hard) gap of a binary task.
+    **kwargs
+        Passed to ``FairnessRegularizedLoss`` (``base_loss``, ``from_logits``, ``num_classes``...).
+
+    Inputs and outputs are those of ``FairnessRegularizedLoss``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import autograd, gluon
+    >>> net = gluon.nn.Dense(1)
+    >>> net.initialize()
+    >>> trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    >>> loss_fn = ConstrainedFairLoss(num_groups=2, bound=0.02, lr=2.0)
+    >>> x = mx.nd.random.normal(shape=(8, 3))
+    >>> y = mx.nd.array([0, 1, 0, 1, 1, 0, 1, 0])
+    >>> g = mx.nd.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> for epoch in range(2):
+    ...     with autograd.record():
+    ...         loss = loss_fn(net(x), y, g)
+    ...     loss.backward()
+    ...     trainer.step(8)
+    ...     lam = loss_fn.update_multiplier()   # per epoch here: one batch per epoch
+    >>> lam >= 0
+    True
+    """
+
+    def __init__(self, num_groups: int, bound: float,
+                 *,
+                 constraint: Union[str, Statistic] = "demographic_parity",
+                 penalty: Union[str, Penalty] = "absolute", lr: float = 1.0,
+                 lam_init: float = 0.0, lam_max: Optional[float] = None,
+                 threshold: float = 0.5, **kwargs):
+        if "lam" in kwargs:
+            raise TypeError("ConstrainedFairLoss sets lam itself; use lam_init")
+        lam_init = check_number("lam_init", lam_init, low=0)
+        lam_max = None if lam_max is None else check_number("lam_max", lam_max, low=0)
+        threshold = check_number("threshold", threshold, low=0, high=1,
+                                 low_inclusive=False, high_inclusive=False)
+        super().__init__(num_groups, constraint=constraint, penalty=penalty, lam=lam_init,
+                         **kwargs)
+        self.multiplier = LagrangeMultiplier(bound, lr=lr, init=lam_init, max_value=lam_max)
+        self._threshold = threshold
+        self.terms.threshold = threshold  # the graph also outputs the hard per-group totals
+        self._totals = None  # (num, den), each NDArray (G, C), on the first batch's context
+
+    @property
+    def bound(self) -> float:
+        """The allowed gap."""
+        return self.multiplier.bound
+
+    @FairnessRegularizedLoss.lam.setter
+    def lam(self, value: float) -> None:
+        # The multiplier and the parameter hold the same value.
+        self.multiplier.value = check_number("lam", value, low=0)
+        _state.set_scalar(self.lam_value, self.multiplier.value)
+
+    def _observe(self, measured) -> None:
+        """Add the hard totals of a training call (one ``(num, den)`` per device)."""
+        if mx.autograd.is_recording() and mx.autograd.is_training():
+            self._add_totals(measured)
+
+    def _add_totals(self, measured) -> None:
+        with mx.autograd.pause():
+            home = (self._totals[0].context if self._totals is not None
+                    else measured[0][0].context)
+            # Copies: a graph built with static_alloc may reuse its output buffers.
+            num, den = ([m[k].copyto(home) for m in measured] for k in (0, 1))
+            num = num[0] if len(num) == 1 else mx.nd.add_n(*num)
+            den = den[0] if len(den) == 1 else mx.nd.add_n(*den)
+            if self._totals is None:
+                self._totals = (num, den)
+            else:
+                self._totals = (self._totals[0] + num, self._totals[1] + den)
+
+    def accumulate(self, pred, label, group, sample_weight=None) -> None:
+        """Add the measured per-group totals of these rows to the running sums, explicitly.
+
+        Training calls of the loss do this themselves; use it to feed the multiplier from rows
+        that are not trained on in this call (for example a held-out batch the bound is meant
+        for). No synchronisation; lists (one entry per device) are accepted.
+
+        Parameters
+        ----------
+        pred, label, group, sample_weight : NDArray, or lists of NDArrays (one per device)
+            As for the forward call.
+        """
+        lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
+        if lists is None:
+            lists = ([pred], [label], [group], [sample_weight])
+        measured = []
+        with mx.autograd.pause():
+            for i, (p, y, g, w) in enumerate(zip(*lists)):
+                y, w = self._prepare(p, y, g, w, name="pred" if len(lists[0]) == 1
+                                     else f"pred[{i}]")
+                out = self.terms(p, y, g) if w is None else self.terms(p, y, g, w)
+                self._invalid.add(out[1])
+                measured.append(out[-2:])
+        self._add_totals(measured)
+
+    @property
+    def measured_totals(self):
+        """``(num, den)``: the hard per-group totals (G, C) summed since the last update, as
+        NDArrays on the first batch's context, or None before any training call.
+
+        ``den`` sums the weight of the rows each rate is taken over (for demographic parity:
+        every training row), so ``den`` tells how many rows fed the multiplier.
+        """
+        return self._totals
+
+    def measured_gap(self) -> float:
+        """Between-groups gap of the hard rates summed since the last update.
+
+        The largest, over the statistic's columns (TPR and FPR for equalized odds), of the
+        difference between the groups that have rows, as :meth:`FairnessReport.difference
+        <mxfair.metrics.FairnessReport.difference>` defines it (one definition:
+        :func:`mxfair.metrics.group_gap`): 0 when one group only has rows, NaN when none has
+        (or before any training call).
+        """
+        if self._totals is None:
+            return float("nan")
+        num, den = (t.asnumpy() for t in self._totals)
+        gaps = group_gap(nan_divide(num, den).T)  # (C,); a group without rows is left out
+        return float(np.nanmax(gaps)) if not np.all(np.isnan(gaps)) else float("nan")
+
+    def reset_totals(self) -> None:
+        """Forget the accumulated totals (``update_multiplier`` does this)."""
+        self._totals = None
+
+    def update_multiplier(self, *, gap: Optional[float] = None) -> float:
+        """Dual-ascent step: ``lam <- clip(lam + lr * (gap - bound), 0, lam_max)``.
+
+        Parameters
+        ----------
+        gap : float, optional
+            A gap measured elsewhere; default: the gap accumulated since the last update
+            (one host synchronisation; it also warns if invalid rows were left out).
+
+        Returns
+        -------
+        float
+            The new ``lam``.
+        """
+        if gap is None:
+            gap = self.measured_gap()
+            self._invalid.warn()  # a synchronisation anyway: say if rows were left out
+        self.reset_totals()
+        # The parameter is the saved state (load_parameters restores it): start from it.
+        self.multiplier.value = self.lam
+        value = self.multiplier.update(gap)
+        _state.set_scalar(self.lam_value, value)
+        return value

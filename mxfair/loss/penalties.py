@@ -40,11 +40,6 @@ __all__ = [
 ]
 
 
-def _check_positive_float(name: str, value) -> float:
-    """``value`` as a float; ValueError ("{name} must be a finite number > 0, got ...")."""
-    return check_number(name, value, low=0, low_inclusive=False)
-
-
 class Penalty:
     """Compares groups; ``penalty(F, values, weights, onehot)`` returns shape ``(1,)``, >= 0.
 
@@ -57,8 +52,6 @@ class Penalty:
         From a statistic.
     onehot : Tensor, shape (N, G)
         One-hot group matrix.
-    shared_weights : bool, optional
-        Not needed by the built-in penalties; kept for callers of earlier versions.
 
     **Parts** (what a data-parallel step gathers): ``parts(F, values, weights, onehot)`` gives
     tensors that describe the batch, ``from_parts(F, *parts)`` the penalty from them, and
@@ -71,8 +64,7 @@ class Penalty:
     name = "penalty"
     combine = "concat"
 
-    def __call__(self, F, values: Tensor, weights: Tensor, onehot: Tensor,
-                 shared_weights: Optional[bool] = None) -> Tensor:
+    def __call__(self, F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tensor:
         raise NotImplementedError
 
     def parts(self, F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
@@ -100,7 +92,7 @@ class _RatePenalty(Penalty):
 
     combine = "sum"
 
-    def __call__(self, F, values, weights, onehot, shared_weights: Optional[bool] = None):
+    def __call__(self, F, values, weights, onehot):
         return self.from_parts(F, *self.parts(F, values, weights, onehot))
 
     def parts(self, F, values, weights, onehot):
@@ -166,14 +158,14 @@ class SmoothMaxGap(_RatePenalty):
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> round(float(SmoothMaxGap(0.02)(mx.nd, p, None, onehot).asscalar()), 4)
+    >>> round(float(SmoothMaxGap(temperature=0.02)(mx.nd, p, None, onehot).asscalar()), 4)
     0.25
     """
 
     name = "max"
 
-    def __init__(self, temperature: float = 0.02):
-        self.temperature = _check_positive_float("temperature", temperature)
+    def __init__(self, *, temperature: float = 0.02):
+        self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
 
     def reduce(self, F, gaps, present):
         z = F.abs(gaps) / self.temperature  # (G, C), >= 0, 0 for absent groups
@@ -212,10 +204,10 @@ class MMDPenalty(Penalty):
 
     name = "mmd"
 
-    def __init__(self, bandwidth: float = 0.1):
-        self.bandwidth = _check_positive_float("bandwidth", bandwidth)
+    def __init__(self, *, bandwidth: float = 0.1):
+        self.bandwidth = check_number("bandwidth", bandwidth, low=0, low_inclusive=False)
 
-    def __call__(self, F, values, weights, onehot, shared_weights=None):
+    def __call__(self, F, values, weights, onehot):
         weights = F.ones_like(values) if weights is None else F.broadcast_like(weights, values)
         vt = F.transpose(values)  # (C, N)
         diff = F.broadcast_sub(F.expand_dims(vt, axis=2), F.expand_dims(vt, axis=1))  # (C, N, N)

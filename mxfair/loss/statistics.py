@@ -26,7 +26,7 @@ hybridized ``hybrid_forward``.
 """
 from typing import Optional, Tuple, Union
 
-from .._constraints import ConstraintTable, canonical_constraint
+from .._constraints import CONSTRAINTS, canonical_constraint, constraints_over
 from .._ops import Tensor, group_sums
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "TruePositiveRate",
     "FalsePositiveRate",
     "StackedStatistic",
-    "CONSTRAINTS",
+    "RATE_STATISTICS",
     "get_statistic",
     "apply_sample_weight",
     "group_totals",
@@ -202,26 +202,28 @@ class StackedStatistic(Statistic):
         return f"StackedStatistic({', '.join(repr(s) for s in self.statistics)})"
 
 
-#: Canonical constraint name (``mxfair._constraints``) -> a factory of the statistic it
-#: equalises across groups; lookups accept the aliases (``CONSTRAINTS["eqopp"]``).
-CONSTRAINTS = ConstraintTable({
-    "demographic_parity": PositiveRate,
-    "equal_opportunity": TruePositiveRate,
-    "predictive_equality": FalsePositiveRate,
-    "equalized_odds": lambda: StackedStatistic(TruePositiveRate(), FalsePositiveRate()),
-})
+#: Rate (a name of :data:`mxfair.CONSTRAINTS`' rates) -> the statistic, the soft version of
+#: that rate, that the losses equalise for it.
+RATE_STATISTICS = {
+    "selection_rate": PositiveRate,
+    "true_positive_rate": TruePositiveRate,
+    "false_positive_rate": FalsePositiveRate,
+}
 
 
 def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
     """The statistic for a constraint name, or ``constraint`` itself if it is a Statistic.
 
+    The constraint's rates (:data:`mxfair.CONSTRAINTS`) each give their statistic
+    (:data:`RATE_STATISTICS`); several rates are stacked side by side.
+
     Parameters
     ----------
     constraint : str or Statistic
-        One of ``CONSTRAINTS`` (``'demographic_parity'``, ``'equal_opportunity'``,
-        ``'predictive_equality'``, ``'equalized_odds'``) or an alias of one (``'dp'``,
-        ``'eqopp'``, ``'true_positive_rate_parity'``, ... see ``mxfair._constraints``), or a
-        ``Statistic`` instance.
+        ``'demographic_parity'`` (positive rate), ``'equal_opportunity'`` (TPR),
+        ``'predictive_equality'`` (FPR), ``'equalized_odds'`` (TPR and FPR), or an alias of
+        one (``'dp'``, ``'eqopp'``, ``'true_positive_rate_parity'``, ...; see
+        :data:`mxfair.CONSTRAINTS`), or a ``Statistic`` instance.
 
     Returns
     -------
@@ -229,14 +231,16 @@ def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
 
     Examples
     --------
-    >>> get_statistic("equalized_odds").needs_label
-    True
+    >>> get_statistic("equalized_odds")
+    StackedStatistic(TruePositiveRate(), FalsePositiveRate())
     >>> get_statistic("false_positive_rate_parity")
     FalsePositiveRate()
     """
     if isinstance(constraint, Statistic):
         return constraint
-    return CONSTRAINTS[canonical_constraint(constraint)]()
+    canonical = canonical_constraint(constraint, allowed=constraints_over(RATE_STATISTICS))
+    parts = [RATE_STATISTICS[rate]() for rate in CONSTRAINTS[canonical]]
+    return parts[0] if len(parts) == 1 else StackedStatistic(*parts)
 
 
 def apply_sample_weight(F, weights: Optional[Tensor], sample_weight: Optional[Tensor]
@@ -287,7 +291,7 @@ def group_totals(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
             group_sums(F, weights, onehot))
 
 
-def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
+def hard_predictions(F, probs: Tensor, *, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
     """Hard decisions with the shape of ``probs``: ``p >= threshold`` for a binary task
     (shape (N, 1)), else the one-hot arg-max (shape (N, K)). A statistic of these gives the
     measured rate (what fairness metrics report) rather than the soft one.
@@ -401,8 +405,8 @@ def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
     return rates, overall, den
 
 
-def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
-               shared_weights: Optional[bool] = None) -> Tuple[Tensor, Tensor]:
+def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
+               ) -> Tuple[Tensor, Tensor]:
     """Each group's rate minus the overall rate, 0 for absent groups, and the presence mask.
 
     ``rate_gaps`` of the ``group_totals``: one matrix product over the rows, then (G, C) work.
@@ -414,9 +418,6 @@ def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
     values, weights : Tensor
         From a statistic's ``terms`` (see ``group_totals``).
     onehot : Tensor, shape (N, G)
-    shared_weights : bool, optional
-        Not needed (the shapes of the totals follow from ``weights``); accepted for callers of
-        earlier versions.
 
     Returns
     -------

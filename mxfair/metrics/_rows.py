@@ -1,9 +1,9 @@
 """Per-row work of one ``GroupStats.update``: validity, reason codes and cell ids, on the device.
 
 One hybridized block computes, for every row of a batch, where it goes (its cell, or the slot of
-its reason code when it is invalid) and with which weight; :func:`scatter_add` then adds the
-weights into the statistics. Hybridized, the two dozen element-wise steps run as one cached
-graph instead of two dozen Python calls, which is most of the cost of a small batch.
+its reason code when it is invalid) and with which weight; ``mxfair._compat.scatter_add`` then
+adds the weights into the statistics. Hybridized, the two dozen element-wise steps run as one
+cached graph instead of two dozen Python calls, which is most of the cost of a small batch.
 
 Exactness of the ids. Every id is an integer: cells below ``2 * G * K * K + 64``, histogram cells
 below ``G * 2 * B``. They are formed in ``dtype``: float32 only when all of them are below 2**23
@@ -32,7 +32,9 @@ from typing import List, Optional
 import mxnet as mx
 from mxnet import gluon
 
-__all__ = ["RowBlock", "scatter_add", "logit", "layout_of", "LOGIT_RANGE"]
+from .._ops import invalid_ids, invalid_weights, nonfinite, outside_unit
+
+__all__ = ["RowBlock", "logit", "layout_of", "LOGIT_RANGE"]
 
 #: Reason bits of a row's code (``INVALID_REASONS`` order): label, group, prediction, score,
 #: probability, weight.
@@ -47,43 +49,6 @@ def logit(p: float) -> float:
     if p >= 1.0:
         return math.inf
     return math.log(p) - math.log1p(-p)
-
-
-def scatter_add(index: mx.nd.NDArray, size: int, weight: mx.nd.NDArray) -> mx.nd.NDArray:
-    """Sum of ``weight`` (N,) float64 per ``index`` (N,), shape (size,), float64.
-
-    Every index must be an integer in ``[0, size)`` (MXNet's scatter-with-accumulation casts
-    it to an int and does not check): the callers give invalid rows an index in range and a
-    weight of 0, or a slot of their own. It is as fast as MXNet's histogram kernel for small
-    arrays and 2-3 times faster for millions of cells (measured in ``bench/bench_metrics.py``).
-    """
-    return mx.nd._internal._backward_gather_nd(weight, index.reshape((1, -1)), shape=(size,))
-
-
-_TABLE_MAX = 2 ** 16  # ids checked against a table of every valid id up to this many
-
-
-def _bad_id(F, ids, count: int, dtype: str):
-    """1 where an id is not an integer in [0, count) (NaN and inf included), else 0.
-
-    Up to ``_TABLE_MAX`` valid ids: ``take(arange(count), id, mode="clip")`` is the valid id
-    that the truncated, clipped id points to, and equals the id only when the id is one (NaN
-    equals nothing): two steps. Above: ``min(max(floor(id), 0), count - 1)``, four steps
-    (scalar minimum/maximum take a double; ``clip`` would round its bounds to float32).
-    """
-    if count <= _TABLE_MAX:
-        return F.take(F.arange(0, count, dtype=dtype), ids, mode="clip") != ids
-    return ids != F.minimum(F.maximum(F.floor(ids), 0.0), count - 1.0)
-
-
-def _nonfinite(x):
-    """1 where x is NaN or +-inf (x - x is NaN there, 0 elsewhere)."""
-    return (x - x) != 0
-
-
-def _outside_unit(F, x):
-    """1 where x is not in [0, 1] (NaN and inf included)."""
-    return x != F.minimum(F.maximum(x, 0.0), 1.0)
 
 
 class RowBlock(gluon.HybridBlock):
@@ -143,7 +108,7 @@ class RowBlock(gluon.HybridBlock):
     def hybrid_forward(self, F, labels, groups, preds, *weight):
         K, G, B, dt = self._k, self._g, self._bins, self._dtype
         size = G * K * K
-        code = _bad_id(F, labels, K, dt) + _bad_id(F, groups, G, dt) * GROUP
+        code = invalid_ids(F, labels, K, dt) + invalid_ids(F, groups, G, dt) * GROUP
         part = self._decide(F, preds)
         for bit, flag in part["flags"]:
             code = code + self._cast(F, flag, self._score_dtype) * bit
@@ -151,7 +116,7 @@ class RowBlock(gluon.HybridBlock):
         zeros64 = F.zeros_like(ones64)
         w = weight[0] if self._weighted else ones64
         if self._weighted:  # NaN, inf and negative weights
-            bad_w = 1 - (w >= 0) * (w < math.inf)
+            bad_w = invalid_weights(F, w)
             code = code + self._cast(F, bad_w, "float64") * WEIGHT
         cell = F.add_n(labels * K, groups * (K * K), part["decided"])
         shifted = cell if part["outside"] is None else cell + part["outside"] * size
@@ -201,7 +166,7 @@ class RowBlock(gluon.HybridBlock):
         if self._layout == "ids":
             ids = self._cast(F, F.reshape(preds, shape=(-1,)), self._score_dtype)
             out["decided"] = ids
-            out["flags"] = [(PREDICTION, _bad_id(F, ids, K, self._dtype))]
+            out["flags"] = [(PREDICTION, invalid_ids(F, ids, K, self._dtype))]
             return out
         if self._layout == "binary2":
             col0 = F.cast(F.reshape(F.slice_axis(preds, axis=1, begin=0, end=1), shape=(-1,)),
@@ -211,9 +176,9 @@ class RowBlock(gluon.HybridBlock):
             if self._from_logits:
                 z = col1 - col0  # the log-odds of class 1 (exact for float32 inputs)
                 out["decided"] = self._cast(F, z >= logit(t), "float64")
-                out["outside"] = self._cast(F, F.maximum(_outside_unit(F, col0),
-                                                         _outside_unit(F, col1)), "float64")
-                out["flags"] = [(SCORE, self._cast(F, _nonfinite(z), "float64"))]
+                out["outside"] = self._cast(F, F.maximum(outside_unit(F, col0),
+                                                         outside_unit(F, col1)), "float64")
+                out["flags"] = [(SCORE, self._cast(F, nonfinite(z), "float64"))]
                 out["rank"] = z
                 out["prob"] = F.sigmoid(z) if need_prob else None
                 return out
@@ -221,17 +186,17 @@ class RowBlock(gluon.HybridBlock):
         else:
             x = F.reshape(preds, shape=(-1,))
             x64 = F.cast(x, "float64") if (need_prob or need_rank) else None
-        bad = _nonfinite(x)
+        bad = nonfinite(x)
         if self._from_logits:  # sigmoid(z) >= t  <=>  z >= logit(t), in the scores' precision
             out["decided"] = self._cast(F, x >= logit(t), self._score_dtype)
-            out["outside"] = self._cast(F, _outside_unit(F, x), self._score_dtype)
+            out["outside"] = self._cast(F, outside_unit(F, x), self._score_dtype)
             out["flags"] = [(SCORE, bad)]
             out["rank"] = x64
             out["prob"] = F.sigmoid(x64) if need_prob else None
         else:  # 16 * outside - 8 * nonfinite: 8 for NaN/inf (outside too), 16 for the rest
             # t rounded to the scores' precision, as NumPy compares
             out["decided"] = self._cast(F, x >= t, self._score_dtype)
-            out["flags"] = [(SCORE - PROBABILITY, bad), (PROBABILITY, _outside_unit(F, x))]
+            out["flags"] = [(SCORE - PROBABILITY, bad), (PROBABILITY, outside_unit(F, x))]
             out["prob"] = out["rank"] = x64
         return out
 

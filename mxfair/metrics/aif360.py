@@ -15,7 +15,7 @@ the confusion matrix with no rows contributes nothing (AIF360's NumPy gives 0·�
 when there is no false negative); and when every row is a false negative (μ = 0, so every b/μ is
 0/0) the index is NaN with a warning for every α (AIF360 gives ∞ at α = 0).
 
-The counts come from :func:`mxfair.metrics.data_bias.facet_counts` and the rates from
+The counts come from :func:`mxfair.metrics.facet_counts` and the rates from
 :func:`mxfair.metrics.confusion_rates`: one core.
 
 Examples
@@ -31,7 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._validation import check_number
-from .data_bias import binarize, facet_counts
+from ._facets import binarize, facet_counts
+from ._generated import Family
 from .functional import group_report
 from .report import UndefinedRateWarning, confusion_rates
 
@@ -84,100 +85,68 @@ def _ratio(num: float, den: float) -> float:
         return float(np.float64(num) / np.float64(den))
 
 
-_PARAMS = """
-    Parameters
-    ----------
-    y_true, y_pred : array, shape (N,)
-        Labels and predicted labels; ``pos_label`` is the favourable outcome.
-    groups : array, shape (N,)
-        The protected attribute.
-    privileged : value or list of values of ``groups``
-        The privileged group p.
-    unprivileged : value or list of values of ``groups``, optional
-        The unprivileged group u; all other rows by default.
-    sample_weight : array, shape (N,), optional
-    pos_label : default 1
-
-    Returns
-    -------
-    float
-"""
+def _template(y_true, y_pred, *, groups, privileged, unprivileged=None, sample_weight=None,
+              pos_label=1):
+    """The signature of a signed AIF360 metric."""
 
 
-def statistical_parity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                                  unprivileged: Any = None, sample_weight: Any = None,
-                                  pos_label: Any = 1) -> float:
+def _signed(name: str, spec: tuple, *, y_true, y_pred, groups, privileged, unprivileged,
+            sample_weight, pos_label) -> float:
+    """AIF360's figure ``name`` from the rates of (privileged, unprivileged): ``spec`` is the
+    combination of their differences (or ratio) and the rates it reads."""
+    combine, used = spec
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return _checked("statistical_parity_difference",
-                    r["selection_rate"][1] - r["selection_rate"][0], r, ["selection_rate"])
+    delta = {rate: r[rate][1] - r[rate][0] for rate in used}  # u - p
+    if combine == "ratio":
+        value = _ratio(r[used[0]][1], r[used[0]][0])
+    elif combine == "mean":
+        value = 0.5 * sum(delta.values())
+    elif combine == "max":  # AIF360's Python max: a NaN FPR gap gives NaN, a NaN TPR one is
+        value = max(abs(delta[used[0]]), abs(delta[used[1]]))  # passed over (warned)
+    else:
+        value = delta[used[0]]
+    return _checked(name, value, r, list(used))
 
 
-def disparate_impact(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                     unprivileged: Any = None, sample_weight: Any = None,
-                     pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return _checked("disparate_impact", _ratio(r["selection_rate"][1], r["selection_rate"][0]),
-                    r, ["selection_rate"])
+SIGNED = Family(_template, _signed, parameters="""
+y_true, y_pred : array, shape (N,)
+    Labels and predicted labels; ``pos_label`` is the favourable outcome.
+groups : array, shape (N,)
+    The protected attribute.
+privileged : value or list of values of ``groups``
+    The privileged group p.
+unprivileged : value or list of values of ``groups``, optional
+    The unprivileged group u; all other rows by default.
+sample_weight : array, shape (N,), optional
+pos_label : default 1""", returns="float", module=__name__)
+# The examples' data: labels, predictions and two groups of four rows (0 privileged).
+_DATA = ">>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]\n"
+_CALL = "(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0), 4)"
+_SR, _TPR, _FPR = "selection_rate", "true_positive_rate", "false_positive_rate"
+
+statistical_parity_difference = SIGNED.make(
+    "statistical_parity_difference", ("difference", (_SR,)), """
+    SR_u − SR_p, selection rate of u minus that of p.
+
+    .. math:: P(\\hat y = 1 \\mid u) - P(\\hat y = 1 \\mid p)""",
+    _DATA + f">>> round(statistical_parity_difference{_CALL}\n-0.5")
+disparate_impact = SIGNED.make(
+    "disparate_impact", ("ratio", (_SR,)),
+    "SR_u / SR_p (inf when SR_p = 0 < SR_u, NaN when both are 0).",
+    _DATA + f">>> round(disparate_impact{_CALL}\n0.3333")
+equal_opportunity_difference = SIGNED.make(
+    "equal_opportunity_difference", ("difference", (_TPR,)),
+    "TPR_u − TPR_p (AIF360's signed version).",
+    _DATA + f">>> round(equal_opportunity_difference{_CALL}\n-0.5")
+average_odds_difference = SIGNED.make(
+    "average_odds_difference", ("mean", (_FPR, _TPR)), "½[(FPR_u − FPR_p) + (TPR_u − TPR_p)].",
+    _DATA + f">>> round(average_odds_difference{_CALL}\n-0.5")
+equalized_odds_difference = SIGNED.make(
+    "equalized_odds_difference", ("max", (_FPR, _TPR)), "max(|FPR_u − FPR_p|, |TPR_u − TPR_p|).",
+    _DATA + f">>> round(equalized_odds_difference{_CALL}\n0.5")
 
 
-def equal_opportunity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                                 unprivileged: Any = None, sample_weight: Any = None,
-                                 pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return _checked("equal_opportunity_difference",
-                    r["true_positive_rate"][1] - r["true_positive_rate"][0], r,
-                    ["true_positive_rate"])
-
-
-def average_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                            unprivileged: Any = None, sample_weight: Any = None,
-                            pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
-    d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
-    return _checked("average_odds_difference", 0.5 * (d_fpr + d_tpr), r,
-                    ["false_positive_rate", "true_positive_rate"])
-
-
-def equalized_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                              unprivileged: Any = None, sample_weight: Any = None,
-                              pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
-    d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
-    # AIF360's Python max: a NaN FPR gap gives NaN, a NaN TPR gap is passed over (warned).
-    return _checked("equalized_odds_difference", max(abs(d_fpr), abs(d_tpr)), r,
-                    ["false_positive_rate", "true_positive_rate"])
-
-
-for _fn, _doc in (
-    (statistical_parity_difference, "SR_u − SR_p, selection rate of u minus that of p.\n\n"
-     "    .. math:: P(\\hat y = 1 \\mid u) - P(\\hat y = 1 \\mid p)"),
-    (disparate_impact, "SR_u / SR_p (inf when SR_p = 0 < SR_u, NaN when both are 0)."),
-    (equal_opportunity_difference, "TPR_u − TPR_p (AIF360's signed version)."),
-    (average_odds_difference, "½[(FPR_u − FPR_p) + (TPR_u − TPR_p)]."),
-    (equalized_odds_difference, "max(|FPR_u − FPR_p|, |TPR_u − TPR_p|)."),
-):
-    _fn.__doc__ = _doc + "\n" + _PARAMS + """
-    Examples
-    --------
-    >>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]
-    >>> round({name}(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0), 4)
-    {value}
-    """
-del _fn, _doc
-statistical_parity_difference.__doc__ = statistical_parity_difference.__doc__.format(
-    name="statistical_parity_difference", value=-0.5)
-disparate_impact.__doc__ = disparate_impact.__doc__.format(name="disparate_impact", value=0.3333)
-equal_opportunity_difference.__doc__ = equal_opportunity_difference.__doc__.format(
-    name="equal_opportunity_difference", value=-0.5)
-average_odds_difference.__doc__ = average_odds_difference.__doc__.format(
-    name="average_odds_difference", value=-0.5)
-equalized_odds_difference.__doc__ = equalized_odds_difference.__doc__.format(
-    name="equalized_odds_difference", value=0.5)
-
-
-def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> float:
+def generalized_entropy_from_counts(counts: np.ndarray, *, alpha: float = 2.0) -> float:
     """Generalised entropy index of the benefits b = ŷ − y + 1, from binary confusion counts.
 
     b is 0 for a false negative, 1 for a correct prediction and 2 for a false positive, so the
@@ -262,7 +231,7 @@ def generalized_entropy_index(y_true: Any, y_pred: Any, *, alpha: float = 2.0,
     0.25
     """
     rep = group_report(y_true, y_pred, sample_weight=sample_weight, pos_label=pos_label)
-    return generalized_entropy_from_counts(rep.counts, alpha)
+    return generalized_entropy_from_counts(rep.counts, alpha=alpha)
 
 
 def theil_index(y_true: Any, y_pred: Any, *, sample_weight: Any = None,

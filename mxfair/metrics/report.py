@@ -1,6 +1,6 @@
 """FairnessReport: every per-group rate and every gap, derived from GroupStats counts.
 
-This module is the one home of the metric definitions (``../shared/METRICS.md``): per-group rates
+This module is the one home of the metric definitions (docs/api.md lists them): per-group rates
 from confusion counts, AUC and calibration error from score histograms, and the fairlearn gap
 conventions (``difference`` / ``ratio`` with ``method="between_groups" | "to_overall"``).
 
@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .._ops import nan_divide
-from .._validation import check_choice
+from .._validation import check_choice, check_number, check_numeric
 
 __all__ = [
     "FairnessReport",
@@ -33,7 +33,10 @@ __all__ = [
     "AUCResolutionWarning",
     "IntervalWarning",
     "confusion_rates",
+    "group_gap",
     "RATE_NAMES",
+    "SUMMARY_KEYS",
+    "BINARY_SUMMARY_KEYS",
     "DIFFERENCE_METHODS",
 ]
 
@@ -48,6 +51,16 @@ RATE_NAMES = (
     "balanced_accuracy",
 )
 HISTOGRAM_RATES = ("auc", "ece")
+_ODDS_RATES = ("true_positive_rate", "false_positive_rate")  # what equalized odds compares
+#: The figures of :meth:`FairnessReport.summary`, in order (the two AUC figures need score
+#: histograms or exact rows; with bootstrap replicates each also has ``_lo``/``_hi``).
+SUMMARY_KEYS = (
+    "accuracy", "balanced_accuracy", "selection_rate", "demographic_parity_difference",
+    "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference",
+    "worst_group_accuracy", "auc", "auc_difference",
+)
+#: Summary figures defined for binary tasks only (NaN, or absent, with more classes).
+BINARY_SUMMARY_KEYS = ("selection_rate", "auc", "auc_difference")
 # What leaves a rate undefined, for the warning.
 _UNDEFINED_WHEN = {
     "true_positive_rate": "no positive labels",
@@ -269,31 +282,49 @@ def _sorted_auc(s, y, w, seg, num_segments: int) -> np.ndarray:
     return nan_divide(num, n_pos * seg_neg)
 
 
-def _gap(values: np.ndarray, overall: np.ndarray, method: str, kind: str,
-         multi: bool = False, required: Optional[np.ndarray] = None) -> np.ndarray:
-    """difference or ratio over groups, leaving out groups where ``values`` is NaN.
+def group_gap(values: np.ndarray, *, overall: Optional[np.ndarray] = None,
+              kind: str = "difference", method: str = "between_groups", multi: bool = False,
+              required: Optional[np.ndarray] = None) -> np.ndarray:
+    """The gap over groups of per-group values: the one definition of a difference or a ratio.
+
+    Groups where ``values`` is NaN (undefined) are left out; NaN where no group is left.
+    :meth:`FairnessReport.difference` and :meth:`~FairnessReport.ratio` (and so every
+    fairlearn-named function), the bootstrap replicates and the losses' measured gap
+    (``ConstrainedFairLoss``) all read their gaps from here.
 
     Parameters
     ----------
     values : ndarray, shape (..., G) binary, or (..., G, K) one-vs-rest multi-class (``multi``)
-    overall : ndarray, shape (...) or (..., K)
-    method : {"between_groups", "to_overall"}
+    overall : ndarray, shape (...) or (..., K), optional
+        The overall value; needed by ``method="to_overall"``.
     kind : {"difference", "ratio"}
+    method : {"between_groups", "to_overall"}
+        ``between_groups``: max − min (difference) or min / max (ratio); ``to_overall``:
+        max |v_g − v| (difference) or min over groups of min(v_g / v, v / v_g) (ratio).
     multi : bool
-        The last axis of ``values`` and ``overall`` is the class.
-
+        The last axis of ``values`` and ``overall`` is the class: a group with any undefined
+        class is left out, and the result is the max (difference) or min (ratio) over classes.
     required : ndarray of bool, shape (G,), optional
         Groups that must be defined: where one of them is undefined (a bootstrap replicate in
         which it drew no rows), the gap is NaN instead of a gap over the others.
 
     Returns
     -------
-    ndarray, shape (...): NaN where no group is defined. Multi-class: a group with any
-    undefined class is left out, and the result is the max (difference) or min (ratio) over
-    classes. Leading axes (bootstrap replicates) are kept.
+    ndarray, shape (...): leading axes (bootstrap replicates) are kept.
+
+    Examples
+    --------
+    >>> float(group_gap(np.array([0.5, 0.25, np.nan])))  # the undefined group is left out
+    0.25
+    >>> float(group_gap(np.array([0.5, 0.25]), kind="ratio"))
+    0.5
     """
-    values = np.asarray(values, dtype=np.float64)
-    overall = np.asarray(overall, dtype=np.float64)
+    check_choice("kind", kind, ("difference", "ratio"))
+    check_choice("method", method, DIFFERENCE_METHODS)
+    if method == "to_overall" and overall is None:
+        raise ValueError("method='to_overall' needs the overall value")
+    values = check_numeric("values", values, ids=False, flat=False).astype(np.float64)
+    overall = np.asarray(np.nan if overall is None else overall, dtype=np.float64)
     broken = None
     if required is not None:
         undefined = np.isnan(values).any(axis=-1) if multi else np.isnan(values)  # (..., G)
@@ -348,8 +379,8 @@ def _headline_values(by_group: Dict[str, np.ndarray], overall: Dict[str, np.ndar
         return _keep_groups(by_group[name], keep, not binary)
 
     def gap(name, kind="difference"):
-        return _gap(rate(name), overall[name], "between_groups", kind, not binary,
-                    req.get(name))
+        return group_gap(rate(name), overall=overall[name], kind=kind, multi=not binary,
+                         required=req.get(name))
 
     acc = overall["accuracy"]
     with warnings.catch_warnings():
@@ -425,13 +456,13 @@ class FairnessReport:
     def __init__(
         self,
         counts: np.ndarray,
+        *,
         hist: Optional[np.ndarray] = None,
         score_sums: Optional[np.ndarray] = None,
         boot_counts: Optional[np.ndarray] = None,
         boot_hist: Optional[np.ndarray] = None,
         boot_score_sums: Optional[np.ndarray] = None,
         group_names: Optional[Sequence[str]] = None,
-        *,
         min_count: float = 0,
         exact_rows: Optional[np.ndarray] = None,
         invalid_counts: Optional[Dict[str, float]] = None,
@@ -449,10 +480,7 @@ class FairnessReport:
             list(group_names) if group_names is not None
             else [str(g) for g in range(self.num_groups)]
         )
-        if (isinstance(min_count, bool) or not isinstance(min_count, (int, float, np.number))
-                or not np.isfinite(min_count) or min_count < 0):
-            raise ValueError(f"min_count must be a finite number >= 0, got {min_count!r}")
-        self.min_count = float(min_count)
+        self.min_count = check_number("min_count", min_count, low=0)
         self.invalid_counts = dict(invalid_counts or {})
         self.num_invalid = float(num_invalid)
         self.bin_edges = bin_edges
@@ -492,18 +520,59 @@ class FairnessReport:
     def is_binary(self) -> bool:
         return self.num_classes == 2
 
+    def rate(self, metric: str, *, overall: bool = False, warn: bool = True
+             ) -> Union[np.ndarray, float]:
+        """Per-group values of a rate, or its overall value: the report's one accessor.
+
+        ``report[metric]`` is ``report.rate(metric)``.
+
+        Parameters
+        ----------
+        metric : str
+            One of :attr:`metric_names`.
+        overall : bool, default False
+            The value over all groups (a float, or (K,) one-vs-rest for multi-class) instead
+            of the per-group values.
+        warn : bool, default True
+            Give an :class:`UndefinedRateWarning` naming the groups (and why) where the rate is
+            undefined (NaN), and an :class:`AUCResolutionWarning` where the histograms cannot
+            resolve an AUC. False reads the values silently (tables and plots that show NaN as
+            such).
+
+        Returns
+        -------
+        ndarray, shape (G,) or (G, K) one-vs-rest for multi-class; or the overall value
+
+        Examples
+        --------
+        >>> rep = FairnessReport(np.array([[[3, 1], [1, 3]], [[4, 0], [0, 0]]], dtype=float))
+        >>> rep.rate("selection_rate").tolist(), rep.rate("count", overall=True)
+        ([0.5, 0.0], 12.0)
+        """
+        return self._read(metric, overall, warn, stacklevel=3)
+
     def __getitem__(self, metric: str) -> np.ndarray:
-        """Per-group values of ``metric``: shape (G,), or (G, K) one-vs-rest for multi-class."""
+        """Per-group values of ``metric``: ``report.rate(metric)``."""
+        return self._read(metric, False, True, stacklevel=3)
+
+    def _read(self, metric: str, overall: bool, warn: bool, stacklevel: int):
         values = self._rate(metric)
+        if overall:
+            values = self.overall[metric]
+            if warn and np.any(np.isnan(values)):
+                warnings.warn(f"{metric} is undefined (NaN): {self._why_undefined(metric)}",
+                              UndefinedRateWarning, stacklevel=stacklevel)
+            return values
         undefined = self._undefined_groups(values)
-        if undefined and metric not in ("count", "n_pos", "n_neg"):
+        if warn and undefined and metric not in ("count", "n_pos", "n_neg"):
             warnings.warn(
                 f"{metric} is undefined (NaN) for group(s) {undefined}: "
                 f"{self._why_undefined(metric)}",
                 UndefinedRateWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
-        self._check_resolution(metric, stacklevel=3)
+        if warn:
+            self._check_resolution(metric, stacklevel=stacklevel + 1)
         return values
 
     def _rate(self, metric: str) -> np.ndarray:
@@ -613,7 +682,7 @@ class FairnessReport:
         undefined = np.isnan(values) if values.ndim == 1 else np.isnan(values).any(axis=1)
         return float("nan") if (undefined & self._fixed_required[metric]).any() else gap
 
-    def difference(self, metric: str, method: str = "between_groups") -> float:
+    def difference(self, metric: str, *, method: str = "between_groups") -> float:
         """Largest gap of ``metric`` between groups (fairlearn's ``MetricFrame.difference``).
 
         ``between_groups``: max − min over groups; ``to_overall``: max |m_g − m_overall|.
@@ -623,11 +692,11 @@ class FairnessReport:
         """
         check_choice("method", method, DIFFERENCE_METHODS)
         values = self._defined(metric, "difference")
-        gap = float(_gap(values, self._overall[metric][0], method, "difference",
-                         values.ndim == 2))
+        gap = float(group_gap(values, overall=self._overall[metric][0], kind="difference",
+                              method=method, multi=values.ndim == 2))
         return self._fixed_gap(metric, gap)
 
-    def ratio(self, metric: str, method: str = "between_groups") -> float:
+    def ratio(self, metric: str, *, method: str = "between_groups") -> float:
         """Smallest ratio of ``metric`` between groups (fairlearn's ``MetricFrame.ratio``).
 
         ``between_groups``: min / max over groups; ``to_overall``: min of
@@ -636,23 +705,25 @@ class FairnessReport:
         """
         check_choice("method", method, DIFFERENCE_METHODS)
         values = self._defined(metric, "ratio")
-        gap = float(_gap(values, self._overall[metric][0], method, "ratio", values.ndim == 2))
+        gap = float(group_gap(values, overall=self._overall[metric][0], kind="ratio",
+                              method=method,
+                              multi=values.ndim == 2))
         return self._fixed_gap(metric, gap)
 
-    def equalized_odds_difference(self, method: str = "between_groups",
+    def equalized_odds_difference(self, *, method: str = "between_groups",
                                   agg: str = "worst_case") -> float:
         """max (``worst_case``) or mean of the TPR and FPR differences (an undefined one is
         left out)."""
         check_choice("agg", agg, AGGREGATES)
-        gaps = [self.difference(m, method) for m in ("true_positive_rate", "false_positive_rate")]
+        gaps = [self.difference(m, method=method) for m in _ODDS_RATES]
         return _aggregate(gaps, np.nanmax if agg == "worst_case" else np.nanmean)
 
-    def equalized_odds_ratio(self, method: str = "between_groups",
+    def equalized_odds_ratio(self, *, method: str = "between_groups",
                              agg: str = "worst_case") -> float:
         """min (``worst_case``) or mean of the TPR and FPR ratios (an undefined one is left
         out)."""
         check_choice("agg", agg, AGGREGATES)
-        gaps = [self.ratio(m, method) for m in ("true_positive_rate", "false_positive_rate")]
+        gaps = [self.ratio(m, method=method) for m in _ODDS_RATES]
         return _aggregate(gaps, np.nanmin if agg == "worst_case" else np.nanmean)
 
     def worst_group(self, metric: str) -> Tuple[str, float]:
@@ -732,8 +803,8 @@ class FairnessReport:
                 for r, c in enumerate(self.boot_counts):
                     rep = FairnessReport(
                         c,
-                        None if self.boot_hist is None else self.boot_hist[r],
-                        None if self.boot_hist is None else self.boot_score_sums[r],
+                        hist=None if self.boot_hist is None else self.boot_hist[r],
+                        score_sums=None if self.boot_hist is None else self.boot_score_sums[r],
                         group_names=self.group_names,
                     )
                     rep._fixed_keep = np.ones(self.num_groups, bool) if keep is None else keep
@@ -811,6 +882,7 @@ class FairnessReport:
         return out
 
     def interval(self, quantity: Union[str, Callable[["FairnessReport"], float]],
+                 *,
                  level: float = 0.95) -> np.ndarray:
         """Bootstrap percentile interval of a figure.
 

@@ -4,7 +4,7 @@ Every group-fairness metric of a classifier is a function of a few additive coun
 confusion matrix of each group and, optionally, a histogram of scores per group and label.
 ``GroupStats`` sums them batch by batch on the context of the data, with no host synchronisation
 until :meth:`GroupStats.report`. Because they are sums, statistics of batches, epochs and workers
-combine exactly (:meth:`GroupStats.merge`, ``+``, :func:`mxfair.distributed.allreduce_stats`).
+combine exactly (:meth:`GroupStats.merge`, ``+``, :meth:`GroupStats.allreduce`).
 
 Invalid rows never count as data. A row whose label or group id is not an integer in range, whose
 score is NaN or infinite, whose probability lies outside [0, 1] (``from_logits=False``) or whose
@@ -27,9 +27,19 @@ from typing import Any, Dict, List, Literal, Optional
 import mxnet as mx
 import numpy as np
 
+from .._compat import scatter_add
+from .._kvstore import gather_float64, is_distributed, sum_float64
 from .._ops import context_of, is_ndarray
-from .._validation import check_choice, check_numeric, check_positive_int, check_same_length
-from ._rows import LOGIT_RANGE, RowBlock, layout_of, scatter_add
+from .._validation import (
+    check_choice,
+    check_int,
+    check_number,
+    check_numeric,
+    check_positive_int,
+    check_same_length,
+)
+from ._rows import LOGIT_RANGE, RowBlock, layout_of
+from .report import FairnessReport
 
 __all__ = [
     "GroupStats",
@@ -83,6 +93,14 @@ _MAX_BATCH = 2 ** 23  # rows per block call: its unweighted counts are float32-e
 
 # The public statistics, in a fixed order (arrays(), allreduce, save).
 _STATE = ("counts", "hist", "score_sums", "boot_counts", "boot_hist", "boot_score_sums")
+#: Every constructor setting but ``ctx`` (like, copy and repr read them from here), and whether
+#: it decides what a cell holds: statistics that differ in one of those cannot be merged or
+#: summed over workers (counts decided at another threshold would add up silently wrong).
+_SETTINGS = {
+    "num_groups": True, "num_classes": True, "threshold": True, "num_bins": True,
+    "bootstrap": True, "seed": False, "from_logits": True, "group_names": False,
+    "bin_scale": True, "exact_auc": True, "min_count": False,
+}
 _SAME_SEED = object()  # GroupStats.like: keep the seed (None is a seed of its own)
 
 
@@ -226,6 +244,7 @@ class GroupStats:
     def __init__(
         self,
         num_groups: int,
+        *,
         num_classes: int = 2,
         threshold: float = 0.5,
         num_bins: int = 0,
@@ -239,15 +258,11 @@ class GroupStats:
         min_count: float = 0,
     ):
         self.num_groups = check_positive_int("num_groups", num_groups)
-        self.num_classes = check_positive_int("num_classes", num_classes)
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-        if not 0.0 <= float(threshold) <= 1.0:  # compared with probabilities, also for logits
-            raise ValueError(f"threshold must be in [0, 1] (a probability), got {threshold}")
-        if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 0:
-            raise ValueError(f"num_bins must be a non-negative integer, got {num_bins!r}")
-        if isinstance(bootstrap, bool) or int(bootstrap) != bootstrap or bootstrap < 0:
-            raise ValueError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
+        self.num_classes = check_int("num_classes", num_classes, low=2)
+        # compared with probabilities, also for logits
+        threshold = check_number("threshold", threshold, low=0, high=1)
+        num_bins = check_int("num_bins", num_bins)
+        bootstrap = check_int("bootstrap", bootstrap)
         if bootstrap == 1:
             raise ValueError(BOOTSTRAP_ONE)
         if num_bins and self.num_classes != 2:
@@ -265,7 +280,7 @@ class GroupStats:
         self.from_logits = bool(from_logits)
         self.bin_scale = check_choice("bin_scale", bin_scale, BIN_SCALES)
         self.exact_auc = bool(exact_auc)
-        self.min_count = _check_min_count(min_count)
+        self.min_count = check_number("min_count", min_count, low=0)
         self._check_sizes()  # before anything of size G is built
         self.group_names = (
             list(group_names) if group_names is not None else [str(g) for g in range(num_groups)]
@@ -279,13 +294,10 @@ class GroupStats:
         self._ctx_given = ctx
         self.reset()
 
-    def _settings(self) -> dict:
-        """Every constructor setting but ``ctx`` (for like, repr and messages)."""
-        return dict(num_groups=self.num_groups, num_classes=self.num_classes,
-                    threshold=self.threshold, num_bins=self.num_bins, bootstrap=self.bootstrap,
-                    seed=self.seed, from_logits=self.from_logits, group_names=self.group_names,
-                    bin_scale=self.bin_scale, exact_auc=self.exact_auc,
-                    min_count=self.min_count)
+    def _settings(self, cells_only: bool = False) -> dict:
+        """The constructor settings but ``ctx``; only those that decide what a cell holds
+        with ``cells_only`` (see ``_SETTINGS``)."""
+        return {k: getattr(self, k) for k, cell in _SETTINGS.items() if cell or not cells_only}
 
     def _shapes(self) -> Dict[str, tuple]:
         """Storage shapes. ``counts`` is flat: the cells of rows whose score lies in [0, 1],
@@ -520,7 +532,7 @@ class GroupStats:
 
     def load_exact_rows(self, rows: np.ndarray) -> None:
         """exact_auc: replace the kept rows by ``rows`` (3, M) (as :meth:`exact_rows` gives
-        them); :func:`mxfair.distributed.allreduce_stats` puts the rows of every worker here."""
+        them); :meth:`allreduce` puts the rows of every worker here."""
         if not self.exact_auc:
             raise ValueError("load_exact_rows needs GroupStats(exact_auc=True)")
         rows = np.asarray(rows, dtype=np.float64)
@@ -545,14 +557,10 @@ class GroupStats:
     def _check_compatible(self, other: "GroupStats") -> None:
         if not isinstance(other, GroupStats):
             raise TypeError(f"can only merge GroupStats, got {type(other).__name__}")
-        names = ("num_groups", "num_classes", "num_bins", "bootstrap", "threshold",
-                 "from_logits", "bin_scale", "exact_auc")
-        mine = tuple(getattr(self, k) for k in names)
-        theirs = tuple(getattr(other, k) for k in names)
+        mine, theirs = self._settings(cells_only=True), other._settings(cells_only=True)
         if mine != theirs:  # threshold, from_logits and bin_scale decide what a cell holds
-            raise ValueError(
-                f"cannot merge GroupStats with ({', '.join(names)}) {theirs} into {mine}"
-            )
+            raise ValueError(f"cannot merge GroupStats with ({', '.join(theirs)}) "
+                             f"{tuple(theirs.values())} into {tuple(mine.values())}")
 
     def merge(self, other: "GroupStats") -> "GroupStats":
         """Add ``other``'s statistics to this one in place; returns self."""
@@ -567,7 +575,7 @@ class GroupStats:
         self._rows.extend(r.as_in_context(self.ctx) for r in other._rows)
         return self
 
-    def like(self, ctx: Optional[mx.Context] = None, seed: Any = _SAME_SEED) -> "GroupStats":
+    def like(self, *, ctx: Optional[mx.Context] = None, seed: Any = _SAME_SEED) -> "GroupStats":
         """An empty GroupStats with the same settings (groups, classes, threshold, bins,
         bootstrap, seed, from_logits, group names, bin scale, exact_auc, min_count).
 
@@ -618,7 +626,7 @@ class GroupStats:
         return [self._raw[k] for k in _STATE if k in self._raw]
 
     # ----------------------------------------------------------------- report
-    def report(self, min_count: Optional[float] = None):
+    def report(self, *, min_count: Optional[float] = None):
         """Derive every rate and gap: a :class:`FairnessReport` (one host synchronisation).
 
         Parameters
@@ -634,8 +642,6 @@ class GroupStats:
         ScoreScaleWarning
             ``from_logits=True`` and every valid score lies in [0, 1].
         """
-        from .report import FairnessReport
-
         if self._raw is None:
             self._allocate(self.ctx or mx.current_context())
         G, K = self.num_groups, self.num_classes
@@ -662,21 +668,56 @@ class GroupStats:
         )
 
     def __repr__(self) -> str:
-        return (
-            f"GroupStats(num_groups={self.num_groups}, num_classes={self.num_classes}, "
-            f"threshold={self.threshold}, num_bins={self.num_bins}, "
-            f"bootstrap={self.bootstrap}, from_logits={self.from_logits}, ctx={self.ctx})"
-        )
+        settings = ", ".join(f"{k}={v!r}" for k, v in self._settings(cells_only=True).items())
+        return f"GroupStats({settings}, ctx={self.ctx})"
+
+    # ------------------------------------------------------------- workers
+    def _signature(self) -> dict:
+        """The settings every worker must share, as numbers (``bin_scale`` by its index)."""
+        signature = self._settings(cells_only=True)
+        signature["bin_scale"] = BIN_SCALES.index(self.bin_scale)
+        return signature
 
     def allreduce(self, kvstore: Any) -> "GroupStats":
-        """Sum over every worker of ``kvstore``: a new GroupStats with the global statistics.
+        """Sum over every worker of ``kvstore``: each gets the statistics of the whole data set.
 
-        ``self`` is unchanged. See :func:`mxfair.distributed.allreduce_stats` (exact for counts;
-        a copy for ``None`` or a local kvstore).
+        Every additive array (:meth:`storage`: counts, histograms, score sums, bootstrap
+        replicates and the invalid-row tallies, in their fixed order) is summed over the
+        workers in one round trip (two through ps-lite). Integer-valued statistics are summed
+        exactly (see :mod:`mxfair.distributed`), so the report equals the one of a single
+        process that saw all the data.
+
+        Parameters
+        ----------
+        kvstore : None, str, mx.kv.KVStore or Horovod-like
+            See :mod:`mxfair.distributed`. Every worker must use the same settings that decide
+            what a cell holds (``num_groups``, ``num_classes``, ``threshold``, ``num_bins``,
+            ``bootstrap``, ``from_logits``, ``bin_scale``, ``exact_auc``; checked through
+            ps-lite: a mismatch raises ``ValueError``). With ``exact_auc``, the kept rows of
+            every worker are gathered (4 float32 per value through ps-lite). With
+            ``bootstrap > 0``, give each worker its own ``seed`` (e.g. ``seed + rank``): the
+            same seed would reuse the same Poisson weights on every shard.
+
+        Returns
+        -------
+        GroupStats
+            A new object with the global sums, on this one's context; ``self`` is unchanged
+            (calling this twice does not count the data twice). For ``None`` or a local
+            kvstore, a copy. This worker may have seen no rows.
         """
-        from ..distributed import allreduce_stats
-
-        return allreduce_stats(self, kvstore)
+        if self._raw is not None:
+            out = self.copy()
+        else:  # no rows on this worker: zeros of the right shapes
+            out = self.like(ctx=self.ctx or mx.current_context())
+        if not is_distributed(kvstore):
+            return out
+        arrays = out.storage()  # fixed order, summed in place
+        sums = sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays], self._signature())
+        for arr, total in zip(arrays, sums):
+            arr[:] = mx.nd.array(total.reshape(arr.shape), ctx=arr.context, dtype="float64")
+        if self.exact_auc:  # the kept rows of every worker, in rank order
+            out.load_exact_rows(gather_float64(kvstore, "stats/rows", self.exact_rows()))
+        return out
 
 
 def _by_reason(tallies: np.ndarray) -> Dict[str, float]:
@@ -684,10 +725,3 @@ def _by_reason(tallies: np.ndarray) -> Dict[str, float]:
     codes = np.arange(_CODES)
     return {reason: float(tallies[(codes >> i) & 1 == 1].sum())
             for i, reason in enumerate(INVALID_REASONS)}
-
-
-def _check_min_count(value: Any) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not np.isfinite(value) or value < 0):
-        raise ValueError(f"min_count must be a finite number >= 0, got {value!r}")
-    return float(value) if not float(value).is_integer() else int(value)

@@ -18,8 +18,9 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock
 
-from .._ops import Tensor, group_onehot, to_numpy
-from .._validation import check_choice, check_positive_int, check_same_length
+from .._ops import Tensor, invalid_ids, nonfinite, outside_unit, to_numpy
+from .._validation import check_choice, check_int, check_positive_int, check_same_length
+from ._rules import step_probability
 
 __all__ = ["GroupThreshold", "ThresholdedNet", "with_thresholds", "MODES"]
 
@@ -35,57 +36,16 @@ KIND_MISMATCH = (
 )
 
 
-def _step_probability(F, scores: Tensor, groups: Tensor, thresholds: Tensor,
-                               probs: Tensor, num_groups: int, num_bins: int = 0) -> Tensor:
-    """Probability of a positive decision under per-group two-step rules (graph-safe).
-
-    Parameters
-    ----------
-    F : mx.nd or mx.sym
-    scores : shape (N,) or (N, 1)
-        Probabilities in [0, 1].
-    groups : shape (N,)
-        Group ids; an id outside ``[0, num_groups)`` gets probability 0 (no check in a graph).
-    thresholds : shape (G, 2)
-        ``(lo, hi)`` per group, ``lo <= hi``.
-    probs : shape (G, 3)
-        Positive probability below ``lo``, in ``[lo, hi)``, at or above ``hi``.
-    num_groups : int
-    num_bins : int, default 0
-        When > 0, scores and thresholds are compared as histogram bins: a score's bin is
-        ``clip(floor(score * B), 0, B - 1)`` (as in ``GroupStats``) and the threshold ``k / B``
-        is bin ``k``; this makes the decisions agree exactly with the fitting histograms.
-
-    Returns
-    -------
-    shape (N,), float32
-    """
-    onehot = group_onehot(F, groups, num_groups)  # (N, G)
-    thr = F.dot(onehot, thresholds)  # (N, 2)
-    p = F.dot(onehot, probs)  # (N, 3)
-    s = F.cast(F.reshape(scores, shape=(-1,)), dtype="float32")  # (N,)
-    if num_bins:
-        s = F.clip(F.floor(s * num_bins), 0, num_bins - 1)
-        thr = F.round(thr * num_bins)
-    lo = F.reshape(F.slice_axis(thr, axis=1, begin=0, end=1), shape=(-1,))
-    hi = F.reshape(F.slice_axis(thr, axis=1, begin=1, end=2), shape=(-1,))
-    p0, p1, p2 = (F.reshape(F.slice_axis(p, axis=1, begin=i, end=i + 1), shape=(-1,))
-                  for i in range(3))
-    # lo <= hi, so s >= hi implies s >= lo: the three levels add up as steps.
-    return p0 + (s >= lo) * (p1 - p0) + (s >= hi) * (p2 - p1)
-
-
 def _valid_rows(F, scores: Tensor, groups: Tensor, num_groups: int,
                 probabilities: bool) -> Tensor:
     """1 where the row can be decided, 0 where not (graph-safe), shape (N,): a finite score
     (in [0, 1] when ``probabilities``) and an integer group id in ``[0, num_groups)``."""
     s = F.cast(F.reshape(scores, shape=(-1,)), dtype="float32")
     g = F.cast(F.reshape(groups, shape=(-1,)), dtype="float32")
-    ok = ((s - s) == 0) * ((g - g) == 0)  # x - x is NaN for NaN and +-inf (no isfinite in sym)
-    ok = ok * (g >= 0) * (g < num_groups) * (g == F.floor(g))
+    bad = F.maximum(nonfinite(s), invalid_ids(F, g, num_groups))
     if probabilities:
-        ok = ok * (s >= 0) * (s <= 1)
-    return ok
+        bad = F.maximum(bad, outside_unit(F, s))
+    return 1 - bad
 
 
 def _check_rows(**arrays) -> None:
@@ -141,15 +101,13 @@ class GroupThreshold(HybridBlock):
     array([ 1.,  0., nan], dtype=float32)
     """
 
-    def __init__(self, num_groups: int, num_bins: int = 0,
+    def __init__(self, num_groups: int, *, num_bins: int = 0,
                  mode: Literal["random", "deterministic", "probability"] = "random",
                  prefix: Optional[str] = None, params: Any = None, from_logits: bool = True):
         super().__init__(prefix=prefix, params=params)
         self.from_logits = bool(from_logits)
         self.num_groups = check_positive_int("num_groups", num_groups)
-        if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 0:
-            raise ValueError(f"num_bins must be a non-negative integer, got {num_bins!r}")
-        self.num_bins = int(num_bins)
+        self.num_bins = check_int("num_bins", num_bins)
         self.mode = check_choice("mode", mode, MODES)
         with self.name_scope():
             self.thresholds = self.params.get(
@@ -198,7 +156,7 @@ class GroupThreshold(HybridBlock):
         # An invalid row's group id goes to 0 before the one-hot (its output is NaN anyway).
         safe_groups = F.where(valid, F.reshape(groups, shape=(-1,)),
                               F.zeros_like(F.reshape(groups, shape=(-1,))))
-        q = _step_probability(F, scores, safe_groups, thresholds, probs,
+        q = step_probability(F, scores, safe_groups, thresholds, probs,
                               self.num_groups, self.num_bins)  # (N,)
         if self.mode == "probability":
             out = q
@@ -252,6 +210,7 @@ class ThresholdedNet(HybridBlock):
     """
 
     def __init__(self, net: HybridBlock, threshold: GroupThreshold,
+                 *,
                  from_logits: Optional[bool] = None, prefix: Optional[str] = None,
                  params: Any = None):
         super().__init__(prefix=prefix, params=params)
@@ -285,6 +244,7 @@ class ThresholdedNet(HybridBlock):
 
 
 def with_thresholds(net: HybridBlock, threshold: GroupThreshold,
+                    *,
                     from_logits: Optional[bool] = None) -> ThresholdedNet:
     """Append a fitted :class:`GroupThreshold` to a trained scorer (see :class:`ThresholdedNet`).
 
