@@ -59,7 +59,9 @@ def _new_figure(figsize: Tuple[float, float]):
 
 
 def _save(fig, path: PathArg, dpi: int) -> None:
+    """Write ``fig`` as PNG to ``path`` (its folder is created when missing)."""
     if path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
         fig.savefig(os.fspath(path), dpi=dpi, format="png", facecolor="white")
 
 

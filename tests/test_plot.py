@@ -196,3 +196,10 @@ def test_headless_without_pyplot(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
     _assert_png(path)
+
+
+def test_path_in_a_missing_folder_is_created(tmp_path):
+    # make demo writes out/<name>.png on a fresh clone, where out/ does not exist yet.
+    path = tmp_path / "out" / "nested" / "pareto.png"
+    plot_pareto({"baseline": (0.20, 0.85), "reweighing": (0.08, 0.83)}, path=str(path))
+    _assert_png(path)
