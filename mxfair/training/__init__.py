@@ -4,7 +4,7 @@ State ``gap <= eps`` (a between-groups difference, as the package reports it) an
 accurate model that meets it on held-out rows, without tuning a penalty weight: the two-data-set
 proxy-Lagrangian game of Cotter et al. (ICML 2019) for Gluon.
 
-bounds     RateBound (the m pair constraints r_a - r_b <= eps, measured from GroupStats /
+bounds     RateBound (the m pair constraints |r_a - r_b| <= eps, measured from GroupStats /
            FairnessReport / FairnessMonitor), constraint_slice (rows held out of training)
 game       ProxyLagrangian (the multiplier player, step sizes from the bound and the data),
            BoundSchedule (drives a penalty weight ``lam`` toward the bound)

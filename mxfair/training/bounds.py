@@ -2,18 +2,18 @@ r"""The constraint set of a fairness bound, measured on held-out rows.
 
 A bound :math:`\epsilon` on the *between-groups* difference of a rate (the figure
 ``FairnessReport.difference(rate)`` reports, fairlearn's ``method="between_groups"``) is the
-set of linear constraints
+set of constraints
 
 .. math::
 
-    r_{a,c} - r_{b,c} \le \epsilon \qquad \text{for every ordered pair of groups } a \ne b
+    |r_{a,c} - r_{b,c}| \le \epsilon \qquad \text{for every pair of groups } a < b
     \text{ and every column } c,
 
 where :math:`r_{g,c}` is group g's rate in column c: the selection rate (demographic parity),
 the TPR (equal opportunity), the FPR (predictive equality), TPR and FPR (equalized odds); for a
 K-class task, each of those one-vs-rest per class. With G groups and C columns that is
-:math:`m = C\,G(G-1)` constraints, one multiplier each (2 for two groups and demographic parity,
-4 for equalized odds). They hold together exactly when
+:math:`m = C\,G(G-1)/2` constraints, one multiplier each (1 for two groups and demographic
+parity, 2 for equalized odds: TPR and FPR). They hold together exactly when
 :math:`\max_g r_{g,c} - \min_g r_{g,c} \le \epsilon` in every column: the bound is the
 between-groups gap the package reports, not fairlearn's reductions' ``|r_g - r| <= eps``
 against the overall rate (which allows a between-groups gap up to about :math:`2\epsilon`).
@@ -86,7 +86,7 @@ class RateBound:
     num_columns : int
         C: ``len(rates)`` (binary) or ``len(rates) * K``.
     pairs : ndarray of int, shape (m, 3)
-        ``(c, a, b)`` of constraint j: ``r[a, c] - r[b, c] <= bound``.
+        ``(c, a, b)`` of constraint j, ``a < b``: ``|r[a, c] - r[b, c]| <= bound``.
 
     Examples
     --------
@@ -94,12 +94,12 @@ class RateBound:
     >>> from mxfair.metrics import GroupStats
     >>> rb = RateBound("demographic_parity", num_groups=2, bound=0.1)
     >>> rb.num_constraints, rb.pairs.tolist()
-    (2, [[0, 0, 1], [0, 1, 0]])
+    (1, [[0, 0, 1]])
     >>> stats = GroupStats(2, from_logits=False)
     >>> stats.update(np.array([0, 1, 0, 1]), np.array([0.9, 0.8, 0.1, 0.7]),
     ...              np.array([0, 0, 1, 1]))
-    >>> rb.violations(stats).round(3).tolist()   # rates 1.0 and 0.5: 1.0 - 0.5 - 0.1
-    [0.4, -0.6]
+    >>> rb.violations(stats).round(3).tolist()   # rates 1.0 and 0.5: |1.0 - 0.5| - 0.1
+    [0.4]
     >>> rb.gap(stats), rb.is_met(stats)
     (0.5, False)
     """
@@ -128,12 +128,12 @@ class RateBound:
         self.num_columns = len(self.rates) * per_rate
         G = self.num_groups
         self.pairs = np.array([(c, a, b) for c in range(self.num_columns)
-                               for a in range(G) for b in range(G) if a != b], dtype=np.int64)
+                               for a in range(G) for b in range(a + 1, G)], dtype=np.int64)
         self._warned: set = set()
 
     @property
     def num_constraints(self) -> int:
-        """m = C * G * (G - 1)."""
+        """m = C * G * (G - 1) / 2."""
         return int(self.pairs.shape[0])
 
     # ---------------------------------------------------------------- measuring
@@ -180,13 +180,13 @@ class RateBound:
                       stacklevel=3)
 
     def violations(self, source: Any) -> np.ndarray:
-        """``r[a, c] - r[b, c] - bound`` per constraint, shape (m,); NaN where undefined.
+        """``|r[a, c] - r[b, c]| - bound`` per constraint, shape (m,); NaN where undefined.
 
         Positive: violated; <= 0: met.
         """
         rates = self.group_rates(source)
         c, a, b = self.pairs.T
-        return rates[a, c] - rates[b, c] - self.bound
+        return np.abs(rates[a, c] - rates[b, c]) - self.bound
 
     def gap(self, source: Any) -> float:
         """The between-groups gap: max over columns of (max - min) over the defined groups

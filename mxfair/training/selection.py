@@ -117,7 +117,7 @@ class BestIterate:
         report = rb.report_of(source)
         rates = rb.group_rates(report)  # (G, C)
         c, a, b = rb.pairs.T
-        violations = rates[a, c] - rates[b, c] - rb.bound
+        violations = np.abs(rates[a, c] - rates[b, c]) - rb.bound
         gap = rb._gap(rates)
         score = float(report.overall[self.score])
         worst = float(np.nanmax(violations)) if np.isfinite(violations).any() else float("nan")
@@ -224,9 +224,10 @@ def best_mixture(objective: np.ndarray, rates: np.ndarray, rate_bound: RateBound
     rates = np.asarray(rates, dtype=np.float64)
     T = objective.size
     c_idx, a, b = rate_bound.pairs.T
-    diffs = rates[:, a, c_idx] - rates[:, b, c_idx]  # (T, m): expected rates are linear in p
+    # Expected rates are linear in p; |sum_t p_t d_t| <= eps is two linear constraints.
+    diffs = rates[:, a, c_idx] - rates[:, b, c_idx]  # (T, m)
     keep = np.isfinite(diffs).all(axis=0)
-    diffs = diffs[:, keep]
+    diffs = np.hstack([diffs[:, keep], -diffs[:, keep]])
     # Variables (p_1..p_T, s): minimise s first (feasibility), then the objective at that s.
     a_ub = np.hstack([diffs.T, -np.ones((diffs.shape[1], 1))])
     b_ub = np.full(diffs.shape[1], rate_bound.bound)
