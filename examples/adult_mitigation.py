@@ -109,14 +109,21 @@ def _dataset(data, rows=None):
                                    tr.groups[rows].astype(np.float32))
 
 
-def _held_out(data, args, player):
+@dataclass
+class HeldOut:
+    """What the two-data-set scheme adds to a recipe (see :func:`held_out`)."""
+
+    loader: gluon.data.DataLoader
+    after_batch: Callable[[gluon.Block], None]
+    after_train: Callable[[gluon.Block], None]
+    best: BestIterate
+
+
+def held_out(data, args, player, keep_all: bool = False) -> HeldOut:
     """The two-data-set scheme: train on 80 % of the training rows, measure the bound on the
     other 20 % about ten times per epoch, update ``player`` (a ``BoundedFairLoss`` or a
-    ``BoundSchedule``) from it, keep the best iterate that meets the bound there.
-
-    Returns
-    -------
-    (loader, after_batch, after_train) for a ``Recipe``.
+    ``BoundSchedule``) from it, keep the best iterate that meets the bound there (every
+    iterate too with ``keep_all``, for ``BestIterate.mixture``).
     """
     train_rows, slice_rows = constraint_slice(data.train.y, data.train.groups, SLICE_FRACTION,
                                               seed=args.seed, num_groups=data.num_groups)
@@ -124,7 +131,7 @@ def _held_out(data, args, player):
                                    shuffle=True)
     held = gluon.data.DataLoader(_dataset(data, slice_rows), batch_size=4096)
     monitor = FairnessMonitor(held, data.num_groups, from_logits=True, progress=False)
-    best = BestIterate(player)
+    best = BestIterate(player, keep_all=keep_all)
     every = update_interval(len(loader))
     steps = [0]
 
@@ -139,7 +146,7 @@ def _held_out(data, args, player):
         if best.best is not None:
             best.restore(net)  # warns when no iterate met the bound on the slice
 
-    return loader, after_batch, after_train
+    return HeldOut(loader, after_batch, after_train, best)
 
 
 def _bce():
@@ -181,8 +188,8 @@ def fair_loss(data, args, ctx, constraint: str = "demographic_parity") -> Recipe
     loss = FairnessRegularizedLoss(data.num_groups, constraint=constraint, from_logits=True)
     loss.hybridize()
     schedule = BoundSchedule(loss, args.bound, constraint, data.num_groups)
-    loader, after_batch, after_train = _held_out(data, args, schedule)
-    return Recipe(loader, loss, after_batch=after_batch, after_train=after_train)
+    part = held_out(data, args, schedule)
+    return Recipe(part.loader, loss, after_batch=part.after_batch, after_train=part.after_train)
 
 
 def constrained(data, args, ctx, constraint: str = "demographic_parity",
@@ -194,14 +201,19 @@ def constrained(data, args, ctx, constraint: str = "demographic_parity",
     return Recipe(loader, loss, after_step=loss.update_multiplier)
 
 
-def bounded(data, args, ctx, constraint: str = "demographic_parity") -> Recipe:
+def bounded(data, args, ctx, constraint: str = "demographic_parity",
+            keep_all: bool = False) -> Recipe:
     """The proxy-Lagrangian game of Cotter et al. (2019): the net descends the weighted
     cross-entropy and soft pair gaps on training batches, the weights follow the hard gaps
-    measured on held-out rows; the best iterate that meets the bound there is kept."""
+    measured on held-out rows; the best iterate that meets the bound there is kept.
+    The recipe's ``held_out`` attribute is the :class:`HeldOut` (its ``best``)."""
     loss = BoundedFairLoss(data.num_groups, args.bound, constraint, from_logits=True)
     loss.hybridize()
-    loader, after_batch, after_train = _held_out(data, args, loss)
-    return Recipe(loader, loss, after_batch=after_batch, after_train=after_train)
+    part = held_out(data, args, loss, keep_all=keep_all)
+    recipe = Recipe(part.loader, loss, after_batch=part.after_batch,
+                    after_train=part.after_train)
+    recipe.held_out = part
+    return recipe
 
 
 def adversarial(data, args, ctx, constraint: str = "equalized_odds",
