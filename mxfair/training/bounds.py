@@ -189,15 +189,15 @@ class RateBound:
         return np.abs(rates[a, c] - rates[b, c]) - self.bound
 
     def gap(self, source: Any) -> float:
-        """The between-groups gap: max over columns of (max - min) over the defined groups
-        (NaN if no column has two defined groups)."""
-        return self._gap(self.group_rates(source))
-
-    @staticmethod
-    def _gap(rates: np.ndarray) -> float:
-        gaps = [np.nanmax(col) - np.nanmin(col) for col in rates.T
-                if np.count_nonzero(~np.isnan(col)) >= 2]
-        return float(max(gaps)) if gaps else float("nan")
+        """The between-groups gap the package reports: the largest
+        ``FairnessReport.difference(rate)`` over the constraint's rates (groups where a rate is
+        undefined left out; NaN if no rate is defined for two groups)."""
+        report = self.report_of(source)
+        self.group_rates(report)  # the warning about unmeasurable groups, once
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndefinedRateWarning)
+            gaps = np.array([report.difference(rate) for rate in self.rates])
+        return float(np.nanmax(gaps)) if np.isfinite(gaps).any() else float("nan")
 
     def is_met(self, source: Any) -> bool:
         """Whether the gap is at most the bound (False when it cannot be measured)."""

@@ -162,7 +162,8 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
         self._seen: set = set()
-        self._dirty = True  # the host weights are newer than the parameters
+        self._resets = 0
+        self._synced = None  # (updates, resets) of the weights last written to the parameters
         C, G = self.rate_bound.num_columns, self.rate_bound.num_groups
         with self.name_scope():
             if base_loss is None:
@@ -232,14 +233,12 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         ndarray, shape (m + 1,)
             The new weights (also written into the loss for the next batches).
         """
-        weights = self.game.update(self.rate_bound.violations(source))
-        self._dirty = True
-        return weights
+        return self.game.update(self.rate_bound.violations(source))
 
     def reset(self) -> None:
         """Back to the initial weights (a new training run)."""
         self.game.reset()
-        self._dirty = True
+        self._resets += 1
 
     def _sync(self, ctx: mx.Context) -> None:
         """Put the parameters on ``ctx`` and write the host weights into them if newer."""
@@ -248,15 +247,17 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
                 ctxs = list(param.list_ctx())
             except RuntimeError:  # never initialised: a loss is rarely initialize()-d
                 param.initialize(ctx=ctx)
+                self._synced = None
                 continue
             if ctx not in ctxs:
                 param.reset_ctx(ctxs + [ctx])
-                self._dirty = True
-        if self._dirty:
+                self._synced = None
+        version = (self.game.num_updates, self._resets)
+        if self._synced != version:  # the game moved (update, reset, or a direct step)
             w = self.game.weights
             self.objective_weight.set_data(mx.nd.array(w[:1], dtype="float32"))
             self.pair_weights.set_data(mx.nd.array(self.pair_weight_matrix(), dtype="float32"))
-            self._dirty = False
+            self._synced = version
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
         """Check one batch on the host, values included (synchronises): shapes, group ids in

@@ -115,10 +115,8 @@ class BestIterate:
         """
         rb = self.rate_bound
         report = rb.report_of(source)
-        rates = rb.group_rates(report)  # (G, C)
-        c, a, b = rb.pairs.T
-        violations = np.abs(rates[a, c] - rates[b, c]) - rb.bound
-        gap = rb._gap(rates)
+        violations = rb.violations(report)
+        gap = rb.gap(report)
         score = float(report.overall[self.score])
         worst = float(np.nanmax(violations)) if np.isfinite(violations).any() else float("nan")
         record = {"step": len(self.history) if step is None else int(step), "gap": gap,
@@ -129,7 +127,7 @@ class BestIterate:
         if self.keep_all:
             params = _snapshot(net)
             self._all_params.append(params)
-            self._rates.append(rates)
+            self._rates.append(rb.group_rates(report))
         if self._better(record):
             self.best = record
             self._best_params = params if params is not None else _snapshot(net)
