@@ -21,6 +21,11 @@ on COMPAS (race, demographic parity, bound 0.05) with signed proxies: the two gr
 crossed over within one epoch, from 0.47 / 0.31 to 0.49 / 0.57, and accuracy fell from 0.64
 to 0.45 before the multiplier turned.
 
+One call is one batch on one context: called once per device on ``split_and_load`` shards,
+each shard's fairness term comes from that shard's rows alone. The held-out measurement that
+moves the weights is not affected (a :class:`~mxfair.callbacks.FairnessMonitor` merges its
+devices' statistics exactly).
+
 The weights change only in :meth:`BoundedFairLoss.update`, from constraints measured with hard
 decisions on rows the model does not train on (:func:`~mxfair.training.constraint_slice`):
 the two-data-set scheme of Cotter et al. (ICML 2019), which is what makes the bound hold on new
