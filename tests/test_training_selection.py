@@ -48,7 +48,7 @@ def test_keeps_the_most_accurate_iterate_within_the_bound(ctx):
     # one; CLOSE is more accurate than FAIR_LOW but outside the bound.
     assert kept == [True, True, False, True, False]
     assert keeper.best == {"step": 3, "gap": 0.0, "max_violation": -0.1, "score": 1.0,
-                           "met": True}
+                           "degenerate": False, "met": True}
     assert [r["met"] for r in keeper.history] == [False, True, False, True, True]
     record = keeper.restore(net)  # the kept parameters, though the net moved on
     assert record["step"] == 3
@@ -64,6 +64,24 @@ def test_without_a_feasible_iterate_the_least_violating_one_is_kept_with_a_warni
         keeper.consider(net, _stats(decisions, ctx))
     assert not keeper.met and keeper.best["gap"] == 0.25
     with pytest.warns(NoFeasibleIterateWarning, match="no iterate met the bound 0.1"):
+        keeper.restore(net)
+    np.testing.assert_array_equal(net.weight.data(ctx).asnumpy(), np.full((1, 2), 2.0))
+
+
+def test_a_model_no_better_than_the_majority_class_never_meets_the_bound(ctx):
+    y = np.array([0, 0, 0, 1, 0, 0, 0, 1])  # majority class 0: 6 of 8
+    keeper = BestIterate(RateBound("demographic_parity", 2, bound=0.1))
+    net = _net(ctx, 0.0)
+    trivial = GroupStats(2, from_logits=False, ctx=ctx)
+    trivial.update(y, np.zeros(8, dtype=np.float32), G)  # all negative: gap 0, accuracy 6/8
+    useful = GroupStats(2, from_logits=False, ctx=ctx)
+    useful.update(y, np.array([0, 0, 1, 1, 0, 0, 0, 1], dtype=np.float32), G)  # gap 0.25, 7/8
+    keeper.consider(net, trivial)
+    assert keeper.history[0]["degenerate"] and not keeper.history[0]["met"]
+    assert keeper.history[0]["gap"] == 0.0
+    net.weight.set_data(mx.nd.full((1, 2), 2.0, ctx=ctx))
+    assert keeper.consider(net, useful)  # violating but useful beats degenerate
+    with pytest.warns(NoFeasibleIterateWarning):
         keeper.restore(net)
     np.testing.assert_array_equal(net.weight.data(ctx).asnumpy(), np.full((1, 2), 2.0))
 
