@@ -74,7 +74,7 @@ class BestIterate:
     >>> net.initialize()
     >>> keeper = BestIterate(RateBound("demographic_parity", num_groups=2, bound=0.1))
     >>> y, g = np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])
-    >>> fair, unfair = GroupStats(2), GroupStats(2)
+    >>> fair, unfair = GroupStats(2, from_logits=False), GroupStats(2, from_logits=False)
     >>> fair.update(y, np.array([0.2, 0.9, 0.1, 0.8]), g)     # gap 0, accuracy 1
     >>> unfair.update(y, np.array([0.9, 0.9, 0.1, 0.1]), g)   # gap 1
     >>> keeper.consider(net, unfair), keeper.consider(net, fair)
