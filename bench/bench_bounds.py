@@ -37,7 +37,6 @@ Usage::
     python bench/bench_bounds.py --datasets german --seeds 0 1 --bounds 0.05
 """
 import argparse
-import inspect
 import json
 import math
 import os
@@ -55,13 +54,12 @@ sys.path.insert(0, str(ROOT / "examples"))
 import adult_mitigation as demo  # noqa: E402  (the demo's MLP, training loop and recipes)
 from _common import mlp, predict_scores, seed_all, train  # noqa: E402
 
-from mxfair.datasets import load_adult, load_compas, load_german  # noqa: E402
+from mxfair.datasets import TABULAR_LOADERS  # noqa: E402
 from mxfair.metrics import GroupStats  # noqa: E402
 from mxfair.postprocessing import ThresholdOptimizer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DATA_ENV = "MXFAIR_SHARED_DATA"
-LOADERS = {"adult": load_adult, "compas": load_compas, "german": load_german}
 GAP = {"demographic_parity": "demographic_parity_difference",
        "equalized_odds": "equalized_odds_difference"}
 SHORT = {"demographic_parity": "DP", "equalized_odds": "EO"}
@@ -76,7 +74,8 @@ class Skip(Exception):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--datasets", nargs="+", choices=list(LOADERS), default=list(LOADERS))
+    p.add_argument("--datasets", nargs="+", choices=sorted(TABULAR_LOADERS),
+                   default=["adult", "compas", "german"])
     p.add_argument("--constraints", nargs="+", choices=list(GAP), default=list(GAP))
     p.add_argument("--bounds", nargs="+", type=float, default=[0.02, 0.05])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -95,7 +94,7 @@ def load(name: str, seed: int):
         raise Skip(f"COMPAS is not shipped with mxfair: set ${DATA_ENV} to the folder of "
                    "compas-scores-two-years.csv to include it")
     try:
-        return LOADERS[name](root=root, seed=seed, download=False)
+        return TABULAR_LOADERS[name](root=root, seed=seed, download=False)
     except FileNotFoundError as err:
         raise Skip(f"{name}: {err}") from None
 
@@ -110,10 +109,8 @@ def figures(data, decisions: np.ndarray, args, seed: int) -> Dict[str, float]:
 
 
 def _threshold_fit(opt, scores, data):
-    """``fit`` on probabilities, saying so where the installed version asks."""
-    kwargs = {"from_logits": False} if "from_logits" in inspect.signature(opt.fit).parameters \
-        else {}
-    return opt.fit(scores, data.val.y, data.val.groups, num_groups=data.num_groups, **kwargs)
+    """``fit`` on the MLP's probabilities (the optimizer is built with from_logits=False)."""
+    return opt.fit(scores, data.val.y, data.val.groups, num_groups=data.num_groups)
 
 
 def fairlearn_eps(eps: float, constraint: str, labels: np.ndarray, groups: np.ndarray) -> float:
@@ -198,7 +195,8 @@ def bounded_rows(data, constraint: str, eps: float, seed: int, args, ctx) -> Lis
 
 def threshold_row(data, constraint, eps, seed, val_scores, test_scores, args, base_seconds):
     start = time.perf_counter()
-    opt = _threshold_fit(ThresholdOptimizer(constraint, tolerance=eps), val_scores, data)
+    opt = ThresholdOptimizer(constraint=constraint, tolerance=eps, from_logits=False)
+    opt = _threshold_fit(opt, val_scores, data)
     decisions = opt.predict(test_scores, data.test.groups, random_state=seed)
     return {"method": METHODS[2], "seconds": base_seconds + time.perf_counter() - start,
             **figures(data, decisions, args, seed)}

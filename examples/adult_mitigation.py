@@ -123,7 +123,8 @@ def held_out(data, args, player, keep_all: bool = False) -> HeldOut:
     ``BoundSchedule``) from it, keep the best iterate that meets the bound there (every
     iterate too with ``keep_all``, for ``BestIterate.mixture``).
     """
-    train_rows, slice_rows = constraint_slice(data.train.y, data.train.groups, SLICE_FRACTION,
+    train_rows, slice_rows = constraint_slice(data.train.y, data.train.groups,
+                                              fraction=SLICE_FRACTION,
                                               seed=args.seed, num_groups=data.num_groups)
     loader = gluon.data.DataLoader(_dataset(data, train_rows), batch_size=args.batch_size,
                                    shuffle=True)
@@ -205,7 +206,7 @@ def bounded(data, args, ctx, constraint: str = "demographic_parity",
     cross-entropy and soft pair gaps on training batches, the weights follow the hard gaps
     measured on held-out rows; the best iterate that meets the bound there is kept.
     The recipe's ``held_out`` attribute is the :class:`HeldOut` (its ``best``)."""
-    loss = BoundedFairLoss(data.num_groups, args.bound, constraint, from_logits=True)
+    loss = BoundedFairLoss(data.num_groups, args.bound, constraint=constraint, from_logits=True)
     loss.hybridize()
     part = held_out(data, args, loss, keep_all=keep_all)
     recipe = Recipe(part.loader, loss, after_batch=part.after_batch,

@@ -162,8 +162,11 @@ def test_constraint_slice_partitions_stratified_and_seeded():
     (([0, 1], [0, 1]), {"fraction": 0.0}, ValueError, r"fraction must be a number in \(0, 1\)"),
     (([0, 1], [0, 1]), {"fraction": True}, ValueError, "fraction must be a number"),
     (([0, 1], [0, 1, 1]), {}, ValueError, "labels has 2 rows but groups has 3"),
-    ((["a", "b"], [0, 1]), {}, TypeError, "labels must be integer class ids"),
-    (([0.5, 1], [0, 1]), {}, ValueError, "labels must be integer class ids"),
+    ((["a", "b"], [0, 1]), {}, TypeError, "labels must hold numeric ids"),
+    (([0, 1], ["a", "b"]), {}, TypeError, "groups must hold numeric ids.*GroupEncoder"),
+    (([0.5, 1], [0, 1]), {}, ValueError, "labels must be integers >= 0, got non-integer"),
+    (([np.nan, 1], [0, 1]), {}, ValueError, "labels must be integers >= 0, got 1 NaN"),
+    (([], []), {}, ValueError, "labels is empty"),
     (([0, 1], [0, 5]), {"num_groups": 2}, ValueError, r"group ids must be integers in \[0, 2\)"),
 ])
 def test_constraint_slice_refuses_bad_input(args, kwargs, error, match):

@@ -53,10 +53,10 @@ def _pushed(loss_fn, violations, times=5):
 @pytest.mark.parametrize("hybridize", [False, True])
 @pytest.mark.parametrize("constraint", ["demographic_parity", "equalized_odds"])
 def test_value_matches_numpy_on_the_inputs_context(constraint, hybridize, ctx):
-    loss_fn = BoundedFairLoss(3, 0.05, constraint)
+    loss_fn = BoundedFairLoss(3, 0.05, constraint=constraint)
     m = loss_fn.rate_bound.num_constraints
     _pushed(loss_fn, np.linspace(0.05, -0.05, m))
-    weighted = _pushed(BoundedFairLoss(3, 0.05, constraint), np.linspace(0.05, -0.05, m))
+    weighted = _pushed(BoundedFairLoss(3, 0.05, constraint=constraint), np.linspace(0.05, -0.05, m))
     if hybridize:  # a hybridized block keeps which arguments are None: one loss for each form
         loss_fn.hybridize()
         weighted.hybridize()
@@ -72,7 +72,7 @@ def test_value_matches_numpy_on_the_inputs_context(constraint, hybridize, ctx):
 
 
 def test_gradient_matches_finite_differences(ctx):
-    loss_fn = _pushed(BoundedFairLoss(2, 0.02, "equal_opportunity"), [0.05], times=8)
+    loss_fn = _pushed(BoundedFairLoss(2, 0.02, constraint="equal_opportunity"), [0.05], times=8)
     z, y, g = _batch(30, seed=2, groups=2)
     zz = mx.nd.array(z, ctx=ctx)
     zz.attach_grad()
@@ -134,7 +134,7 @@ def test_update_from_held_out_stats_writes_the_parameters(ctx):
 
 
 def test_multiclass_softmax_scores(ctx):
-    loss_fn = BoundedFairLoss(2, 0.05, "demographic_parity", num_classes=3)
+    loss_fn = BoundedFairLoss(2, 0.05, constraint="demographic_parity", num_classes=3)
     assert loss_fn.rate_bound.num_constraints == 3
     rng = np.random.RandomState(0)
     pred = mx.nd.array(rng.randn(10, 3), ctx=ctx)
@@ -158,7 +158,7 @@ def test_multiclass_softmax_scores(ctx):
     (lambda f: f.check_inputs(mx.nd.zeros(3), mx.nd.array([0, 1, 1]), mx.nd.array([0, 1, 2])),
      ValueError, r"group ids must be integers in \[0, 2\), got values in \[0, 2\]"),
     (lambda f: f.check_inputs(mx.nd.zeros(2), mx.nd.array([0, 2]), mx.nd.array([0, 1])),
-     ValueError, r"label values must be integers in \[0, 2\)"),
+     ValueError, r"label: labels must be integers in \[0, 2\), got values in \[0, 2\]"),
     (lambda f: f.update(np.zeros(3)), TypeError, "source must be a GroupStats"),
 ])
 def test_bad_input_is_refused_clearly(call, error, match):

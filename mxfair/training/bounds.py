@@ -27,20 +27,18 @@ from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .._constraints import canonical_constraint
-from .._ops import to_numpy
-from .._validation import check_group_ids, check_number, check_positive_int
-from ..loss import Statistic, get_statistic
+from .._constraints import CONSTRAINTS, canonical_constraint
+from .._validation import (
+    check_ids,
+    check_not_empty,
+    check_number,
+    check_positive_int,
+    check_same_length,
+)
+from ..loss import RATE_STATISTICS, Statistic, get_statistic
 from ..metrics import FairnessReport, GroupStats, UndefinedRateWarning
 
 __all__ = ["RateBound", "constraint_slice", "SOURCE_TYPES"]
-
-#: The statistic's name (``mxfair.loss.statistics``) -> the report's name of the same rate.
-_REPORT_RATE = {
-    "positive_rate": "selection_rate",
-    "true_positive_rate": "true_positive_rate",
-    "false_positive_rate": "false_positive_rate",
-}
 
 #: What ``RateBound`` can measure from.
 SOURCE_TYPES = "a GroupStats, a FairnessReport or a FairnessMonitor that has evaluated"
@@ -55,7 +53,6 @@ UNMEASURABLE = (
     "of the label it conditions on): the constraints on those groups cannot be measured and "
     "are left out; give the held-out slice more rows of those groups"
 )
-BAD_FRACTION = "fraction must be a number in (0, 1), got {value!r}"
 
 
 class RateBound:
@@ -104,7 +101,7 @@ class RateBound:
     (0.5, False)
     """
 
-    def __init__(self, constraint: Union[str, Statistic], num_groups: int, bound: float,
+    def __init__(self, constraint: Union[str, Statistic], num_groups: int, bound: float, *,
                  num_classes: int = 2):
         self.num_groups = check_positive_int("num_groups", num_groups)
         if self.num_groups < 2:
@@ -115,15 +112,12 @@ class RateBound:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
         self.bound = check_number("bound", bound, low=0, high=1, high_inclusive=False)
         self.statistic = get_statistic(constraint)
-        self.constraint = (canonical_constraint(constraint) if isinstance(constraint, str)
-                           else self.statistic.name)
-        parts = self.statistic.name.split("+")
-        unknown = [p for p in parts if p not in _REPORT_RATE]
-        if unknown:
-            raise ValueError(
-                f"constraint {constraint!r} has statistic(s) {unknown} that a FairnessReport "
-                f"does not measure; use one built from {sorted(_REPORT_RATE)}")
-        self.rates: Tuple[str, ...] = tuple(_REPORT_RATE[p] for p in parts)
+        if isinstance(constraint, str):  # the rates from the one table, mxfair.CONSTRAINTS
+            self.constraint = canonical_constraint(constraint)
+            self.rates: Tuple[str, ...] = tuple(CONSTRAINTS[self.constraint])
+        else:  # a statistic: the table's rates whose soft statistic it stacks
+            self.constraint = self.statistic.name
+            self.rates = _rates_of(self.statistic, constraint)
         per_rate = 1 if self.num_classes == 2 else self.num_classes
         self.num_columns = len(self.rates) * per_rate
         G = self.num_groups
@@ -137,7 +131,7 @@ class RateBound:
         return int(self.pairs.shape[0])
 
     # ---------------------------------------------------------------- measuring
-    def report_of(self, source: Any, name: str = "source") -> FairnessReport:
+    def report_of(self, source: Any, *, name: str = "source") -> FairnessReport:
         """The FairnessReport of a GroupStats, a FairnessReport or a FairnessMonitor."""
         if isinstance(source, GroupStats):
             report = source.report()
@@ -209,8 +203,23 @@ class RateBound:
                 f"bound={self.bound}, num_classes={self.num_classes})")
 
 
-def constraint_slice(labels: Any, groups: Any, fraction: float = 0.2, seed: Optional[int] = 0,
-                     num_groups: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+def _rates_of(statistic: Statistic, constraint: Any) -> Tuple[str, ...]:
+    """The report's rates a custom statistic is made of (``mxfair.loss.RATE_STATISTICS``
+    read backwards), or ValueError naming the parts a FairnessReport does not measure."""
+    parts = getattr(statistic, "statistics", (statistic,))
+    by_class = {kind: rate for rate, kind in RATE_STATISTICS.items()}
+    unknown = [type(p).__name__ for p in parts if type(p) not in by_class]
+    if unknown:
+        raise ValueError(
+            f"constraint {constraint!r} has statistic(s) {unknown} that a FairnessReport "
+            f"does not measure; use one built from "
+            f"{[kind.__name__ for kind in RATE_STATISTICS.values()]}")
+    return tuple(by_class[type(p)] for p in parts)
+
+
+def constraint_slice(labels: Any, groups: Any, *, fraction: float = 0.2,
+                     seed: Optional[int] = 0, num_groups: Optional[int] = None
+                     ) -> Tuple[np.ndarray, np.ndarray]:
     """Split row indices of a training set into rows to train on and a held-out slice on which
     the constraints are measured (the second data set of Cotter et al., 2019).
 
@@ -244,23 +253,13 @@ def constraint_slice(labels: Any, groups: Any, fraction: float = 0.2, seed: Opti
     >>> len(train_idx), len(slice_idx), sorted(set(train_idx) | set(slice_idx)) == list(range(20))
     (16, 4, True)
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
-            or not 0.0 < float(fraction) < 1.0:
-        raise ValueError(BAD_FRACTION.format(value=fraction))
-    y = np.asarray(to_numpy(labels)).reshape(-1)
-    if y.dtype.kind in "OUS":
-        raise TypeError("labels must be integer class ids, got strings or objects")
-    if y.size and (not np.all(np.isfinite(y.astype(np.float64)))
-                   or not np.all(np.mod(y.astype(np.float64), 1) == 0)):
-        raise ValueError("labels must be integer class ids, got non-integer or NaN values")
-    g_raw = np.asarray(to_numpy(groups)).reshape(-1)
-    if g_raw.size != y.size:
-        raise ValueError(f"labels has {y.size} rows but groups has {g_raw.size}; they must "
-                         "have the same length")
-    if num_groups is None:
-        num_groups = int(np.nanmax(g_raw.astype(np.float64))) + 1 if g_raw.size else 1
-    g = check_group_ids(g_raw, check_positive_int("num_groups", num_groups))
-    y = y.astype(np.int64)
+    fraction = check_number("fraction", fraction, low=0, high=1, low_inclusive=False,
+                            high_inclusive=False)
+    y = check_ids("labels", labels, what="labels")
+    bound = None if num_groups is None else check_positive_int("num_groups", num_groups)
+    g = check_ids("groups", groups, bound, what="group ids")
+    check_same_length(labels=y, groups=g)
+    check_not_empty("labels", y.size)
     rng = np.random.RandomState(seed)
     held: List[np.ndarray] = []
     for cell in sorted(set(zip(g.tolist(), y.tolist()))):

@@ -26,7 +26,7 @@ __all__ = ["BoundedTrainingHandler", "DEFAULT_UPDATES_PER_EPOCH", "update_interv
 DEFAULT_UPDATES_PER_EPOCH = 10
 
 
-def update_interval(batches_per_epoch: int,
+def update_interval(batches_per_epoch: int, *,
                     updates_per_epoch: int = DEFAULT_UPDATES_PER_EPOCH) -> int:
     """Batches between two multiplier updates: ``max(1, round(batches / updates))``.
 
@@ -100,7 +100,7 @@ class BoundedTrainingHandler(TrainBegin, BatchEnd, TrainEnd):
     (4, 4)
     """
 
-    def __init__(self, player: Any, slice_data: Iterable, update_every: Optional[int] = None,
+    def __init__(self, player: Any, slice_data: Iterable, *, update_every: Optional[int] = None,
                  batches_per_epoch: Optional[int] = None, restore_best: bool = True,
                  keep_all: bool = False, from_logits: Optional[bool] = None,
                  priority: float = -950):

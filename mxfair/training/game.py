@@ -56,7 +56,7 @@ from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .._validation import check_choice, check_number, check_positive_int
+from .._validation import check_choice, check_number, check_numeric, check_positive_int
 from .bounds import RateBound
 
 __all__ = ["ProxyLagrangian", "BoundSchedule", "hedge_step_size", "bound_payoff_range",
@@ -171,7 +171,7 @@ class ProxyLagrangian:
     True
     """
 
-    def __init__(self, num_constraints: int, regret: str = "swap",
+    def __init__(self, num_constraints: int, *, regret: str = "swap",
                  step_size: Optional[float] = None, radius: float = 1e-3,
                  payoff_range: Optional[float] = None, clip: bool = False):
         self.num_constraints = check_positive_int("num_constraints", num_constraints)
@@ -227,7 +227,7 @@ class ProxyLagrangian:
         ndarray, shape (m + 1,)
             The new weights.
         """
-        v = np.asarray(violations, dtype=np.float64).reshape(-1)
+        v = check_numeric("violations", violations, ids=False).astype(np.float64)
         if v.shape != (self.num_constraints,):
             raise ValueError(BAD_VIOLATIONS.format(m=self.num_constraints,
                                                    shape=np.shape(violations)))
@@ -317,14 +317,14 @@ class BoundSchedule:
     (True, True)
     """
 
-    def __init__(self, target: Any, bound: float, constraint: str, num_groups: int,
+    def __init__(self, target: Any, bound: float, constraint: str, num_groups: int, *,
                  num_classes: int = 2, attr: str = "lam", regret: str = "swap",
                  radius: float = 1e-3):
         if not isinstance(attr, str) or not hasattr(target, attr):
             raise TypeError(f"target must have a settable attribute {attr!r} (the penalty "
                             f"weight), got {target!r}")
         self.target, self.attr = target, attr
-        self.rate_bound = RateBound(constraint, num_groups, bound, num_classes)
+        self.rate_bound = RateBound(constraint, num_groups, bound, num_classes=num_classes)
         self.game = ProxyLagrangian(1, regret=regret, radius=radius,
                                     payoff_range=bound_payoff_range(self.rate_bound.bound),
                                     clip=True)

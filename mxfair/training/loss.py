@@ -37,8 +37,15 @@ from typing import Any, Optional, Union
 import mxnet as mx
 import numpy as np
 
+from .. import _state
 from .._ops import Tensor, group_onehot, is_ndarray
-from .._validation import check_group_ids
+from .._validation import (
+    SCORES_NOT_FINITE,
+    check_ids,
+    check_not_empty,
+    check_sample_weight,
+    check_scores,
+)
 from ..loss import Statistic, apply_sample_weight, group_rates
 from .bounds import RateBound
 from .game import ProxyLagrangian, bound_payoff_range
@@ -111,8 +118,10 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
     Inputs:
         - **pred**: (N,) or (N, 1) scores (binary) or (N, K).
         - **label**: (N,) or (N, 1) class ids.
-        - **group**: (N,) or (N, 1) group ids in ``[0, G)`` (an id out of range leaves its
-          row out of every rate; check your data once with :meth:`check_inputs`).
+        - **group**: (N,) or (N, 1) group ids in ``[0, G)``. The first batch of every shape
+          is checked on the host (:meth:`check_inputs`: a bad id, label, score or weight
+          raises); in later batches an id out of range leaves its row out of every rate,
+          without a count (main's losses count such rows on the device; not done here).
         - **sample_weight**: optional (N,) or (N, 1), weighting the base loss and the rows of
           the rates.
 
@@ -149,14 +158,15 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
     ((2,), 1.0)
     """
 
-    def __init__(self, num_groups: int, bound: float,
+    def __init__(self, num_groups: int, bound: float, *,
                  constraint: Union[str, Statistic] = "demographic_parity", num_classes: int = 2,
                  from_logits: bool = True, base_loss: Optional[mx.gluon.loss.Loss] = None,
                  regret: str = "swap", step_size: Optional[float] = None, radius: float = 1e-3,
                  payoff_range: Optional[float] = None, weight: Optional[float] = None,
                  batch_axis: int = 0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
-        self.rate_bound = RateBound(constraint, num_groups, bound, num_classes)
+        self._scale = weight  # the loss's global weight (Gluon's ``weight``)
+        self.rate_bound = RateBound(constraint, num_groups, bound, num_classes=num_classes)
         if payoff_range is None:  # the violations in units of the bound, clipped to +-1
             payoff_range = bound_payoff_range(self.rate_bound.bound)
         self.game = ProxyLagrangian(self.rate_bound.num_constraints, regret=regret,
@@ -248,14 +258,8 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
     def _sync(self, ctx: mx.Context) -> None:
         """Put the parameters on ``ctx`` and write the host weights into them if newer."""
         for param in (self.objective_weight, self.pair_weights):
-            try:
-                ctxs = list(param.list_ctx())
-            except RuntimeError:  # never initialised: a loss is rarely initialize()-d
-                param.initialize(ctx=ctx)
-                self._synced = None
-                continue
-            if ctx not in ctxs:
-                param.reset_ctx(ctxs + [ctx])
+            if not _state.has_data(param) or ctx not in param.list_ctx():
+                _state.ensure_on(param, ctx)  # a loss is rarely initialize()-d
                 self._synced = None
         version = (self.game.num_updates, self._resets)
         if self._synced != version:  # the game moved (update, reset, or a direct step)
@@ -265,15 +269,25 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
             self._synced = version
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
-        """Check one batch on the host, values included (synchronises): shapes, group ids in
-        ``[0, G)``, labels integers in ``[0, K)``."""
+        """Check one batch on the host, values included (synchronises): shapes, at least one
+        row, group ids in ``[0, G)``, labels integers in ``[0, K)``, finite scores (in [0, 1]
+        with ``from_logits=False``), sample weights finite and >= 0.
+
+        The forward call runs these checks on the first batch of every new shape; later
+        batches are checked for shape only (no synchronisation)."""
         _check_batch(pred, label, group, sample_weight, self.num_classes)
-        check_group_ids(group, self.num_groups)
-        y = label.asnumpy().reshape(-1)
-        if y.size and (not np.all(np.mod(y, 1) == 0) or y.min() < 0
-                       or y.max() >= self.num_classes):
-            raise ValueError(f"label values must be integers in [0, {self.num_classes}), "
-                             f"got values in [{y.min()}, {y.max()}]")
+        check_not_empty("pred", pred.shape[0])
+        check_ids("group", group, self.num_groups, what="group ids")
+        check_ids("label", label, self.num_classes, what="labels")
+        if self.num_classes == 2:
+            check_scores("pred", pred, self._from_logits)
+        else:
+            values = pred.asnumpy()
+            if not np.isfinite(values).all():
+                raise ValueError(SCORES_NOT_FINITE.format(
+                    name="pred", count=int((~np.isfinite(values)).sum())))
+        if sample_weight is not None:
+            check_sample_weight("sample_weight", sample_weight)
 
     # ---------------------------------------------------------------- forward
     def forward(self, pred, label=None, group=None, sample_weight=None):
@@ -283,7 +297,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
                    getattr(group, "shape", None), getattr(sample_weight, "shape", None),
                    type(pred), type(label), type(group))
             if key not in self._seen or not is_ndarray(pred):
-                _check_batch(pred, label, group, sample_weight, self.num_classes)
+                self.check_inputs(pred, label, group, sample_weight)
                 if len(self._seen) > 64:
                     self._seen.clear()
                 self._seen.add(key)
@@ -321,8 +335,8 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         # sum over a < b of w[c, a, b] |r_a - r_b|, pairs with an absent group left out.
         fair = F.sum(pair_weights * both * F.abs(F.broadcast_sub(rows, cols)))  # (1,)
         loss = F.broadcast_add(F.broadcast_mul(base, objective_weight), fair)  # (N,)
-        if self._weight is not None:
-            loss = loss * self._weight
+        if self._scale is not None:
+            loss = loss * self._scale
         return loss
 
     def _base(self, F, pred, label, sample_weight) -> Tensor:

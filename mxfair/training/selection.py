@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 import mxnet as mx
 import numpy as np
 
-from .._validation import check_choice
+from .._validation import check_choice, check_not_empty, check_numeric
 from .bounds import RateBound
 
 __all__ = ["BestIterate", "best_mixture", "NoFeasibleIterateWarning"]
@@ -83,7 +83,7 @@ class BestIterate:
     (True, 1.0)
     """
 
-    def __init__(self, bound: Any, score: str = "accuracy", keep_all: bool = False):
+    def __init__(self, bound: Any, *, score: str = "accuracy", keep_all: bool = False):
         self.rate_bound = _bound_of(bound)
         self.score = check_choice("score", score, SCORES)
         self.keep_all = bool(keep_all)
@@ -101,7 +101,7 @@ class BestIterate:
         """Whether the kept iterate meets the bound."""
         return bool(self.best is not None and self.best["met"])
 
-    def consider(self, net: mx.gluon.Block, source: Any, step: Optional[int] = None) -> bool:
+    def consider(self, net: mx.gluon.Block, source: Any, *, step: Optional[int] = None) -> bool:
         """Record ``net``'s current iterate, measured by ``source`` on the held-out rows, and
         keep its parameters if it is the best so far.
 
@@ -230,9 +230,19 @@ def best_mixture(objective: np.ndarray, rates: np.ndarray, rate_bound: RateBound
     """
     from scipy.optimize import linprog
 
-    objective = np.asarray(objective, dtype=np.float64).reshape(-1)
-    rates = np.asarray(rates, dtype=np.float64)
+    if not isinstance(rate_bound, RateBound):
+        raise TypeError(f"rate_bound must be a RateBound, got {rate_bound!r}")
+    objective = check_numeric("objective", objective, ids=False).astype(np.float64)
+    rates = check_numeric("rates", rates, ids=False, flat=False).astype(np.float64)
     T = objective.size
+    check_not_empty("objective", T)
+    if not np.isfinite(objective).all():
+        raise ValueError(f"objective must be finite, got "
+                         f"{int((~np.isfinite(objective)).sum())} NaN or infinite value(s)")
+    shape = (T, rate_bound.num_groups, rate_bound.num_columns)
+    if rates.shape != shape:
+        raise ValueError(f"rates must have shape {shape} (iterates, groups, columns of "
+                         f"rate_bound) to match objective, got {rates.shape}")
     c_idx, a, b = rate_bound.pairs.T
     # Expected rates are linear in p; |sum_t p_t d_t| <= eps is two linear constraints.
     diffs = rates[:, a, c_idx] - rates[:, b, c_idx]  # (T, m)
