@@ -51,8 +51,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "bench"))
 import adult_mitigation as demo  # noqa: E402  (the demo's MLP, training loop and recipes)
 from _common import mlp, predict_scores, seed_all, train  # noqa: E402
+from fairlearn_prefit import PrefitScores  # noqa: E402
 
 from mxfair.datasets import TABULAR_LOADERS  # noqa: E402
 from mxfair.metrics import GroupStats  # noqa: E402
@@ -218,19 +220,6 @@ def expgrad_row(data, constraint, eps, fl_eps, method, seed, args):
             **figures(data, decisions, args, seed)}
 
 
-class _ScoreColumn:
-    """A prefit "estimator" for fairlearn whose positive probability is column 0 of X."""
-
-    fitted_ = True  # passes sklearn's check_is_fitted
-
-    def fit(self, X, y):
-        return self
-
-    def predict_proba(self, X):
-        s = np.asarray(X)[:, 0]
-        return np.column_stack([1.0 - s, s])
-
-
 def fairlearn_threshold_row(data, constraint, seed, val_scores, test_scores, args,
                             base_seconds):
     from fairlearn.postprocessing import ThresholdOptimizer as FairlearnTO
@@ -240,7 +229,7 @@ def fairlearn_threshold_row(data, constraint, seed, val_scores, test_scores, arg
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fl = FairlearnTO(estimator=_ScoreColumn(), constraints=name, prefit=True,
+        fl = FairlearnTO(estimator=PrefitScores(), constraints=name, prefit=True,
                          predict_method="predict_proba", objective="accuracy_score")
         fl.fit(val_scores.reshape(-1, 1), data.val.y, sensitive_features=data.val.groups)
         decisions = fl.predict(test_scores.reshape(-1, 1), sensitive_features=data.test.groups,
