@@ -536,6 +536,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         "curves": os.path.join(args.out, f"{name}_curves.png"),
     }
     rows = {r["method"]: r for r in result["rows"]}
+    os.makedirs(args.out, exist_ok=True)  # mxfair.plot writes into an existing folder
     plot_pareto(rows, x=GAPS, legend=True, path=figures["front"],
                 markers={r["method"]: "s" for r in result["rows"] if r["kind"] == "post"},
                 title=f"{data.name} ({', '.join(data.sensitive)}): accuracy-fairness trade-off "
