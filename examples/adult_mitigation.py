@@ -240,7 +240,7 @@ class Method:
 
 
 #: The methods, in table order. The rows with ``bound_on`` take ``--bound`` as their only
-#: fairness setting; the other hyperparameters come from a few runs on Adult (see the README).
+#: fairness setting; the other hyperparameters come from a few runs on Adult (docs/benchmarks.md).
 METHODS: Dict[str, Method] = {
     "baseline": Method("baseline", baseline),
     "reweighing": Method("reweighing sampler", reweighing),
