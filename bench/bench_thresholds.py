@@ -29,6 +29,7 @@ from typing import Callable, Dict, List
 
 import mxnet as mx
 import numpy as np
+from fairlearn_prefit import PrefitScores  # noqa: E402  (bench/, the script's folder)
 
 from mxfair import CONSTRAINTS
 from mxfair._constraints import FAIRLEARN_THRESHOLD_NAMES
@@ -48,19 +49,6 @@ def parse_args(argv):
                    help="stop repeating fairlearn once a cell has used this many seconds")
     p.add_argument("--out", default=str(RESULTS))
     return p.parse_args(argv)
-
-
-class _FixedScores:
-    """A prefit "estimator" whose predict_proba returns column 0 of X as the score."""
-
-    fitted_ = True  # passes sklearn's check_is_fitted
-
-    def fit(self, X, y):
-        return self
-
-    def predict_proba(self, X):
-        s = np.asarray(X)[:, 0]
-        return np.column_stack([1 - s, s])
 
 
 def _fairlearn(constraint: str, estimator):
@@ -132,7 +120,7 @@ def _synthetic(n: int, seed: int = 0):
 def _fit_fairlearn(constraint, X, labels, groups):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _fairlearn(constraint, _FixedScores()).fit(X, labels, sensitive_features=groups)
+        return _fairlearn(constraint, PrefitScores()).fit(X, labels, sensitive_features=groups)
 
 
 def _fit_mxfair(constraint, scores, labels, groups):

@@ -4,6 +4,9 @@ Each script prints its table and writes it to ``bench/results/<name>.md``; this 
 replaces the block of ``docs/benchmarks.md`` between ``<!-- bench:<name> -->`` and
 ``<!-- /bench:<name> -->`` with that file's content. ``python bench/run_all.py --only metrics``
 runs one script.
+``bench_bounds.py`` (stated bounds on held-out data against fairlearn, five seeds on three data
+sets) takes the longest, about 45 minutes on one core; it reads COMPAS from
+``$MXFAIR_SHARED_DATA`` and skips it when that is not set.
 """
 import argparse
 import re

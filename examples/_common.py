@@ -132,6 +132,10 @@ class Recipe:
         Learning rate of those trainers.
     after_step, after_epoch : callable
         ``after_step()`` after each optimizer step; ``after_epoch(net)`` after each epoch.
+    after_batch, after_train : callable
+        ``after_batch(net)`` after each optimizer step (after ``after_step``), e.g. a
+        multiplier update measured on held-out rows; ``after_train(net)`` once at the end, e.g.
+        loading the best iterate back.
     """
 
     loader: gluon.data.DataLoader
@@ -140,6 +144,8 @@ class Recipe:
     block_lr: float = 1e-2
     after_step: Callable[[], None] = lambda: None
     after_epoch: Callable[[gluon.Block], None] = lambda net: None
+    after_batch: Callable[[gluon.Block], None] = lambda net: None
+    after_train: Callable[[gluon.Block], None] = lambda net: None
 
 
 def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
@@ -175,11 +181,13 @@ def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
             for t in [trainer] + extra:
                 t.step(x.shape[0])
             recipe.after_step()
+            recipe.after_batch(net)
             if bar is not None:
                 bar.update(1)
         recipe.after_epoch(net)
         if monitor is not None:
             monitor.evaluate(net, epoch=epoch)
+    recipe.after_train(net)
     return net
 
 

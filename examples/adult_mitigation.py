@@ -7,19 +7,33 @@ same seed, epochs, batch size and optimizer, by every method of the table ``METH
 baseline           plain shuffle, cross-entropy
 reweighing         ``ReweighingSampler``: (group, label) cells drawn with ``P(g) P(y)``
 fairbatch          ``FairBatchSampler`` (equalized odds): batch composition adapted each epoch
-loss-dp            ``FairnessRegularizedLoss``: cross-entropy + lam * demographic-parity penalty
+loss-dp            ``FairnessRegularizedLoss``: cross-entropy + lam * demographic-parity
+                   penalty, lam scheduled toward ``DP gap <= bound`` (``BoundSchedule``)
 loss-eo            the same for equalized odds (TPR and FPR)
 constrained        ``ConstrainedFairLoss``: lam is a Lagrange multiplier for ``DP gap <= bound``
+                   measured on the training batches themselves
+bounded-dp         ``mxfair.training.BoundedFairLoss``: ``DP gap <= bound`` measured on a
+                   held-out fifth of the training rows (proxy-Lagrangian, two data sets)
+bounded-eo         the same for equalized odds
 adversarial        ``AdversarialDebiasing``: an adversary predicts the group from the output
 thr-dp / -eo / -tpr  the baseline net plus ``ThresholdOptimizer`` per-group thresholds, fitted
                    on the validation split for demographic parity, equalized odds, equal
                    opportunity
 =================  ===========================================================================
 
+The in-training rows that enforce a fairness constraint are stated as a bound ``--bound``
+(``eps``, default 0.05) on the between-groups difference the table reports, not as a penalty
+weight: ``loss-*`` and ``bounded-*`` hold out a fifth of the training rows
+(``constraint_slice``), update their multiplier from the gap measured there about ten times per
+epoch, and end on the most accurate iterate whose held-out gap met the bound (``BestIterate``).
+
 It prints one table of test figures -- accuracy, balanced accuracy, demographic-parity and
 equalized-odds differences with 95 % bootstrap intervals (``GroupStats(bootstrap=200)``), and
 training time -- and writes two PNGs to ``--out``: the accuracy-fairness front and the per-epoch
-validation curves (``FairnessMonitor``).
+validation curves (``FairnessMonitor``). ``--json PATH`` writes the table as JSON too (per method
+and seed: the figures, their intervals, the stated bound and whether the test figure met it);
+``--seeds 0 1 2 3 4`` repeats everything at each seed (the splits and the initial weights
+change) and prints the mean and standard deviation over the seeds.
 
 Usage::
 
@@ -27,9 +41,13 @@ Usage::
     python examples/adult_mitigation.py --dataset german --epochs 60
     python examples/adult_mitigation.py --dataset compas --sensitive race sex  # intersectional
     python examples/adult_mitigation.py --methods baseline loss-dp thr-dp --bound 0.03
+    python examples/adult_mitigation.py --methods bounded-dp bounded-eo --seeds 0 1 2 3 4 \
+        --json out/adult_bounds.json
 """
 import argparse
+import json
 import logging
+import math
 import os
 import sys
 import time
@@ -44,6 +62,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (  # noqa: E402
+    HEADLINE,
     Recipe,
     format_table,
     mlp,
@@ -63,17 +82,70 @@ from mxfair.loss import (  # noqa: E402
 )
 from mxfair.plot import plot_histories, plot_pareto  # noqa: E402
 from mxfair.postprocessing import ThresholdOptimizer  # noqa: E402
+from mxfair.training import (  # noqa: E402
+    BestIterate,
+    BoundedFairLoss,
+    BoundSchedule,
+    constraint_slice,
+    update_interval,
+)
 
 DEFAULT_EPOCHS = {"adult": 10, "german": 60, "compas": 20}  # about 1,000 batches each
 GAPS = ("demographic_parity_difference", "equalized_odds_difference")  # the figures' gaps
+
+#: Share of the training rows the bound-stated rows hold out to measure their bound on.
+SLICE_FRACTION = 0.2
 
 
 # ----------------------------------------------------------------------------------------------
 # The methods: what each one changes in the shared loop (_common.train)
 # ----------------------------------------------------------------------------------------------
-def _dataset(data):
+def _dataset(data, rows=None):
     tr = data.train
-    return gluon.data.ArrayDataset(tr.X, tr.y.astype(np.float32), tr.groups.astype(np.float32))
+    rows = slice(None) if rows is None else rows
+    return gluon.data.ArrayDataset(tr.X[rows], tr.y[rows].astype(np.float32),
+                                   tr.groups[rows].astype(np.float32))
+
+
+@dataclass
+class HeldOut:
+    """What the two-data-set scheme adds to a recipe (see :func:`held_out`)."""
+
+    loader: gluon.data.DataLoader
+    after_batch: Callable[[gluon.Block], None]
+    after_train: Callable[[gluon.Block], None]
+    best: BestIterate
+
+
+def held_out(data, args, player, keep_all: bool = False) -> HeldOut:
+    """The two-data-set scheme: train on 80 % of the training rows, measure the bound on the
+    other 20 % about ten times per epoch, update ``player`` (a ``BoundedFairLoss`` or a
+    ``BoundSchedule``) from it, keep the best iterate that meets the bound there (every
+    iterate too with ``keep_all``, for ``BestIterate.mixture``).
+    """
+    train_rows, slice_rows = constraint_slice(data.train.y, data.train.groups,
+                                              fraction=SLICE_FRACTION,
+                                              seed=args.seed, num_groups=data.num_groups)
+    loader = gluon.data.DataLoader(_dataset(data, train_rows), batch_size=args.batch_size,
+                                   shuffle=True)
+    held = gluon.data.DataLoader(_dataset(data, slice_rows), batch_size=4096)
+    monitor = FairnessMonitor(held, data.num_groups, from_logits=True, progress=False)
+    best = BestIterate(player, keep_all=keep_all)
+    every = update_interval(len(loader))
+    steps = [0]
+
+    def after_batch(net):
+        steps[0] += 1
+        if steps[0] % every == 0:
+            stats = monitor.collect(net)  # hard decisions of the current net on the slice
+            player.update(stats)
+            best.consider(net, stats, step=steps[0])
+
+    def after_train(net):
+        if best.best is not None:
+            best.restore(net)  # warns when no iterate met the bound on the slice
+
+    return HeldOut(loader, after_batch, after_train, best)
 
 
 def _bce():
@@ -109,13 +181,14 @@ def fairbatch(data, args, ctx, constraint: str = "equalized_odds", alpha: float 
     return Recipe(loader, _bce(), after_epoch=after_epoch)
 
 
-def fair_loss(data, args, ctx, constraint: str = "demographic_parity",
-              lam: float = 5.0) -> Recipe:
-    """Cross-entropy plus ``lam`` times the squared gap of the soft per-group rates."""
-    loss = FairnessRegularizedLoss(data.num_groups, constraint=constraint, lam=lam)
+def fair_loss(data, args, ctx, constraint: str = "demographic_parity") -> Recipe:
+    """Cross-entropy plus ``lam`` times the squared gap of the soft per-group rates, with
+    ``lam`` scheduled toward ``gap <= args.bound`` on held-out rows (``BoundSchedule``)."""
+    loss = FairnessRegularizedLoss(data.num_groups, constraint=constraint, from_logits=True)
     loss.hybridize()
-    loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, shuffle=True)
-    return Recipe(loader, loss)
+    schedule = BoundSchedule(loss, args.bound, constraint, data.num_groups)
+    part = held_out(data, args, schedule)
+    return Recipe(part.loader, loss, after_batch=part.after_batch, after_train=part.after_train)
 
 
 def constrained(data, args, ctx, constraint: str = "demographic_parity",
@@ -125,6 +198,21 @@ def constrained(data, args, ctx, constraint: str = "demographic_parity",
     loss = ConstrainedFairLoss(data.num_groups, bound=args.bound, constraint=constraint, lr=lr)
     loader = gluon.data.DataLoader(_dataset(data), batch_size=args.batch_size, shuffle=True)
     return Recipe(loader, loss, after_step=loss.update_multiplier)
+
+
+def bounded(data, args, ctx, constraint: str = "demographic_parity",
+            keep_all: bool = False) -> Recipe:
+    """The proxy-Lagrangian game of Cotter et al. (2019): the net descends the weighted
+    cross-entropy and soft pair gaps on training batches, the weights follow the hard gaps
+    measured on held-out rows; the best iterate that meets the bound there is kept.
+    The recipe's ``held_out`` attribute is the :class:`HeldOut` (its ``best``)."""
+    loss = BoundedFairLoss(data.num_groups, args.bound, constraint=constraint, from_logits=True)
+    loss.hybridize()
+    part = held_out(data, args, loss, keep_all=keep_all)
+    recipe = Recipe(part.loader, loss, after_batch=part.after_batch,
+                    after_train=part.after_train)
+    recipe.held_out = part
+    return recipe
 
 
 def adversarial(data, args, ctx, constraint: str = "equalized_odds",
@@ -147,19 +235,32 @@ class Method:
     label: str
     recipe: Optional[Callable] = None
     thresholds: Optional[str] = None
+    #: The test figure the method's ``--bound`` applies to (None: no bound is stated).
+    bound_on: Optional[str] = None
 
 
-#: The methods, in table order. Hyperparameters from a few runs on Adult (see the README).
+#: The methods, in table order. The rows with ``bound_on`` take ``--bound`` as their only
+#: fairness setting; the other hyperparameters come from a few runs on Adult (docs/benchmarks.md).
 METHODS: Dict[str, Method] = {
     "baseline": Method("baseline", baseline),
     "reweighing": Method("reweighing sampler", reweighing),
     "fairbatch": Method("FairBatch (EO)",
                         partial(fairbatch, constraint="equalized_odds", alpha=0.01)),
-    "loss-dp": Method("fair loss (DP, lam=5)",
-                      partial(fair_loss, constraint="demographic_parity", lam=5.0)),
-    "loss-eo": Method("fair loss (EO, lam=5)",
-                      partial(fair_loss, constraint="equalized_odds", lam=5.0)),
-    "constrained": Method("constrained (DP <= bound)", partial(constrained, lr=0.05)),
+    "loss-dp": Method("fair loss (DP <= bound, lam scheduled)",
+                      partial(fair_loss, constraint="demographic_parity"),
+                      bound_on="demographic_parity_difference"),
+    "loss-eo": Method("fair loss (EO <= bound, lam scheduled)",
+                      partial(fair_loss, constraint="equalized_odds"),
+                      bound_on="equalized_odds_difference"),
+    "constrained": Method("constrained, train batches (DP <= bound)",
+                          partial(constrained, lr=0.05),
+                          bound_on="demographic_parity_difference"),
+    "bounded-dp": Method("bounded, held-out (DP <= bound)",
+                         partial(bounded, constraint="demographic_parity"),
+                         bound_on="demographic_parity_difference"),
+    "bounded-eo": Method("bounded, held-out (EO <= bound)",
+                         partial(bounded, constraint="equalized_odds"),
+                         bound_on="equalized_odds_difference"),
     "adversarial": Method("adversarial (EO)",
                           partial(adversarial, constraint="equalized_odds", alpha=0.3)),
     "thr-dp": Method("baseline + thresholds (DP)", thresholds="demographic_parity"),
@@ -182,16 +283,25 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                    help="which rows of the table to run (default: all)")
     p.add_argument("--bound", type=float, default=0.05,
-                   help="demographic-parity bound of the constrained method")
+                   help="the bound eps of every bound-stated row (loss-*, constrained, "
+                        "bounded-*) on its between-groups difference")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--bootstrap", type=int, default=200, help="replicates for the intervals")
     p.add_argument("--subsample", type=int, default=None, help="rows kept per split")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="run everything at each seed and report mean +- sd (default: --seed)")
+    p.add_argument("--json", default=None, help="also write the results as JSON to this path")
     p.add_argument("--out", default="out", help="folder of the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not (math.isfinite(args.bound) and 0.0 <= args.bound < 1.0):
+        p.error(f"--bound must be a number in [0, 1), got {args.bound}")
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        p.error(f"--seeds must be distinct, got {args.seeds}")
+    return args
 
 
 def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -> Dict:
@@ -263,8 +373,21 @@ def _load(args: argparse.Namespace):
 def _row(key: str, kind: str, seconds: float, preds: np.ndarray, data, args) -> Dict:
     summary, report = test_summary(data.test.y, preds, data.test.groups, data.group_names,
                                    bootstrap=args.bootstrap, seed=args.seed)
-    return {"method": METHODS[key].label, "key": key, "kind": kind, "seconds": seconds,
-            "report": report, **summary}
+    row = {"method": METHODS[key].label, "key": key, "kind": kind, "seconds": seconds,
+           "seed": args.seed, "report": report, **summary}
+    return {**row, **_bound_fields(METHODS[key].bound_on, args.bound, row)}
+
+
+def _bound_fields(bound_on: Optional[str], bound: float, row: Dict) -> Dict:
+    """The stated bound of a row and whether its test figure met it: ``bound_met`` on the
+    point estimate, ``bound_met_interval`` when the bound lies at or above the interval's lower
+    end (the test split cannot tell the figure from the bound)."""
+    if bound_on is None:
+        return {"bound": None, "bound_on": None, "bound_met": None,
+                "bound_met_interval": None}
+    value, lo = row[bound_on], row.get(f"{bound_on}_lo")
+    return {"bound": bound, "bound_on": bound_on, "bound_met": bool(value <= bound),
+            "bound_met_interval": None if lo is None else bool(lo <= bound)}
 
 
 def group_table(report) -> List[tuple]:
@@ -284,17 +407,108 @@ def format_groups(rows: List[tuple]) -> str:
     return "\n".join(lines)
 
 
+#: The figures averaged over seeds (``--seeds``) and written to the JSON summary.
+SEED_FIGURES = tuple(key for key, _ in HEADLINE) + ("selection_rate", "seconds")
+
+
+def summarize(rows: List[Dict]) -> List[Dict]:
+    """Mean and sample standard deviation over seeds, per method (in first-seen order).
+
+    Returns
+    -------
+    list of dict
+        ``method``, ``key``, ``kind``, ``bound``, ``bound_on``, ``seeds`` (how many), for each
+        figure of ``SEED_FIGURES`` ``<figure>_mean`` and ``<figure>_sd`` (0 for one seed), the
+        mean bootstrap half-width ``<figure>_halfwidth`` where intervals were computed, and
+        ``bound_met`` (the number of seeds whose test figure met the bound, None if no bound).
+    """
+    keys = list(dict.fromkeys(r["key"] for r in rows))
+    out = []
+    for key in keys:
+        group = [r for r in rows if r["key"] == key]
+        first = group[0]
+        entry = {k: first[k] for k in ("method", "key", "kind", "bound", "bound_on")}
+        entry["seeds"] = len(group)
+        for fig in SEED_FIGURES:
+            values = np.array([float(r.get(fig, np.nan)) for r in group])
+            entry[f"{fig}_mean"] = float(np.mean(values))
+            entry[f"{fig}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            if all(f"{fig}_lo" in r for r in group):
+                half = [(r[f"{fig}_hi"] - r[f"{fig}_lo"]) / 2 for r in group]
+                entry[f"{fig}_halfwidth"] = float(np.mean(half))
+        entry["bound_met"] = (None if first["bound_on"] is None
+                              else int(sum(bool(r["bound_met"]) for r in group)))
+        out.append(entry)
+    return out
+
+
+def format_seed_table(summary: List[Dict]) -> str:
+    """The results table over seeds: ``mean +- sd`` per figure."""
+    cells = [["method"] + [title for _, title in HEADLINE] + ["bound met", "time (s)"]]
+    for e in summary:
+        met = "" if e["bound_met"] is None else f"{e['bound_met']}/{e['seeds']}"
+        cells.append([e["method"]] + [f"{e[f'{k}_mean']:.3f} +- {e[f'{k}_sd']:.3f}"
+                                      for k, _ in HEADLINE]
+                     + [met, f"{e['seconds_mean']:.1f}"])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join([c[0].ljust(widths[0])] + [x.rjust(w) for x, w in zip(c[1:], widths[1:])])
+             for c in cells]
+    return "\n".join([lines[0], "-" * len(lines[0])] + lines[1:])
+
+
+def _plain(value):
+    """JSON-safe: NaN and infinities become null, NumPy scalars Python ones."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def results_json(args: argparse.Namespace, data, epochs: int, seeds: List[int],
+                 rows: List[Dict], summary: List[Dict]) -> Dict:
+    """The document ``--json`` writes: the settings, one row per method and seed (every test
+    figure of the table with its 95 % interval, the stated bound and whether it was met), and
+    the per-method summary over seeds."""
+    return {
+        "format": "mxfair.examples.adult_mitigation/1",
+        "dataset": data.name,
+        "sensitive": list(data.sensitive),
+        "group_names": list(data.group_names),
+        "bound": args.bound,
+        "epochs": epochs,
+        "bootstrap": args.bootstrap,
+        "seeds": list(seeds),
+        "rows": [{k: _plain(v) for k, v in r.items() if k != "report"} for r in rows],
+        "summary": [{k: _plain(v) for k, v in e.items()} for e in summary],
+    }
+
+
+def write_json(path: str, document: Dict) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(document, f, indent=1, allow_nan=False)
+        f.write("\n")
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
-    """Run, print the table, write the figures.
+    """Run, print the table, write the figures (and the JSON with ``--json``).
 
     Returns
     -------
     dict
-        :func:`run`'s dict plus ``table`` (str), ``figures`` (name to PNG path) and, when the
-        baseline ran, its ``groups`` (per-group rows of :func:`group_table`), ``accuracy`` and
+        :func:`run`'s dict (of the first seed) plus ``table`` (str), ``figures`` (name to PNG
+        path), ``seeds``, ``all_rows`` (every seed's rows), ``summary`` (:func:`summarize`),
+        ``json`` (the document written with ``--json``, else None) and, when the baseline ran,
+        its ``groups`` (per-group rows of :func:`group_table`), ``accuracy`` and
         ``demographic_parity_difference`` on the test set.
     """
     args = parse_args(argv)
+    seeds = args.seeds or [args.seed]
+    args.seed = seeds[0]
     start = time.perf_counter()
     data = _load(args)
     print(f"{data.name}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test "
@@ -313,7 +527,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     table = format_table(result["rows"])
     print(f"\nTest set, {result['epochs']} epochs, seed {args.seed}; [95 % bootstrap interval, "
           f"{args.bootstrap} replicates]; DP/EO diff: demographic parity / equalized odds "
-          f"difference (between groups); constrained bound: DP <= {args.bound}; time: "
+          f"difference (between groups); bound of the bound-stated rows: {args.bound}; time: "
           f"training (+ threshold fitting)\n")
     print(table)
     name = f"{args.dataset}_{'-'.join(data.sensitive)}"
@@ -322,22 +536,41 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         "curves": os.path.join(args.out, f"{name}_curves.png"),
     }
     rows = {r["method"]: r for r in result["rows"]}
+    os.makedirs(args.out, exist_ok=True)  # mxfair.plot writes into an existing folder
     plot_pareto(rows, x=GAPS, legend=True, path=figures["front"],
                 markers={r["method"]: "s" for r in result["rows"] if r["kind"] == "post"},
                 title=f"{data.name} ({', '.join(data.sensitive)}): accuracy-fairness trade-off "
                       "on the test set (95 % bootstrap bars)")
     if result["histories"]:
-        bounds = ({"demographic_parity_difference": args.bound}
-                  if "constrained" in args.methods else None)
+        dp_bounded = [k for k in args.methods
+                      if METHODS[k].bound_on == "demographic_parity_difference"]
+        bounds = {"demographic_parity_difference": args.bound} if dp_bounded else None
         plot_histories(result["histories"], keys=("accuracy",) + GAPS, bounds=bounds,
                        path=figures["curves"],
                        title=f"{data.name} ({', '.join(data.sensitive)}): validation figures "
                              "after each epoch")
     else:
         del figures["curves"]
-    print(f"\nfigures: {', '.join(figures.values())}")
+    all_rows = list(result["rows"])
+    for seed in seeds[1:]:  # the other seeds: new splits and initial weights, same settings
+        other = argparse.Namespace(**{**vars(args), "seed": seed})
+        all_rows += run(other)["rows"]
+    summary = summarize(all_rows)
+    if len(seeds) > 1:
+        print(f"\nTest set, mean +- sd over seeds {seeds}; bound met: seeds whose test figure "
+              f"met the bound {args.bound}\n")
+        print(format_seed_table(summary))
+    document = None
+    if args.json:
+        document = results_json(args, data, result["epochs"], seeds, all_rows, summary)
+        write_json(args.json, document)
+        figures_and_json = list(figures.values()) + [args.json]
+    else:
+        figures_and_json = list(figures.values())
+    print(f"\nfigures: {', '.join(figures_and_json)}")
     print(f"done in {time.perf_counter() - start:.1f} s")
-    result.update(table=table, figures=figures)
+    result.update(table=table, figures=figures, seeds=seeds, all_rows=all_rows,
+                  summary=summary, json=document)
     return result
 
 

@@ -8,13 +8,15 @@ data            Reweighing weights and fairness-aware samplers for ``gluon.data.
 loss            Fairness-regularized loss blocks, constrained training, adversarial debiasing.
 postprocessing  ThresholdOptimizer and the exportable GroupThreshold block.
 callbacks       Per-epoch fairness validation for plain loops and the Estimator API.
+training        Train to a stated bound that holds on held-out rows (BoundedFairLoss,
+                BestIterate, BoundSchedule: the two-data-set proxy-Lagrangian game).
 datasets        Adult, German, COMPAS loaders and the CIFAR-10S protocol.
 distributed     GroupStats and reweighing counts summed over a kvstore (import it explicitly).
 plot            matplotlib figures (import it explicitly; matplotlib is the ``plot`` extra).
 """
 __version__ = "0.1.0"
 
-from . import callbacks, data, datasets, loss, metrics, postprocessing  # noqa: E402
+from . import callbacks, data, datasets, loss, metrics, postprocessing, training  # noqa: E402
 from ._constraints import CONSTRAINT_NAMES, CONSTRAINTS, canonical_constraint  # noqa: E402
 from .callbacks import FairnessMonitor  # noqa: E402
 from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
@@ -46,4 +48,5 @@ __all__ = [
     "loss",
     "metrics",
     "postprocessing",
+    "training",
 ]

@@ -1141,6 +1141,155 @@ add("postprocessing.ThresholdedNet", "no GroupThreshold",
 add("canonical_constraint", "an unknown name", lambda: _call("canonical_constraint", "nope"),
     ("constraint",))
 
+# ------------------------------------------------------------------ training to a bound
+def _training(name):
+    import mxfair.training as training
+
+    return getattr(training, name)
+
+
+def _held_stats(preds=P8, groups=G8, labels=Y8, num_groups=2, **kw):
+    from mxfair.metrics import GroupStats
+
+    stats = GroupStats(num_groups, **kw)
+    stats.update(_nd(labels), _nd(preds), _nd(groups))
+    return stats
+
+
+def _rate_bound(**kw):
+    settings = {"constraint": "demographic_parity", "num_groups": 2, "bound": 0.1, **kw}
+    return _training("RateBound")(**settings)
+
+
+def _bounded_loss(pred, label, group, weight=None, **kw):
+    loss = _training("BoundedFairLoss")(2, 0.05, **kw)
+    args = (pred, label, group) + ((weight,) if weight is not None else ())
+    return loss(*args).asnumpy()
+
+
+def _slice(labels=Y8, groups=G8, **kw):
+    return _training("constraint_slice")(labels, groups, **kw)
+
+
+def _best_iterate_consider(source):
+    keeper = _training("BestIterate")(_rate_bound())
+    keeper.consider(_dense(1.0), source)
+    return keeper.best["gap"]
+
+
+def _handler(player, **kw):
+    return _training("BoundedTrainingHandler")(player, _loader(X16, Y16, G16), **kw)
+
+
+_TR = "mxfair.training"
+add(f"{_TR}.RateBound", "num_groups=1", lambda: _rate_bound(num_groups=1), ("num_groups",))
+add(f"{_TR}.RateBound", "an unknown constraint", lambda: _rate_bound(constraint="parity"),
+    ("constraint",))
+add(f"{_TR}.RateBound", "bound=NaN", lambda: _rate_bound(bound=NAN), ("bound",))
+add(f"{_TR}.RateBound", "bound=1.5 (a ratio, not a difference)",
+    lambda: _rate_bound(bound=1.5), ("bound",))
+add(f"{_TR}.RateBound.violations", "a NumPy array of scores as the source",
+    lambda: _rate_bound().violations(P8), ("source",))
+add(f"{_TR}.RateBound.violations", "statistics of 3 groups for num_groups=2",
+    lambda: _rate_bound().violations(_held_stats(groups=G8 + (Y8 > 0), num_groups=3,
+                                                 from_logits=False)), ("num_groups",))
+add(f"{_TR}.RateBound.gap", "logits measured with from_logits=False",
+    lambda: _rate_bound().gap(_held_stats(preds=L8 * 3, from_logits=False)),
+    ("from_logits",))
+add(f"{_TR}.RateBound.gap", "an out-of-range group id in the statistics",
+    lambda: _rate_bound().gap(_held_stats(groups=with_value(G8, 0, 5), from_logits=False)),
+    ("group",))
+add(f"{_TR}.RateBound.gap", "a group with no held-out rows",
+    lambda: _rate_bound().gap(_held_stats(groups=np.zeros(8), from_logits=False)), ())
+add(f"{_TR}.constraint_slice", "string group ids",
+    lambda: _slice(groups=np.where(G8 == 0, "f", "m")), ("groups",))
+add(f"{_TR}.constraint_slice", "NaN label", lambda: _slice(labels=with_value(Y8, 0, NAN)),
+    ("labels",))
+add(f"{_TR}.constraint_slice", "group ids coded 1/2 for num_groups=2",
+    lambda: _slice(groups=G8 + 1, num_groups=2), ("groups",))
+add(f"{_TR}.constraint_slice", "lengths differ", lambda: _slice(labels=Y8[:7]),
+    ("labels", "groups"))
+add(f"{_TR}.constraint_slice", "empty input", lambda: _slice(labels=Y8[:0], groups=G8[:0]),
+    ("labels",))
+add(f"{_TR}.constraint_slice", "fraction=1.5", lambda: _slice(fraction=1.5), ("fraction",))
+add(f"{_TR}.ProxyLagrangian", "num_constraints=0",
+    lambda: _training("ProxyLagrangian")(0), ("num_constraints",))
+add(f"{_TR}.ProxyLagrangian", "regret='none'",
+    lambda: _training("ProxyLagrangian")(1, regret="none"), ("regret",))
+add(f"{_TR}.ProxyLagrangian.update", "two violations for one constraint",
+    lambda: _training("ProxyLagrangian")(1).update([0.1, 0.2]), ("violations",))
+add(f"{_TR}.ProxyLagrangian.update", "strings as violations",
+    lambda: _training("ProxyLagrangian")(1).update(["high"]), ("violations",))
+add(f"{_TR}.ProxyLagrangian.update", "an infinite violation",
+    lambda: _training("ProxyLagrangian")(1).update([INF]), ("violations",))
+add(f"{_TR}.BoundSchedule", "a target without lam",
+    lambda: _training("BoundSchedule")(object(), 0.05, "demographic_parity", 2), ("lam",))
+add(f"{_TR}.BoundSchedule.update", "a NumPy array of scores as the source",
+    lambda: _schedule().update(P8), ("source",))
+add(f"{_TR}.hedge_step_size", "t=0", lambda: _training("hedge_step_size")(0, 2, 0.05), ("t",))
+add(f"{_TR}.hedge_step_size", "payoff_range=0",
+    lambda: _training("hedge_step_size")(1, 2, 0.0), ("payoff_range",))
+add(f"{_TR}.bound_payoff_range", "bound=NaN",
+    lambda: _training("bound_payoff_range")(NAN), ("bound",))
+add(f"{_TR}.BoundedFairLoss", "group ids coded 1/2 for num_groups=2",
+    lambda: _bounded_loss(_nd(L8), _nd(Y8), _nd(G8 + 1)), ("group",))
+add(f"{_TR}.BoundedFairLoss", "NaN group id",
+    lambda: _bounded_loss(_nd(L8), _nd(Y8), _nd(with_value(G8, 0, NAN))), ("group",))
+add(f"{_TR}.BoundedFairLoss", "NumPy inputs",
+    lambda: _bounded_loss(L8, Y8.astype(np.float32), G8.astype(np.float32)), ("pred",))
+add(f"{_TR}.BoundedFairLoss", "NaN logits (a diverged net)",
+    lambda: _bounded_loss(_nd(with_value(L8, 0, NAN)), _nd(Y8), _nd(G8)), ("pred",))
+add(f"{_TR}.BoundedFairLoss", "logits with from_logits=False",
+    lambda: _bounded_loss(_nd(L8 * 3), _nd(Y8), _nd(G8), from_logits=False),
+    ("from_logits",))
+add(f"{_TR}.BoundedFairLoss", "(N, 10) scores for num_classes=2",
+    lambda: _bounded_loss(_nd(np.zeros((8, 10))), _nd(Y8), _nd(G8)), ("pred",))
+add(f"{_TR}.BoundedFairLoss", "label 2 for a binary task",
+    lambda: _bounded_loss(_nd(L8), _nd(with_value(Y8, 0, 2)), _nd(G8)), ("label",))
+add(f"{_TR}.BoundedFairLoss", "empty batch",
+    lambda: _bounded_loss(_nd(L8[:0]), _nd(Y8[:0]), _nd(G8[:0])), ("pred",))
+add(f"{_TR}.BoundedFairLoss", "NaN sample_weight",
+    lambda: _bounded_loss(_nd(L8), _nd(Y8), _nd(G8), _nd(with_value(np.ones(8), 0, NAN))),
+    ("sample_weight",))
+add(f"{_TR}.BoundedFairLoss.update", "a NumPy array of scores as the source",
+    lambda: _training("BoundedFairLoss")(2, 0.05).update(P8), ("source",))
+add(f"{_TR}.BestIterate", "a number as the bound", lambda: _training("BestIterate")(0.1),
+    ("bound",))
+add(f"{_TR}.BestIterate", "score='auc'",
+    lambda: _training("BestIterate")(_rate_bound(), score="auc"), ("score",))
+add(f"{_TR}.BestIterate.consider", "statistics of 3 groups for num_groups=2",
+    lambda: _best_iterate_consider(_held_stats(groups=G8 + (Y8 > 0), num_groups=3,
+                                               from_logits=False)), ("num_groups",))
+add(f"{_TR}.BestIterate.restore", "before any iterate was considered",
+    lambda: _training("BestIterate")(_rate_bound()).restore(_dense(1.0)), ("consider",))
+add(f"{_TR}.best_mixture", "objective and rates of different lengths",
+    lambda: _training("best_mixture")(np.zeros(3), np.zeros((2, 2, 1)), _rate_bound()),
+    ("rates",))
+add(f"{_TR}.best_mixture", "NaN objective",
+    lambda: _training("best_mixture")(np.array([NAN, 0.5]), np.zeros((2, 2, 1)),
+                                      _rate_bound()), ("objective",))
+add(f"{_TR}.best_mixture", "no iterates",
+    lambda: _training("best_mixture")(np.zeros(0), np.zeros((0, 2, 1)), _rate_bound()),
+    ("objective",))
+add(f"{_TR}.BoundedTrainingHandler", "a FairnessRegularizedLoss as the player",
+    lambda: _handler(_fair_loss()), ("player",))
+add(f"{_TR}.BoundedTrainingHandler", "update_every=0",
+    lambda: _handler(_training("BoundedFairLoss")(2, 0.05), update_every=0),
+    ("update_every",))
+add(f"{_TR}.update_interval", "batches_per_epoch=0",
+    lambda: _training("update_interval")(0), ("batches_per_epoch",))
+
+
+def _schedule():
+    return _training("BoundSchedule")(_fair_loss(), 0.05, "demographic_parity", 2)
+
+
+def _fair_loss():
+    import mxfair.loss as mloss
+
+    return mloss.FairnessRegularizedLoss(num_groups=2)
+
+
 #: Public callables no probe targets, and why (the coverage test checks the rest).
 EXEMPT = {
     "TabularSpec": "a frozen dataclass the loaders are described by",

@@ -5,6 +5,7 @@ figures go to ``tmp_path``.
 """
 import dataclasses
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -102,6 +103,51 @@ def test_adult_mitigation_other_dataset_and_options(adult, tmp_path):
         assert "accuracy_lo" not in row  # no bootstrap asked
     assert all(len(h) == 2 for h in result["histories"].values())
     assert_png(tmp_path / "german_sex_front.png")
+
+
+def test_adult_mitigation_json_over_seeds(adult, tmp_path, capsys):
+    path = tmp_path / "sub" / "results.json"
+    result = adult.main(["--subsample", "400", "--epochs", "1", "--bootstrap", "20", "--quiet",
+                         "--methods", "baseline", "bounded-dp", "thr-dp", "--bound", "0.08",
+                         "--seeds", "4", "5", "--json", str(path), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    doc = json.loads(path.read_text(encoding="utf-8"))  # strict JSON: no NaN
+    assert doc == result["json"]
+    assert doc["format"] == "mxfair.examples.adult_mitigation/1"
+    assert doc["seeds"] == [4, 5] and doc["bound"] == 0.08 and doc["dataset"] == "adult"
+    keys = ["baseline", "bounded-dp", "thr-dp"]
+    assert [(r["seed"], r["key"]) for r in doc["rows"]] == [(s, k) for s in (4, 5) for k in keys]
+    for row in doc["rows"]:
+        for key in FIGURES:
+            assert 0.0 <= row[key] <= 1.0 and row[f"{key}_lo"] <= row[f"{key}_hi"]
+        if row["key"] == "bounded-dp":
+            assert row["bound"] == 0.08 and row["bound_on"] == "demographic_parity_difference"
+            assert row["bound_met"] == (row["demographic_parity_difference"] <= 0.08)
+            assert row["bound_met_interval"] == (row["demographic_parity_difference_lo"] <= 0.08)
+        else:
+            assert row["bound"] is None and row["bound_met"] is None
+    summary = {e["key"]: e for e in doc["summary"]}
+    assert list(summary) == keys
+    for key in keys:
+        accs = [r["accuracy"] for r in doc["rows"] if r["key"] == key]
+        assert summary[key]["accuracy_mean"] == pytest.approx(np.mean(accs))
+        assert summary[key]["accuracy_sd"] == pytest.approx(np.std(accs, ddof=1))
+        assert summary[key]["seeds"] == 2
+    assert summary["bounded-dp"]["bound_met"] in (0, 1, 2)
+    assert "+-" in out and "bound met" in out and str(path) in out
+    # The first seed's run is the one printed and plotted, as with --seed 4.
+    assert [r["seed"] for r in result["rows"]] == [4, 4, 4]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bound", "1.5"], "--bound must be a number in [0, 1)"),
+    (["--bound", "nan"], "--bound must be a number in [0, 1)"),
+    (["--seeds", "1", "1"], "--seeds must be distinct"),
+])
+def test_adult_mitigation_refuses_bad_arguments(adult, argv, message, capsys):
+    with pytest.raises(SystemExit):
+        adult.parse_args(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_adult_threshold_rows_meet_their_constraint_on_the_fitting_split(adult):
