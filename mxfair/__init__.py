@@ -9,13 +9,26 @@ loss            Fairness-regularized loss blocks, constrained training, adversar
 postprocessing  ThresholdOptimizer and the exportable GroupThreshold block.
 callbacks       Per-epoch fairness validation for plain loops and the Estimator API.
 datasets        Adult, German, COMPAS loaders and the CIFAR-10S protocol.
+explain         Why groups are treated differently: gap attribution, importance, proxies.
+auditing        audit(net, data): gaps, p-values, attribution, label bias as one report page
+                (also ``python -m mxfair audit`` on an exported model and a CSV file).
 distributed     GroupStats and reweighing counts summed over a kvstore (import it explicitly).
 plot            matplotlib figures (import it explicitly; matplotlib is the ``plot`` extra).
 """
 __version__ = "0.1.0"
 
-from . import callbacks, data, datasets, loss, metrics, postprocessing  # noqa: E402
+from . import (  # noqa: E402
+    auditing,
+    callbacks,
+    data,
+    datasets,
+    explain,
+    loss,
+    metrics,
+    postprocessing,
+)
 from ._constraints import CONSTRAINT_NAMES, canonical_constraint  # noqa: E402
+from .auditing import AuditReport, audit  # noqa: E402
 from .callbacks import FairnessMonitor  # noqa: E402
 from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
 from .groups import GroupEncoder  # noqa: E402
@@ -39,9 +52,13 @@ __all__ = [
     "ThresholdOptimizer",
     "GroupThreshold",
     "FairnessMonitor",
+    "audit",
+    "AuditReport",
+    "auditing",
     "callbacks",
     "data",
     "datasets",
+    "explain",
     "loss",
     "metrics",
     "postprocessing",
