@@ -19,7 +19,11 @@ thr-dp / -eo / -tpr  the baseline net plus ``ThresholdOptimizer`` per-group thre
 It prints one table of test figures -- accuracy, balanced accuracy, demographic-parity and
 equalized-odds differences with 95 % bootstrap intervals (``GroupStats(bootstrap=200)``), and
 training time -- and writes two PNGs to ``--out``: the accuracy-fairness front and the per-epoch
-validation curves (``FairnessMonitor``).
+validation curves (``FairnessMonitor``). It ends with ``mxfair.audit`` of the baseline and of
+the best mitigated net (the trained method with the smallest demographic-parity difference
+among those within 0.02 of the baseline's accuracy): permutation p-values of the gaps, what
+drives the gap (gap attribution through the net's gradients), proxies of the sensitive
+attribute, label bias; one HTML page each in ``--out``.
 
 Usage::
 
@@ -58,6 +62,7 @@ from _common import (  # noqa: E402
     train,
 )
 
+from mxfair import audit  # noqa: E402
 from mxfair.callbacks import FairnessMonitor  # noqa: E402
 from mxfair.data import FairBatchSampler, ReweighingSampler  # noqa: E402
 from mxfair.loss import (  # noqa: E402
@@ -193,6 +198,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out", help="folder of the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--audit-permutations", type=int, default=10000,
+                   help="permutations per gap in the closing audits (0: no audit)")
     return p.parse_args(argv)
 
 
@@ -253,7 +260,7 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
             seconds = rows["baseline"]["seconds"] + time.perf_counter() - start
             rows[key] = _row(key, "post", seconds, decisions, data, args)
     return {"rows": [rows[k] for k in keys], "histories": histories, "data": data,
-            "epochs": epochs}
+            "epochs": epochs, "nets": nets}
 
 
 def _row(key: str, kind: str, seconds: float, preds: np.ndarray, data, args) -> Dict:
@@ -281,6 +288,46 @@ def format_groups(rows: List[tuple]) -> str:
     return "\n".join(lines)
 
 
+def best_mitigated(rows: List[Dict], tolerance: float = 0.02) -> Optional[Dict]:
+    """The trained method (not the baseline) with the smallest demographic-parity difference
+    among those whose accuracy is within ``tolerance`` of the baseline's."""
+    base = next((r for r in rows if r["key"] == "baseline"), None)
+    if base is None:
+        return None
+    fit = [r for r in rows if r["kind"] == "train" and r["key"] != "baseline"
+           and r["accuracy"] >= base["accuracy"] - tolerance]
+    return min(fit, key=lambda r: r["demographic_parity_difference"], default=None)
+
+
+def audit_models(result: Dict, args: argparse.Namespace, name: str) -> Dict[str, str]:
+    """``mxfair.audit`` of the baseline and the best mitigated net: print what drives the gap,
+    write one page each; returns method key to page path."""
+    data, pages = result["data"], {}
+    best = best_mitigated(result["rows"])
+    for key in ["baseline"] + ([best["key"]] if best is not None else []):
+        label = METHODS[key].label
+        rep = audit(result["nets"][key], data, train_data=data.train,
+                    permutations=args.audit_permutations, bootstrap=args.bootstrap,
+                    seed=args.seed, title=f"{data.name} ({', '.join(data.sensitive)}): audit "
+                                          f"of {label}")
+        sig = rep.significance.set_index("gap")
+        dp = sig.loc["demographic_parity_difference"]
+        print(f"\naudit of {label}: demographic parity difference {dp['observed']:.4f}, "
+              f"permutation p = {dp['p_value']:.2g} (Holm {dp['p_holm']:.2g}, "
+              f"{args.audit_permutations} permutations)")
+        print(f"  {rep.attribution.describe()}")
+        for feature, value in rep.attribution.ranking()[:4]:
+            share = value / rep.attribution.gap if rep.attribution.gap else float("nan")
+            print(f"    {feature:<16} {value:+.4f}  ({share:.0%} of the gap)")
+        proxies = rep.proxies.head(3)
+        print("  proxies of " + ", ".join(data.sensitive) + ": " + ", ".join(
+            f"{r.feature} (AUC {r.auc:.2f})" for r in proxies.itertuples()))
+        pages[key] = os.path.join(args.out, f"{name}_audit_{key}.html")
+        rep.to_html(pages[key])
+        result.setdefault("audits", {})[key] = rep
+    return pages
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     """Run, print the table, write the figures.
 
@@ -289,7 +336,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     dict
         :func:`run`'s dict plus ``table`` (str), ``figures`` (name to PNG path) and, when the
         baseline ran, its ``groups`` (per-group rows of :func:`group_table`), ``accuracy`` and
-        ``demographic_parity_difference`` on the test set.
+        ``demographic_parity_difference`` on the test set, and (unless
+        ``--audit-permutations 0``) ``pages`` (method key to audit page) and ``audits``
+        (method key to :class:`mxfair.AuditReport`).
     """
     args = parse_args(argv)
     start = time.perf_counter()
@@ -330,6 +379,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     else:
         del figures["curves"]
     print(f"\nfigures: {', '.join(figures.values())}")
+    if args.audit_permutations > 0 and "baseline" in result["nets"]:
+        pages = audit_models(result, args, name)
+        print(f"\naudit pages: {', '.join(pages.values())}")
+        result["pages"] = pages
     print(f"done in {time.perf_counter() - start:.1f} s")
     result.update(table=table, figures=figures)
     return result
