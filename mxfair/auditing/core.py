@@ -326,7 +326,11 @@ def audit(
     )
     if figures:
         t0 = time.perf_counter()
-        rep.build_figures()
+        try:
+            rep.build_figures()
+        except ImportError:  # matplotlib is the ``plot`` extra
+            notes.append("figures skipped: matplotlib is not installed (pip install "
+                          "'mxfair[plot]')")
         timings["figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     return rep
