@@ -199,6 +199,40 @@ def test_a_model_without_gradients_is_explained_by_permutation(setup):
     assert "gap removed" in rep.to_html()
 
 
+def test_image_net_with_wrong_gradients_is_explained_by_occlusion(ctx):
+    rs = np.random.RandomState(0)
+    X = rs.rand(80, 3, 8, 8).astype(np.float32)
+    g = np.repeat([0, 1], 40)
+    X[g == 1, :, :4] += 0.4
+    y = rs.randint(0, 2, 80)
+
+    class Broken(gluon.Block):  # a forward the gradient check must catch
+        def __init__(self):
+            super().__init__()
+            self.inner = gluon.nn.Dense(1)
+
+        def forward(self, x):
+            return _Detached()(self.inner(x))
+
+    class _Detached(mx.autograd.Function):
+        def forward(self, x):
+            return x * 1
+
+        def backward(self, dy):
+            return dy * 0
+
+    net = Broken()
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    rep = audit(net, (X, y, g), permutations=99, bootstrap=0)
+    assert rep.attribution is None and rep.occlusion is not None
+    assert any("unreliable" in n for n in rep.notes)
+    assert "attribution_maps" in rep.figures
+    assert rep.occlusion.maps.shape == (2, 2, 2)
+    page = Page()
+    page.feed(rep.to_html())
+    assert len(page.images) == len(rep.figures)
+
+
 def test_multiclass_audit():
     rs = np.random.RandomState(0)
     X = rs.randn(300, 4).astype(np.float32)

@@ -13,8 +13,10 @@ from mxnet import autograd, gluon
 from mxfair.datasets import load_german
 from mxfair.explain import (
     FeatureGroups,
+    UnreliableGradientsError,
     feature_importance,
     gap_attribution,
+    occlusion_maps,
     partial_dependence,
     permutation_gap_attribution,
     proxy_detection,
@@ -244,6 +246,86 @@ def test_feature_groups_are_checked():
                         feature_names=["u", "v", "w", "z"])
     with pytest.raises(ValueError, match="got 3 feature_names for 4 input columns"):
         gap_attribution(net, X, g, feature_names=["a", "b", "c"])
+
+
+# ------------------------------------------------------------------------ gradient check
+class _NoGradient(mx.autograd.Function):
+    """Sum of the inputs whose backward claims a zero gradient (a wrong gradient)."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.sum(axis=1)
+
+    def backward(self, dy):
+        return mx.nd.zeros(self.shape, ctx=dy.context)
+
+
+class WrongGradientNet(gluon.Block):
+    def forward(self, x):
+        return _NoGradient()(x)
+
+
+def test_wrong_gradients_are_refused_not_reported():
+    X, g = shifted_data()
+    with pytest.raises(UnreliableGradientsError, match="disagree with its outputs"):
+        gap_attribution(WrongGradientNet(), X, g, output="logit")
+
+
+def max_pool_cnn(ctx=None, seed=0):
+    mx.random.seed(seed)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Conv2D(4, 3, padding=1, activation="relu"), gluon.nn.MaxPool2D(2),
+            gluon.nn.GlobalAvgPool2D(), gluon.nn.Dense(1))
+    net.initialize(mx.init.Xavier(), ctx=ctx or mx.cpu())
+    net.hybridize()
+    return net
+
+
+def test_max_pooling_gradients_are_checked():
+    """MXNet 1.9.1 with oneDNN gets max pooling's input gradient wrong in inference mode: the
+    attribution must refuse then, and be complete where the gradient is right."""
+    rs = np.random.RandomState(0)
+    X = rs.rand(64, 3, 8, 8).astype(np.float32)
+    g = np.repeat([0, 1], 32)
+    X[g == 1] *= 1.5
+    net = max_pool_cnn()
+    x = mx.nd.array(X[:1])
+    x.attach_grad()
+    with autograd.record(train_mode=False):
+        out = net(x).sum()
+    out.backward(train_mode=False)
+    direction = mx.nd.array(rs.randn(1, 3, 8, 8).astype(np.float32))
+    fd = (net(x + 1e-2 * direction) - net(x - 1e-2 * direction)).asscalar() / 2e-2
+    right = abs((x.grad * direction).sum().asscalar() - fd) < 0.05 * abs(fd) + 1e-3
+    if right:
+        att = gap_attribution(net, X, g, baselines="mean", steps=16, output="logit")
+        assert abs(att.completeness_error) <= 0.01 * abs(att.gap) + 1e-4
+    else:
+        with pytest.raises(UnreliableGradientsError, match="apache/mxnet#10994"):
+            gap_attribution(net, X, g, baselines="mean", steps=16, output="logit")
+
+
+def test_occlusion_maps_match_a_direct_computation(ctx):
+    rs = np.random.RandomState(2)
+    X = rs.rand(30, 3, 8, 8).astype(np.float32)
+    g = np.arange(30) % 2
+    net = max_pool_cnn(ctx)
+    occ = occlusion_maps(net, X, g, patch=3, ctx=ctx)  # 3 does not divide 8: last patch 2
+    assert occ.maps.shape == (2, 3, 3) and occ.method == "occlusion"
+    base = X.mean(axis=0)
+
+    def prob(data):
+        return net(mx.nd.array(data, ctx=ctx)).sigmoid().asnumpy().ravel()
+
+    covered = X.copy()
+    covered[:, :, 6:, 3:6] = base[:, 6:, 3:6]
+    drop = prob(X) - prob(covered)
+    np.testing.assert_allclose(occ.maps[:, 2, 1], [drop[g == 0].mean(), drop[g == 1].mean()],
+                               atol=1e-6)
+    a, b = occ.between
+    np.testing.assert_allclose(occ.gap_map, occ.maps[a] - occ.maps[b])
+    with pytest.raises(ValueError, match="needs images"):
+        occlusion_maps(net, X.reshape(30, -1), g)
 
 
 # ---------------------------------------------------------------------------------- images

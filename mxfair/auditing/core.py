@@ -19,7 +19,9 @@ from mxnet import gluon
 from .._ops import is_ndarray, to_numpy
 from .._validation import check_positive_int
 from ..explain import (
+    UnreliableGradientsError,
     gap_attribution,
+    occlusion_maps,
     partial_dependence,
     permutation_gap_attribution,
     proxy_detection,
@@ -274,23 +276,31 @@ def audit(
     timings["data bias"] = time.perf_counter() - t0
 
     # ---- why: attribution, proxies, partial dependence
-    att, perm_att, proxy_frame, pdps = None, None, None, []
+    att, perm_att, occlusion, proxy_frame, pdps = None, None, None, None, []
     tabular_input = X.ndim == 2
     target = None if binary else y.astype(np.float32)
     if attribution:
         t0 = time.perf_counter()
-        common = dict(num_groups=G, group_names=names, feature_groups=feature_groups,
-                      feature_names=feature_names, from_logits=from_logits, target=target,
-                      seed=seed, ctx=ctx)
+        common = dict(num_groups=G, group_names=names, from_logits=from_logits, target=target,
+                      ctx=ctx)
+        features = dict(feature_groups=feature_groups, feature_names=feature_names, seed=seed)
         try:
             with warnings.catch_warnings(record=True) as caught_att:
                 warnings.simplefilter("always")
-                att = gap_attribution(net, X, g, baselines=baselines, steps=steps, **common)
+                att = gap_attribution(net, X, g, baselines=baselines, steps=steps, **common,
+                                      **features)
             caught += caught_att
-        except mx.base.MXNetError as err:  # no gradient through this model
-            notes.append(f"gradients unavailable ({str(err).splitlines()[0][:120]}); the gap "
-                         "is explained by permuting features instead")
-            perm_att = permutation_gap_attribution(net, X, g, **common)
+        except (mx.base.MXNetError, UnreliableGradientsError) as err:
+            # no gradient through this model, or wrong ones: forward passes only
+            lines = str(err).strip().splitlines()
+            reason = lines[-1] if isinstance(err, mx.base.MXNetError) else lines[0]
+            notes.append(f"gradients unavailable or unreliable ({reason[:300]}); the gap is "
+                         "explained by " + ("permuting features" if tabular_input
+                                            else "occluding image regions") + " instead")
+            if tabular_input:
+                perm_att = permutation_gap_attribution(net, X, g, **common, **features)
+            else:
+                occlusion = occlusion_maps(net, X, g, **common)
         timings["attribution"] = time.perf_counter() - t0
     if tabular_input and proxies:
         t0 = time.perf_counter()
@@ -321,7 +331,8 @@ def audit(
     rep = AuditReport(
         title=title or "Fairness audit", meta=meta, report=report, summary=summary,
         significance=significance, groups=groups_table, data_bias=data_bias,
-        attribution=att, permutation_attribution=perm_att, proxies=proxy_frame,
+        attribution=att, permutation_attribution=perm_att, occlusion=occlusion,
+        proxies=proxy_frame,
         partial_dependence=pdps, notes=notes, timings=timings, main_test=main_test,
     )
     if figures:

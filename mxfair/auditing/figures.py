@@ -204,7 +204,7 @@ def plot_attribution_maps(attribution: Any, title: Optional[str] = None,
 
     Parameters
     ----------
-    attribution : GapAttribution
+    attribution : GapAttribution or OcclusionMaps
         With ``maps`` (an image net).
 
     Returns
@@ -214,7 +214,8 @@ def plot_attribution_maps(attribution: Any, title: Optional[str] = None,
     if attribution.maps is None:
         raise ValueError("this attribution has no maps (the input was not an image batch)")
     maps = attribution.maps
-    panels = [(f"{name} (mean attribution)", maps[g])
+    what = "occlusion" if attribution.method == "occlusion" else "mean attribution"
+    panels = [(f"{name} ({what})", maps[g])
               for g, name in enumerate(attribution.group_names)
               if attribution.counts[g] > 0]
     a, b = attribution.between

@@ -108,7 +108,9 @@ class AuditReport:
         metrics of each group (facet) against the rest, on labels.
     attribution : GapAttribution or None
     permutation_attribution : pandas.DataFrame or None
-        The model-agnostic explanation, when the net has no gradients.
+        The model-agnostic explanation of a tabular net without (reliable) gradients.
+    occlusion : OcclusionMaps or None
+        The model-agnostic explanation of an image net without (reliable) gradients.
     proxies : pandas.DataFrame or None
     partial_dependence : list of PartialDependence
     notes : list of str
@@ -128,6 +130,7 @@ class AuditReport:
     data_bias: Dict[str, Dict[str, Dict[str, float]]]
     attribution: Any = None
     permutation_attribution: Any = None
+    occlusion: Any = None
     proxies: Any = None
     partial_dependence: List[Any] = dataclasses.field(default_factory=list)
     notes: List[str] = dataclasses.field(default_factory=list)
@@ -159,6 +162,8 @@ class AuditReport:
             top = ", ".join(f"{r.feature} ({r.drop:+.3f})"
                             for r in self.permutation_attribution.head(3).itertuples())
             out.append(f"permuting these features removes most of the gap: {top}")
+        elif self.occlusion is not None:
+            out.append(self.occlusion.describe())
         if self.proxies is not None and len(self.proxies):
             best = self.proxies.iloc[0]
             out.append(
@@ -195,6 +200,8 @@ class AuditReport:
                 figs["attribution_maps"] = plot_attribution_maps(self.attribution)
             else:
                 figs["attribution"] = plot_gap_attribution(self.attribution)
+        elif self.occlusion is not None:
+            figs["attribution_maps"] = plot_attribution_maps(self.occlusion)
         if self.proxies is not None and len(self.proxies):
             figs["proxies"] = plot_proxies(self.proxies)
         if self.partial_dependence:
@@ -241,6 +248,9 @@ class AuditReport:
             "attribution": att,
             "permutation_attribution": (None if self.permutation_attribution is None else
                                         self.permutation_attribution.to_dict(orient="records")),
+            "occlusion": (None if self.occlusion is None else {
+                "maps": dict(zip(self.occlusion.group_names, self.occlusion.maps)),
+                "patch": self.occlusion.patch, "gap": self.occlusion.gap}),
             "proxies": (None if self.proxies is None else {
                 "features": self.proxies.to_dict(orient="records"),
                 "all_features_auc": self.proxies.attrs.get("all_features_auc")}),
@@ -346,6 +356,13 @@ class AuditReport:
                 f"The gap in {pa.attrs.get('quantity')} ({pa.attrs.get('gap', float('nan')):+.4f}"
                 f") and how much of it goes away when a feature is permuted across rows (no "
                 f"gradients available; these shares do not add up to the gap)."]
+        elif self.occlusion is not None:
+            texts["attribution"] = [
+                self.occlusion.describe() + ".",
+                "Each map shows, per image region, how much a group's mean output drops when the "
+                "region is replaced by the mean image's (forward passes only: the net's "
+                "gradients were unavailable or unreliable). The last map is their difference; "
+                "unlike gradient contributions these do not add up to the gap."]
         else:
             texts["attribution"] = ["Not computed (audit(attribution=False))."]
         if self.proxies is not None:

@@ -41,7 +41,8 @@ from ._model import (
 from .features import FeatureGroups, as_feature_groups
 
 __all__ = ["GapAttribution", "gap_attribution", "permutation_gap_attribution",
-           "INCOMPLETE"]
+           "OcclusionMaps", "occlusion_maps", "UnreliableGradientsError", "INCOMPLETE",
+           "BAD_GRADIENTS"]
 
 #: Completeness is checked against ``rtol * |gap| + atol``; a larger residual warns.
 COMPLETENESS_RTOL, COMPLETENESS_ATOL = 0.01, 1e-4
@@ -50,7 +51,22 @@ INCOMPLETE = (
     "{gap:.5f} (residual {err:.2e} > {tol:.1e}); raise steps= (now {steps}) for a finer path "
     "integral"
 )
+BAD_GRADIENTS = (
+    "gap attribution refused: the net's input gradients disagree with its outputs (per row, the "
+    "path integral of the gradient misses f(x) − f(baseline) by {rel:.0%} of its size, also "
+    "with {steps} steps). MXNet 1.9.1 computes wrong input gradients in inference mode through "
+    "oneDNN max pooling on CPU (apache/mxnet#10994) and through BatchNorm on GPU "
+    "(apache/mxnet#18209). Use permutation_gap_attribution or occlusion_maps (forward passes "
+    "only), or start Python with MXNET_MKLDNN_ENABLED=0 (CPU)"
+)
+#: Relative per-row completeness error above which the gradients are checked again.
+GRADIENT_CHECK_RTOL = 0.1
 _ELEMENTS_PER_BATCH = 1 << 21  # input elements per forward/backward pass (bounded memory)
+
+
+class UnreliableGradientsError(RuntimeError):
+    """The net's input gradients are inconsistent with its outputs; a gradient attribution
+    would be wrong (see :data:`BAD_GRADIENTS`)."""
 
 
 @dataclasses.dataclass
@@ -147,7 +163,8 @@ def _quadrature(steps: int) -> Tuple[np.ndarray, np.ndarray]:
 def _group_attribution_sums(f: Callable, X: Any, groups: np.ndarray, G: int,
                             base: np.ndarray, steps: int, ctx: mx.Context,
                             batch_size: Optional[int], row_target: Optional[np.ndarray]):
-    """Per-group sums (G, D) of the rows' integrated gradients averaged over the baselines.
+    """Per-group sums (G, D) of the rows' integrated gradients averaged over the baselines,
+    and each row's total attribution (N,) (for the gradient check).
 
     Layout (steps, baselines, rows, D): every reduction is an ``add_n`` of contiguous slices
     and the quadrature weights enter as the head gradient of ``backward`` (MXNet's broadcast
@@ -161,6 +178,7 @@ def _group_attribution_sums(f: Callable, X: Any, groups: np.ndarray, G: int,
     rows_per_pass = max(1, points // (K * steps))
     bl = mx.nd.array(base.reshape(K, 1, D), ctx=ctx)  # (K, 1, D)
     sums = mx.nd.zeros((G, D), ctx=ctx, dtype="float64")
+    totals = []
     for sl in batches(X.shape[0], rows_per_pass):
         x = (X[sl].as_in_context(ctx) if is_ndarray(X) else mx.nd.array(X[sl], ctx=ctx))
         m = x.shape[0]
@@ -183,8 +201,10 @@ def _group_attribution_sums(f: Callable, X: Any, groups: np.ndarray, G: int,
         prod = (mean_grad.reshape((K, m * D)) * diff.reshape((K, m * D)))
         attr = (mx.nd.add_n(*[prod[k] for k in range(K)]) if K > 1 else prod[0]) / K
         onehot = mx.nd.one_hot(mx.nd.array(groups[sl], ctx=ctx), G)  # (m, G)
-        sums += mx.nd.dot(onehot, attr.reshape((m, D)), transpose_a=True).astype("float64")
-    return sums.asnumpy()
+        attr = attr.reshape((m, D))
+        sums += mx.nd.dot(onehot, attr, transpose_a=True).astype("float64")
+        totals.append(attr.sum(axis=1))
+    return sums.asnumpy(), mx.nd.concat(*totals, dim=0).asnumpy().astype(np.float64)
 
 
 def gap_attribution(
@@ -293,23 +313,26 @@ def gap_attribution(
         fg = as_feature_groups(feature_groups, int(np.prod(X.shape[1:])), feature_names)
     base = draw_baselines(X, baselines, seed)
 
-    out = predict(f, X, ctx, row_target=row_target)  # exact mean outputs
+    out = predict(f, X, ctx, row_target=row_target)  # exact outputs, (N,)
     counts = np.bincount(g, minlength=G).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_out = np.bincount(g, weights=out, minlength=G) / counts
-    # The baselines' mean output: one number, or per group when the explained class varies by
-    # row (a baseline is then scored at each row's class, and the groups' terms can differ).
-    base_out = (predict(f, base, ctx) if row_target is None
-                else _baseline_outputs_per_row(f, base, ctx, row_target, g, G))
+    # Each row's reference: the baselines' mean output (at the row's class when the explained
+    # class varies by row, so that the groups' reference terms can differ).
+    row_ref = _row_references(f, base, ctx, row_target, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        base_out = np.bincount(g, weights=row_ref, minlength=G) / counts
     a, b = group_pair(mean_out, counts, between)
 
-    sums = _group_attribution_sums(f, X, g, G, base, steps, ctx, batch_size, row_target)
+    sums, totals = _group_attribution_sums(f, X, g, G, base, steps, ctx, batch_size, row_target)
+    _check_gradients(f, X, g, G, base, steps, ctx, batch_size, row_target, totals,
+                     out - row_ref)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_column = sums / counts[:, None]  # (G, D)
     by_group = fg.sum_columns(per_column)
     contributions = by_group[a] - by_group[b]
     gap = float(mean_out[a] - mean_out[b])
-    target_gap = gap if row_target is None else gap - float(base_out[a] - base_out[b])
+    target_gap = gap - float(base_out[a] - base_out[b])  # the reference terms cancel, or not
     err = float(contributions.sum() - target_gap)
     tol = COMPLETENESS_RTOL * abs(target_gap) + COMPLETENESS_ATOL
     if abs(err) > tol:
@@ -319,7 +342,7 @@ def gap_attribution(
     maps = None
     if image:
         maps = per_column.reshape((G,) + tuple(X.shape[1:])).sum(axis=1)  # (G, H, W)
-    baseline_output = float(np.mean(base_out)) if row_target is None else float("nan")
+    baseline_output = float(row_ref[0]) if row_target is None else float("nan")
     return GapAttribution(
         names=list(fg.names), contributions=contributions, by_group=by_group,
         mean_output=mean_out, counts=counts, baseline_output=baseline_output, between=(a, b),
@@ -329,18 +352,38 @@ def gap_attribution(
     )
 
 
-def _baseline_outputs_per_row(f, base, ctx, row_target, g, G) -> np.ndarray:
-    """Per-group mean over rows of mean_k f(x'_k) for each row's explained class, (G,)."""
+def _row_references(f, base, ctx, row_target, n: int) -> np.ndarray:
+    """Each row's reference output mean_k f(x'_k) (N,), at the row's class if it has one."""
+    if row_target is None:
+        return np.full(n, predict(f, base, ctx).mean())
     K = base.shape[0]
     classes, inverse = np.unique(row_target, return_inverse=True)
-    at_class = np.stack([
+    at_class = np.array([
         predict(f, base, ctx, row_target=np.full(K, c, dtype=np.float32)).mean()
         for c in classes
-    ])  # (C,)
-    per_row = at_class[inverse]
-    counts = np.bincount(g, minlength=G)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.bincount(g, weights=per_row, minlength=G) / counts
+    ])
+    return at_class[inverse]
+
+
+def _relative_error(totals: np.ndarray, expected: np.ndarray) -> float:
+    """RMS of the per-row completeness errors relative to the RMS of f(x) − f(baseline)."""
+    scale = max(float(np.sqrt(np.mean(expected ** 2))), 1e-6)
+    return float(np.sqrt(np.mean((totals - expected) ** 2))) / scale
+
+
+def _check_gradients(f, X, g, G, base, steps, ctx, batch_size, row_target, totals, expected):
+    """Refuse when the rows' path integrals miss f(x) − f(baseline) for a reason other than
+    too few steps: the error on the worst rows must shrink when the steps are quadrupled."""
+    if _relative_error(totals, expected) <= GRADIENT_CHECK_RTOL:
+        return
+    rows = np.argsort(-np.abs(totals - expected), kind="stable")[:16]
+    sub_target = None if row_target is None else row_target[rows]
+    before = _relative_error(totals[rows], expected[rows])
+    _, again = _group_attribution_sums(f, X[rows], np.zeros(rows.size, dtype=np.int64), 1,
+                                       base, 4 * steps, ctx, batch_size, sub_target)
+    after = _relative_error(again, expected[rows])
+    if after > GRADIENT_CHECK_RTOL and after > 0.5 * before:
+        raise UnreliableGradientsError(BAD_GRADIENTS.format(rel=after, steps=4 * steps))
 
 
 # ------------------------------------------------------------------------ model-agnostic
@@ -448,3 +491,134 @@ def permutation_gap_attribution(
                        quantity="positive decisions" if threshold is not None
                        else f"mean {output}")
     return frame
+
+
+@dataclasses.dataclass
+class OcclusionMaps:
+    """Per-group occlusion maps of an image model (forward passes only).
+
+    Attributes
+    ----------
+    maps : ndarray, shape (G, H // patch, W // patch)
+        ``maps[g, i, j]``: mean over group g's images of f(x) − f(x with patch (i, j) set to the
+        baseline image's patch): how much the group's mean output rests on that region.
+    counts, mean_output : ndarray, shape (G,)
+    between : tuple of int
+    gap : float
+        ``mean_output[a] − mean_output[b]``.
+    group_names : list of str
+    output : str
+    patch : int
+    method : str
+        ``"occlusion"``.
+    """
+
+    maps: np.ndarray
+    counts: np.ndarray
+    mean_output: np.ndarray
+    between: Tuple[int, int]
+    gap: float
+    group_names: List[str]
+    output: str
+    patch: int
+    method: str = "occlusion"
+
+    @property
+    def gap_map(self) -> np.ndarray:
+        """``maps[a] − maps[b]``: the regions whose occlusion changes the gap (unlike gradient
+        contributions, these do not add up to the gap)."""
+        a, b = self.between
+        return self.maps[a] - self.maps[b]
+
+    def describe(self) -> str:
+        a, b = self.between
+        return (f"gap in mean {self.output}: {self.group_names[a]} {self.mean_output[a]:.4f} − "
+                f"{self.group_names[b]} {self.mean_output[b]:.4f} = {self.gap:+.4f}; occlusion "
+                f"of {self.patch}x{self.patch} patches by the baseline image")
+
+
+def occlusion_maps(
+    model: Callable,
+    X: Any,
+    groups: Any,
+    *,
+    patch: int = 4,
+    baseline: Union[str, np.ndarray] = "mean",
+    num_groups: Optional[int] = None,
+    group_names: Optional[Sequence[str]] = None,
+    between: Optional[Sequence[int]] = None,
+    output: str = "probability",
+    from_logits: bool = True,
+    target: Any = None,
+    ctx: Optional[mx.Context] = None,
+    batch_size: int = 512,
+) -> OcclusionMaps:
+    """Per-group maps of how much an image model's output rests on each region (no gradients).
+
+    Each ``patch`` x ``patch`` region of every image is replaced by the same region of the
+    baseline image (the mean image by default) and the drop in output is averaged per group:
+    a model-agnostic alternative to :func:`gap_attribution` for images (exported
+    ``SymbolBlock`` s, pipelines without gradients, or nets whose gradients MXNet gets wrong).
+
+    Parameters
+    ----------
+    model : Block, SymbolBlock or callable
+    X : array, shape (N, C, H, W)
+    groups : array, shape (N,)
+    patch : int, default 4
+        Side of the square regions (H and W need not be multiples; the last ones are smaller).
+    baseline : "mean", "zeros" or array (C, H, W)
+    num_groups, group_names, between, output, from_logits, target, ctx
+        As in :func:`gap_attribution`.
+    batch_size : int, default 512
+
+    Returns
+    -------
+    OcclusionMaps
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> import numpy as np
+    >>> net = mx.gluon.nn.HybridSequential()
+    >>> net.add(mx.gluon.nn.GlobalAvgPool2D(), mx.gluon.nn.Dense(1))
+    >>> net.initialize(mx.init.Constant(1.0))
+    >>> X = np.random.RandomState(0).rand(20, 3, 8, 8).astype("float32")
+    >>> occ = occlusion_maps(net, X, np.arange(20) % 2, patch=4, output="logit")
+    >>> occ.maps.shape
+    (2, 2, 2)
+    """
+    patch = check_positive_int("patch", patch)
+    if X.ndim != 4:
+        raise ValueError(f"occlusion_maps needs images (N, C, H, W), got shape {X.shape}")
+    Xh = np.asarray(to_numpy(X), dtype=np.float32)
+    n, _, H, W = Xh.shape
+    g = as_group_ids(groups, n, num_groups)
+    G = int(num_groups or g.max() + 1)
+    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
+    ctx = model_context(model, ctx)
+    row_target = None
+    if target is not None and np.ndim(target) > 0:
+        row_target = np.asarray(to_numpy(target), dtype=np.float32).reshape(-1)
+        target = None
+    f = output_function(model, output, from_logits, target)
+    base = draw_baselines(Xh, baseline, None)[0]  # (C, H, W)
+    counts = np.bincount(g, minlength=G).astype(np.float64)
+
+    def group_means(values):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(g, weights=values, minlength=G) / counts
+
+    out = predict(f, Xh, ctx, batch_size, row_target)
+    mean_out = group_means(out)
+    a, b = group_pair(mean_out, counts, between)
+    rows, cols = range(0, H, patch), range(0, W, patch)
+    maps = np.zeros((G, len(rows), len(cols)))
+    for i, top in enumerate(rows):
+        for j, left in enumerate(cols):
+            occluded = Xh.copy()
+            occluded[:, :, top:top + patch, left:left + patch] = \
+                base[:, top:top + patch, left:left + patch]
+            maps[:, i, j] = group_means(out - predict(f, occluded, ctx, batch_size, row_target))
+    return OcclusionMaps(maps, counts, mean_out, (a, b), float(mean_out[a] - mean_out[b]),
+                         names, output, patch)
