@@ -23,7 +23,7 @@ validation curves (``FairnessMonitor``). It ends with ``mxfair.audit`` of the ba
 the best mitigated net (the trained method with the smallest demographic-parity difference
 among those within 0.02 of the baseline's accuracy): permutation p-values of the gaps, what
 drives the gap (gap attribution through the net's gradients), proxies of the sensitive
-attribute, label bias; one HTML page each in ``--out``.
+attribute, label bias; one HTML page each in ``--out``, with its figures as PNG beside it.
 
 Usage::
 
@@ -324,6 +324,7 @@ def audit_models(result: Dict, args: argparse.Namespace, name: str) -> Dict[str,
             f"{r.feature} (AUC {r.auc:.2f})" for r in proxies.itertuples()))
         pages[key] = os.path.join(args.out, f"{name}_audit_{key}.html")
         rep.to_html(pages[key])
+        rep.save_figures(args.out, prefix=f"{name}_audit_{key}_")  # the page's figures as PNG
         result.setdefault("audits", {})[key] = rep
     return pages
 

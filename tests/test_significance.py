@@ -285,6 +285,16 @@ def test_gap_significance_table_and_the_reports_methods():
     assert "selection_rate_p" not in rep.to_pandas().columns
 
 
+def test_multiclass_table_keeps_the_gaps_it_can_test():
+    rs = np.random.RandomState(6)
+    rep = FairnessReport(rs.randint(5, 40, (3, 3, 3)).astype(float))
+    table = sig.gap_significance(rep, permutations=199)
+    assert list(table["gap"]) == ["demographic_parity_difference", "demographic_parity_ratio",
+                                  "equal_opportunity_difference"]
+    assert set(rep.summary(p_values=True, permutations=99)) >= {
+        "demographic_parity_difference_p", "equal_opportunity_difference_p_holm"}
+
+
 def test_group_p_values_flag_the_deviating_group():
     rs = np.random.RandomState(5)
     g = np.repeat([0, 1, 2], 400)

@@ -708,7 +708,9 @@ def gap_significance(
     report : FairnessReport
     metrics : sequence of str, optional
         Gap names or rates (see :func:`permutation_test`); by default the gaps of
-        :meth:`FairnessReport.summary` (:data:`SUMMARY_GAPS`, AUC only with histograms).
+        :meth:`FairnessReport.summary` (:data:`SUMMARY_GAPS`, AUC only with histograms; for
+        a multi-class report those with an exact test: demographic parity, equal
+        opportunity).
     permutations, seed
         As in :func:`permutation_test` (each test draws from its own stream of ``seed``).
     alpha : float, default 0.05
@@ -736,6 +738,8 @@ def gap_significance(
     if metrics is None:
         metrics = [m for m in SUMMARY_GAPS
                    if m != "auc_difference" or getattr(report, "hist", None) is not None]
+        if _counts_of(report).shape[1] != 2:  # the gaps with an exact multi-class test
+            metrics = [m for m in metrics if GAP_NAMES[m][0] in _MULTICLASS]
     tests = [permutation_test(report, m, permutations=permutations, seed=seed)
              for m in metrics]
     p = np.array([t.p_value for t in tests])
