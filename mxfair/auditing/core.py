@@ -16,6 +16,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from .._model import as_group_ids, group_name_list, model_context
 from .._ops import is_ndarray, to_numpy
 from .._validation import check_positive_int
 from ..explain import (
@@ -27,7 +28,6 @@ from ..explain import (
     proxy_detection,
     tabular_feature_groups,
 )
-from ..explain._model import as_group_ids, model_context
 from ..explain.features import as_feature_groups
 from ..metrics import GroupStats, pretraining_bias
 from ..metrics.significance import gap_significance
@@ -236,9 +236,7 @@ def audit(
     g = as_group_ids(g, len(y), num_groups)
     y = _labels(y, num_classes)
     G = int(num_groups or g.max() + 1)
-    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
-    if len(names) != G:
-        raise ValueError(f"got {len(names)} group_names for {G} groups")
+    names = group_name_list(group_names, G)
     present = np.unique(g)
     if present.size < 2:
         raise ValueError(SINGLE_GROUP.format(name=names[int(present[0])]))

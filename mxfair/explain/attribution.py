@@ -27,17 +27,9 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
+from .._model import batches, draw_baselines, group_pair, predict, setup
 from .._ops import is_ndarray, to_numpy
 from .._validation import check_choice, check_positive_int
-from ._model import (
-    as_group_ids,
-    batches,
-    draw_baselines,
-    group_pair,
-    model_context,
-    output_function,
-    predict,
-)
 from .features import FeatureGroups, as_feature_groups
 
 __all__ = ["GapAttribution", "gap_attribution", "permutation_gap_attribution",
@@ -293,17 +285,8 @@ def gap_attribution(
     n = X.shape[0]
     if n == 0:
         raise ValueError("X has no rows")
-    g = as_group_ids(groups, n, num_groups)
-    G = int(num_groups or g.max() + 1)
-    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
-    if len(names) != G:
-        raise ValueError(f"got {len(names)} group_names for {G} groups")
-    ctx = model_context(net, ctx)
-    row_target = None
-    if target is not None and np.ndim(target) > 0:
-        row_target = np.asarray(to_numpy(target), dtype=np.float32).reshape(-1)
-        target = None
-    f = output_function(net, output, from_logits, target)
+    s = setup(net, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     image = X.ndim == 4
     if feature_groups is None and image:
         fg = FeatureGroups({f"channel {c}": np.arange(c * X.shape[2] * X.shape[3],
@@ -451,15 +434,8 @@ def permutation_gap_attribution(
 
     repeats = check_positive_int("repeats", repeats)
     n = X.shape[0]
-    g = as_group_ids(groups, n, num_groups)
-    G = int(num_groups or g.max() + 1)
-    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
-    ctx = model_context(model, ctx)
-    row_target = None
-    if target is not None and np.ndim(target) > 0:
-        row_target = np.asarray(to_numpy(target), dtype=np.float32).reshape(-1)
-        target = None
-    f = output_function(model, output, from_logits, target)
+    s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     flat = Xh.reshape(n, -1)
     fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
@@ -593,15 +569,8 @@ def occlusion_maps(
         raise ValueError(f"occlusion_maps needs images (N, C, H, W), got shape {X.shape}")
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     n, _, H, W = Xh.shape
-    g = as_group_ids(groups, n, num_groups)
-    G = int(num_groups or g.max() + 1)
-    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
-    ctx = model_context(model, ctx)
-    row_target = None
-    if target is not None and np.ndim(target) > 0:
-        row_target = np.asarray(to_numpy(target), dtype=np.float32).reshape(-1)
-        target = None
-    f = output_function(model, output, from_logits, target)
+    s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     base = draw_baselines(Xh, baseline, None)[0]  # (C, H, W)
     counts = np.bincount(g, minlength=G).astype(np.float64)
 

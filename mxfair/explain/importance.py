@@ -9,9 +9,9 @@ from typing import Any, Callable, List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
+from .._model import as_group_ids, group_name_list, model_context, output_function, predict
 from .._ops import to_numpy
 from .._validation import check_choice, check_positive_int
-from ._model import as_group_ids, model_context, output_function, predict
 from .features import as_feature_groups
 
 __all__ = ["feature_importance", "partial_dependence", "PartialDependence"]
@@ -101,7 +101,7 @@ def feature_importance(
     fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
     g = None if groups is None else as_group_ids(groups, n)
     G = 0 if g is None else int(g.max() + 1)
-    names = (list(group_names) if group_names is not None else [str(k) for k in range(G)])
+    names = group_name_list(group_names, G) if g is not None else []
 
     def losses(data):
         p = predict(f, data, ctx, batch_size, target)
@@ -228,8 +228,7 @@ def partial_dependence(
     cols = fg.columns[fg.names.index(feature)]
     g = np.zeros(n, dtype=np.int64) if groups is None else as_group_ids(groups, n)
     G = int(g.max() + 1)
-    names = (list(group_names) if group_names is not None
-             else (["all"] if groups is None else [str(k) for k in range(G)]))
+    names = ["all"] if groups is None else group_name_list(group_names, G)
     if max_rows is not None and n > max_rows:
         keep = np.sort(np.random.RandomState(seed).choice(n, max_rows, replace=False))
         flat, g = flat[keep], g[keep]

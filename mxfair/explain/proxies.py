@@ -11,9 +11,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .._model import as_group_ids
 from .._ops import to_numpy
 from .._validation import check_positive_int
-from ._model import as_group_ids
 from .features import as_feature_groups
 
 __all__ = ["proxy_detection"]

@@ -13,15 +13,8 @@ from typing import Any, Callable, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
+from .._model import draw_baselines, group_pair, predict, setup
 from .._ops import to_numpy
-from ._model import (
-    as_group_ids,
-    draw_baselines,
-    group_pair,
-    model_context,
-    output_function,
-    predict,
-)
 from .attribution import GapAttribution
 from .features import as_feature_groups
 
@@ -81,9 +74,8 @@ def shapley_gap(
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     n = Xh.shape[0]
     flat = Xh.reshape(n, -1)
-    g = as_group_ids(groups, n, num_groups)
-    G = int(num_groups or g.max() + 1)
-    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
+    s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    g, G, names, ctx, f = s.g, s.G, s.names, s.ctx, s.f
     fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
     F = len(fg)
     if F > max_features:
@@ -91,8 +83,6 @@ def shapley_gap(
             f"exact Shapley values of {F} features need 2^{F} coalitions; pass feature_groups "
             f"with at most max_features={max_features} features (or raise max_features)"
         )
-    ctx = model_context(model, ctx)
-    f = output_function(model, output, from_logits, target)
     base = draw_baselines(Xh, background, seed).reshape(-1, flat.shape[1])  # (K, D)
     K = base.shape[0]
     counts = np.bincount(g, minlength=G).astype(np.float64)

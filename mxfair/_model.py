@@ -1,4 +1,5 @@
-"""How the explainers call a model: its context, the output they explain, batching, groups.
+"""How the explainers and the audit call a model: its context, the output they explain,
+batching, group ids, baselines.
 
 A *model* is a Gluon ``Block`` (a ``HybridBlock``, an imported ``SymbolBlock``) or any callable
 that takes an NDArray batch (N, ...) and returns scores: (N,) or (N, 1) for a binary net, (N, K)
@@ -12,16 +13,17 @@ for K classes. The explained *output* is one number per row:
 ``from_logits=True`` (the package convention) says the model emits logits/unnormalised scores;
 ``False`` that it emits probabilities.
 """
-from typing import Any, Callable, Optional, Sequence, Union
+import dataclasses
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import mxnet as mx
 import numpy as np
 
-from .._ops import is_ndarray, to_numpy
-from .._validation import check_choice, check_positive_int
+from ._ops import is_ndarray, to_numpy
+from ._validation import check_choice, check_positive_int
 
 __all__ = ["OUTPUTS", "model_context", "output_function", "predict", "as_group_ids",
-           "batches", "group_pair", "draw_baselines"]
+           "batches", "group_pair", "draw_baselines", "group_name_list", "Setup", "setup"]
 
 OUTPUTS = ("probability", "logit")
 NO_TARGET = (
@@ -172,3 +174,44 @@ def draw_baselines(X: Any, baselines: Any, seed: Any) -> np.ndarray:
     if arr.shape[1:] != shape:
         raise ValueError(f"baselines must have shape (K,) + {shape}, got {arr.shape}")
     return arr
+
+
+def group_name_list(group_names: Optional[Sequence[str]], G: int) -> List[str]:
+    """``group_names`` as a list of G names (``"0"``, ``"1"``, ... by default), checked."""
+    names = list(group_names) if group_names is not None else [str(k) for k in range(G)]
+    if len(names) != G:
+        raise ValueError(f"got {len(names)} group_names for {G} groups")
+    return names
+
+
+@dataclasses.dataclass
+class Setup:
+    """What every explainer needs first: checked group ids, G, names, the context, the
+    explained output ``f(x[, row_target])`` and the per-row targets (or None)."""
+
+    g: np.ndarray
+    G: int
+    names: List[str]
+    ctx: mx.Context
+    f: Callable
+    row_target: Optional[np.ndarray]
+
+
+def setup(model: Callable, n: int, groups: Any, num_groups: Optional[int],
+          group_names: Optional[Sequence[str]], output: str = "probability",
+          from_logits: bool = True, target: Any = None,
+          ctx: Optional[mx.Context] = None) -> Setup:
+    """Check the groups of ``n`` rows and set up the explained output of ``model``.
+
+    ``target`` is a class index (one output for all rows) or one class per row.
+    """
+    g = as_group_ids(groups, n, num_groups)
+    G = int(num_groups or g.max() + 1)
+    row_target = None
+    if target is not None and np.ndim(target) > 0:
+        row_target = np.asarray(to_numpy(target), dtype=np.float32).reshape(-1)
+        if row_target.shape[0] != n:
+            raise ValueError(f"target has {row_target.shape[0]} rows but X has {n}")
+        target = None
+    return Setup(g, G, group_name_list(group_names, G), model_context(model, ctx),
+                 output_function(model, output, from_logits, target), row_target)
