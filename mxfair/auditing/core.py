@@ -36,11 +36,11 @@ from .report import AuditReport
 __all__ = ["audit", "SINGLE_GROUP", "NOT_BINARY_LABELS"]
 
 SINGLE_GROUP = (
-    "the audited data hold a single group ({name}); an audit compares groups, so it needs rows "
-    "of at least two"
+    "groups: the audited data hold a single group ({name}); an audit compares groups, so it "
+    "needs rows of at least two"
 )
 NOT_BINARY_LABELS = (
-    "labels must be integer classes in [0, {k}) (num_classes={k}); got {found}. Pass "
+    "labels (y) must be integer classes in [0, {k}) (num_classes={k}); got {found}. Pass "
     "num_classes= for a multi-class net, or map the labels to 0/1 first"
 )
 _BINARY_GAPS = ("demographic_parity_difference", "demographic_parity_ratio",
