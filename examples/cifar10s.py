@@ -50,7 +50,6 @@ from _common import (  # noqa: E402
     HEADLINE,
     Recipe,
     format_table,
-    plot_curves,
     predict_scores,
     seed_all,
     test_summary,
@@ -61,6 +60,7 @@ from mxfair.callbacks import FairnessMonitor  # noqa: E402
 from mxfair.data import ReweighingSampler  # noqa: E402
 from mxfair.datasets import CIFAR10S  # noqa: E402
 from mxfair.loss import FairnessRegularizedLoss  # noqa: E402
+from mxfair.plot import plot_histories  # noqa: E402
 from mxfair.postprocessing import ThresholdOptimizer  # noqa: E402
 
 NUM_CLASSES = 10
@@ -110,9 +110,15 @@ def cnn(ctx, seed: int) -> gluon.nn.HybridSequential:
 
 
 def _arrays(ds: CIFAR10S, items: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images (M, 3, 32, 32) float32, labels (M,), domains (M,) of the chosen items."""
-    images = np.stack([ds[int(i)][0] for i in items]) if len(items) else np.zeros((0, 3, 32, 32))
-    return images.astype(np.float32), ds.labels[items], ds.groups[items]
+    """Images (M, 3, 32, 32) float32 in [0, 1], labels (M,), domains (M,) of the chosen items.
+
+    The items are uint8 HWC NDArrays, as gluon.data.vision.CIFAR10's; this is what
+    ``transforms.ToTensor()`` makes of them, done on the stacked array at once."""
+    if not len(items):
+        return np.zeros((0, 3, 32, 32), np.float32), ds.labels[items], ds.groups[items]
+    hwc = np.stack([ds[int(i)][0].asnumpy() for i in items])  # (M, 32, 32, 3) uint8
+    images = hwc.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    return images, ds.labels[items], ds.groups[items]
 
 
 def load(args) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -208,23 +214,23 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
         bar.close()
 
     for key in trained:
-        summary, report = test_summary(yt, probs[key][1], gt, 2, num_classes=NUM_CLASSES,
-                                       bootstrap=args.bootstrap, seed=args.seed,
-                                       group_names=names)
+        summary, report = test_summary(yt, probs[key][1], gt, names,
+                                       bootstrap=args.bootstrap, seed=args.seed)
         rows[key] = {"method": labels[key], "key": key, "seconds": seconds[key],
                      **summary, **_domain_figures(report, args.bootstrap > 0)}
         reports[key] = report
         binary_rows[key] = _binary_row(labels[key], key, seconds[key],
-                                       upper_score(probs[key][1]), yt, gt, args)
+                                       upper_score(probs[key][1]), yt, gt, args, names)
     if "thresholds" in args.methods:
         start = time.perf_counter()
-        opt = ThresholdOptimizer("equalized_odds", random_state=args.seed)
+        opt = ThresholdOptimizer(constraint="equalized_odds", random_state=args.seed,
+                                 from_logits=False)  # upper_score: a probability
         opt.fit(upper_score(probs["baseline"][0]), np.isin(yv, UPPER).astype(np.int64), gv,
                 num_groups=2)
         decisions = opt.predict(upper_score(probs["baseline"][1]), gt)
         elapsed = seconds["baseline"] + time.perf_counter() - start
         binary_rows["thresholds"] = _binary_row(labels["thresholds"], "thresholds", elapsed,
-                                                decisions, yt, gt, args)
+                                                decisions, yt, gt, args, names)
     keep = [k for k in args.methods if k in rows]
     return {
         "rows": [rows[k] for k in keep],
@@ -253,8 +259,8 @@ def _domain_figures(report, bootstrap: bool) -> Dict[str, float]:
     return out
 
 
-def _binary_row(label, key, seconds, preds, y, g, args) -> Dict:
-    summary, _ = test_summary(np.isin(y, UPPER).astype(np.int64), preds, g, 2,
+def _binary_row(label, key, seconds, preds, y, g, args, names) -> Dict:
+    summary, _ = test_summary(np.isin(y, UPPER).astype(np.int64), preds, g, names,
                               bootstrap=args.bootstrap, seed=args.seed)
     return {"method": label, "key": key, "seconds": seconds, **summary}
 
@@ -316,11 +322,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     print(tables["binary"])
     figures = {"curves": os.path.join(args.out, "cifar10s_curves.png"),
                "domains": os.path.join(args.out, "cifar10s_domains.png")}
-    plot_curves(result["histories"], figures["curves"],
-                keys=(("accuracy", "validation accuracy"),
-                      ("worst_group_accuracy", "worst-domain accuracy"),
-                      ("accuracy_gap", "accuracy gap between domains")),
-                title=f"CIFAR-10S ({data['source']}): validation figures after each epoch")
+    plot_histories(result["histories"], path=figures["curves"],
+                   keys=("accuracy", "worst_group_accuracy", "accuracy_gap"),
+                   title=f"CIFAR-10S ({data['source']}): validation figures after each epoch")
     plot_domains(result["rows"], names, figures["domains"])
     print(f"\nfigures: {', '.join(figures.values())}")
     print(f"done in {time.perf_counter() - start:.1f} s")

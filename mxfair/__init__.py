@@ -27,7 +27,7 @@ from . import (  # noqa: E402
     metrics,
     postprocessing,
 )
-from ._constraints import CONSTRAINT_NAMES, canonical_constraint  # noqa: E402
+from ._constraints import CONSTRAINT_NAMES, CONSTRAINTS, canonical_constraint  # noqa: E402
 from .auditing import AuditReport, audit  # noqa: E402
 from .callbacks import FairnessMonitor  # noqa: E402
 from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
@@ -39,6 +39,7 @@ from .postprocessing import GroupThreshold, ThresholdOptimizer  # noqa: E402
 __all__ = [
     "__version__",
     "GroupEncoder",
+    "CONSTRAINTS",
     "CONSTRAINT_NAMES",
     "canonical_constraint",
     "GroupStats",

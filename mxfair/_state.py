@@ -1,4 +1,5 @@
-"""Host-set scalar hyperparameters stored as non-trained Gluon parameters.
+"""Host-set state of a block (a hyperparameter the host changes between steps), stored as a
+non-trained Gluon parameter.
 
 A value that the host changes between steps (the fairness weight ``lam``, a Lagrange multiplier,
 the gradient-reversal scale) must not be a Python float inside ``hybrid_forward``: a hybridized
@@ -8,6 +9,8 @@ shape ``(1,)`` instead, is changed with ``set_data`` and survives ``save_paramet
 from typing import Any
 
 import mxnet as mx
+
+from ._compat import has_data, is_initialized
 
 __all__: list = []
 
@@ -24,11 +27,6 @@ def new_scalar(block: mx.gluon.Block, name: str, value: float) -> mx.gluon.Param
     )
 
 
-def is_initialized(param: mx.gluon.Parameter) -> bool:
-    """True once ``param`` holds data (or has a pending deferred initialisation)."""
-    return param._data is not None or bool(param._deferred_init)
-
-
 def ensure_on(param: mx.gluon.Parameter, ctx: mx.Context) -> None:
     """Make ``param`` available on ``ctx``: initialise it there, or add ``ctx`` to its copies.
 
@@ -36,13 +34,13 @@ def ensure_on(param: mx.gluon.Parameter, ctx: mx.Context) -> None:
     """
     if not is_initialized(param):
         param.initialize(ctx=ctx)
-    elif param._data is not None and ctx not in param.list_ctx():
+    elif has_data(param) and ctx not in param.list_ctx():
         param.reset_ctx(list(param.list_ctx()) + [ctx])
 
 
 def get_scalar(param: mx.gluon.Parameter) -> float:
     """The current value of a scalar parameter, as a Python float (synchronises)."""
-    if param._data is None:
+    if not has_data(param):
         return float(param.init.value)
     return float(param.data(param.list_ctx()[0]).asscalar())
 
@@ -51,5 +49,5 @@ def set_scalar(param: mx.gluon.Parameter, value: Any) -> None:
     """Set a scalar parameter on every context it lives on (or its initial value)."""
     value = float(value)
     param.init = mx.init.Constant(value)
-    if param._data is not None:
+    if has_data(param):
         param.set_data(mx.nd.full((1,), value, dtype="float32"))
