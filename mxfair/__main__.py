@@ -6,6 +6,8 @@ The distributed launcher keeps its own entry point, ``python -m mxfair.launch``.
 import sys
 from typing import List, Optional
 
+from .auditing import cli
+
 COMMANDS = {"audit": "audit an exported model on a CSV file and write the report page"}
 USAGE = "usage: mxfair <command> [options]\n\ncommands:\n" + "\n".join(
     f"  {name:<8}{text}" for name, text in COMMANDS.items()
@@ -20,9 +22,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "audit":
-        from .auditing.cli import main as audit_main
-
-        return audit_main(rest)
+        return cli.main(rest)
     print(f"mxfair: unknown command {command!r}\n{USAGE}", file=sys.stderr)
     return 2
 

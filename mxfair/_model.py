@@ -20,7 +20,7 @@ import mxnet as mx
 import numpy as np
 
 from ._ops import is_ndarray, to_numpy
-from ._validation import check_choice, check_positive_int
+from ._validation import LENGTH_MISMATCH, check_choice, check_ids, check_positive_int
 
 __all__ = ["OUTPUTS", "model_context", "output_function", "predict", "as_group_ids",
            "batches", "group_pair", "draw_baselines", "group_name_list", "Setup", "setup"]
@@ -34,10 +34,7 @@ BAD_OUTPUT_SHAPE = (
     "the model's output has shape {shape}; expected (N,), (N, 1) or (N, K) scores for N = {n} "
     "rows"
 )
-GROUP_IDS = (
-    "groups must be integer ids in [0, G) (one per row of X); got {found}. Use "
-    "mxfair.GroupEncoder to turn sensitive values into ids"
-)
+
 
 
 def model_context(model: Any, ctx: Optional[mx.Context] = None) -> mx.Context:
@@ -121,17 +118,11 @@ def predict(f: Callable, X: Union[np.ndarray, mx.nd.NDArray], ctx: mx.Context,
 
 
 def as_group_ids(groups: Any, n: int, num_groups: Optional[int] = None) -> np.ndarray:
-    """Group ids as int64 (N,), checked: integral, in ``[0, G)``, one per row."""
-    g = to_numpy(groups).reshape(-1)
-    if g.dtype.kind in "OUS":
-        raise TypeError(GROUP_IDS.format(found=f"values of type {g.dtype}"))
+    """Group ids as int64 (N,), checked by the shared ``check_ids`` (strings: TypeError
+    ``IDS_NOT_NUMERIC``; NaN, non-integral, out-of-range: ValueError), one per row of X."""
+    g = check_ids("groups", to_numpy(groups).reshape(-1), num_groups, what="group ids")
     if g.shape[0] != n:
-        raise ValueError(f"groups has {g.shape[0]} rows but X has {n}; one group id per row")
-    if g.size and (not np.all(np.isfinite(g)) or np.any(np.mod(g, 1) != 0) or g.min() < 0):
-        raise ValueError(GROUP_IDS.format(found="non-integral, negative or NaN values"))
-    g = g.astype(np.int64)
-    if num_groups is not None and g.size and g.max() >= num_groups:
-        raise ValueError(GROUP_IDS.format(found=f"max id {g.max()} with num_groups={num_groups}"))
+        raise ValueError(LENGTH_MISMATCH.format(a="X", n=n, b="groups", m=g.shape[0]))
     return g
 
 

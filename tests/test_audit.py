@@ -3,6 +3,7 @@ model and a CSV file (subprocesses in a temp folder); bad inputs refused clearly
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -15,6 +16,7 @@ import pytest
 from mxnet import gluon
 
 import mxfair
+from mxfair._validation import IDS_NOT_NUMERIC
 from mxfair.auditing import SECTIONS, AuditReport, audit
 from mxfair.datasets import load_german
 from mxfair.metrics import GroupStats
@@ -133,7 +135,7 @@ def test_html_page_is_self_contained_and_holds_every_section(report, tmp_path):
     assert "http" not in page.replace("https://", "").split("<body>")[0]  # nothing fetched
     assert "demographic_parity_difference" in parser.cells
     assert "zip" in parser.cells
-    svg = report.to_html(image_format="svg")
+    svg = report.to_html(None, image_format="svg")
     assert "data:image/svg+xml;base64," in svg
 
 
@@ -196,7 +198,7 @@ def test_a_model_without_gradients_is_explained_by_permutation(setup):
     assert rep.attribution is None
     assert rep.permutation_attribution["feature"].iloc[0] == "zip"
     assert any("gradients unavailable" in n for n in rep.notes)
-    assert "gap removed" in rep.to_html()
+    assert "gap removed" in rep.to_html(None)
 
 
 def test_image_net_with_wrong_gradients_is_explained_by_occlusion(ctx):
@@ -229,7 +231,7 @@ def test_image_net_with_wrong_gradients_is_explained_by_occlusion(ctx):
     assert "attribution_maps" in rep.figures
     assert rep.occlusion.maps.shape == (2, 2, 2)
     page = Page()
-    page.feed(rep.to_html())
+    page.feed(rep.to_html(None))
     assert len(page.images) == len(rep.figures)
 
 
@@ -244,7 +246,7 @@ def test_multiclass_audit():
     assert list(rep.significance["gap"]) == ["selection_rate", "accuracy",
                                             "true_positive_rate"]
     assert rep.attribution is not None and "group_rates" not in rep.figures
-    Page().feed(rep.to_html())
+    Page().feed(rep.to_html(None))
 
 
 def test_bad_inputs_are_refused_clearly(setup):
@@ -252,9 +254,12 @@ def test_bad_inputs_are_refused_clearly(setup):
     kwargs = dict(permutations=9, bootstrap=0, figures=False)
     with pytest.raises(ValueError, match="single group"):
         audit(net, (X, y, np.zeros_like(g)), **kwargs)
-    with pytest.raises(TypeError, match="GroupEncoder"):
-        audit(net, (X, y, np.where(g == 1, "m", "f")), **kwargs)
-    with pytest.raises(ValueError, match="Pass num_classes="):
+    strings = np.where(g == 1, "m", "f")
+    with pytest.raises(TypeError, match=re.escape(
+            IDS_NOT_NUMERIC.format(name="groups", dtype=strings.dtype))):
+        audit(net, (X, y, strings), **kwargs)
+    with pytest.raises(ValueError, match=r"labels \(y\): labels must be integers in \[0, 2\), "
+                       r"got values in \[0, 2\]; pass num_classes="):
         audit(net, (X, y * 2, g), **kwargs)
     with pytest.raises(TypeError, match="gluon Dataset/DataLoader"):
         audit(net, {"X": X}, **kwargs)

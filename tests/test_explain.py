@@ -3,6 +3,7 @@ blocks, images, model-agnostic explainers and bad inputs."""
 import itertools
 import math
 import os
+import re
 import warnings
 
 import mxnet as mx
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
+from mxfair._validation import IDS_NOT_NUMERIC
 from mxfair.datasets import load_german
 from mxfair.explain import (
     FeatureGroups,
@@ -183,19 +185,20 @@ def test_planted_proxy_comes_first_everywhere(planted):
 
 def test_feature_importance_and_partial_dependence(planted):
     net, X, y, g, names = planted
-    imp = feature_importance(net, X, y, g, feature_names=names, group_names=["a", "b"])
+    imp = feature_importance(net, X, y, groups=g, feature_names=names, group_names=["a", "b"])
     assert set(imp["feature"].iloc[:2]) == {"zip", "income"}
     assert {"importance[a]", "importance[b]"} <= set(imp.columns)
     acc = feature_importance(net, X, y, feature_names=names, metric="accuracy", repeats=1)
     assert acc["importance"].iloc[-1] == pytest.approx(0.0, abs=0.02)
-    pdp = partial_dependence(net, X, "zip", g, feature_names=names, grid=[-0.5, 0.5, 1.5])
+    pdp = partial_dependence(net, X, "zip", groups=g, feature_names=names, grid=[-0.5, 0.5, 1.5])
     assert pdp.values.shape == (2, 3) and not pdp.categorical
     assert np.all(np.diff(pdp.values, axis=1) > 0)  # more "zip", more income, in both groups
     # the curve at a grid value is the mean output with the column set to it
     Xs = X.copy()
     Xs[:, 1] = 0.5
     p = net(mx.nd.array(Xs)).sigmoid().asnumpy().ravel()
-    full = partial_dependence(net, X, "zip", g, feature_names=names, grid=[0.5], max_rows=None)
+    full = partial_dependence(net, X, "zip", groups=g, feature_names=names, grid=[0.5],
+                              max_rows=None)
     np.testing.assert_allclose(full.values[:, 0], [p[g == 0].mean(), p[g == 1].mean()],
                                atol=1e-6)
 
@@ -228,7 +231,7 @@ def test_one_hot_blocks_sum_their_columns(german):
                                atol=1e-9)
     frame = grouped.to_pandas()
     assert list(frame.columns[:3]) == ["feature", "contribution", "share_of_gap"]
-    pdp = partial_dependence(net, X, "purpose", g, feature_groups=fg,
+    pdp = partial_dependence(net, X, "purpose", groups=g, feature_groups=fg,
                              feature_names=german.feature_names)
     assert pdp.categorical and len(pdp.grid) == len(fg.columns[fg.names.index("purpose")])
     assert all(not label.startswith("purpose_") for label in pdp.grid)
@@ -378,7 +381,7 @@ def test_runs_on_the_nets_context(ctx):
     att = gap_attribution(net, X, g)
     perm = permutation_gap_attribution(net, X, g, repeats=1)
     imp = feature_importance(net, X, g, repeats=1)
-    pdp = partial_dependence(net, X, "x0", g)
+    pdp = partial_dependence(net, X, "x0", groups=g)
     assert np.isfinite(att.gap) and len(perm) == len(imp) == 4 and pdp.values.shape[0] == 2
 
 
@@ -400,13 +403,15 @@ def test_exported_symbol_block(tmp_path):
 def test_bad_inputs_are_refused_clearly():
     X, g = shifted_data(n=60)
     net = small_mlp(4)
-    with pytest.raises(TypeError, match="GroupEncoder"):
+    strings = IDS_NOT_NUMERIC.format(name="groups", dtype=np.dtype("<U1"))
+    with pytest.raises(TypeError, match=re.escape(strings)):
         gap_attribution(net, X, np.where(g == 1, "m", "f"))
-    with pytest.raises(ValueError, match="groups has 59 rows but X has 60"):
+    with pytest.raises(ValueError, match="X has 60 rows but groups has 59"):
         gap_attribution(net, X, g[:-1])
     with pytest.raises(ValueError, match="at least two groups"):
         gap_attribution(net, X, np.zeros(60, dtype=int))
-    with pytest.raises(ValueError, match="integer ids"):
+    with pytest.raises(ValueError,
+                       match="groups: group ids must be integers >= 0, got non-integer values"):
         gap_attribution(net, X, g + 0.5)
     with pytest.raises(ValueError, match="baselines must have shape"):
         gap_attribution(net, X, g, baselines=np.zeros((2, 3)))

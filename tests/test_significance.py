@@ -53,7 +53,7 @@ def test_observed_gap_is_the_reports(K):
     for metric in rates:
         for method in sig.METHODS:
             t = sig.permutation_test(rep, metric, method=method, permutations=50)
-            assert t.observed == pytest.approx(rep.difference(metric, method), abs=1e-12)
+            assert t.observed == pytest.approx(rep.difference(metric, method=method), abs=1e-12)
             t = sig.permutation_test(rep, metric, kind="ratio", method=method, permutations=50)
             assert t.observed == pytest.approx(rep.ratio(metric, method), abs=1e-12)
     if K == 2:
@@ -300,5 +300,5 @@ def test_group_p_values_flag_the_deviating_group():
     g = np.repeat([0, 1, 2], 400)
     d = (rs.rand(g.size) < np.array([0.3, 0.3, 0.5])[g]).astype(int)
     p = sig.group_p_values(counts_of(rs.randint(0, 2, g.size), d, g, 3),
-                           ["selection_rate"], permutations=2000)["selection_rate_p"]
+                           metrics=["selection_rate"], permutations=2000)["selection_rate_p"]
     assert p[2] < 0.01 and p[2] < p[0] and p[2] < p[1]

@@ -17,7 +17,12 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
+import mxnet as mx
 import numpy as np
+from mxnet import gluon
+
+from ..groups import GroupEncoder
+from .core import audit
 
 __all__ = ["main", "CliError"]
 
@@ -65,8 +70,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _context(text: str):
-    import mxnet as mx
-
     kind, _, index = text.partition(":")
     if kind not in ("cpu", "gpu") or (index and not index.isdigit()):
         raise CliError(f"--ctx must be cpu, cpu:N, gpu or gpu:N; got {text!r}")
@@ -145,9 +148,6 @@ def _expected_width(symbol, params: dict, input_name: str) -> Optional[int]:
 
 
 def _load_model(prefix: str, epoch: int, input_name: Optional[str], ctx):
-    import mxnet as mx
-    from mxnet import gluon
-
     symbol_file = f"{prefix}-symbol.json"
     params_file = f"{prefix}-{epoch:04d}.params"
     for path in (symbol_file, params_file):
@@ -173,8 +173,6 @@ def _load_model(prefix: str, epoch: int, input_name: Optional[str], ctx):
 
 
 def _check_width(net, X: np.ndarray, expected: Optional[int], features: List[str], ctx):
-    import mxnet as mx
-
     if expected is not None and expected != X.shape[1]:
         raise CliError(
             f"shape mismatch: the CSV gives {X.shape[1]} feature columns but the model's first "
@@ -194,9 +192,6 @@ def _check_width(net, X: np.ndarray, expected: Optional[int], features: List[str
 
 def run(args: argparse.Namespace):
     """Do the audit of the parsed command line; returns the AuditReport."""
-    from ..groups import GroupEncoder
-    from .core import audit
-
     ctx = _context(args.ctx)
     frame = _read_csv(args.data, "data")
     _check_columns(frame, [args.label] + list(args.sensitive), "label/sensitive", args.data)

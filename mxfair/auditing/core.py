@@ -18,7 +18,7 @@ from mxnet import gluon
 
 from .._model import as_group_ids, group_name_list, model_context
 from .._ops import is_ndarray, to_numpy
-from .._validation import check_positive_int
+from .._validation import check_ids, check_positive_int
 from ..explain import (
     UnreliableGradientsError,
     gap_attribution,
@@ -33,16 +33,13 @@ from ..metrics import GroupStats, pretraining_bias
 from ..metrics.significance import gap_significance
 from .report import AuditReport
 
-__all__ = ["audit", "SINGLE_GROUP", "NOT_BINARY_LABELS"]
+__all__ = ["audit", "SINGLE_GROUP", "LABELS_ADVICE"]
 
 SINGLE_GROUP = (
     "groups: the audited data hold a single group ({name}); an audit compares groups, so it "
     "needs rows of at least two"
 )
-NOT_BINARY_LABELS = (
-    "labels (y) must be integer classes in [0, {k}) (num_classes={k}); got {found}. Pass "
-    "num_classes= for a multi-class net, or map the labels to 0/1 first"
-)
+LABELS_ADVICE = "pass num_classes= for a multi-class net, or map the labels to 0/1 first"
 _BINARY_GAPS = ("demographic_parity_difference", "demographic_parity_ratio",
                 "equal_opportunity_difference", "equalized_odds_difference",
                 "mean_score_difference", "auc_difference")
@@ -256,7 +253,7 @@ def audit(
     gaps = list(_BINARY_GAPS if binary else _MULTICLASS_GAPS)
     with warnings.catch_warnings(record=True) as caught_sig:
         warnings.simplefilter("always")
-        significance = gap_significance(report, gaps, permutations=permutations, seed=seed,
+        significance = gap_significance(report, metrics=gaps, permutations=permutations, seed=seed,
                                         alpha=alpha)
         groups_table = report.to_pandas(p_values=binary, permutations=permutations, seed=seed)
     caught += caught_sig
@@ -302,7 +299,7 @@ def audit(
         timings["attribution"] = time.perf_counter() - t0
     if tabular_input and proxies:
         t0 = time.perf_counter()
-        fg = as_feature_groups(feature_groups, X.shape[1], feature_names)
+        fg = as_feature_groups(feature_groups, X.shape[1], feature_names=feature_names)
         try:
             proxy_frame = proxy_detection(X, g, feature_groups=fg, seed=seed)
         except ValueError as err:
@@ -310,9 +307,9 @@ def audit(
         timings["proxies"] = time.perf_counter() - t0
     if tabular_input and att is not None and partial_dependence_top:
         t0 = time.perf_counter()
-        fg = as_feature_groups(feature_groups, X.shape[1], feature_names)
+        fg = as_feature_groups(feature_groups, X.shape[1], feature_names=feature_names)
         for feature, _ in att.ranking()[:partial_dependence_top]:
-            pdps.append(partial_dependence(net, X, feature, g, feature_groups=fg,
+            pdps.append(partial_dependence(net, X, feature, groups=g, feature_groups=fg,
                                            feature_names=feature_names, group_names=names,
                                            from_logits=from_logits, target=None if binary
                                            else 1, seed=seed, ctx=ctx))
@@ -346,15 +343,11 @@ def audit(
 
 
 def _labels(y: np.ndarray, num_classes: int) -> np.ndarray:
-    y = np.asarray(y).reshape(-1)
-    if y.dtype.kind in "OUSb" and y.dtype.kind != "b":
-        raise TypeError(NOT_BINARY_LABELS.format(k=num_classes, found=f"values of type {y.dtype}"))
-    y = y.astype(np.float64)
-    bad = ~np.isfinite(y) | (np.mod(y, 1) != 0) | (y < 0) | (y >= num_classes)
-    if np.any(bad):
-        found = np.unique(y[bad])[:5].tolist()
-        raise ValueError(NOT_BINARY_LABELS.format(k=num_classes, found=f"values {found}"))
-    return y.astype(np.int64)
+    """Class labels as int64, by the shared ``check_ids`` (strings: ``IDS_NOT_NUMERIC``)."""
+    try:
+        return check_ids("labels (y)", y, num_classes, what="labels")
+    except ValueError as err:
+        raise ValueError(f"{err}; {LABELS_ADVICE}") from None
 
 
 def _data_bias(y: np.ndarray, g: np.ndarray, names: List[str], num_classes: int,

@@ -34,14 +34,14 @@ def _save(fig, path: PathArg, dpi: int = 120):
     return fig
 
 
-def figure_bytes(fig, fmt: str = "png", dpi: int = 110) -> bytes:
+def figure_bytes(fig, *, fmt: str = "png", dpi: int = 110) -> bytes:
     """The figure encoded as PNG or SVG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
     return buf.getvalue()
 
 
-def plot_gap_attribution(attribution: Any, top: int = 12, title: Optional[str] = None,
+def plot_gap_attribution(attribution: Any, *, top: int = 12, title: Optional[str] = None,
                          path: PathArg = None):
     """Horizontal bars of the largest contributions to the gap, and the gap.
 
@@ -97,7 +97,7 @@ def plot_gap_attribution(attribution: Any, top: int = 12, title: Optional[str] =
     return _save(fig, path)
 
 
-def plot_null_distribution(test: Any, title: Optional[str] = None, path: PathArg = None):
+def plot_null_distribution(test: Any, *, title: Optional[str] = None, path: PathArg = None):
     """Histogram of a gap's permutation distribution with the observed value marked.
 
     Parameters
@@ -128,7 +128,7 @@ def plot_null_distribution(test: Any, title: Optional[str] = None, path: PathArg
     return _save(fig, path)
 
 
-def plot_proxies(proxies: Any, top: int = 12, title: Optional[str] = None,
+def plot_proxies(proxies: Any, *, top: int = 12, title: Optional[str] = None,
                  path: PathArg = None):
     """Bars of each feature's cross-validated AUC at predicting the group.
 
@@ -161,7 +161,7 @@ def plot_proxies(proxies: Any, top: int = 12, title: Optional[str] = None,
     return _save(fig, path)
 
 
-def plot_partial_dependence(curves: Sequence[Any], title: Optional[str] = None,
+def plot_partial_dependence(curves: Sequence[Any], *, title: Optional[str] = None,
                             path: PathArg = None):
     """One panel per feature: each group's mean output as the feature is set to each value.
 
@@ -198,7 +198,7 @@ def plot_partial_dependence(curves: Sequence[Any], title: Optional[str] = None,
     return _save(fig, path)
 
 
-def plot_attribution_maps(attribution: Any, title: Optional[str] = None,
+def plot_attribution_maps(attribution: Any, *, title: Optional[str] = None,
                           path: PathArg = None):
     """Images: each group's mean attribution map and the map of the gap (a − b).
 

@@ -14,6 +14,16 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
+from ..plot import plot_group_rates
+from .figures import (
+    figure_bytes,
+    plot_attribution_maps,
+    plot_gap_attribution,
+    plot_null_distribution,
+    plot_partial_dependence,
+    plot_proxies,
+)
+
 __all__ = ["AuditReport", "SECTIONS"]
 
 #: The sections of the page, in order: (anchor id, heading).
@@ -181,15 +191,6 @@ class AuditReport:
     # ------------------------------------------------------------------------- figures
     def build_figures(self) -> Dict[str, Any]:
         """Build the figures (matplotlib) into ``self.figures`` and return them."""
-        from ..plot import plot_group_rates
-        from .figures import (
-            plot_attribution_maps,
-            plot_gap_attribution,
-            plot_null_distribution,
-            plot_partial_dependence,
-            plot_proxies,
-        )
-
         figs = {}
         if self.report.is_binary:
             figs["group_rates"] = plot_group_rates(self.report)
@@ -209,16 +210,14 @@ class AuditReport:
         self.figures = figs
         return figs
 
-    def save_figures(self, folder: Union[str, os.PathLike], prefix: str = "audit_") -> Dict:
+    def save_figures(self, folder: Union[str, os.PathLike], *, prefix: str = "audit_") -> Dict:
         """Write every figure as ``<folder>/<prefix><name>.png``; returns name → path."""
-        from .figures import figure_bytes
-
         os.makedirs(folder, exist_ok=True)
         paths = {}
         for name, fig in self.figures.items():
             path = os.path.join(os.fspath(folder), f"{prefix}{name}.png")
             with open(path, "wb") as f:
-                f.write(figure_bytes(fig, "png"))
+                f.write(figure_bytes(fig, fmt="png"))
             paths[name] = path
         return paths
 
@@ -263,7 +262,7 @@ class AuditReport:
             "timings": self.timings,
         })
 
-    def to_json(self, path: Optional[Union[str, os.PathLike]] = None, indent: int = 2) -> str:
+    def to_json(self, path: Optional[Union[str, os.PathLike]], *, indent: int = 2) -> str:
         """The report as JSON (strict: NaN written as null); written to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
         if path is not None:
@@ -388,7 +387,7 @@ class AuditReport:
         return texts
 
     # ----------------------------------------------------------------------------- HTML
-    def to_html(self, path: Optional[Union[str, os.PathLike]] = None,
+    def to_html(self, path: Optional[Union[str, os.PathLike]], *,
                 image_format: str = "png") -> str:
         """One self-contained HTML page (figures embedded as base64 PNG or SVG).
 
@@ -403,8 +402,6 @@ class AuditReport:
         str
             The page.
         """
-        from .figures import figure_bytes
-
         if image_format not in ("png", "svg"):
             raise ValueError(f"image_format must be 'png' or 'svg', got {image_format!r}")
         mime = "image/png" if image_format == "png" else "image/svg+xml"
@@ -414,7 +411,7 @@ class AuditReport:
             fig = self.figures.get(name)
             if fig is None:
                 return ""
-            data = base64.b64encode(figure_bytes(fig, image_format)).decode("ascii")
+            data = base64.b64encode(figure_bytes(fig, fmt=image_format)).decode("ascii")
             return f'<img alt="{esc(alt)}" src="data:{mime};base64,{data}">'
 
         def table(header, rows) -> str:
@@ -464,7 +461,7 @@ class AuditReport:
         return page
 
     # ------------------------------------------------------------------------- Markdown
-    def to_markdown(self, path: Optional[Union[str, os.PathLike]] = None,
+    def to_markdown(self, path: Optional[Union[str, os.PathLike]], *,
                     figures_dir: Optional[Union[str, os.PathLike]] = None) -> str:
         """The report as Markdown (tables; with ``figures_dir`` the figures are written there
         as PNG and linked relative to ``path``'s folder)."""

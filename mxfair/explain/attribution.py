@@ -293,7 +293,8 @@ def gap_attribution(
                                                        (c + 1) * X.shape[2] * X.shape[3])
                             for c in range(X.shape[1])}, int(np.prod(X.shape[1:])))
     else:
-        fg = as_feature_groups(feature_groups, int(np.prod(X.shape[1:])), feature_names)
+        fg = as_feature_groups(feature_groups, int(np.prod(X.shape[1:])),
+                               feature_names=feature_names)
     base = draw_baselines(X, baselines, seed)
 
     out = predict(f, X, ctx, row_target=row_target)  # exact outputs, (N,)
@@ -438,7 +439,7 @@ def permutation_gap_attribution(
     g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     flat = Xh.reshape(n, -1)
-    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
+    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names=feature_names)
     counts = np.bincount(g, minlength=G).astype(np.float64)
 
     def group_means(values):

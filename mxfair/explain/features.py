@@ -136,7 +136,7 @@ def tabular_feature_groups(data: Any) -> FeatureGroups:
     return FeatureGroups(groups, start)
 
 
-def as_feature_groups(feature_groups: Any, num_columns: int,
+def as_feature_groups(feature_groups: Any, num_columns: int, *,
                       feature_names: Optional[Sequence[str]] = None) -> FeatureGroups:
     """Normalise the ``feature_groups`` argument of the explainers.
 

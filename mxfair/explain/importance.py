@@ -32,8 +32,8 @@ def feature_importance(
     model: Callable,
     X: Any,
     y: Any,
-    groups: Any = None,
     *,
+    groups: Any = None,
     metric: str = "log_loss",
     feature_groups: Any = None,
     feature_names: Optional[Sequence[str]] = None,
@@ -98,7 +98,7 @@ def feature_importance(
     f = output_function(model, "probability", from_logits)
     target = yv.astype(np.float32) if multiclass else None
     flat = Xh.reshape(n, -1)
-    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
+    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names=feature_names)
     g = None if groups is None else as_group_ids(groups, n)
     G = 0 if g is None else int(g.max() + 1)
     names = group_name_list(group_names, G) if g is not None else []
@@ -168,8 +168,8 @@ def partial_dependence(
     model: Callable,
     X: Any,
     feature: str,
-    groups: Any = None,
     *,
+    groups: Any = None,
     grid: Optional[Sequence[float]] = None,
     grid_size: int = 20,
     feature_groups: Any = None,
@@ -222,7 +222,7 @@ def partial_dependence(
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     n = Xh.shape[0]
     flat = Xh.reshape(n, -1)
-    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
+    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names=feature_names)
     if feature not in fg.names:
         raise ValueError(f"unknown feature {feature!r}; features are {fg.names}")
     cols = fg.columns[fg.names.index(feature)]

@@ -83,7 +83,7 @@ def proxy_detection(
     n = Xh.shape[0]
     flat = Xh.reshape(n, -1)
     g = as_group_ids(groups, n)
-    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
+    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names=feature_names)
     if max_rows is not None and n > max_rows:
         keep = np.sort(np.random.RandomState(seed).choice(n, max_rows, replace=False))
         flat, g = flat[keep], g[keep]

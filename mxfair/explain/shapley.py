@@ -76,7 +76,7 @@ def shapley_gap(
     flat = Xh.reshape(n, -1)
     s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
     g, G, names, ctx, f = s.g, s.G, s.names, s.ctx, s.f
-    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names)
+    fg = as_feature_groups(feature_groups, flat.shape[1], feature_names=feature_names)
     F = len(fg)
     if F > max_features:
         raise ValueError(

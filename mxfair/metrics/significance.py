@@ -695,8 +695,8 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 def gap_significance(
     report: Any,
-    metrics: Optional[Sequence[str]] = None,
     *,
+    metrics: Optional[Sequence[str]] = None,
     permutations: int = 10000,
     seed: Any = 0,
     alpha: float = 0.05,
@@ -776,9 +776,10 @@ def summary_p_values(report: Any, keys: Sequence[str], *, permutations: int = 10
     return out
 
 
-def group_p_values(report: Any, metrics: Sequence[str] = ("selection_rate", "true_positive_rate",
-                                                            "false_positive_rate", "accuracy"),
-                   *, permutations: int = 10000, seed: Any = 0) -> Dict[str, np.ndarray]:
+def group_p_values(report: Any, *,
+                   metrics: Sequence[str] = ("selection_rate", "true_positive_rate",
+                                             "false_positive_rate", "accuracy"),
+                   permutations: int = 10000, seed: Any = 0) -> Dict[str, np.ndarray]:
     """Per-group p-values of "this group's rate equals the overall rate", Holm-adjusted across
     the groups of each rate (binary reports).
 
