@@ -14,15 +14,25 @@ for K classes. The explained *output* is one number per row:
 ``False`` that it emits probabilities.
 """
 import dataclasses
+import warnings
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 import mxnet as mx
 import numpy as np
 
 from ._ops import is_ndarray, to_numpy
-from ._validation import LENGTH_MISMATCH, check_choice, check_ids, check_positive_int
+from ._validation import (
+    FEATURES_NOT_FINITE,
+    LENGTH_MISMATCH,
+    LOOKS_LIKE_MIN_ROWS,
+    SCORES_LOOK_LIKE_PROBABILITIES,
+    check_choice,
+    check_ids,
+    check_positive_int,
+)
 
 __all__ = ["OUTPUTS", "model_context", "output_function", "predict", "as_group_ids",
+           "check_features", "check_model_input",
            "batches", "group_pair", "draw_baselines", "group_name_list", "Setup", "setup"]
 
 OUTPUTS = ("probability", "logit")
@@ -188,15 +198,54 @@ class Setup:
     row_target: Optional[np.ndarray]
 
 
-def setup(model: Callable, n: int, groups: Any, num_groups: Optional[int],
+def check_features(X: Any, name: str = "X") -> None:
+    """Refuse NaN or infinite features (a model's input) with a ValueError naming ``name``."""
+    values = to_numpy(X)
+    if values.dtype.kind == "f":
+        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise ValueError(FEATURES_NOT_FINITE.format(name=name, count=bad))
+
+
+def check_model_input(model: Callable, X: Any, ctx: mx.Context, from_logits: bool = True,
+                      rows: int = 256) -> Any:
+    """Run ``model`` on the first rows of X: an input it refuses (a width it was not built
+    for) is a ValueError naming X; one-score outputs that all lie in [0, 1] while
+    ``from_logits=True`` warn (they look like probabilities). Returns the raw output."""
+    xb = X[:rows]
+    xb = xb.as_in_context(ctx) if is_ndarray(xb) else mx.nd.array(xb, ctx=ctx)
+    try:
+        raw = model(xb)
+        mx.nd.waitall()
+    except mx.base.MXNetError as err:
+        last = str(err).strip().splitlines()[-1][:300]
+        raise ValueError(f"X: the model refuses input of shape {tuple(X.shape)} (the shape it "
+                         f"was built for differs?): {last}") from None
+    if (from_logits and not isinstance(raw, (list, tuple)) and raw.shape[0] >= LOOKS_LIKE_MIN_ROWS
+            and (raw.ndim == 1 or (raw.ndim == 2 and raw.shape[1] == 1))):
+        values = raw.asnumpy()
+        if np.all((values >= 0) & (values <= 1)):
+            warnings.warn(SCORES_LOOK_LIKE_PROBABILITIES.format(
+                count=values.size, name="model outputs of the first rows"), UserWarning,
+                stacklevel=3)
+    return raw
+
+
+def setup(model: Callable, X: Any, groups: Any, num_groups: Optional[int],
           group_names: Optional[Sequence[str]], output: str = "probability",
           from_logits: bool = True, target: Any = None,
           ctx: Optional[mx.Context] = None) -> Setup:
-    """Check the groups of ``n`` rows and set up the explained output of ``model``.
+    """Check X (finite, a shape the model takes) and its groups, and set up the explained
+    output of ``model``.
 
     ``target`` is a class index (one output for all rows) or one class per row.
     """
+    n = X.shape[0]
     g = as_group_ids(groups, n, num_groups)
+    check_features(X)
+    ctx = model_context(model, ctx)
+    if n:
+        check_model_input(model, X, ctx, from_logits)
     G = int(num_groups or g.max() + 1)
     row_target = None
     if target is not None and np.ndim(target) > 0:
@@ -204,5 +253,5 @@ def setup(model: Callable, n: int, groups: Any, num_groups: Optional[int],
         if row_target.shape[0] != n:
             raise ValueError(f"target has {row_target.shape[0]} rows but X has {n}")
         target = None
-    return Setup(g, G, group_name_list(group_names, G), model_context(model, ctx),
+    return Setup(g, G, group_name_list(group_names, G), ctx,
                  output_function(model, output, from_logits, target), row_target)

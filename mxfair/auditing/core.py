@@ -16,7 +16,13 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .._model import as_group_ids, group_name_list, model_context
+from .._model import (
+    as_group_ids,
+    check_features,
+    check_model_input,
+    group_name_list,
+    model_context,
+)
 from .._ops import is_ndarray, to_numpy
 from .._validation import check_ids, check_positive_int
 from ..explain import (
@@ -92,6 +98,9 @@ def _forward(net: Any, data: Any, ctx: mx.Context, batch_size: int):
     if arrays is not None:
         X, y, g = arrays
         n = X.shape[0]
+        if n == 0:
+            raise ValueError("data is empty: nothing to audit")
+        check_model_input(net, X, ctx, from_logits=False)  # a width the net refuses: X named
         for start in range(0, n, batch_size):
             xb = X[start:start + batch_size]
             xb = xb.as_in_context(ctx) if is_ndarray(xb) else mx.nd.array(xb, ctx=ctx)
@@ -103,6 +112,8 @@ def _forward(net: Any, data: Any, ctx: mx.Context, batch_size: int):
             raise ValueError(f"batches must be (x, y, group); got {len(batch)} items")
         xb, yb, gb = batch
         xb = xb.as_in_context(ctx) if is_ndarray(xb) else mx.nd.array(xb, ctx=ctx)
+        if not outs:
+            check_model_input(net, xb, ctx, from_logits=False)
         outs.append(net(xb))
         xs.append(xb.asnumpy())
         ys.append(to_numpy(yb).reshape(-1))
@@ -230,6 +241,7 @@ def audit(
 
     # ---- one pass over the data
     raw, X, y, g = _forward(net, data, ctx, batch_size)
+    check_features(X)
     g = as_group_ids(g, len(y), num_groups)
     y = _labels(y, num_classes)
     G = int(num_groups or g.max() + 1)
@@ -315,7 +327,8 @@ def audit(
                                            else 1, seed=seed, ctx=ctx))
         timings["partial dependence"] = time.perf_counter() - t0
 
-    notes += _warning_notes(caught)
+    warned = _warning_notes(caught)
+    notes += [text for _, text in warned]
     meta = {
         "rows": int(len(y)), "groups": names, "counts": np.bincount(g, minlength=G).tolist(),
         "num_classes": num_classes, "from_logits": from_logits, "threshold": threshold,
@@ -339,6 +352,10 @@ def audit(
                           "'mxfair[plot]')")
         timings["figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
+    # the notes are the report's; the caller is told too (a page nobody opens says nothing)
+    categories = dict((text, category) for category, text in warned)
+    for text in notes:
+        warnings.warn(text, categories.get(text, UserWarning), stacklevel=2)
     return rep
 
 
@@ -364,13 +381,14 @@ def _data_bias(y: np.ndarray, g: np.ndarray, names: List[str], num_classes: int,
     return out
 
 
-def _warning_notes(caught) -> List[str]:
+def _warning_notes(caught) -> List[tuple]:
+    """(category, text) of the warnings caught, once each (DeprecationWarnings left out)."""
     seen, notes = set(), []
     for w in caught:
         text = str(w.message)
-        if issubclass(w.category, DeprecationWarning) or text in seen:
+        if not issubclass(w.category, UserWarning) or text in seen:
             continue
         seen.add(text)
-        notes.append(text)
+        notes.append((w.category, text))
     return notes
 

@@ -15,6 +15,10 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .._validation import check_choice
+from ..explain import GapAttribution, OcclusionMaps
+from ..metrics.significance import GapTest
+
 __all__ = ["plot_gap_attribution", "plot_null_distribution", "plot_proxies",
            "plot_partial_dependence", "plot_attribution_maps", "figure_bytes"]
 
@@ -34,8 +38,14 @@ def _save(fig, path: PathArg, dpi: int = 120):
     return fig
 
 
+def _expect(name: str, value: Any, types: tuple, what: str) -> None:
+    if not isinstance(value, types):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+
+
 def figure_bytes(fig, *, fmt: str = "png", dpi: int = 110) -> bytes:
     """The figure encoded as PNG or SVG bytes."""
+    check_choice("fmt", fmt, ("png", "svg"))
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
     return buf.getvalue()
@@ -67,6 +77,7 @@ def plot_gap_attribution(attribution: Any, *, top: int = 12, title: Optional[str
     >>> [t.get_text() for t in plot_gap_attribution(att).axes[0].get_yticklabels()]
     ['a', 'b']
     """
+    _expect("attribution", attribution, (GapAttribution,), "a GapAttribution (gap_attribution)")
     order = np.argsort(-np.abs(attribution.contributions), kind="stable")
     shown = order[:top]
     names = [attribution.names[j] for j in shown]
@@ -109,6 +120,7 @@ def plot_null_distribution(test: Any, *, title: Optional[str] = None, path: Path
     -------
     matplotlib.figure.Figure
     """
+    _expect("test", test, (GapTest,), "a GapTest (permutation_test)")
     draws = np.asarray(test.null_draws, dtype=float)
     draws = draws[np.isfinite(draws)]
     fig = _figure((6.4, 3.4))
@@ -141,6 +153,10 @@ def plot_proxies(proxies: Any, *, top: int = 12, title: Optional[str] = None,
     -------
     matplotlib.figure.Figure
     """
+    if not (hasattr(proxies, "head") and {"feature", "auc"} <= set(getattr(proxies, "columns",
+                                                                            ()))):
+        raise TypeError(f"proxies must be the table of proxy_detection (columns feature, auc), "
+                        f"got {type(proxies).__name__}")
     frame = proxies.head(top)
     fig = _figure((6.4, 0.9 + 0.34 * len(frame)))
     ax = fig.subplots()
@@ -211,8 +227,11 @@ def plot_attribution_maps(attribution: Any, *, title: Optional[str] = None,
     -------
     matplotlib.figure.Figure
     """
+    _expect("attribution", attribution, (GapAttribution, OcclusionMaps),
+            "a GapAttribution or OcclusionMaps")
     if attribution.maps is None:
-        raise ValueError("this attribution has no maps (the input was not an image batch)")
+        raise ValueError("attribution: this attribution has no maps (the input was not an "
+                         "image batch)")
     maps = attribution.maps
     what = "occlusion" if attribution.method == "occlusion" else "mean attribution"
     panels = [(f"{name} ({what})", maps[g])

@@ -466,6 +466,9 @@ class AuditReport:
         """The report as Markdown (tables; with ``figures_dir`` the figures are written there
         as PNG and linked relative to ``path``'s folder)."""
         links = {}
+        if figures_dir is not None and os.path.exists(figures_dir) \
+                and not os.path.isdir(figures_dir):
+            raise ValueError(f"figures_dir must be a folder, got the file {figures_dir!r}")
         if figures_dir is not None and self.figures:
             paths = self.save_figures(figures_dir)
             base = os.path.dirname(os.fspath(path)) if path is not None else os.getcwd()

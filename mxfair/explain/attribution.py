@@ -29,7 +29,7 @@ from mxnet import autograd
 
 from .._model import batches, draw_baselines, group_pair, predict, setup
 from .._ops import is_ndarray, to_numpy
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_number, check_positive_int
 from .features import FeatureGroups, as_feature_groups
 
 __all__ = ["GapAttribution", "gap_attribution", "permutation_gap_attribution",
@@ -285,7 +285,7 @@ def gap_attribution(
     n = X.shape[0]
     if n == 0:
         raise ValueError("X has no rows")
-    s = setup(net, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    s = setup(net, X, groups, num_groups, group_names, output, from_logits, target, ctx)
     g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     image = X.ndim == 4
     if feature_groups is None and image:
@@ -435,7 +435,9 @@ def permutation_gap_attribution(
 
     repeats = check_positive_int("repeats", repeats)
     n = X.shape[0]
-    s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    if threshold is not None:
+        threshold = check_number("threshold", threshold, low=0.0, high=1.0)
+    s = setup(model, X, groups, num_groups, group_names, output, from_logits, target, ctx)
     g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     flat = Xh.reshape(n, -1)
@@ -567,10 +569,10 @@ def occlusion_maps(
     """
     patch = check_positive_int("patch", patch)
     if X.ndim != 4:
-        raise ValueError(f"occlusion_maps needs images (N, C, H, W), got shape {X.shape}")
+        raise ValueError(f"X: occlusion_maps needs images (N, C, H, W), got shape {X.shape}")
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     n, _, H, W = Xh.shape
-    s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    s = setup(model, X, groups, num_groups, group_names, output, from_logits, target, ctx)
     g, G, names, ctx, f, row_target = s.g, s.G, s.names, s.ctx, s.f, s.row_target
     base = draw_baselines(Xh, baseline, None)[0]  # (C, H, W)
     counts = np.bincount(g, minlength=G).astype(np.float64)

@@ -48,7 +48,7 @@ class FeatureGroups:
                 raise ValueError(f"feature group {name!r} has no columns")
             if cols.min() < 0 or cols.max() >= self.num_columns:
                 raise ValueError(
-                    f"feature group {name!r} names columns {cols.tolist()} outside "
+                    f"feature_groups: feature group {name!r} names columns {cols.tolist()} outside "
                     f"[0, {self.num_columns}) of the input"
                 )
             np.add.at(seen, cols, 1)
@@ -117,7 +117,7 @@ def tabular_feature_groups(data: Any) -> FeatureGroups:
     fitted = getattr(pre, "transformers_", None)
     if fitted is None:
         raise TypeError(
-            "tabular_feature_groups needs a TabularData or a fitted ColumnTransformer, got "
+            "data: tabular_feature_groups needs a TabularData or a fitted ColumnTransformer, got "
             f"{type(data).__name__}"
         )
     groups: Dict[str, List[int]] = OrderedDict()

@@ -9,9 +9,17 @@ from typing import Any, Callable, List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
-from .._model import as_group_ids, group_name_list, model_context, output_function, predict
+from .._model import (
+    as_group_ids,
+    check_features,
+    check_model_input,
+    group_name_list,
+    model_context,
+    output_function,
+    predict,
+)
 from .._ops import to_numpy
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_ids, check_positive_int
 from .features import as_feature_groups
 
 __all__ = ["feature_importance", "partial_dependence", "PartialDependence"]
@@ -91,8 +99,10 @@ def feature_importance(
     if yv.shape[0] != n:
         raise ValueError(f"y has {yv.shape[0]} rows but X has {n}")
     ctx = model_context(model, ctx)
-    probe = model(mx.nd.array(Xh[:1], ctx=ctx))
+    check_features(Xh)
+    probe = check_model_input(model, Xh, ctx, from_logits)
     multiclass = probe.ndim == 2 and probe.shape[1] > 2
+    yv = check_ids("y", yv, probe.shape[1] if multiclass else 2, what="labels")
     if multiclass and metric == "accuracy":
         raise ValueError("metric='accuracy' is for binary nets; use metric='log_loss'")
     f = output_function(model, "probability", from_logits)
@@ -227,6 +237,7 @@ def partial_dependence(
         raise ValueError(f"unknown feature {feature!r}; features are {fg.names}")
     cols = fg.columns[fg.names.index(feature)]
     g = np.zeros(n, dtype=np.int64) if groups is None else as_group_ids(groups, n)
+    check_features(flat)
     G = int(g.max() + 1)
     names = ["all"] if groups is None else group_name_list(group_names, G)
     if max_rows is not None and n > max_rows:

@@ -11,9 +11,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .._model import as_group_ids
+from .._model import as_group_ids, check_features
 from .._ops import to_numpy
-from .._validation import check_positive_int
+from .._validation import check_int
 from .features import as_feature_groups
 
 __all__ = ["proxy_detection"]
@@ -78,7 +78,8 @@ def proxy_detection(
     """
     import pandas as pd
 
-    folds = check_positive_int("folds", folds)
+    folds = check_int("folds", folds, low=2)
+    check_features(X)
     Xh = np.asarray(to_numpy(X), dtype=np.float64)
     n = Xh.shape[0]
     flat = Xh.reshape(n, -1)

@@ -74,7 +74,7 @@ def shapley_gap(
     Xh = np.asarray(to_numpy(X), dtype=np.float32)
     n = Xh.shape[0]
     flat = Xh.reshape(n, -1)
-    s = setup(model, n, groups, num_groups, group_names, output, from_logits, target, ctx)
+    s = setup(model, X, groups, num_groups, group_names, output, from_logits, target, ctx)
     g, G, names, ctx, f = s.g, s.G, s.names, s.ctx, s.f
     fg = as_feature_groups(feature_groups, flat.shape[1], feature_names=feature_names)
     F = len(fg)

@@ -780,6 +780,9 @@ class FairnessReport:
         >>> FairnessReport(counts).p_value("demographic_parity_difference") < 0.01
         True
         """
+        if not isinstance(metric, str):
+            raise TypeError(f"metric must be a gap or rate name (str), got "
+                            f"{type(metric).__name__}")
         return significance.p_value(self, metric, permutations=permutations, seed=seed,
                                      **kwargs)
 

@@ -55,7 +55,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_numeric, check_positive_int
 
 __all__ = [
     "GapTest",
@@ -112,7 +112,7 @@ NOT_INTEGRAL = (
 )
 NEEDS_HISTOGRAMS = "the p-value of {metric} needs score histograms: use GroupStats(num_bins > 0)"
 UNKNOWN_METRIC = (
-    "no permutation test for {metric!r}; expected a rate {rates}, 'equalized_odds', "
+    "metric: no permutation test for {metric!r}; expected a rate {rates}, 'equalized_odds', "
     "'balanced_accuracy', 'auc', 'mean_score' or a gap name {gaps}"
 )
 MULTICLASS_UNSUPPORTED = (
@@ -681,7 +681,10 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
-    p = np.asarray(p_values, dtype=np.float64)
+    p = check_numeric("p_values", p_values, ids=False, flat=False).astype(np.float64)
+    if np.any(np.isfinite(p) & ((p < 0) | (p > 1))):
+        raise ValueError(f"p_values must lie in [0, 1] (NaN: not tested), got values in "
+                         f"[{np.nanmin(p):g}, {np.nanmax(p):g}]")
     out = np.full(p.shape, np.nan)
     ok = np.flatnonzero(np.isfinite(p))
     if ok.size == 0:
@@ -766,6 +769,9 @@ def summary_p_values(report: Any, keys: Sequence[str], *, permutations: int = 10
     """``<gap>_p`` and ``<gap>_p_holm`` for the gap names among ``keys`` (a summary's keys);
     Holm's family is those gaps. Used by ``FairnessReport.summary(p_values=True)``."""
     gaps = [k for k in keys if k in GAP_NAMES]
+    if not gaps:
+        raise ValueError(f"keys: none of {list(keys)[:8]} is a gap with a permutation test "
+                         f"(gaps: {sorted(GAP_NAMES)})")
     if _counts_of(report).shape[1] != 2:
         gaps = [k for k in gaps if GAP_NAMES[k][0] in _MULTICLASS]
     p = np.array([p_value(report, k, permutations=permutations, seed=seed) for k in gaps])
