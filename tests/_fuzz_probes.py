@@ -1171,7 +1171,7 @@ def _audit(X=X40, y=Y40, g=G40, data=None, net=None, **kw):
     return rep.summary["demographic_parity_difference"]
 
 
-for _case, _call, _args in [
+for _case, _probe_call, _args in [
     ("a single group", lambda: _audit(g=np.zeros(40)), ("groups",)),
     ("string group ids", lambda: _audit(g=STR40), ("groups", "GroupEncoder")),
     ("NaN group id", lambda: _audit(g=with_value(G40, 0, NAN)), ("groups",)),
@@ -1190,7 +1190,7 @@ for _case, _call, _args in [
     ("probabilities with from_logits=True", lambda: _audit(net=_net3(sigmoid=True)), ()),
     ("NaN output (a diverged net)", lambda: _audit(net=_net3(NAN)), ()),
 ]:
-    add("audit", _case, _call, _args)
+    add("audit", _case, _probe_call, _args)
 
 
 def _audit_report():
@@ -1269,7 +1269,7 @@ def _att(X=X40, g=G40, **kw):
     return _explain("gap_attribution", _net3(), X, g, **kw).gap
 
 
-for _case, _call, _args in [
+for _case, _probe_call, _args in [
     ("string group ids", lambda: _att(g=STR40), ("groups", "GroupEncoder")),
     ("NaN group id", lambda: _att(g=with_value(G40, 3, NAN)), ("groups",)),
     ("a single group", lambda: _att(g=np.zeros(40, int)), ("groups", "two groups")),
@@ -1284,7 +1284,7 @@ for _case, _call, _args in [
     ("probabilities with from_logits=True", lambda: _explain(
         "gap_attribution", _net3(sigmoid=True), X40, G40).gap, ()),
 ]:
-    add("gap_attribution", _case, _call, _args)
+    add("gap_attribution", _case, _probe_call, _args)
 
 add("permutation_gap_attribution", "string group ids", lambda: _explain(
     "permutation_gap_attribution", _net3(), X40, STR40), ("groups",))
@@ -1325,7 +1325,7 @@ add("as_feature_groups", "feature_names of the wrong length", lambda: _explain(
     "as_feature_groups", None, 3, feature_names=["a"]), ("feature_names",))
 
 
-def _report(labels=Y8, preds=None, groups=G8, weights=None, num_classes=2):
+def _sig_report(labels=Y8, preds=None, groups=G8, weights=None, num_classes=2):
     from mxfair.metrics import GroupStats
 
     stats = GroupStats(int(np.max(groups)) + 1, num_classes=num_classes,
@@ -1343,25 +1343,25 @@ def _sig(name, *args, **kw):
 
 
 add("permutation_test", "an unknown metric", lambda: _sig(
-    "permutation_test", _report(), "dp_gap").p_value, ("metric",))
+    "permutation_test", _sig_report(), "dp_gap").p_value, ("metric",))
 add("permutation_test", "weighted counts", lambda: _sig(
-    "permutation_test", _report(weights=np.full(8, 0.3)), "demographic_parity_difference"
+    "permutation_test", _sig_report(weights=np.full(8, 0.3)), "demographic_parity_difference"
 ).p_value, ("weight",))
 add("permutation_test", "permutations=0", lambda: _sig(
-    "permutation_test", _report(), "demographic_parity_difference", permutations=0).p_value,
+    "permutation_test", _sig_report(), "demographic_parity_difference", permutations=0).p_value,
     ("permutations",))
 add("p_value", "kind='sum'", lambda: _sig(
-    "p_value", _report(), "selection_rate", kind="sum"), ("kind",))
+    "p_value", _sig_report(), "selection_rate", kind="sum"), ("kind",))
 add("FairnessReport.p_value", "an array instead of a metric name",
-    lambda: _report().p_value(np.zeros(2)), ("metric",))
+    lambda: _sig_report().p_value(np.zeros(2)), ("metric",))
 add("holm", "p-values above 1", lambda: _sig("holm", [0.5, 1.5]), ("p_values",))
 add("holm", "strings", lambda: _sig("holm", ["a"]), ("p_values",))
 add("gap_significance", "an unknown gap", lambda: _sig(
-    "gap_significance", _report(), metrics=["nope_difference"]), ("metric", "nope"))
+    "gap_significance", _sig_report(), metrics=["nope_difference"]), ("metric", "nope"))
 add("summary_p_values", "keys that are not gaps", lambda: _sig(
-    "summary_p_values", _report(), ["accuracy"]), ("keys",))
+    "summary_p_values", _sig_report(), ["accuracy"]), ("keys",))
 add("group_p_values", "a multi-class report", lambda: _sig(
-    "group_p_values", _report(labels=Y8 * 2 % 3, preds=np.eye(3)[Y8 % 3], num_classes=3)),
+    "group_p_values", _sig_report(labels=Y8 * 2 % 3, preds=np.eye(3)[Y8 % 3], num_classes=3)),
     ("binary", "num_classes", "report"))
 
 
@@ -1383,7 +1383,7 @@ add("plot_attribution_maps", "tabular attribution", lambda: _figure(
     "plot_attribution_maps", _explain("gap_attribution", _net3(), X40, G40)), ("attribution",))
 add("figure_bytes", "fmt='gif'", lambda: _figure(
     "figure_bytes", _figure("plot_null_distribution", _sig(
-        "permutation_test", _report(), "demographic_parity_difference", permutations=19)),
+        "permutation_test", _sig_report(), "demographic_parity_difference", permutations=19)),
     fmt="gif"), ("fmt",))
 
 #: Public callables no probe targets, and why (the coverage test checks the rest).

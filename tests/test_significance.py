@@ -55,7 +55,7 @@ def test_observed_gap_is_the_reports(K):
             t = sig.permutation_test(rep, metric, method=method, permutations=50)
             assert t.observed == pytest.approx(rep.difference(metric, method=method), abs=1e-12)
             t = sig.permutation_test(rep, metric, kind="ratio", method=method, permutations=50)
-            assert t.observed == pytest.approx(rep.ratio(metric, method), abs=1e-12)
+            assert t.observed == pytest.approx(rep.ratio(metric, method=method), abs=1e-12)
     if K == 2:
         for agg in sig.AGGREGATES:
             t = sig.permutation_test(rep, "equalized_odds", agg=agg, permutations=50)
