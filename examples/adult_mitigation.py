@@ -367,6 +367,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
           f"training (+ threshold fitting)\n")
     print(table)
     name = f"{args.dataset}_{'-'.join(data.sensitive)}"
+    os.makedirs(args.out, exist_ok=True)  # out/ does not exist in a fresh checkout
     figures = {
         "front": os.path.join(args.out, f"{name}_front.png"),
         "curves": os.path.join(args.out, f"{name}_curves.png"),

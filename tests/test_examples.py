@@ -53,8 +53,9 @@ def adult():
 
 
 def test_adult_mitigation_every_method(adult, tmp_path, capsys):
+    out_dir = tmp_path / "out"  # not there yet, as out/ in a fresh checkout
     result = adult.main(["--subsample", "600", "--epochs", "1", "--bootstrap", "50", "--quiet",
-                         "--audit-permutations", "199", "--out", str(tmp_path)])
+                         "--audit-permutations", "199", "--out", str(out_dir)])
     out = capsys.readouterr().out
     rows = result["rows"]
     assert [r["key"] for r in rows] == list(adult.METHODS)
@@ -72,7 +73,7 @@ def test_adult_mitigation_every_method(adult, tmp_path, capsys):
     assert set(result["figures"]) == {"front", "curves"}
     for path in result["figures"].values():
         assert_png(path)
-        assert Path(path).parent == tmp_path
+        assert Path(path).parent == out_dir
     # The closing audits: the baseline and the best mitigated net, one page each.
     best = adult.best_mitigated(rows)
     assert best is not None and best["kind"] == "train" and best["key"] != "baseline"
