@@ -286,26 +286,24 @@ def max_pool_cnn(ctx=None, seed=0):
 
 def test_max_pooling_gradients_are_checked():
     """MXNet 1.9.1 with oneDNN gets max pooling's input gradient wrong in inference mode: the
-    attribution must refuse then, and be complete where the gradient is right."""
+    attribution must refuse then (naming the bug), and be complete where the gradient is right.
+
+    Whether the gradient comes out wrong depends on oneDNN's state (batch shapes, primitives
+    cached by earlier calls in the process: a one-row finite-difference probe agreed while the
+    attribution's batches were wrong in a full-suite run), so the test takes either outcome and
+    checks what each must satisfy; test_wrong_gradients_are_refused_not_reported checks the
+    refusal deterministically."""
     rs = np.random.RandomState(0)
     X = rs.rand(64, 3, 8, 8).astype(np.float32)
     g = np.repeat([0, 1], 32)
     X[g == 1] *= 1.5
     net = max_pool_cnn()
-    x = mx.nd.array(X[:1])
-    x.attach_grad()
-    with autograd.record(train_mode=False):
-        out = net(x).sum()
-    out.backward(train_mode=False)
-    direction = mx.nd.array(rs.randn(1, 3, 8, 8).astype(np.float32))
-    fd = (net(x + 1e-2 * direction) - net(x - 1e-2 * direction)).asscalar() / 2e-2
-    right = abs((x.grad * direction).sum().asscalar() - fd) < 0.05 * abs(fd) + 1e-3
-    if right:
+    try:
         att = gap_attribution(net, X, g, baselines="mean", steps=16, output="logit")
-        assert abs(att.completeness_error) <= 0.01 * abs(att.gap) + 1e-4
+    except UnreliableGradientsError as err:
+        assert "apache/mxnet#10994" in str(err) and "MXNET_MKLDNN_ENABLED=0" in str(err)
     else:
-        with pytest.raises(UnreliableGradientsError, match="apache/mxnet#10994"):
-            gap_attribution(net, X, g, baselines="mean", steps=16, output="logit")
+        assert abs(att.completeness_error) <= 0.01 * abs(att.gap) + 1e-4
 
 
 def test_occlusion_maps_match_a_direct_computation(ctx):
