@@ -37,6 +37,7 @@ setup(
         "pandas",
         "tqdm",
     ],
+    entry_points={"console_scripts": ["mxfair=mxfair.__main__:main"]},
     extras_require={
         "plot": ["matplotlib"],
         "test": [

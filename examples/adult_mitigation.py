@@ -33,7 +33,12 @@ training time -- and writes two PNGs to ``--out``: the accuracy-fairness front a
 validation curves (``FairnessMonitor``). ``--json PATH`` writes the table as JSON too (per method
 and seed: the figures, their intervals, the stated bound and whether the test figure met it);
 ``--seeds 0 1 2 3 4`` repeats everything at each seed (the splits and the initial weights
-change) and prints the mean and standard deviation over the seeds.
+change) and prints the mean and standard deviation over the seeds. It ends with
+``mxfair.audit`` of the baseline and of the best mitigated net (the trained method with the
+smallest demographic-parity difference among those within 0.02 of the baseline's accuracy):
+permutation p-values of the gaps, what drives the gap (gap attribution through the net's
+gradients), proxies of the sensitive attribute, label bias; one HTML page each in ``--out``,
+with its figures as PNG beside it.
 
 Usage::
 
@@ -72,6 +77,7 @@ from _common import (  # noqa: E402
     train,
 )
 
+from mxfair import audit  # noqa: E402
 from mxfair.callbacks import FairnessMonitor  # noqa: E402
 from mxfair.data import FairBatchSampler, ReweighingSampler  # noqa: E402
 from mxfair.datasets import TABULAR_LOADERS, load_tabular  # noqa: E402
@@ -296,6 +302,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--json", default=None, help="also write the results as JSON to this path")
     p.add_argument("--out", default="out", help="folder of the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--audit-permutations", type=int, default=10000,
+                   help="permutations per gap in the closing audits (0: no audit)")
     args = p.parse_args(argv)
     if not (math.isfinite(args.bound) and 0.0 <= args.bound < 1.0):
         p.error(f"--bound must be a number in [0, 1), got {args.bound}")
@@ -362,7 +370,7 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
             seconds = rows["baseline"]["seconds"] + time.perf_counter() - start
             rows[key] = _row(key, "post", seconds, decisions, data, args)
     return {"rows": [rows[k] for k in keys], "histories": histories, "data": data,
-            "epochs": epochs}
+            "epochs": epochs, "nets": nets}
 
 
 def _load(args: argparse.Namespace):
@@ -494,6 +502,47 @@ def write_json(path: str, document: Dict) -> None:
         f.write("\n")
 
 
+def best_mitigated(rows: List[Dict], tolerance: float = 0.02) -> Optional[Dict]:
+    """The trained method (not the baseline) with the smallest demographic-parity difference
+    among those whose accuracy is within ``tolerance`` of the baseline's."""
+    base = next((r for r in rows if r["key"] == "baseline"), None)
+    if base is None:
+        return None
+    fit = [r for r in rows if r["kind"] == "train" and r["key"] != "baseline"
+           and r["accuracy"] >= base["accuracy"] - tolerance]
+    return min(fit, key=lambda r: r["demographic_parity_difference"], default=None)
+
+
+def audit_models(result: Dict, args: argparse.Namespace, name: str) -> Dict[str, str]:
+    """``mxfair.audit`` of the baseline and the best mitigated net: print what drives the gap,
+    write one page each; returns method key to page path."""
+    data, pages = result["data"], {}
+    best = best_mitigated(result["rows"])
+    for key in ["baseline"] + ([best["key"]] if best is not None else []):
+        label = METHODS[key].label
+        rep = audit(result["nets"][key], data, train_data=data.train,
+                    permutations=args.audit_permutations, bootstrap=args.bootstrap,
+                    seed=args.seed, title=f"{data.name} ({', '.join(data.sensitive)}): audit "
+                                          f"of {label}")
+        sig = rep.significance.set_index("gap")
+        dp = sig.loc["demographic_parity_difference"]
+        print(f"\naudit of {label}: demographic parity difference {dp['observed']:.4f}, "
+              f"permutation p = {dp['p_value']:.2g} (Holm {dp['p_holm']:.2g}, "
+              f"{args.audit_permutations} permutations)")
+        print(f"  {rep.attribution.describe()}")
+        for feature, value in rep.attribution.ranking()[:4]:
+            share = value / rep.attribution.gap if rep.attribution.gap else float("nan")
+            print(f"    {feature:<16} {value:+.4f}  ({share:.0%} of the gap)")
+        proxies = rep.proxies.head(3)
+        print("  proxies of " + ", ".join(data.sensitive) + ": " + ", ".join(
+            f"{r.feature} (AUC {r.auc:.2f})" for r in proxies.itertuples()))
+        pages[key] = os.path.join(args.out, f"{name}_audit_{key}.html")
+        rep.to_html(pages[key])
+        rep.save_figures(args.out, prefix=f"{name}_audit_{key}_")  # the page's figures as PNG
+        result.setdefault("audits", {})[key] = rep
+    return pages
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     """Run, print the table, write the figures (and the JSON with ``--json``).
 
@@ -504,7 +553,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         path), ``seeds``, ``all_rows`` (every seed's rows), ``summary`` (:func:`summarize`),
         ``json`` (the document written with ``--json``, else None) and, when the baseline ran,
         its ``groups`` (per-group rows of :func:`group_table`), ``accuracy`` and
-        ``demographic_parity_difference`` on the test set.
+        ``demographic_parity_difference`` on the test set. and (unless
+        ``--audit-permutations 0``) ``pages`` (method key to audit page) and ``audits``
+        (method key to :class:`mxfair.AuditReport`), for the first seed.
     """
     args = parse_args(argv)
     seeds = args.seeds or [args.seed]
@@ -531,6 +582,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
           f"training (+ threshold fitting)\n")
     print(table)
     name = f"{args.dataset}_{'-'.join(data.sensitive)}"
+    os.makedirs(args.out, exist_ok=True)  # out/ does not exist in a fresh checkout
     figures = {
         "front": os.path.join(args.out, f"{name}_front.png"),
         "curves": os.path.join(args.out, f"{name}_curves.png"),
@@ -568,6 +620,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     else:
         figures_and_json = list(figures.values())
     print(f"\nfigures: {', '.join(figures_and_json)}")
+    if args.audit_permutations > 0 and "baseline" in result["nets"]:
+        pages = audit_models(result, args, name)
+        print(f"\naudit pages: {', '.join(pages.values())}")
+        result["pages"] = pages
     print(f"done in {time.perf_counter() - start:.1f} s")
     result.update(table=table, figures=figures, seeds=seeds, all_rows=all_rows,
                   summary=summary, json=document)

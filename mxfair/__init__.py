@@ -11,13 +11,27 @@ callbacks       Per-epoch fairness validation for plain loops and the Estimator 
 training        Train to a stated bound that holds on held-out rows (BoundedFairLoss,
                 BestIterate, BoundSchedule: the two-data-set proxy-Lagrangian game).
 datasets        Adult, German, COMPAS loaders and the CIFAR-10S protocol.
+explain         Why groups are treated differently: gap attribution, importance, proxies.
+auditing        audit(net, data): gaps, p-values, attribution, label bias as one report page
+                (also ``python -m mxfair audit`` on an exported model and a CSV file).
 distributed     GroupStats and reweighing counts summed over a kvstore (import it explicitly).
 plot            matplotlib figures (import it explicitly; matplotlib is the ``plot`` extra).
 """
 __version__ = "0.1.0"
 
-from . import callbacks, data, datasets, loss, metrics, postprocessing, training  # noqa: E402
+from . import (  # noqa: E402
+    auditing,
+    callbacks,
+    data,
+    datasets,
+    explain,
+    loss,
+    metrics,
+    postprocessing,
+    training,
+)
 from ._constraints import CONSTRAINT_NAMES, CONSTRAINTS, canonical_constraint  # noqa: E402
+from .auditing import AuditReport, audit  # noqa: E402
 from .callbacks import FairnessMonitor  # noqa: E402
 from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
 from .groups import GroupEncoder  # noqa: E402
@@ -42,9 +56,13 @@ __all__ = [
     "ThresholdOptimizer",
     "GroupThreshold",
     "FairnessMonitor",
+    "audit",
+    "AuditReport",
+    "auditing",
     "callbacks",
     "data",
     "datasets",
+    "explain",
     "loss",
     "metrics",
     "postprocessing",

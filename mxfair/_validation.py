@@ -40,6 +40,8 @@ IDS_NOT_INTEGER = (
 )
 IDS_OUT_OF_RANGE = "{prefix}{what} must be integers {allowed}, got values in [{lo}, {hi}]"
 BAD_WEIGHTS = "{name} must be finite and >= 0, got {what}"
+#: Features (a model's input) with NaN or infinite values, refused on the host.
+FEATURES_NOT_FINITE = "{name} must be finite, got {count} NaN or infinite value(s)"
 SCORES_NOT_FINITE = (
     "{name} must be finite, got {count} NaN or infinite value(s) (did the net diverge?)"
 )

@@ -1290,6 +1290,252 @@ def _fair_loss():
     return mloss.FairnessRegularizedLoss(num_groups=2)
 
 
+
+
+# ------------------------------------------------------- the audit, explain and significance
+X40 = np.random.RandomState(0).randn(40, 3).astype(np.float32)
+Y40 = (np.arange(40) % 2).astype(np.int64)
+G40 = (np.arange(40) // 20).astype(np.int64)
+STR40 = np.where(G40 == 0, "f", "m")
+
+
+def _net3(weight=1.0, sigmoid=False):
+    """Dense(1) on 3 inputs (logits; ``sigmoid=True``: probabilities)."""
+    import mxnet as mx
+    from mxnet import gluon
+
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(1, in_units=3))
+    if sigmoid:
+        net.add(gluon.nn.Activation("sigmoid"))
+    net.initialize(mx.init.Constant(weight), ctx=mx.cpu())
+    return net
+
+
+def _audit(X=X40, y=Y40, g=G40, data=None, net=None, **kw):
+    from mxfair import audit
+
+    kw = {"permutations": 19, "bootstrap": 0, "figures": False, "proxies": False,
+          "partial_dependence_top": 0, **kw}
+    rep = audit(_net3() if net is None else net, (X, y, g) if data is None else data, **kw)
+    return rep.summary["demographic_parity_difference"]
+
+
+for _case, _probe_call, _args in [
+    ("a single group", lambda: _audit(g=np.zeros(40)), ("groups",)),
+    ("string group ids", lambda: _audit(g=STR40), ("groups", "GroupEncoder")),
+    ("NaN group id", lambda: _audit(g=with_value(G40, 0, NAN)), ("groups",)),
+    ("group id 2 with num_groups=2", lambda: _audit(g=with_value(G40, 0, 2), num_groups=2),
+     ("groups",)),
+    ("labels {0, 2}", lambda: _audit(y=Y40 * 2), ("labels",)),
+    ("NaN label", lambda: _audit(y=with_value(Y40, 1, NAN)), ("labels",)),
+    ("string labels", lambda: _audit(y=np.where(Y40 == 1, "yes", "no")), ("labels",)),
+    ("a dict as data", lambda: _audit(data={"X": X40}), ("data",)),
+    ("no rows", lambda: _audit(X=X40[:0], y=Y40[:0], g=G40[:0]), ("data", "groups")),
+    ("groups shorter than X", lambda: _audit(g=G40[:-1]), ("groups", "X")),
+    ("X of 5 columns for a 3-input net", lambda: _audit(X=np.zeros((40, 5), np.float32)),
+     ("X", "data")),
+    ("permutations=0", lambda: _audit(permutations=0), ("permutations",)),
+    ("num_classes=1", lambda: _audit(num_classes=1), ("num_classes",)),
+    ("probabilities with from_logits=True", lambda: _audit(net=_net3(sigmoid=True)), ()),
+    ("NaN output (a diverged net)", lambda: _audit(net=_net3(NAN)), ()),
+]:
+    add("audit", _case, _probe_call, _args)
+
+
+def _audit_report():
+    from mxfair import audit
+
+    return audit(_net3(), (X40, Y40, G40), permutations=19, bootstrap=0, proxies=False,
+                 partial_dependence_top=0)
+
+
+add("AuditReport.to_html", "image_format='gif'",
+    lambda: _audit_report().to_html(None, image_format="gif"), ("image_format",))
+add("AuditReport.to_markdown", "figures_dir is a file",
+    lambda: _audit_report().to_markdown(None, figures_dir=__file__), ("figures_dir",))
+
+
+def _cli(argv, named):
+    """``mxfair audit`` on bad input: (exit code, whether stderr names the argument)."""
+    import contextlib
+
+    from mxfair.auditing.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, named in err.getvalue()
+
+
+def _cli_files(tmp, label="y", width=3, scale=1):
+    """An exported Dense(1) on 3 inputs and a CSV (``width`` feature columns, y, sex)."""
+    import pandas as pd
+
+    net = _net3()
+    net.hybridize()
+    net(_nd(X40[:2]))
+    prefix = os.path.join(tmp, "net")
+    net.export(prefix)
+    frame = pd.DataFrame(np.random.RandomState(1).randn(40, width),
+                         columns=[f"x{j}" for j in range(width)])
+    frame[label] = Y40 * scale
+    frame["sex"] = STR40
+    path = os.path.join(tmp, "data.csv")
+    frame.to_csv(path, index=False)
+    return prefix, path
+
+
+def _cli_case(argv, named, **files):
+    import tempfile
+
+    tmp = tempfile.mkdtemp()
+    prefix, path = _cli_files(tmp, **files)
+    argv = [a.replace("{model}", prefix).replace("{data}", path) for a in argv]
+    return _cli(argv + ["--out", os.path.join(tmp, "page.html"), "--permutations", "19",
+                        "--bootstrap", "0", "--no-attribution"], named)
+
+
+_CLI = ["--model", "{model}", "--data", "{data}", "--label", "y", "--sensitive", "sex"]
+for _case, _argv, _named, _files in [
+    ("a missing label column", _CLI[:5] + ["income"] + _CLI[6:], "income", {}),
+    ("a missing sensitive column", _CLI[:7] + ["race"], "race", {}),
+    ("4 feature columns for a 3-input model", _CLI, "shape mismatch", {"width": 4}),
+    ("a missing model file", ["--model", "nothing"] + _CLI[2:], "nothing-symbol.json", {}),
+    ("labels {0, 2}", _CLI, "--positive", {"scale": 2}),
+    ("--ctx gpu:x", _CLI + ["--ctx", "gpu:x"], "--ctx", {}),
+]:
+    add("auditing.cli.main", _case, lambda a=_argv, n=_named, f=_files: _cli_case(a, n, **f),
+        truth=(2, True))
+
+
+def _explain(name, *args, **kw):
+    import mxfair.explain as ex
+
+    return getattr(ex, name)(*args, **kw)
+
+
+def _att(X=X40, g=G40, **kw):
+    return _explain("gap_attribution", _net3(), X, g, **kw).gap
+
+
+for _case, _probe_call, _args in [
+    ("string group ids", lambda: _att(g=STR40), ("groups", "GroupEncoder")),
+    ("NaN group id", lambda: _att(g=with_value(G40, 3, NAN)), ("groups",)),
+    ("a single group", lambda: _att(g=np.zeros(40, int)), ("groups", "two groups")),
+    ("NaN feature", lambda: _att(X=with_value(X40, (0, 1), NAN, np.float32)), ("X",)),
+    ("X of 5 columns for a 3-input net", lambda: _att(X=np.zeros((40, 5), np.float32)),
+     ("X", "net")),
+    ("baselines of the wrong width", lambda: _att(baselines=np.zeros((2, 5), np.float32)),
+     ("baselines",)),
+    ("steps=0", lambda: _att(steps=0), ("steps",)),
+    ("output='prob'", lambda: _att(output="prob"), ("output",)),
+    ("between=(0, 5)", lambda: _att(between=(0, 5)), ("between",)),
+    ("probabilities with from_logits=True", lambda: _explain(
+        "gap_attribution", _net3(sigmoid=True), X40, G40).gap, ()),
+]:
+    add("gap_attribution", _case, _probe_call, _args)
+
+add("permutation_gap_attribution", "string group ids", lambda: _explain(
+    "permutation_gap_attribution", _net3(), X40, STR40), ("groups",))
+add("permutation_gap_attribution", "repeats=0", lambda: _explain(
+    "permutation_gap_attribution", _net3(), X40, G40, repeats=0), ("repeats",))
+add("permutation_gap_attribution", "threshold=2", lambda: _explain(
+    "permutation_gap_attribution", _net3(), X40, G40, threshold=2.0), ("threshold",))
+add("shapley_gap", "more features than max_features", lambda: _explain(
+    "shapley_gap", _net3(), X40, G40, max_features=2), ("max_features",))
+add("shapley_gap", "NaN group id", lambda: _explain(
+    "shapley_gap", _net3(), X40, with_value(G40, 0, NAN)), ("groups",))
+add("occlusion_maps", "tabular rows instead of images", lambda: _explain(
+    "occlusion_maps", _net3(), X40, G40), ("X",))
+add("occlusion_maps", "patch=0", lambda: _explain(
+    "occlusion_maps", _net3(), np.zeros((40, 1, 4, 4), np.float32), G40, patch=0), ("patch",))
+add("feature_importance", "an unknown metric", lambda: _explain(
+    "feature_importance", _net3(), X40, Y40, metric="auc"), ("metric",))
+add("feature_importance", "labels {0, 2}", lambda: _explain(
+    "feature_importance", _net3(), X40, Y40 * 2), ("y", "labels"))
+add("feature_importance", "string group ids", lambda: _explain(
+    "feature_importance", _net3(), X40, Y40, groups=STR40), ("groups",))
+add("partial_dependence", "an unknown feature", lambda: _explain(
+    "partial_dependence", _net3(), X40, "age"), ("feature", "age"))
+add("partial_dependence", "group id out of range with group_names", lambda: _explain(
+    "partial_dependence", _net3(), X40, "x0", groups=G40 + 1, group_names=["a", "b"]),
+    ("groups", "group_names"))
+add("proxy_detection", "string group ids", lambda: _explain(
+    "proxy_detection", X40, STR40), ("groups",))
+add("proxy_detection", "folds=1", lambda: _explain(
+    "proxy_detection", X40, G40, folds=1), ("folds",))
+add("proxy_detection", "NaN feature", lambda: _explain(
+    "proxy_detection", with_value(X40, (0, 0), NAN, np.float32), G40), ("X",))
+add("tabular_feature_groups", "an array instead of a TabularData", lambda: _explain(
+    "tabular_feature_groups", X40), ("data",))
+add("as_feature_groups", "a column index out of range", lambda: _explain(
+    "as_feature_groups", {"a": [0, 7]}, 3), ("feature_groups",))
+add("as_feature_groups", "feature_names of the wrong length", lambda: _explain(
+    "as_feature_groups", None, 3, feature_names=["a"]), ("feature_names",))
+
+
+def _sig_report(labels=Y8, preds=None, groups=G8, weights=None, num_classes=2):
+    from mxfair.metrics import GroupStats
+
+    stats = GroupStats(int(np.max(groups)) + 1, num_classes=num_classes,
+                       num_bins=10 if num_classes == 2 else 0, from_logits=False)
+    preds = P8 if preds is None else preds
+    stats.update(_nd(labels), _nd(preds), _nd(groups),
+                 None if weights is None else _nd(weights))
+    return stats.report()
+
+
+def _sig(name, *args, **kw):
+    import mxfair.metrics.significance as sig
+
+    return getattr(sig, name)(*args, **kw)
+
+
+add("permutation_test", "an unknown metric", lambda: _sig(
+    "permutation_test", _sig_report(), "dp_gap").p_value, ("metric",))
+add("permutation_test", "weighted counts", lambda: _sig(
+    "permutation_test", _sig_report(weights=np.full(8, 0.3)), "demographic_parity_difference"
+).p_value, ("weight",))
+add("permutation_test", "permutations=0", lambda: _sig(
+    "permutation_test", _sig_report(), "demographic_parity_difference", permutations=0).p_value,
+    ("permutations",))
+add("p_value", "kind='sum'", lambda: _sig(
+    "p_value", _sig_report(), "selection_rate", kind="sum"), ("kind",))
+add("FairnessReport.p_value", "an array instead of a metric name",
+    lambda: _sig_report().p_value(np.zeros(2)), ("metric",))
+add("holm", "p-values above 1", lambda: _sig("holm", [0.5, 1.5]), ("p_values",))
+add("holm", "strings", lambda: _sig("holm", ["a"]), ("p_values",))
+add("gap_significance", "an unknown gap", lambda: _sig(
+    "gap_significance", _sig_report(), metrics=["nope_difference"]), ("metric", "nope"))
+add("summary_p_values", "keys that are not gaps", lambda: _sig(
+    "summary_p_values", _sig_report(), ["accuracy"]), ("keys",))
+add("group_p_values", "a multi-class report", lambda: _sig(
+    "group_p_values", _sig_report(labels=Y8 * 2 % 3, preds=np.eye(3)[Y8 % 3], num_classes=3)),
+    ("binary", "num_classes", "report"))
+
+
+def _figure(name, *args, **kw):
+    import mxfair.auditing.figures as figs
+
+    return getattr(figs, name)(*args, **kw)
+
+
+add("plot_gap_attribution", "an array instead of a GapAttribution",
+    lambda: _figure("plot_gap_attribution", np.zeros(3)), ("attribution",))
+add("plot_null_distribution", "an array instead of a GapTest",
+    lambda: _figure("plot_null_distribution", np.zeros(3)), ("test",))
+add("plot_proxies", "an array instead of proxy_detection's table",
+    lambda: _figure("plot_proxies", np.zeros(3)), ("proxies",))
+add("plot_partial_dependence", "an empty list", lambda: _figure("plot_partial_dependence", []),
+    ("curves",))
+add("plot_attribution_maps", "tabular attribution", lambda: _figure(
+    "plot_attribution_maps", _explain("gap_attribution", _net3(), X40, G40)), ("attribution",))
+add("figure_bytes", "fmt='gif'", lambda: _figure(
+    "figure_bytes", _figure("plot_null_distribution", _sig(
+        "permutation_test", _sig_report(), "demographic_parity_difference", permutations=19)),
+    fmt="gif"), ("fmt",))
+
 #: Public callables no probe targets, and why (the coverage test checks the rest).
 EXEMPT = {
     "TabularSpec": "a frozen dataclass the loaders are described by",
@@ -1311,6 +1557,14 @@ EXEMPT = {
     "cache_dir": "takes no argument",
     "cifar10_available": "a file-existence check",
     "progress_enabled": "reads a bool and an environment variable",
+    "AuditReport": "the result dataclass audit() builds (its writers are probed)",
+    "GapAttribution": "a result dataclass gap_attribution and shapley_gap build",
+    "OcclusionMaps": "a result dataclass occlusion_maps builds",
+    "PartialDependence": "a result dataclass partial_dependence builds",
+    "FeatureGroups": "a result dataclass as_feature_groups builds",
+    "GapTest": "a result dataclass permutation_test builds",
+    "UnreliableGradientsError": "an exception",
+    "CliError": "an exception (probed through auditing.cli.main)",
 }
 
 

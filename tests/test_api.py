@@ -12,20 +12,23 @@ import pytest
 
 import mxfair
 from mxfair import (
+    auditing,
     callbacks,
     data,
     datasets,
     distributed,
+    explain,
     loss,
     metrics,
     plot,
     postprocessing,
     training,
 )
-from mxfair.metrics import aif360, clarify
+from mxfair.auditing import figures
+from mxfair.metrics import aif360, clarify, significance
 
 MODULES = (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed, plot,
-           clarify, aif360, training)
+           clarify, aif360, significance, explain, auditing, figures, training)
 #: Methods whose optional arguments are data inputs in positions fixed by Gluon or MXNet (and
 #: the host checks that mirror a forward call), and overrides whose signature Gluon fixes.
 POSITIONAL_DATA = {"forward", "hybrid_forward", "__call__", "update", "terms", "check_inputs",

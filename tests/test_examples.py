@@ -54,8 +54,9 @@ def adult():
 
 
 def test_adult_mitigation_every_method(adult, tmp_path, capsys):
+    out_dir = tmp_path / "out"  # not there yet, as out/ in a fresh checkout
     result = adult.main(["--subsample", "600", "--epochs", "1", "--bootstrap", "50", "--quiet",
-                         "--out", str(tmp_path)])
+                         "--audit-permutations", "199", "--out", str(out_dir)])
     out = capsys.readouterr().out
     rows = result["rows"]
     assert [r["key"] for r in rows] == list(adult.METHODS)
@@ -73,7 +74,17 @@ def test_adult_mitigation_every_method(adult, tmp_path, capsys):
     assert set(result["figures"]) == {"front", "curves"}
     for path in result["figures"].values():
         assert_png(path)
-        assert Path(path).parent == tmp_path
+        assert Path(path).parent == out_dir
+    # The closing audits: the baseline and the best mitigated net, one page each.
+    best = adult.best_mitigated(rows)
+    assert best is not None and best["kind"] == "train" and best["key"] != "baseline"
+    assert set(result["pages"]) == {"baseline", best["key"]}
+    for key, path in result["pages"].items():
+        page = Path(path).read_text(encoding="utf-8")
+        assert '<section id="attribution">' in page and "data:image/png;base64," in page
+        assert result["audits"][key].attribution.names[0] == "age"  # one-hot blocks grouped
+    assert "audit of baseline: demographic parity difference" in out
+    assert "proxies of sex:" in out
     # The baseline's per-group rows add up to the test split.
     assert sum(r[1] for r in result["groups"]) == 600
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._ops import nan_divide
 from .._validation import check_choice, check_number, check_numeric
+from . import significance
 
 __all__ = [
     "FairnessReport",
@@ -740,13 +741,16 @@ class FairnessReport:
         return self.group_names[g], float(values[g])
 
     # --------------------------------------------------------------- summary
-    def summary(self) -> Dict[str, float]:
+    def summary(self, *, p_values: bool = False, permutations: int = 10000,
+                seed: Optional[int] = 0) -> Dict[str, float]:
         """Headline figures: overall accuracy, balanced accuracy, selection rate, the
         demographic-parity, equalized-odds and equal-opportunity gaps, the worst group's accuracy
         (and AUC when histograms or exact rows were kept). With bootstrap replicates,
         ``<name>_lo`` and ``<name>_hi`` give 95 % percentile intervals of each figure; a
         replicate in which a figure is undefined is left out of its interval (an
-        :class:`IntervalWarning` gives the counts, :meth:`undefined_replicates` too)."""
+        :class:`IntervalWarning` gives the counts, :meth:`undefined_replicates` too). With
+        ``p_values``, ``<gap>_p`` and ``<gap>_p_holm`` give each gap's permutation p-value and
+        its Holm adjustment over the gaps of the summary (:meth:`p_value`)."""
         out = self._headline()
         if self.boot_counts is not None:
             reps = self._replicate_headline()
@@ -756,7 +760,31 @@ class FairnessReport:
             for key in keys:
                 lo, hi = bounds[key]
                 out[f"{key}_lo"], out[f"{key}_hi"] = float(lo), float(hi)
+        if p_values:
+            out.update(significance.summary_p_values(self, list(out), permutations=permutations,
+                                                      seed=seed))
         return out
+
+    def p_value(self, metric: str, *, permutations: int = 10000, seed: Optional[int] = 0,
+                **kwargs) -> float:
+        """Permutation p-value of "no difference between groups" for a gap, from the counts.
+
+        ``metric`` is a gap name (``demographic_parity_difference``, ``equalized_odds_difference``,
+        ``auc_difference`` ...) or a rate (then ``kind="difference" | "ratio"`` and ``method``
+        choose the gap). Exact conditional tests for the rates, studentized ones for balanced
+        accuracy, AUC and the mean score: see :mod:`mxfair.metrics.significance`.
+
+        Examples
+        --------
+        >>> counts = np.array([[[40, 10], [10, 40]], [[45, 5], [30, 20]]])
+        >>> FairnessReport(counts).p_value("demographic_parity_difference") < 0.01
+        True
+        """
+        if not isinstance(metric, str):
+            raise TypeError(f"metric must be a gap or rate name (str), got "
+                            f"{type(metric).__name__}")
+        return significance.p_value(self, metric, permutations=permutations, seed=seed,
+                                     **kwargs)
 
     def _headline(self) -> Dict[str, float]:
         for metric in ("selection_rate", "true_positive_rate", "false_positive_rate") + (
@@ -920,9 +948,12 @@ class FairnessReport:
         return np.stack([lo, hi], axis=-1)
 
     # ---------------------------------------------------------------- tables
-    def to_pandas(self):
+    def to_pandas(self, *, p_values: bool = False, permutations: int = 10000,
+                  seed: Optional[int] = 0):
         """A DataFrame: one row per group plus ``overall``, one column per rate (multi-class:
-        ``rate[k]`` per class)."""
+        ``rate[k]`` per class). With ``p_values`` (binary reports), ``<rate>_p`` columns give
+        each group's Holm-adjusted p-value against the overall rate
+        (:func:`~mxfair.metrics.significance.group_p_values`)."""
         import pandas as pd
 
         columns = {}
@@ -933,6 +964,10 @@ class FairnessReport:
             else:
                 for k in range(values.shape[1]):
                     columns[f"{name}[{k}]"] = values[:, k]
+        if p_values:
+            for name, p in significance.group_p_values(self, permutations=permutations,
+                                                        seed=seed).items():
+                columns[name] = np.append(p, np.nan)
         return pd.DataFrame(columns, index=pd.Index(self.group_names + ["overall"], name="group"))
 
     def __repr__(self) -> str:
