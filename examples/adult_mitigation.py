@@ -582,13 +582,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
           f"training (+ threshold fitting)\n")
     print(table)
     name = f"{args.dataset}_{'-'.join(data.sensitive)}"
-    os.makedirs(args.out, exist_ok=True)  # out/ does not exist in a fresh checkout
+    os.makedirs(args.out, exist_ok=True)  # out/ does not exist in a fresh checkout (audit pages)
     figures = {
         "front": os.path.join(args.out, f"{name}_front.png"),
         "curves": os.path.join(args.out, f"{name}_curves.png"),
     }
     rows = {r["method"]: r for r in result["rows"]}
-    os.makedirs(args.out, exist_ok=True)  # mxfair.plot writes into an existing folder
     plot_pareto(rows, x=GAPS, legend=True, path=figures["front"],
                 markers={r["method"]: "s" for r in result["rows"] if r["kind"] == "post"},
                 title=f"{data.name} ({', '.join(data.sensitive)}): accuracy-fairness trade-off "

@@ -13,17 +13,16 @@ Every function builds a ``matplotlib.figure.Figure`` directly (no ``pyplot``, so
 figure state and no display needed: it works on a headless server with any backend), returns it,
 and writes a PNG when given ``path=``. In a notebook, the returned figure displays itself.
 """
-import os
 import warnings
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._figures import PathArg, new_figure, save_png
 from .metrics import UndefinedRateWarning
 
 __all__ = ["plot_history", "plot_histories", "plot_group_rates", "plot_pareto", "pareto_front"]
 
-PathArg = Optional[Union[str, os.PathLike]]
 
 _LABELS = {
     "accuracy": "accuracy",
@@ -50,19 +49,6 @@ EMPTY = "{what} is empty: nothing to plot"
 
 def _label(key: str) -> str:
     return _LABELS.get(key, key.replace("_", " "))
-
-
-def _new_figure(figsize: Tuple[float, float]):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout="constrained")
-
-
-def _save(fig, path: PathArg, dpi: int) -> None:
-    """Write ``fig`` as PNG to ``path`` (its folder is created when missing)."""
-    if path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
-        fig.savefig(os.fspath(path), dpi=dpi, format="png", facecolor="white")
 
 
 def _colors(n: int) -> List:
@@ -156,7 +142,7 @@ def plot_history(
     if not scores and not gaps:
         raise ValueError("nothing to plot: give at least one key in scores or gaps")
     _check_keys(frame, scores + gaps)
-    fig = _new_figure(figsize)
+    fig = new_figure(figsize)
     panels = [(keys, name) for keys, name in
               ((scores, "Performance (higher is better)"),
                (gaps, "Fairness gaps (lower is fairer)")) if keys]
@@ -192,7 +178,7 @@ def plot_history(
     if any_band:
         fig.supxlabel("shaded: 95% bootstrap intervals", fontsize="small", color="0.35")
     fig.suptitle(title or "Validation per epoch", fontweight="bold")
-    _save(fig, path, dpi)
+    save_png(fig, path, dpi)
     return fig
 
 
@@ -260,7 +246,7 @@ def plot_group_rates(
                   if report.boot_counts is not None else None)
     overall = np.array([report.overall[r] for r in rates], dtype=float)
 
-    fig = _new_figure(figsize or (max(6.0, 1.6 + 1.0 * len(rates) * (0.6 + 0.35 * G)), 4.4))
+    fig = new_figure(figsize or (max(6.0, 1.6 + 1.0 * len(rates) * (0.6 + 0.35 * G)), 4.4))
     ax = fig.subplots()
     x = np.arange(len(rates), dtype=float)
     width = 0.8 / G
@@ -295,7 +281,7 @@ def plot_group_rates(
     ax.set_xlabel("per-group rate")
     ax.legend(fontsize="small", frameon=False, ncol=min(G + 1, 4), loc="upper center",
               bbox_to_anchor=(0.5, -0.14))
-    _save(fig, path, dpi)
+    save_png(fig, path, dpi)
     return fig
 
 
@@ -436,7 +422,7 @@ def plot_pareto(
     if not records:
         raise ValueError(EMPTY.format(what="runs"))
     markers = dict(markers or {})
-    fig = _new_figure(figsize or (6.2 * len(gaps), 4.8))
+    fig = new_figure(figsize or (6.2 * len(gaps), 4.8))
     axes = fig.subplots(1, len(gaps), squeeze=False)[0]
     colors = _colors(len(records))
     for ax, gap in zip(axes, gaps):
@@ -464,7 +450,7 @@ def plot_pareto(
     bars = " (bars: 95% bootstrap intervals)" if intervals and any(
         f"{y}_lo" in r for r in records) else ""
     fig.suptitle(title or f"Accuracy–fairness trade-off{bars}", fontweight="bold")
-    _save(fig, path, dpi)
+    save_png(fig, path, dpi)
     return fig
 
 
@@ -516,7 +502,7 @@ def plot_histories(
     frames = {str(name): _history_frame(h) for name, h in histories.items()}
     for frame in frames.values():
         _check_keys(frame, keys)
-    fig = _new_figure(figsize or (5.0 * len(keys), 4.2))
+    fig = new_figure(figsize or (5.0 * len(keys), 4.2))
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for (name, frame), color in zip(frames.items(), _colors(len(frames))):
         for ax, key in zip(axes, keys):
@@ -532,5 +518,5 @@ def plot_histories(
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize="small", frameon=False, loc="best")
     fig.suptitle(title or "Validation per epoch", fontweight="bold")
-    _save(fig, path, dpi)
+    save_png(fig, path, dpi)
     return fig

@@ -10,11 +10,11 @@ Each returns a ``matplotlib.figure.Figure`` (and writes a PNG with ``path=``);
 :func:`figure_bytes` encodes one as PNG or SVG for a self-contained page.
 """
 import io
-import os
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .._figures import PathArg, new_figure, save_png
 from .._validation import check_choice
 from ..explain import GapAttribution, OcclusionMaps
 from ..metrics.significance import GapTest
@@ -22,20 +22,7 @@ from ..metrics.significance import GapTest
 __all__ = ["plot_gap_attribution", "plot_null_distribution", "plot_proxies",
            "plot_partial_dependence", "plot_attribution_maps", "figure_bytes"]
 
-PathArg = Optional[Union[str, os.PathLike]]
 _POSITIVE, _NEGATIVE = "#c0392b", "#2471a3"
-
-
-def _figure(size: Tuple[float, float]):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=size, layout="constrained")
-
-
-def _save(fig, path: PathArg, dpi: int = 120):
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=dpi, format="png", facecolor="white")
-    return fig
 
 
 def _expect(name: str, value: Any, types: tuple, what: str) -> None:
@@ -86,7 +73,7 @@ def plot_gap_attribution(attribution: Any, *, top: int = 12, title: Optional[str
     if rest.size:
         names.append(f"other features ({rest.size})")
         values.append(float(attribution.contributions[rest].sum()))
-    fig = _figure((7.2, 0.9 + 0.36 * len(names)))
+    fig = new_figure((7.2, 0.9 + 0.36 * len(names)))
     ax = fig.subplots()
     y = np.arange(len(names))[::-1]
     ax.barh(y, values, color=[_POSITIVE if v >= 0 else _NEGATIVE for v in values])
@@ -105,7 +92,7 @@ def plot_gap_attribution(attribution: Any, *, top: int = 12, title: Optional[str
     ax.set_xlim(lo - pad, hi + pad)
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title or f"What drives the gap ({attribution.method})")
-    return _save(fig, path)
+    return save_png(fig, path, 120)
 
 
 def plot_null_distribution(test: Any, *, title: Optional[str] = None, path: PathArg = None):
@@ -123,7 +110,7 @@ def plot_null_distribution(test: Any, *, title: Optional[str] = None, path: Path
     _expect("test", test, (GapTest,), "a GapTest (permutation_test)")
     draws = np.asarray(test.null_draws, dtype=float)
     draws = draws[np.isfinite(draws)]
-    fig = _figure((6.4, 3.4))
+    fig = new_figure((6.4, 3.4))
     ax = fig.subplots()
     if draws.size:
         ax.hist(draws, bins=min(60, max(10, int(np.sqrt(draws.size)))), color="0.7",
@@ -137,7 +124,7 @@ def plot_null_distribution(test: Any, *, title: Optional[str] = None, path: Path
     ax.set_ylabel("permutations")
     ax.legend(fontsize="small", frameon=False)
     ax.set_title(title or f"{test.metric}: {test.null}", fontsize="small")
-    return _save(fig, path)
+    return save_png(fig, path, 120)
 
 
 def plot_proxies(proxies: Any, *, top: int = 12, title: Optional[str] = None,
@@ -158,7 +145,7 @@ def plot_proxies(proxies: Any, *, top: int = 12, title: Optional[str] = None,
         raise TypeError(f"proxies must be the table of proxy_detection (columns feature, auc), "
                         f"got {type(proxies).__name__}")
     frame = proxies.head(top)
-    fig = _figure((6.4, 0.9 + 0.34 * len(frame)))
+    fig = new_figure((6.4, 0.9 + 0.34 * len(frame)))
     ax = fig.subplots()
     y = np.arange(len(frame))[::-1]
     ax.barh(y, frame["auc"] - 0.5, left=0.5, color="#7d3c98")
@@ -174,7 +161,7 @@ def plot_proxies(proxies: Any, *, top: int = 12, title: Optional[str] = None,
     ax.set_xlabel("AUC of predicting the group from the feature alone (cross-validated)")
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title or "Proxies: features that encode the sensitive attribute")
-    return _save(fig, path)
+    return save_png(fig, path, 120)
 
 
 def plot_partial_dependence(curves: Sequence[Any], *, title: Optional[str] = None,
@@ -194,7 +181,7 @@ def plot_partial_dependence(curves: Sequence[Any], *, title: Optional[str] = Non
     n = len(curves)
     if n == 0:
         raise ValueError("no partial dependence curves to plot")
-    fig = _figure((4.2 * n, 3.6))
+    fig = new_figure((4.2 * n, 3.6))
     axes = np.atleast_1d(fig.subplots(1, n))
     colors = colormaps["tab10"]
     for ax, pd_ in zip(axes, curves):
@@ -211,7 +198,7 @@ def plot_partial_dependence(curves: Sequence[Any], *, title: Optional[str] = Non
     axes[0].legend(fontsize="small", frameon=False)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_png(fig, path, 120)
 
 
 def plot_attribution_maps(attribution: Any, *, title: Optional[str] = None,
@@ -240,7 +227,7 @@ def plot_attribution_maps(attribution: Any, *, title: Optional[str] = None,
     a, b = attribution.between
     panels.append((f"gap: {attribution.group_names[a]} − {attribution.group_names[b]}",
                    attribution.gap_map))
-    fig = _figure((3.0 * len(panels), 3.2))
+    fig = new_figure((3.0 * len(panels), 3.2))
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (label, image) in zip(axes, panels):
         bound = float(np.nanmax(np.abs(image))) or 1.0
@@ -249,4 +236,4 @@ def plot_attribution_maps(attribution: Any, *, title: Optional[str] = None,
         ax.axis("off")
         fig.colorbar(im, ax=ax, shrink=0.75)
     fig.suptitle(title or f"Where the gap in mean {attribution.output} comes from")
-    return _save(fig, path)
+    return save_png(fig, path, 120)
