@@ -15,6 +15,11 @@ GROUP_OUT_OF_RANGE = (
 NOT_POSITIVE_INT = "{name} must be a positive integer, got {value!r}"
 NOT_IN_CHOICES = "{name} must be one of {choices}, got {value!r}"
 NOT_A_NUMBER = "{name} must be {expected}, got {value!r}"
+#: Strings or other objects where integer ids are expected (group ids, labels, domains).
+IDS_NOT_NUMERIC = (
+    "{name} must hold integer ids, got values of dtype {dtype}; map strings and other "
+    "categories to ids 0..G-1 with mxfair.GroupEncoder first"
+)
 
 
 def check_positive_int(name: str, value: Any) -> int:
