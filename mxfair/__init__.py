@@ -4,17 +4,20 @@ Subpackages
 -----------
 metrics         GroupStats (the one core of group statistics), FairnessReport, fairlearn-named
                 functions, Clarify/AIF360 metrics and ``mx.metric.EvalMetric`` classes.
-data            Reweighing weights and fairness-aware samplers for ``gluon.data.DataLoader``.
-loss            Fairness-regularized loss blocks, constrained training, adversarial debiasing.
+data            Reweighing weights and fairness-aware samplers for ``gluon.data.DataLoader``;
+                Just Train Twice (JTT).
+loss            Fairness-regularized loss blocks, constrained training, adversarial debiasing,
+                group DRO and adversarially reweighted learning (ARL).
 postprocessing  ThresholdOptimizer and the exportable GroupThreshold block.
 callbacks       Per-epoch fairness validation for plain loops and the Estimator API.
-datasets        Adult, German, COMPAS loaders and the CIFAR-10S protocol.
+nn              Fairness-aware blocks: the domain-independent head (one classifier per domain).
+datasets        Adult, German, COMPAS loaders, the CIFAR-10S protocol and SpuriousDigits.
 distributed     GroupStats and reweighing counts summed over a kvstore (import it explicitly).
 plot            matplotlib figures (import it explicitly; matplotlib is the ``plot`` extra).
 """
 __version__ = "0.1.0"
 
-from . import callbacks, data, datasets, loss, metrics, postprocessing  # noqa: E402
+from . import callbacks, data, datasets, loss, metrics, nn, postprocessing  # noqa: E402
 from ._constraints import CONSTRAINT_NAMES, canonical_constraint  # noqa: E402
 from .callbacks import FairnessMonitor  # noqa: E402
 from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
@@ -44,5 +47,6 @@ __all__ = [
     "datasets",
     "loss",
     "metrics",
+    "nn",
     "postprocessing",
 ]

@@ -1,0 +1,287 @@
+r"""Domain-independent training (Wang et al., CVPR 2020): one classifier head per domain.
+
+Wang, Qinami, Karakozis, Genova, Nair, Hata and Russakovsky, "Towards Fairness in Visual
+Recognition: Effective Strategies for Bias Mitigation", CVPR 2020, the best method of their
+CIFAR-10S study. A shared body feeds :math:`D` classifier heads, one per domain (the protected
+attribute). In training, a row's loss is the softmax cross-entropy of *its own domain's* head, so
+no head can use the domain as a shortcut for the class:
+
+.. math::
+
+    \ell_i = -\log \mathrm{softmax}\big(z_{d_i}(x_i)\big)_{y_i}
+
+At inference the domain is not needed: the per-domain outputs are combined. ``"sum"`` adds the
+per-domain logits, :math:`\hat y = \arg\max_y \sum_d z_d(x)_y` (the reference code's
+"sum out", the paper's best variant on CIFAR-10S); ``"sum_probs"`` adds the per-domain
+probabilities, :math:`\hat y = \arg\max_y \sum_d \mathrm{softmax}(z_d(x))_y`.
+
+Gluon pieces (a hybridized block has one input signature, so "with the domain" and "without it"
+are two blocks that share parameters):
+
+- :class:`DomainIndependentHead`: features (N, C) -> per-domain logits (N, D, K);
+- :class:`DomainIndependentLoss`: ``loss(per_domain_logits, label, domain)`` -> (N,);
+- :class:`CombineDomains`: per-domain logits (N, D, K) -> logits (N, K), no domain input;
+- :func:`domain_independent_nets`: ``(train_net, predict_net)`` around a body, sharing its
+  parameters; ``predict_net`` takes the input alone and is what you validate, save and export.
+"""
+from typing import Literal, Optional, Tuple
+
+import mxnet as mx
+
+from .. import _blocks
+from .._ops import as_dtype_of, is_ndarray
+from .._validation import check_choice, check_positive_int
+
+__all__ = ["DomainIndependentHead", "DomainIndependentLoss", "CombineDomains",
+           "domain_independent_nets", "COMBINE_RULES"]
+
+#: How :class:`CombineDomains` merges the per-domain outputs.
+COMBINE_RULES = ("sum", "sum_probs")
+
+
+def _check_classes(num_classes) -> int:
+    k = check_positive_int("num_classes", num_classes)
+    if k < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
+    return k
+
+
+class DomainIndependentHead(mx.gluon.HybridBlock):
+    """One linear classifier per domain on shared features.
+
+    Parameters
+    ----------
+    num_classes : int
+        K >= 2 (a binary task uses K = 2 softmax outputs).
+    num_domains : int
+        D, the number of domains (protected attribute values).
+    in_units : int, default 0
+        Width of the features (0: inferred at the first call).
+
+    Inputs:
+        - **features**: (N, C) (or (N, ...), flattened).
+
+    Outputs:
+        - **logits**: (N, D, K), the logits of each domain's head.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> head = DomainIndependentHead(num_classes=3, num_domains=2)
+    >>> head.initialize()
+    >>> head(mx.nd.ones((4, 5))).shape
+    (4, 2, 3)
+    """
+
+    def __init__(self, num_classes: int, num_domains: int, in_units: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self._num_classes = _check_classes(num_classes)
+        self._num_domains = check_positive_int("num_domains", num_domains)
+        with self.name_scope():
+            self.dense = mx.gluon.nn.Dense(self._num_domains * self._num_classes,
+                                           in_units=in_units)
+
+    @property
+    def num_classes(self) -> int:
+        """K."""
+        return self._num_classes
+
+    @property
+    def num_domains(self) -> int:
+        """D."""
+        return self._num_domains
+
+    def hybrid_forward(self, F, features):
+        z = self.dense(features)  # (N, D*K), domain-major
+        return F.reshape(z, shape=(0, self._num_domains, self._num_classes))  # (N, D, K)
+
+
+class CombineDomains(mx.gluon.HybridBlock):
+    """Per-domain logits (N, D, K) -> logits (N, K) without the domain.
+
+    Parameters
+    ----------
+    combine : {"sum", "sum_probs"}, default "sum"
+        ``"sum"``: :math:`\\sum_d z_d` (the reference code's inference, the paper's best);
+        ``"sum_probs"``: :math:`\\log \\frac{1}{D}\\sum_d \\mathrm{softmax}(z_d)`, whose
+        softmax is the mean of the per-domain probabilities.
+
+    Inputs:
+        - **logits**: (N, D, K).
+
+    Outputs:
+        - **logits**: (N, K), logits in the sense of ``from_logits=True``: their softmax is a
+          probability vector and their argmax the prediction.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> z = mx.nd.array([[[2.0, 0.0], [0.0, 1.0]]])  # one row, 2 domains, 2 classes
+    >>> CombineDomains("sum")(z).asnumpy().tolist()
+    [[2.0, 1.0]]
+    """
+
+    def __init__(self, combine: Literal["sum", "sum_probs"] = "sum", **kwargs):
+        super().__init__(**kwargs)
+        self._combine = check_choice("combine", combine, COMBINE_RULES)
+
+    @property
+    def combine(self) -> str:
+        """The combination rule."""
+        return self._combine
+
+    def hybrid_forward(self, F, logits):
+        if self._combine == "sum":
+            return F.sum(logits, axis=1)  # (N, K)
+        probs = F.softmax(logits, axis=-1)  # (N, D, K)
+        return F.log(F.maximum(F.mean(probs, axis=1), 1e-30))  # (N, K)
+
+
+class DomainIndependentLoss(mx.gluon.loss.Loss):
+    """Softmax cross-entropy of each row's own domain head.
+
+    Parameters
+    ----------
+    num_classes : int
+        K >= 2.
+    num_domains : int
+        D.
+    weight : float, optional
+        Global scalar weight of the loss.
+
+    Inputs:
+        - **pred**: per-domain logits, (N, D, K) (:class:`DomainIndependentHead`).
+        - **label**: class ids, (N,) or (N, 1).
+        - **domain**: domain ids, (N,) or (N, 1), integers in ``[0, D)``.
+        - **sample_weight**: optional, (N,) or (N, 1).
+
+    Outputs:
+        - **loss**: (N,). A row whose domain id is not an integer in ``[0, D)`` (or whose
+          label is not one in ``[0, K)``) selects no head and gets loss NaN, never a silent 0
+          or another domain's head; it sends no gradient, so the parameters stay finite, but
+          the mean loss you log is NaN. Check ids on the host (:meth:`check_inputs`) once.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> z = mx.nd.zeros((2, 2, 3))
+    >>> loss = DomainIndependentLoss(num_classes=3, num_domains=2)
+    >>> loss(z, mx.nd.array([0, 2]), mx.nd.array([1, 0])).asnumpy().round(4).tolist()
+    [1.0986, 1.0986]
+    """
+
+    def __init__(self, num_classes: int, num_domains: int, weight: Optional[float] = None,
+                 **kwargs):
+        super().__init__(weight, 0, **kwargs)
+        self._num_classes = _check_classes(num_classes)
+        self._num_domains = check_positive_int("num_domains", num_domains)
+        self._seen = set()
+
+    def check_inputs(self, pred, label, domain, sample_weight=None) -> None:
+        """Host check of one batch, values included (synchronises); ValueError if bad."""
+        self._check(pred, label, domain, sample_weight)
+        d = domain.asnumpy().reshape(-1)
+        y = label.asnumpy().reshape(-1)
+        for name, v, n in (("domain", d, self._num_domains), ("label", y, self._num_classes)):
+            if v.size and (not ((v == v.round()).all()) or v.min() < 0 or v.max() >= n):
+                raise ValueError(f"{name} must hold integers in [0, {n}), got values in "
+                                 f"[{v.min()}, {v.max()}]")
+
+    def _check(self, pred, label, domain, sample_weight) -> None:
+        _blocks.check_ndarray("pred", pred)
+        _blocks.check_ndarray("label", label, ids=True)
+        _blocks.check_ndarray("domain", domain, ids=True)
+        if sample_weight is not None:
+            _blocks.check_ndarray("sample_weight", sample_weight)
+        key = (pred.shape, label.shape, domain.shape, pred.context,
+               None if sample_weight is None else sample_weight.shape)
+        if key in self._seen:
+            return
+        n = _blocks.check_scores(pred, self._num_classes, leading=(self._num_domains,))
+        for name, arr in (("label", label), ("domain", domain),
+                          ("sample_weight", sample_weight)):
+            if arr is not None:
+                _blocks.check_column(name, arr, n, pred.context)
+        if len(self._seen) > 64:
+            self._seen.clear()
+        self._seen.add(key)
+
+    def forward(self, pred, label=None, domain=None, sample_weight=None):
+        if label is None or domain is None:
+            raise ValueError("label and domain are required: call "
+                             "loss(per_domain_logits, label, domain[, sample_weight])")
+        if is_ndarray(pred) or not isinstance(pred, mx.sym.Symbol):
+            self._check(pred, label, domain, sample_weight)
+            label, domain, sample_weight = (as_dtype_of(pred, a)
+                                            for a in (label, domain, sample_weight))
+        args = [pred, label, domain] + ([] if sample_weight is None else [sample_weight])
+        return super().forward(*args)
+
+    def hybrid_forward(self, F, pred, label, domain, sample_weight=None):
+        d = F.reshape(domain, shape=(-1,))  # (N,)
+        ok = (d == F.floor(d)) * (d >= 0) * (d < self._num_domains)  # (N,) 0/1
+        onehot = F.one_hot(F.cast(F.where(ok, d, F.zeros_like(d)), "int32"),
+                           depth=self._num_domains)  # (N, D)
+        own = F.sum(F.broadcast_mul(pred, F.expand_dims(onehot, axis=2)), axis=1)  # (N, K)
+        logp = F.log_softmax(own, axis=-1)  # (N, K)
+        y = F.reshape(label, shape=(-1,))  # (N,)
+        ok = ok * (y == F.floor(y)) * (y >= 0) * (y < self._num_classes)
+        ell = -F.pick(logp, y, axis=-1)  # (N,)
+        zero = F.zeros_like(ell)
+        ell = F.where(ok, ell, zero / zero)  # a bad id is NaN: never a silent 0, no gradient
+        if sample_weight is not None:
+            ell = ell * F.reshape(sample_weight, shape=(-1,))
+        if self._weight is not None:
+            ell = ell * self._weight
+        return ell
+
+
+def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_domains: int,
+                            combine: Literal["sum", "sum_probs"] = "sum",
+                            in_units: int = 0
+                            ) -> Tuple[mx.gluon.nn.HybridSequential,
+                                       mx.gluon.nn.HybridSequential]:
+    """A training net and a prediction net around ``body`` that share every parameter.
+
+    Parameters
+    ----------
+    body : HybridBlock
+        Input -> features (N, C) (a CNN without its last layer, say).
+    num_classes, num_domains : int
+    combine : {"sum", "sum_probs"}, default "sum"
+        Inference rule (:class:`CombineDomains`).
+    in_units : int, default 0
+        Feature width (0: inferred).
+
+    Returns
+    -------
+    (train_net, predict_net) : tuple of HybridSequential
+        ``train_net(x)`` -> per-domain logits (N, D, K), for :class:`DomainIndependentLoss`;
+        ``predict_net(x)`` -> logits (N, K), no domain needed: validate it (``FairnessMonitor``),
+        save it and ``export`` it. ``initialize`` either one (they hold the same parameters);
+        parameters saved from one load into the other.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import autograd, gluon
+    >>> body = gluon.nn.HybridSequential()
+    >>> body.add(gluon.nn.Dense(8, activation="relu"))
+    >>> train_net, predict_net = domain_independent_nets(body, num_classes=3, num_domains=2)
+    >>> predict_net.initialize()
+    >>> loss_fn = DomainIndependentLoss(num_classes=3, num_domains=2)
+    >>> x = mx.nd.ones((4, 5))
+    >>> with autograd.record():
+    ...     loss = loss_fn(train_net(x), mx.nd.array([0, 1, 2, 0]), mx.nd.array([0, 0, 1, 1]))
+    >>> loss.backward()
+    >>> predict_net(x).shape
+    (4, 3)
+    """
+    if not isinstance(body, mx.gluon.HybridBlock):
+        raise TypeError(f"body must be a gluon HybridBlock, got {type(body).__name__}")
+    head = DomainIndependentHead(num_classes, num_domains, in_units=in_units)
+    train_net = mx.gluon.nn.HybridSequential()
+    train_net.add(body, head)
+    predict_net = mx.gluon.nn.HybridSequential()
+    predict_net.add(body, head, CombineDomains(combine))
+    return train_net, predict_net
