@@ -54,18 +54,18 @@ def check_column(name: str, value: mx.nd.NDArray, n: int, ctx: mx.Context) -> No
         raise ValueError(OTHER_CONTEXT.format(name=name, ctx=value.context, pred_ctx=ctx))
 
 
-def check_scores(pred: mx.nd.NDArray, num_classes: int,
-                 leading: Sequence[int] = ()) -> int:
+def check_scores(pred: mx.nd.NDArray, num_classes: int, leading: Sequence[int] = (),
+                 last: Optional[int] = None) -> int:
     """Check ``pred``'s shape and return the batch size.
 
-    ``num_classes == 2``: (N,) or (N, 1) logits of class 1, or ``leading`` + (N, 2) is not
-    accepted (one score per row, as Gluon's binary losses take). ``num_classes > 2``:
-    (N, *leading, K).
+    Without ``leading``: ``num_classes == 2`` wants (N,) or (N, 1) (one score per row, as
+    Gluon's binary losses take), ``num_classes > 2`` wants (N, K). With ``leading``:
+    (N, *leading, last).
     """
     shape = tuple(pred.shape)
     if leading:
-        expected = "(N, " + ", ".join(str(d) for d in leading) + f", {num_classes})"
-        ok = len(shape) == 2 + len(leading) and shape[1:] == tuple(leading) + (num_classes,)
+        expected = "(N, " + ", ".join(str(d) for d in leading) + f", {last})"
+        ok = len(shape) == 2 + len(leading) and shape[1:] == tuple(leading) + (last,)
     elif num_classes == 2:
         expected = "(N,) or (N, 1) (one score per row of a binary task)"
         ok = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
@@ -76,6 +76,9 @@ def check_scores(pred: mx.nd.NDArray, num_classes: int,
         hint = ""
         if len(shape) == 2 and shape[-1] > 2 and not leading and shape[-1] != num_classes:
             hint = f": got {shape[-1]} columns, pass num_classes={shape[-1]}"
+        elif len(shape) == 2 and shape[-1] == 2 and num_classes == 2 and not leading:
+            hint = (": two softmax scores per row of a binary task need "
+                    "base_loss=gluon.loss.SoftmaxCrossEntropyLoss()")
         raise ValueError(BAD_SCORES.format(expected=expected, shape=shape, hint=hint))
     return int(shape[0]) if shape else 0
 

@@ -11,7 +11,8 @@ Group Robustness without Training Group Information", ICML 2021. Two stages, in 
 
    .. math::
 
-       J_{up}(\theta) = \lambda_{up} \sum_{i \in E} \ell_i(\theta) + \sum_{i \notin E} \ell_i(\theta)
+       J_{up}(\theta) = \lambda_{up} \sum_{i \in E} \ell_i(\theta)
+                       + \sum_{i \notin E} \ell_i(\theta)
 
    either by sampling (:class:`JTTSampler`, the reference code's upsampled dataset: each row of
    :math:`E` drawn :math:`\lambda_{up}` times per epoch) or by sample weights

@@ -5,8 +5,8 @@ Every data set yields the protected group of each example next to its label, ``(
 in a form ``gluon.data.DataLoader`` takes as it is.
 """
 from . import spurious, tabular, vision
+from .spurious import *  # noqa: F401,F403
 from .tabular import *  # noqa: F401,F403
 from .vision import *  # noqa: F401,F403
-from .spurious import *  # noqa: F401,F403
 
 __all__ = list(tabular.__all__) + list(vision.__all__) + list(spurious.__all__)

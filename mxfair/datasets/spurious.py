@@ -120,10 +120,10 @@ class SpuriousDigits(gluon.data.Dataset):
     --------
     >>> train = SpuriousDigits("train")
     >>> len(train), np.bincount(train.groups).tolist()
-    (1078, [515, 27, 27, 509])
+    (1078, [514, 27, 27, 510])
     >>> test = SpuriousDigits("test")
     >>> np.bincount(test.groups).tolist()
-    [91, 90, 90, 89]
+    [90, 90, 89, 90]
     >>> from mxnet.gluon.data.vision import transforms
     >>> x, y, g = train.transform_first(transforms.ToTensor())[0]
     >>> x.shape, x.dtype

@@ -151,6 +151,9 @@ class ARLLoss(mx.gluon.loss.Loss):
         K > 2: ``pred`` is (N, K) and the base loss ``SoftmaxCrossEntropyLoss``.
     from_logits : bool, default True
         ``pred`` holds logits; if False, probabilities.
+    base_loss : gluon.loss.Loss, optional
+        Per-row loss ``base_loss(pred, label) -> (N,)`` instead of the default (``pred`` may
+        then have any shape with N rows, e.g. two softmax scores of a binary task).
     weight : float, optional
         Global scalar weight of the loss.
 
@@ -168,17 +171,23 @@ class ARLLoss(mx.gluon.loss.Loss):
     >>> import mxnet as mx
     >>> loss = ARLLoss()
     >>> pred, y = mx.nd.array([0.0, 0.0]), mx.nd.array([1, 0])
-    >>> loss(pred, y, mx.nd.array([1.0, 3.0])).asnumpy().round(4).tolist()
+    >>> [round(float(v), 4) for v in loss(pred, y, mx.nd.array([1.0, 3.0])).asnumpy()]
     [0.6931, 2.0794]
     """
 
     def __init__(self, num_classes: int = 2, from_logits: bool = True,
+                 base_loss: Optional[mx.gluon.loss.Loss] = None,
                  weight: Optional[float] = None, **kwargs):
         super().__init__(weight, 0, **kwargs)
         self._num_classes = _check_classes(num_classes)
         self._from_logits = bool(from_logits)
+        if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
+            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
+        self._custom_base = base_loss is not None
         with self.name_scope():
-            if self._num_classes == 2:
+            if base_loss is not None:
+                self.base_loss = base_loss
+            elif self._num_classes == 2:
                 self.base_loss = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(
                     from_sigmoid=not self._from_logits)
             else:
@@ -191,7 +200,8 @@ class ARLLoss(mx.gluon.loss.Loss):
         if is_ndarray(pred) or not isinstance(pred, mx.sym.Symbol):
             _blocks.check_ndarray("pred", pred)
             _blocks.check_ndarray("label", label, ids=True)
-            n = _blocks.check_scores(pred, self._num_classes)
+            n = (int(pred.shape[0]) if pred.ndim else 0) if self._custom_base \
+                else _blocks.check_scores(pred, self._num_classes)
             _blocks.check_column("label", label, n, pred.context)
             if weights is not None:
                 _blocks.check_ndarray("weights", weights)
@@ -201,7 +211,7 @@ class ARLLoss(mx.gluon.loss.Loss):
         return super().forward(*args)
 
     def hybrid_forward(self, F, pred, label, weights=None):
-        if self._num_classes > 2 and not self._from_logits:
+        if self._num_classes > 2 and not self._from_logits and not self._custom_base:
             ell = self.base_loss(F.log(F.maximum(pred, 1e-12)), label)
         else:
             ell = self.base_loss(pred, label)

@@ -151,7 +151,9 @@ class GroupDROLoss(mx.gluon.loss.Loss):
     from_logits : bool, default True
         ``pred`` holds logits; if False, probabilities (of class 1, or (N, K) rows).
     base_loss : gluon.loss.Loss, optional
-        Per-row loss ``base_loss(pred, label) -> (N,)`` (default as above).
+        Per-row loss ``base_loss(pred, label) -> (N,)`` (default as above); with it, ``pred``
+        may have any shape with N rows (e.g. a binary net with two softmax outputs and
+        ``SoftmaxCrossEntropyLoss()``).
     weight : float, optional
         Global scalar weight of the loss (as in every Gluon loss).
     batch_axis : int, default 0
@@ -302,7 +304,10 @@ class GroupDROLoss(mx.gluon.loss.Loss):
                None if sample_weight is None else sample_weight.context)
         if key in self._seen:
             return
-        n = _blocks.check_scores(pred, self._num_classes)
+        if self._custom_base:  # the base loss decides what pred looks like; rows only here
+            n = int(pred.shape[0]) if pred.ndim else 0
+        else:
+            n = _blocks.check_scores(pred, self._num_classes)
         for name, arr in (("label", label), ("group", group), ("sample_weight", sample_weight)):
             if arr is not None:
                 _blocks.check_column(name, arr, n, pred.context)
@@ -353,8 +358,8 @@ class GroupDROLoss(mx.gluon.loss.Loss):
         ok_w = _finite(w) * (w >= 0)
         finite = _finite(ell)
         valid = ok_g * ok_y * ok_w * finite  # (N,) 0/1
-        onehot = F.broadcast_mul(F.one_hot(F.cast(F.where(ok_g, g, F.zeros_like(g)), "int32"), depth=G),
-                                 F.reshape(valid, shape=(-1, 1)))  # (N, G)
+        ids = F.cast(F.where(ok_g, g, F.zeros_like(g)), "int32")  # (N,) a safe id
+        onehot = F.broadcast_mul(F.one_hot(ids, depth=G), F.reshape(valid, shape=(-1, 1)))
         wv = F.where(valid, w, F.zeros_like(w))  # (N,)
         mass = F.dot(onehot, wv, transpose_a=True)  # (G,) weight of each group in the batch
         total = F.dot(onehot, wv * F.where(finite, ell, F.zeros_like(ell)), transpose_a=True)

@@ -18,22 +18,24 @@ probabilities, :math:`\hat y = \arg\max_y \sum_d \mathrm{softmax}(z_d(x))_y`.
 Gluon pieces (a hybridized block has one input signature, so "with the domain" and "without it"
 are two blocks that share parameters):
 
-- :class:`DomainIndependentHead`: features (N, C) -> per-domain logits (N, D, K);
+- :class:`DomainIndependentHead`: features (N, C) -> per-domain logits (N, D, K) (binary:
+  (N, D, 1), one logit per head, as Gluon's binary nets);
 - :class:`DomainIndependentLoss`: ``loss(per_domain_logits, label, domain)`` -> (N,);
-- :class:`CombineDomains`: per-domain logits (N, D, K) -> logits (N, K), no domain input;
+- :class:`CombineDomains`: per-domain logits -> logits (N, K) (binary: (N, 1)), no domain;
 - :func:`domain_independent_nets`: ``(train_net, predict_net)`` around a body, sharing its
   parameters; ``predict_net`` takes the input alone and is what you validate, save and export.
 """
 from typing import Literal, Optional, Tuple
 
 import mxnet as mx
+import numpy as np
 
 from .. import _blocks
-from .._ops import as_dtype_of, is_ndarray
-from .._validation import check_choice, check_positive_int
+from .._ops import ArrayLike, as_dtype_of, is_ndarray, to_numpy
+from .._validation import check_choice, check_group_ids, check_number, check_positive_int
 
 __all__ = ["DomainIndependentHead", "DomainIndependentLoss", "CombineDomains",
-           "domain_independent_nets", "COMBINE_RULES"]
+           "domain_independent_nets", "domain_class_log_prior", "COMBINE_RULES"]
 
 #: How :class:`CombineDomains` merges the per-domain outputs.
 COMBINE_RULES = ("sum", "sum_probs")
@@ -46,13 +48,24 @@ def _check_classes(num_classes) -> int:
     return k
 
 
+def _outputs(num_classes: int) -> int:
+    """Scores per domain head: one logit for a binary task (as Gluon's binary nets), else K."""
+    return 1 if num_classes == 2 else num_classes
+
+
+def _binary_ce(F, z, y):
+    """Sigmoid cross-entropy of logits z against 0/1 labels y, stable at large |z| (N,)."""
+    return F.relu(z) - z * y + F.Activation(-F.abs(z), act_type="softrelu")
+
+
 class DomainIndependentHead(mx.gluon.HybridBlock):
     """One linear classifier per domain on shared features.
 
     Parameters
     ----------
     num_classes : int
-        K >= 2 (a binary task uses K = 2 softmax outputs).
+        K >= 2. A binary task (K = 2) gets one logit per domain head, as a Gluon binary net
+        ends in ``Dense(1)``; K > 2 gets K logits per head.
     num_domains : int
         D, the number of domains (protected attribute values).
     in_units : int, default 0
@@ -62,7 +75,7 @@ class DomainIndependentHead(mx.gluon.HybridBlock):
         - **features**: (N, C) (or (N, ...), flattened).
 
     Outputs:
-        - **logits**: (N, D, K), the logits of each domain's head.
+        - **logits**: (N, D, K') with K' = 1 (binary) or K: the logits of each domain's head.
 
     Examples
     --------
@@ -78,7 +91,7 @@ class DomainIndependentHead(mx.gluon.HybridBlock):
         self._num_classes = _check_classes(num_classes)
         self._num_domains = check_positive_int("num_domains", num_domains)
         with self.name_scope():
-            self.dense = mx.gluon.nn.Dense(self._num_domains * self._num_classes,
+            self.dense = mx.gluon.nn.Dense(self._num_domains * _outputs(self._num_classes),
                                            in_units=in_units)
 
     @property
@@ -92,53 +105,95 @@ class DomainIndependentHead(mx.gluon.HybridBlock):
         return self._num_domains
 
     def hybrid_forward(self, F, features):
-        z = self.dense(features)  # (N, D*K), domain-major
-        return F.reshape(z, shape=(0, self._num_domains, self._num_classes))  # (N, D, K)
+        z = self.dense(features)  # (N, D*K'), domain-major
+        return F.reshape(z, shape=(0, self._num_domains, _outputs(self._num_classes)))
 
 
 class CombineDomains(mx.gluon.HybridBlock):
-    """Per-domain logits (N, D, K) -> logits (N, K) without the domain.
+    """Per-domain logits (N, D, K') -> logits (N, K') without the domain.
 
     Parameters
     ----------
+    num_classes : int
+        K; 2 means one logit per domain (binary), as :class:`DomainIndependentHead` gives.
     combine : {"sum", "sum_probs"}, default "sum"
         ``"sum"``: :math:`\\sum_d z_d` (the reference code's inference, the paper's best);
-        ``"sum_probs"``: :math:`\\log \\frac{1}{D}\\sum_d \\mathrm{softmax}(z_d)`, whose
-        softmax is the mean of the per-domain probabilities.
+        ``"sum_probs"``: the logits of the mean of the per-domain probabilities,
+        :math:`\\log \\frac{1}{D}\\sum_d \\mathrm{softmax}(z_d)` (binary: the log-odds of
+        :math:`\\frac{1}{D}\\sum_d \\sigma(z_d)`).
+    log_prior : array, shape (D, K), optional
+        Log class prior of each domain's training rows, :math:`\\log P(y \\mid d)`
+        (:func:`domain_class_log_prior`), subtracted from each head's logits first (binary:
+        its log-odds): a head trained on a domain where a class is rare is biased against it by
+        that prior, a property of the training skew, not of the image. With two domains whose
+        skews mirror each other (CIFAR-10S) the prior cancels in ``"sum"``. Kept as a
+        non-trained parameter (saved and exported).
+    num_domains : int, optional
+        Checks ``log_prior``'s shape.
 
     Inputs:
-        - **logits**: (N, D, K).
+        - **logits**: (N, D, K').
 
     Outputs:
-        - **logits**: (N, K), logits in the sense of ``from_logits=True``: their softmax is a
-          probability vector and their argmax the prediction.
+        - **logits**: (N, K') with K' = 1 (binary) or K, logits in the sense of
+          ``from_logits=True``.
 
     Examples
     --------
     >>> import mxnet as mx
-    >>> z = mx.nd.array([[[2.0, 0.0], [0.0, 1.0]]])  # one row, 2 domains, 2 classes
-    >>> CombineDomains("sum")(z).asnumpy().tolist()
-    [[2.0, 1.0]]
+    >>> z = mx.nd.array([[[2, 0, 0], [0, 1, 0]]])  # one row, 2 domains, 3 classes
+    >>> CombineDomains(num_classes=3)(z).asnumpy().tolist()
+    [[2.0, 1.0, 0.0]]
+    >>> CombineDomains(num_classes=2)(mx.nd.array([[[2.0], [-1.0]]])).asnumpy().tolist()
+    [[1.0]]
     """
 
-    def __init__(self, combine: Literal["sum", "sum_probs"] = "sum", **kwargs):
+    def __init__(self, num_classes: int, combine: Literal["sum", "sum_probs"] = "sum",
+                 log_prior: Optional[ArrayLike] = None, num_domains: Optional[int] = None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self._num_classes = _check_classes(num_classes)
         self._combine = check_choice("combine", combine, COMBINE_RULES)
+        self._prior = log_prior is not None
+        if self._prior:
+            table = np.asarray(to_numpy(log_prior), dtype=np.float64)
+            if table.ndim != 2 or table.shape[1] != self._num_classes \
+                    or (num_domains is not None and table.shape[0] != num_domains) \
+                    or not np.all(np.isfinite(table)):
+                raise ValueError("log_prior must be a finite (num_domains, num_classes) table, "
+                                 f"got shape {table.shape}")
+            if self._num_classes == 2:  # one logit per head: the prior's log-odds
+                table = table[:, 1:] - table[:, :1]  # (D, 1)
+            with self.name_scope():
+                self.log_prior = _blocks.new_state(self, "log_prior", table.shape, table)
 
     @property
     def combine(self) -> str:
         """The combination rule."""
         return self._combine
 
-    def hybrid_forward(self, F, logits):
+    def forward(self, logits):
+        if self._prior and is_ndarray(logits):
+            _blocks.state_on(self.log_prior, logits.context)
+        return super().forward(logits)
+
+    def hybrid_forward(self, F, logits, log_prior=None):
+        if log_prior is not None:  # remove each head's training class prior, (D, K')
+            logits = F.broadcast_sub(logits, F.expand_dims(log_prior, axis=0))
         if self._combine == "sum":
-            return F.sum(logits, axis=1)  # (N, K)
+            return F.sum(logits, axis=1)  # (N, K')
+        if self._num_classes == 2:
+            mean = F.mean(F.sigmoid(logits), axis=1)  # (N, 1)
+            return F.log(F.maximum(mean, 1e-30)) - F.log(F.maximum(1.0 - mean, 1e-30))
         probs = F.softmax(logits, axis=-1)  # (N, D, K)
         return F.log(F.maximum(F.mean(probs, axis=1), 1e-30))  # (N, K)
 
 
 class DomainIndependentLoss(mx.gluon.loss.Loss):
-    """Softmax cross-entropy of each row's own domain head.
+    """Cross-entropy of each row's own domain head.
+
+    Softmax cross-entropy over the K logits of the row's domain head, or (binary) sigmoid
+    cross-entropy of its one logit.
 
     Parameters
     ----------
@@ -150,7 +205,8 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
         Global scalar weight of the loss.
 
     Inputs:
-        - **pred**: per-domain logits, (N, D, K) (:class:`DomainIndependentHead`).
+        - **pred**: per-domain logits, (N, D, K') (:class:`DomainIndependentHead`; K' = 1 for
+          a binary task).
         - **label**: class ids, (N,) or (N, 1).
         - **domain**: domain ids, (N,) or (N, 1), integers in ``[0, D)``.
         - **sample_weight**: optional, (N,) or (N, 1).
@@ -166,7 +222,7 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
     >>> import mxnet as mx
     >>> z = mx.nd.zeros((2, 2, 3))
     >>> loss = DomainIndependentLoss(num_classes=3, num_domains=2)
-    >>> loss(z, mx.nd.array([0, 2]), mx.nd.array([1, 0])).asnumpy().round(4).tolist()
+    >>> [round(float(v), 4) for v in loss(z, mx.nd.array([0, 2]), mx.nd.array([1, 0])).asnumpy()]
     [1.0986, 1.0986]
     """
 
@@ -180,10 +236,10 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
     def check_inputs(self, pred, label, domain, sample_weight=None) -> None:
         """Host check of one batch, values included (synchronises); ValueError if bad."""
         self._check(pred, label, domain, sample_weight)
-        d = domain.asnumpy().reshape(-1)
-        y = label.asnumpy().reshape(-1)
-        for name, v, n in (("domain", d, self._num_domains), ("label", y, self._num_classes)):
-            if v.size and (not ((v == v.round()).all()) or v.min() < 0 or v.max() >= n):
+        for name, arr, n in (("domain", domain, self._num_domains),
+                             ("label", label, self._num_classes)):
+            v = arr.asnumpy().reshape(-1)
+            if v.size and (not np.all(v == np.round(v)) or v.min() < 0 or v.max() >= n):
                 raise ValueError(f"{name} must hold integers in [0, {n}), got values in "
                                  f"[{v.min()}, {v.max()}]")
 
@@ -197,7 +253,8 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
                None if sample_weight is None else sample_weight.shape)
         if key in self._seen:
             return
-        n = _blocks.check_scores(pred, self._num_classes, leading=(self._num_domains,))
+        n = _blocks.check_scores(pred, self._num_classes, leading=(self._num_domains,),
+                                 last=_outputs(self._num_classes))
         for name, arr in (("label", label), ("domain", domain),
                           ("sample_weight", sample_weight)):
             if arr is not None:
@@ -219,14 +276,16 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
 
     def hybrid_forward(self, F, pred, label, domain, sample_weight=None):
         d = F.reshape(domain, shape=(-1,))  # (N,)
-        ok = (d == F.floor(d)) * (d >= 0) * (d < self._num_domains)  # (N,) 0/1
+        y = F.reshape(label, shape=(-1,))  # (N,)
+        ok = ((d == F.floor(d)) * (d >= 0) * (d < self._num_domains)
+              * (y == F.floor(y)) * (y >= 0) * (y < self._num_classes))  # (N,) 0/1
         onehot = F.one_hot(F.cast(F.where(ok, d, F.zeros_like(d)), "int32"),
                            depth=self._num_domains)  # (N, D)
-        own = F.sum(F.broadcast_mul(pred, F.expand_dims(onehot, axis=2)), axis=1)  # (N, K)
-        logp = F.log_softmax(own, axis=-1)  # (N, K)
-        y = F.reshape(label, shape=(-1,))  # (N,)
-        ok = ok * (y == F.floor(y)) * (y >= 0) * (y < self._num_classes)
-        ell = -F.pick(logp, y, axis=-1)  # (N,)
+        own = F.sum(F.broadcast_mul(pred, F.expand_dims(onehot, axis=2)), axis=1)  # (N, K')
+        if self._num_classes == 2:
+            ell = _binary_ce(F, F.reshape(own, shape=(-1,)), y)  # (N,)
+        else:
+            ell = -F.pick(F.log_softmax(own, axis=-1), y, axis=-1)  # (N,)
         zero = F.zeros_like(ell)
         ell = F.where(ok, ell, zero / zero)  # a bad id is NaN: never a silent 0, no gradient
         if sample_weight is not None:
@@ -236,9 +295,51 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
         return ell
 
 
+def domain_class_log_prior(labels: ArrayLike, domains: ArrayLike, num_domains: int,
+                           num_classes: int, smoothing: float = 1.0) -> np.ndarray:
+    """Log class prior of each domain's training rows, :math:`\\log P(y \\mid d)` (host).
+
+    Parameters
+    ----------
+    labels, domains : array of int, shape (N,)
+        Training labels in ``[0, K)`` and domains in ``[0, D)``.
+    num_domains, num_classes : int
+    smoothing : float, default 1.0
+        Added to every (domain, class) count (Laplace), so a class never seen in a domain gets
+        a finite prior.
+
+    Returns
+    -------
+    np.ndarray, shape (D, K)
+        For ``CombineDomains(log_prior=...)``.
+
+    Examples
+    --------
+    >>> domain_class_log_prior([0, 0, 0, 1], [0, 0, 0, 0], 1, 2, smoothing=0).round(3).tolist()
+    [[-0.288, -1.386]]
+    """
+    num_domains = check_positive_int("num_domains", num_domains)
+    num_classes = _check_classes(num_classes)
+    smoothing = check_number("smoothing", smoothing, low=0)
+    y = check_group_ids(_blocks.check_numeric_ids("labels", labels), num_classes)
+    d = check_group_ids(_blocks.check_numeric_ids("domains", domains), num_domains)
+    if len(y) != len(d):
+        raise ValueError(f"labels has {len(y)} rows but domains has {len(d)}; they must have "
+                         "the same length")
+    counts = np.full((num_domains, num_classes), smoothing, dtype=np.float64)
+    np.add.at(counts, (d, y), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prior = counts / counts.sum(axis=1, keepdims=True)
+        out = np.log(prior)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("a domain has no training row or a class none (with smoothing=0); "
+                         "use smoothing > 0")
+    return out
+
+
 def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_domains: int,
                             combine: Literal["sum", "sum_probs"] = "sum",
-                            in_units: int = 0
+                            in_units: int = 0, log_prior: Optional[ArrayLike] = None
                             ) -> Tuple[mx.gluon.nn.HybridSequential,
                                        mx.gluon.nn.HybridSequential]:
     """A training net and a prediction net around ``body`` that share every parameter.
@@ -252,14 +353,16 @@ def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_do
         Inference rule (:class:`CombineDomains`).
     in_units : int, default 0
         Feature width (0: inferred).
+    log_prior : array, shape (D, K), optional
+        Per-domain class prior removed at inference (:class:`CombineDomains`).
 
     Returns
     -------
     (train_net, predict_net) : tuple of HybridSequential
-        ``train_net(x)`` -> per-domain logits (N, D, K), for :class:`DomainIndependentLoss`;
-        ``predict_net(x)`` -> logits (N, K), no domain needed: validate it (``FairnessMonitor``),
-        save it and ``export`` it. ``initialize`` either one (they hold the same parameters);
-        parameters saved from one load into the other.
+        ``train_net(x)`` -> per-domain logits (N, D, K'), for :class:`DomainIndependentLoss`;
+        ``predict_net(x)`` -> logits (N, K') (K' = 1 for a binary task), no domain needed:
+        validate it (``FairnessMonitor``), save it and ``export`` it. ``initialize`` either
+        one (they hold the same parameters); parameters saved from one load into the other.
 
     Examples
     --------
@@ -283,5 +386,6 @@ def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_do
     train_net = mx.gluon.nn.HybridSequential()
     train_net.add(body, head)
     predict_net = mx.gluon.nn.HybridSequential()
-    predict_net.add(body, head, CombineDomains(combine))
+    predict_net.add(body, head, CombineDomains(num_classes, combine, log_prior=log_prior,
+                                               num_domains=num_domains))
     return train_net, predict_net
