@@ -181,7 +181,9 @@ class GroupDROLoss(mx.gluon.loss.Loss):
     reaches ``q``. :attr:`group_weights` warns when rows were left out.
 
     ``q`` (parameter ``q``) and the adjustment terms (parameter ``adj``) are non-trained
-    parameters: they survive ``save_parameters``/``load_parameters`` and ``export``. With
+    parameters: they survive ``save_parameters``/``load_parameters`` and ``export`` (the
+    exported graph takes four inputs, ``sample_weight`` included, and gives the loss at the
+    stored ``q`` as its second output). With
     data-parallel training (one call per device on its slice), each call updates ``q`` from its
     slice, one after the other.
 
@@ -224,6 +226,7 @@ class GroupDROLoss(mx.gluon.loss.Loss):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
         self._seen = set()
+        self._ones = {}  # (n, ctx, dtype) -> unit weights, reused
         with self.name_scope():
             if base_loss is None:
                 if self._num_classes == 2:
@@ -315,6 +318,15 @@ class GroupDROLoss(mx.gluon.loss.Loss):
             self._seen.clear()
         self._seen.add(key)
 
+    def _unit_weights(self, n: int, ctx: mx.Context, dtype) -> mx.nd.NDArray:
+        key = (n, ctx, np.dtype(dtype).name)
+        ones = self._ones.get(key)
+        if ones is None:
+            if len(self._ones) > 16:
+                self._ones.clear()
+            ones = self._ones[key] = mx.nd.ones((n,), ctx=ctx, dtype=dtype)
+        return ones
+
     def forward(self, pred, label=None, group=None, sample_weight=None):
         """Check the inputs (shapes, kinds, contexts: no synchronisation), run the loss and,
         in a training step, update ``q``."""
@@ -332,8 +344,10 @@ class GroupDROLoss(mx.gluon.loss.Loss):
             _blocks.state_on(param, ctx)
         label, group, sample_weight = (as_dtype_of(pred, a) for a in (label, group,
                                                                         sample_weight))
-        args = [pred, label, group] + ([] if sample_weight is None else [sample_weight])
-        loss_new, loss_now, q_new, invalid = super().forward(*args)
+        if sample_weight is None:
+            # Always four inputs: a hybridized loss then takes calls with and without weights.
+            sample_weight = self._unit_weights(int(pred.shape[0]), ctx, pred.dtype)
+        loss_new, loss_now, q_new, invalid = super().forward(pred, label, group, sample_weight)
         if not mx.autograd.is_training():
             return loss_now
         _blocks.write_state(self.q, q_new)
