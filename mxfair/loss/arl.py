@@ -184,6 +184,7 @@ class ARLLoss(mx.gluon.loss.Loss):
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
+        self._ones = _blocks.UnitWeights()
         with self.name_scope():
             if base_loss is not None:
                 self.base_loss = base_loss
@@ -207,6 +208,8 @@ class ARLLoss(mx.gluon.loss.Loss):
                 _blocks.check_ndarray("weights", weights)
                 _blocks.check_column("weights", weights, n, pred.context)
             label, weights = as_dtype_of(pred, label), as_dtype_of(pred, weights)
+            if weights is None:  # the pre-training steps: fixed graph inputs all the same
+                weights = self._ones(pred)
         args = [pred, label] + ([] if weights is None else [weights])
         return super().forward(*args)
 

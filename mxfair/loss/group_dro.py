@@ -226,7 +226,7 @@ class GroupDROLoss(mx.gluon.loss.Loss):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
         self._seen = set()
-        self._ones = {}  # (n, ctx, dtype) -> unit weights, reused
+        self._ones = _blocks.UnitWeights()
         with self.name_scope():
             if base_loss is None:
                 if self._num_classes == 2:
@@ -318,15 +318,6 @@ class GroupDROLoss(mx.gluon.loss.Loss):
             self._seen.clear()
         self._seen.add(key)
 
-    def _unit_weights(self, n: int, ctx: mx.Context, dtype) -> mx.nd.NDArray:
-        key = (n, ctx, np.dtype(dtype).name)
-        ones = self._ones.get(key)
-        if ones is None:
-            if len(self._ones) > 16:
-                self._ones.clear()
-            ones = self._ones[key] = mx.nd.ones((n,), ctx=ctx, dtype=dtype)
-        return ones
-
     def forward(self, pred, label=None, group=None, sample_weight=None):
         """Check the inputs (shapes, kinds, contexts: no synchronisation), run the loss and,
         in a training step, update ``q``."""
@@ -346,7 +337,7 @@ class GroupDROLoss(mx.gluon.loss.Loss):
                                                                         sample_weight))
         if sample_weight is None:
             # Always four inputs: a hybridized loss then takes calls with and without weights.
-            sample_weight = self._unit_weights(int(pred.shape[0]), ctx, pred.dtype)
+            sample_weight = self._ones(pred)
         loss_new, loss_now, q_new, invalid = super().forward(pred, label, group, sample_weight)
         if not mx.autograd.is_training():
             return loss_now

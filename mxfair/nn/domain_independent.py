@@ -232,6 +232,7 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
         self._num_classes = _check_classes(num_classes)
         self._num_domains = check_positive_int("num_domains", num_domains)
         self._seen = set()
+        self._ones = _blocks.UnitWeights()
 
     def check_inputs(self, pred, label, domain, sample_weight=None) -> None:
         """Host check of one batch, values included (synchronises); ValueError if bad."""
@@ -271,6 +272,8 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
             self._check(pred, label, domain, sample_weight)
             label, domain, sample_weight = (as_dtype_of(pred, a)
                                             for a in (label, domain, sample_weight))
+            if sample_weight is None:  # fixed graph inputs: calls with and without weights
+                sample_weight = self._ones(pred)
         args = [pred, label, domain] + ([] if sample_weight is None else [sample_weight])
         return super().forward(*args)
 
