@@ -99,9 +99,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="CIFAR-10S images: 'auto' uses CIFAR-10 if its files are on disk")
     p.add_argument("--root", default=None, help="folder of the CIFAR-10 binary files")
     p.add_argument("--subsample", type=int, default=None,
-                   help="base images kept in the training split (default: all)")
+                   help="images kept in the training split (default: all)")
     p.add_argument("--test-subsample", type=int, default=None,
-                   help="base images kept in validation + test (default: --subsample)")
+                   help="images kept in validation + test (CIFAR-10S: base images, each in "
+                        "both domains; spurious: per split) (default: --subsample)")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, ...)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
@@ -154,8 +155,15 @@ def load(args: argparse.Namespace, seed: int) -> Dict:
     """
     if args.benchmark == "spurious":
         parts = {s: SpuriousDigits(s, seed=seed) for s in ("train", "val", "test")}
-        out = {s: _split(ds.images.astype(np.float32).transpose(0, 3, 1, 2) / 255.0,
-                         ds.labels, ds.attributes, 2) for s, ds in parts.items()}
+        rng = np.random.RandomState(seed)
+        out = {}
+        for s, ds in parts.items():
+            keep = args.subsample if s == "train" else (args.test_subsample or args.subsample)
+            rows = np.arange(len(ds))
+            if keep is not None and keep < len(ds):
+                rows = np.sort(rng.choice(rows, size=keep, replace=False))
+            out[s] = _split(ds.images[rows].astype(np.float32).transpose(0, 3, 1, 2) / 255.0,
+                            ds.labels[rows], ds.attributes[rows], 2)
         out.update(num_classes=2, num_attributes=2, group_names=parts["train"].group_names,
                    attribute_names=["warm", "cool"], source="digits (Waterbirds-like)")
         return out

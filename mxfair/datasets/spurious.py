@@ -21,8 +21,8 @@ This stand-in builds the same protocol from scikit-learn's bundled handwritten d
 - **groups** ``g = 2 * y + a`` (:func:`mxfair.loss.cross_groups`): 0 low/warm, 1 low/cool,
   2 high/warm, 3 high/cool; in training, groups 1 and 2 are the 5 % minorities.
 
-Images are 32x32 RGB (the 8x8 digit upsampled by 4, nearest neighbour, with small pixel noise),
-like CIFAR-10, so the same CNN fits both. This is a stand-in for Waterbirds' *protocol*, not
+Images are 32x32 RGB (the 8x8 digit upsampled by 4, nearest neighbour, plus uniform noise of at
+most 8/255 per 4x4 block), like CIFAR-10, so the same CNN fits both. This is a stand-in for Waterbirds' *protocol*, not
 for its images: the figures it gives are not Waterbirds figures.
 """
 import colorsys
@@ -76,8 +76,9 @@ def _render(intensity: np.ndarray, a: np.ndarray, rng: np.random.RandomState) ->
     fg = np.array([colorsys.hsv_to_rgb(h, 0.15, 1.0) for h in rng.uniform(size=m)], np.float32)
     big = np.repeat(np.repeat(intensity, 4, axis=1), 4, axis=2)[..., None]  # (M, 32, 32, 1)
     rgb = big * fg[:, None, None, :] + (1.0 - big) * bg[:, None, None, :]
-    rgb = rgb + rng.normal(0.0, 0.03, size=rgb.shape).astype(np.float32)
-    return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    noise = rng.randint(-8, 9, size=(m, 8, 8, 3)).astype(np.int16)  # one value per 4x4 block
+    noise = np.repeat(np.repeat(noise, 4, axis=1), 4, axis=2)  # (M, 32, 32, 3)
+    return np.clip(np.round(rgb * 255.0).astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
 class SpuriousDigits(gluon.data.Dataset):
