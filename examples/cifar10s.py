@@ -336,8 +336,9 @@ def fit(key: str, data: Dict, args, seed: int, ctx, bar=None):
     -------
     (predict_net, history, info)
         The net to test (input -> logits), the monitor's per-epoch validation records and
-        ``{"seconds", "epoch", "errors"}`` (training time including JTT's first stage, the
-        epoch kept (1-based), JTT's error-set size).
+        ``{"seconds", "epoch", "errors", "errors_by_group"}`` (training time including JTT's
+        first stage, the epoch kept (1-based), JTT's error-set size and its rows per group,
+        counted with the group labels JTT itself never reads).
     """
     seed_all(seed)
     start = time.perf_counter()
@@ -375,7 +376,10 @@ def fit(key: str, data: Dict, args, seed: int, ctx, bar=None):
     for name, p in run.predict_net.collect_params().items():
         p.set_data(best_params[name])
     info = {"seconds": time.perf_counter() - start, "epoch": kept + 1,
-            "errors": int(run.errors.sum()) if key == "jtt" else None}
+            "errors": int(run.errors.sum()) if key == "jtt" else None,
+            "errors_by_group": (np.bincount(tr["g"][run.errors],
+                                            minlength=len(data["group_names"])).tolist()
+                                if key == "jtt" else None)}
     return run.predict_net, [dict(r) for r in monitor.history], info
 
 
