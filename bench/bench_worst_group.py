@@ -7,7 +7,8 @@ rounds of ``--steps`` steps; the methods run alternately in one process, ``--rou
 each method's overhead is the median of its per-round ratio to the plain loss of the same round
 (paired, so a machine busy with other work affects both sides alike).
 
-Rows: plain softmax CE; ``GroupDROLoss`` over 20 (class, domain) groups; the domain-independent
+Rows: plain softmax CE, and a second copy of it as a control (its "overhead" is the noise of
+the measurement); ``GroupDROLoss`` over 20 (class, domain) groups; the domain-independent
 head (``domain_independent_nets`` + ``DomainIndependentLoss``, 2 domains); JTT's second stage
 (plain CE on ``JTTSampler`` indices: the sampler's draw per epoch is timed apart, and the first
 stage costs ``T`` extra ERM epochs plus one pass of ``error_set``); ARL (``ARLAdversary`` on the
@@ -75,7 +76,7 @@ class Method:
             self.adversary = ARLAdversary(num_classes=K)
             self.adversary.initialize(mx.init.Xavier(), ctx=ctx)
             self.adversary.hybridize(static_alloc=True, static_shape=True)
-        else:
+        else:  # plain, and its control copy (how large the noise of a paired ratio is)
             self.loss_block = gluon.loss.SoftmaxCrossEntropyLoss()
         self.loss_block.hybridize(static_alloc=True, static_shape=True)
         self.trainer = gluon.Trainer(self.net.collect_params(), "adam", {"learning_rate": 1e-3})
@@ -102,8 +103,33 @@ class Method:
             self.adv_trainer.step(BATCH)
 
 
-NAMES = ["plain softmax CE", "group DRO", "domain-independent head", "ARL",
-         "fair loss (EO, 2 domains)"]
+class HeadAndLoss:
+    """The part of a step that differs between methods: the last layer(s) and the loss, on fixed
+    body features (N, 64) (and, for ARL, the pooled input), forward + backward + the adversary's
+    Adam step. Timed over many repetitions, it is far less noisy than a whole step."""
+
+    def __init__(self, method: "Method", ctx):
+        self.method = method
+        net = method.net
+        self.head = net[1] if len(net) > 1 else None  # Dense(K) or the domain-independent head
+        rng = np.random.RandomState(1)
+        self.features = mx.nd.array(rng.normal(size=(BATCH, 64)), ctx=ctx)
+        self.x = mx.nd.array(rng.uniform(size=(BATCH, 3, 32, 32)), ctx=ctx)
+        self.y = mx.nd.array(rng.randint(0, K, BATCH), ctx=ctx)
+        self.a = mx.nd.array(rng.randint(0, DOMAINS, BATCH), ctx=ctx)
+        self.g = self.y * DOMAINS + self.a
+        self.head.hybridize(static_alloc=True, static_shape=True)
+
+    def step(self):
+        with autograd.record():
+            loss = self.method.loss(self.head(self.features), self.x, self.y, self.a, self.g)
+        loss.backward()
+        if self.method.adv_trainer is not None:
+            self.method.adv_trainer.step(BATCH)
+
+
+NAMES = ["plain softmax CE", "plain softmax CE (control: a second copy)", "group DRO",
+         "domain-independent head", "ARL", "fair loss (EO, 2 domains)"]
 
 
 def main(argv=None):
@@ -133,7 +159,24 @@ def main(argv=None):
                 m.step(xs[j], ys[j], as_[j], gs[j])
             mx.nd.waitall()
             times[m.name].append((time.perf_counter() - start) / args.steps)
+    # the part that differs, timed alone: 2000 repetitions per method, in alternating blocks
+    parts = [HeadAndLoss(m, ctx) for m in methods]
+    for part in parts:
+        for _ in range(20):
+            part.step()
+    mx.nd.waitall()
+    part_times = {m.name: [] for m in methods}
+    for _ in range(args.rounds):
+        for part in parts:
+            mx.nd.waitall()
+            start = time.perf_counter()
+            for _ in range(100):
+                part.step()
+            mx.nd.waitall()
+            part_times[part.method.name].append((time.perf_counter() - start) / 100)
     base = np.array(times[NAMES[0]])
+    step_ms = 1000 * float(np.median(base))
+    part_base = 1000 * float(np.median(part_times[NAMES[0]]))
     rows = []
     for name in NAMES:
         t = np.array(times[name])
@@ -164,6 +207,20 @@ def main(argv=None):
     lines.append(f"| JTT, second stage (plain CE on JTTSampler indices) | {rows[0][1]:.2f} | "
                  f"{100 * jtt_draw_ms / plain_epoch:+.1f}% (sampler draw, "
                  f"{jtt_draw_ms:.2f} ms per epoch) | {plain_epoch + jtt_draw_ms:.0f} |")
+    lines += [
+        "",
+        "The part that differs between methods, timed alone (last layer(s) + loss, forward + "
+        "backward, + the adversary's step for ARL, on fixed (64, 64) body features; "
+        f"{args.rounds} x 100 repetitions): its extra time over plain softmax CE, as a share of "
+        f"the whole plain step ({step_ms:.1f} ms) -- the overhead net of the machine's noise.",
+        "",
+        "| method | head + loss (ms) | extra vs plain (ms) | overhead of a step |",
+        "|---|---|---|---|",
+    ]
+    for name in NAMES:
+        ms = 1000 * float(np.median(part_times[name]))
+        lines.append(f"| {name} | {ms:.3f} | {ms - part_base:+.3f} | "
+                     f"{100 * (ms - part_base) / step_ms:+.1f}% |")
     lines.append("")
     lines.append("JTT's first stage adds T ERM epochs and one inference pass over the training "
                  "set (`error_set`); ARL's row includes the adversary's forward, backward and "
