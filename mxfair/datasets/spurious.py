@@ -22,8 +22,8 @@ This stand-in builds the same protocol from scikit-learn's bundled handwritten d
   2 high/warm, 3 high/cool; in training, groups 1 and 2 are the 5 % minorities.
 
 Images are 32x32 RGB (the 8x8 digit upsampled by 4, nearest neighbour, plus uniform noise of at
-most 8/255 per 4x4 block), like CIFAR-10, so the same CNN fits both. This is a stand-in for Waterbirds' *protocol*, not
-for its images: the figures it gives are not Waterbirds figures.
+most 8/255 per 4x4 block), like CIFAR-10, so the same CNN fits both. This is a stand-in for
+Waterbirds' *protocol*, not for its images: the figures it gives are not Waterbirds figures.
 """
 import colorsys
 from typing import List, Literal
