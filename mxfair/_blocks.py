@@ -118,6 +118,28 @@ class UnitWeights:
         return ones
 
 
+# ------------------------------------------------------------------------------ base loss
+def base_loss_block(base_loss: Optional[mx.gluon.Block], num_classes: int,
+                    from_logits: bool) -> mx.gluon.Block:
+    """The given per-row loss, or the default: sigmoid cross-entropy (binary, one score per row)
+    or softmax cross-entropy (K classes), on logits or probabilities as ``from_logits`` says."""
+    if base_loss is not None:
+        if not isinstance(base_loss, mx.gluon.Block):
+            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
+        return base_loss
+    if num_classes == 2:
+        return mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=not from_logits)
+    # SoftmaxCrossEntropyLoss(from_logits=True) means "pred holds log-probabilities"
+    return mx.gluon.loss.SoftmaxCrossEntropyLoss(from_logits=not from_logits)
+
+
+def per_row_loss(F, base: mx.gluon.Block, pred, label, default_multiclass_probs: bool):
+    """``base(pred, label)`` as (N,); K-class probabilities go in as log-probabilities."""
+    if default_multiclass_probs:
+        return F.reshape(base(F.log(F.maximum(pred, 1e-12)), label), shape=(-1,))
+    return F.reshape(base(pred, label), shape=(-1,))
+
+
 # ------------------------------------------------------------------------- non-trained state
 def new_state(block: mx.gluon.Block, name: str, shape: Sequence[int],
               value: Any) -> mx.gluon.Parameter:

@@ -181,19 +181,11 @@ class ARLLoss(mx.gluon.loss.Loss):
         super().__init__(weight, 0, **kwargs)
         self._num_classes = _check_classes(num_classes)
         self._from_logits = bool(from_logits)
-        if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
-            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
         self._ones = _blocks.UnitWeights()
         with self.name_scope():
-            if base_loss is not None:
-                self.base_loss = base_loss
-            elif self._num_classes == 2:
-                self.base_loss = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(
-                    from_sigmoid=not self._from_logits)
-            else:
-                self.base_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss(
-                    from_logits=not self._from_logits)
+            self.base_loss = _blocks.base_loss_block(base_loss, self._num_classes,
+                                                     self._from_logits)
 
     def forward(self, pred, label=None, weights=None):
         if label is None:
@@ -214,11 +206,8 @@ class ARLLoss(mx.gluon.loss.Loss):
         return super().forward(*args)
 
     def hybrid_forward(self, F, pred, label, weights=None):
-        if self._num_classes > 2 and not self._from_logits and not self._custom_base:
-            ell = self.base_loss(F.log(F.maximum(pred, 1e-12)), label)
-        else:
-            ell = self.base_loss(pred, label)
-        ell = F.reshape(ell, shape=(-1,))  # (N,)
+        ell = _blocks.per_row_loss(F, self.base_loss, pred, label, (
+            self._num_classes > 2 and not self._from_logits and not self._custom_base))  # (N,)
         if weights is not None:
             ell = ell * F.reshape(weights, shape=(-1,))
         if self._weight is not None:

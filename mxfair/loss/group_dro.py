@@ -222,21 +222,12 @@ class GroupDROLoss(mx.gluon.loss.Loss):
         self._step_size = check_number("step_size", step_size, low=0, low_inclusive=False)
         adj = _adjustment_terms(adjustment, group_counts, self._num_groups)
         self._from_logits = bool(from_logits)
-        if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
-            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
         self._seen = set()
         self._ones = _blocks.UnitWeights()
         with self.name_scope():
-            if base_loss is None:
-                if self._num_classes == 2:
-                    base_loss = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(
-                        from_sigmoid=not self._from_logits)
-                else:
-                    # SoftmaxCrossEntropyLoss(from_logits=True) expects log-probabilities
-                    base_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss(
-                        from_logits=not self._from_logits)
-            self.base_loss = base_loss
+            self.base_loss = _blocks.base_loss_block(base_loss, self._num_classes,
+                                                     self._from_logits)
             self.q = _blocks.new_state(self, "q", (self._num_groups,),
                                        1.0 / self._num_groups)
             self.adj = _blocks.new_state(self, "adj", (self._num_groups,), adj)
@@ -348,11 +339,8 @@ class GroupDROLoss(mx.gluon.loss.Loss):
     def hybrid_forward(self, F, pred, label, group, sample_weight=None, q=None, adj=None,
                        invalid=None):
         G, K = self._num_groups, self._num_classes
-        if self._custom_base or self._from_logits or K == 2:
-            ell = self.base_loss(pred, label)  # (N,)
-        else:  # probabilities of K classes: the built-in loss wants log-probabilities
-            ell = self.base_loss(F.log(F.maximum(pred, 1e-12)), label)
-        ell = F.reshape(ell, shape=(-1,))  # (N,)
+        ell = _blocks.per_row_loss(F, self.base_loss, pred, label, not (
+            self._custom_base or self._from_logits or K == 2))  # (N,)
         g = F.reshape(group, shape=(-1,))  # (N,)
         y = F.reshape(label, shape=(-1,))  # (N,)
         ones = F.ones_like(ell)  # (N,)
