@@ -112,11 +112,15 @@ def step_times(data, ctx, rounds=25, steps=20):
                for a in (data.train.X, data.train.y, data.train.groups))
     setups = {
         "plain BCE": gluon.loss.SigmoidBinaryCrossEntropyLoss(),
-        "fair loss (DP, absolute)": FairnessRegularizedLoss(2, "demographic_parity", "absolute"),
-        "fair loss (DP, squared)": FairnessRegularizedLoss(2, "demographic_parity", "squared"),
-        "fair loss (EO, absolute)": FairnessRegularizedLoss(2, "equalized_odds", "absolute"),
-        "fair loss (DP, mmd)": FairnessRegularizedLoss(2, "demographic_parity", "mmd"),
-        "BCE + adversary (DP)": AdversarialDebiasing(2, "demographic_parity", alpha=5.0),
+        "fair loss (DP, absolute)": FairnessRegularizedLoss(2, constraint="demographic_parity",
+                                                            penalty="absolute"),
+        "fair loss (DP, squared)": FairnessRegularizedLoss(2, constraint="demographic_parity",
+                                                           penalty="squared"),
+        "fair loss (EO, absolute)": FairnessRegularizedLoss(2, constraint="equalized_odds",
+                                                            penalty="absolute"),
+        "fair loss (DP, mmd)": FairnessRegularizedLoss(2, constraint="demographic_parity",
+                                                       penalty="mmd"),
+        "BCE + adversary (DP)": AdversarialDebiasing(2, constraint="demographic_parity", alpha=5.0),
     }
     bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()
     bce.hybridize(static_alloc=True, static_shape=True)
@@ -193,10 +197,10 @@ def main(argv=None):
     t_all = time.perf_counter()
 
     def dp_loss(lam, penalty="absolute"):
-        return FairnessRegularizedLoss(2, "demographic_parity", penalty, lam=lam)
+        return FairnessRegularizedLoss(2, constraint="demographic_parity", penalty=penalty, lam=lam)
 
     def eo_loss(lam, penalty="absolute"):
-        return FairnessRegularizedLoss(2, "equalized_odds", penalty, lam=lam)
+        return FairnessRegularizedLoss(2, constraint="equalized_odds", penalty=penalty, lam=lam)
 
     dp_lams = [0.5, 0.75, 1.0, 1.5, 2.0] if not args.quick else [1.0]
     eo_lams = [0.25, 0.5, 1.0] if not args.quick else [0.5]
@@ -217,11 +221,11 @@ def main(argv=None):
                  dict(loss_fn=ConstrainedFairLoss(2, bound=0.02, lr=10.0),
                       per_epoch_update=True))]
     configs += [("adversarial, DP", "adversary", f"alpha={a:g}, adversary lr={lr:g}",
-                 dict(adversary=AdversarialDebiasing(2, "demographic_parity"), adv_lr=lr,
+                 dict(adversary=AdversarialDebiasing(2, constraint="demographic_parity"), adv_lr=lr,
                       alpha_schedule=lambda e, a=a: a))
                 for a, lr in ((5.0, 1e-3), (10.0, 3e-3))]
     configs += [("adversarial, EO", "adversary-EO", "alpha=1, adversary lr=0.01",
-                 dict(adversary=AdversarialDebiasing(2, "equalized_odds"), adv_lr=1e-2,
+                 dict(adversary=AdversarialDebiasing(2, constraint="equalized_odds"), adv_lr=1e-2,
                       alpha_schedule=lambda e: 1.0))]
 
     if args.only:
@@ -229,7 +233,7 @@ def main(argv=None):
     rows = []
     for label, family, setting, kw in configs:
         net, seconds = train(data, ctx, args.epochs, args.seed, **kw)
-        val, test = evaluate(net, data.val, ctx), evaluate(net, data.test, ctx)
+        val, test = evaluate(net, epoch=data.val, log=ctx), evaluate(net, epoch=data.test, log=ctx)
         extra = ""
         if isinstance(kw.get("loss_fn"), ConstrainedFairLoss):
             extra = f", final lam={kw['loss_fn'].lam:.2f}"

@@ -69,9 +69,10 @@ def make_loader(method: str, data, args, seed: int):
         loader = gluon.data.DataLoader(ds, sampler=GroupBalancedSampler(y, g, seed=seed),
                                        **loader_kw)
     elif method == "weighted":
-        loader = gluon.data.DataLoader(reweighed_dataset(ds, y, g), shuffle=True, **loader_kw)
+        loader = gluon.data.DataLoader(reweighed_dataset(ds, labels=y, groups=g), shuffle=True,
+                                       **loader_kw)
     elif method.startswith("fairbatch"):
-        fb = FairBatchSampler(y, g, args.batch_size, fairness=method.split("-")[1],
+        fb = FairBatchSampler(y, g, args.batch_size, constraint=method.split("-")[1],
                               alpha=args.alpha, seed=seed)
         loader = gluon.data.DataLoader(ds, batch_sampler=fb)
     else:

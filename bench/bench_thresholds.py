@@ -30,10 +30,11 @@ from typing import Callable, Dict, List
 import mxnet as mx
 import numpy as np
 
+from mxfair import CONSTRAINTS
 from mxfair._constraints import FAIRLEARN_THRESHOLD_NAMES
 from mxfair.datasets import load_adult
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
+from mxfair.postprocessing import ThresholdOptimizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "thresholds.md"
 
@@ -106,7 +107,8 @@ def quality_on_adult(constraints: List[str]) -> List[str]:
             t_fl = time.perf_counter() - t0
             q_fl = fl._pmf_predict(data.test.X, sensitive_features=g)[:, 1]
         t0 = time.perf_counter()
-        ours = ThresholdOptimizer(constraint).fit(val_s, data.val.y, data.val.groups)
+        ours = ThresholdOptimizer(constraint=constraint, from_logits=False).fit(val_s, data.val.y,
+                                                                     data.val.groups)
         t_mx = time.perf_counter() - t0
         acc_fl, gap_fl = _figures(q_fl, y, g, constraint)
         acc_mx, gap_mx = _figures(ours.positive_probability(test_s, g), y, g, constraint)
@@ -134,7 +136,7 @@ def _fit_fairlearn(constraint, X, labels, groups):
 
 
 def _fit_mxfair(constraint, scores, labels, groups):
-    return ThresholdOptimizer(constraint).fit(scores, labels, groups)
+    return ThresholdOptimizer(constraint=constraint, from_logits=False).fit(scores, labels, groups)
 
 
 def _median_time(fn: Callable[[], object], reps: int, budget: float = np.inf) -> float:
@@ -160,12 +162,14 @@ def speed(sizes: List[int], constraints: List[str], reps: int, budget: float) ->
     for n in sizes:
         scores, labels, groups = _synthetic(n)
         X = scores.reshape(-1, 1)
-        stats = GroupStats(2, num_bins=1000, ctx=mx.cpu())
+        stats = GroupStats(2, num_bins=1000, ctx=mx.cpu(), from_logits=False)
         stats.update(labels, scores, groups)
         for constraint in constraints:
             run_fl = partial(_fit_fairlearn, constraint, X, labels, groups)
             run_mx = partial(_fit_mxfair, constraint, scores, labels, groups)
-            run_stats = partial(ThresholdOptimizer(constraint).fit_stats, stats)
+            run_stats = partial(ThresholdOptimizer(constraint=constraint,
+                                                   from_logits=False).fit_stats,
+                                stats)
             run_mx()  # warm-up (first MXNet calls)
             t_fl, n_fl = _median_time(run_fl, reps, budget)
             t_mx, _ = _median_time(run_mx, reps)

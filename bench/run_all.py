@@ -1,8 +1,9 @@
-"""Run every ``bench/bench_*.py`` script and refresh the README's benchmark tables.
+"""Run every ``bench/bench_*.py`` script and refresh the tables of ``docs/benchmarks.md``.
 
 Each script prints its table and writes it to ``bench/results/<name>.md``; this script then
-replaces the README block between ``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->`` with
-that file's content. ``python bench/run_all.py --only metrics`` runs one script.
+replaces the block of ``docs/benchmarks.md`` between ``<!-- bench:<name> -->`` and
+``<!-- /bench:<name> -->`` with that file's content. ``python bench/run_all.py --only metrics``
+runs one script.
 """
 import argparse
 import re
@@ -13,11 +14,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "benchmarks.md"
 
 
 def splice(readme: str, name: str, table: str) -> str:
-    """Replace the README block of benchmark ``name`` with ``table`` (unchanged if absent)."""
+    """Replace the page's block of benchmark ``name`` with ``table`` (unchanged if absent)."""
     pattern = re.compile(
         rf"(<!-- bench:{re.escape(name)} -->\n).*?(<!-- /bench:{re.escape(name)} -->)", re.S
     )
@@ -27,7 +28,7 @@ def splice(readme: str, name: str, table: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="names of the scripts to run (bench_<name>.py)")
-    parser.add_argument("--no-run", action="store_true", help="only refresh the README")
+    parser.add_argument("--no-run", action="store_true", help="only refresh docs/benchmarks.md")
     args = parser.parse_args(argv)
     scripts = sorted((ROOT / "bench").glob("bench_*.py"))
     if args.only:
@@ -40,10 +41,10 @@ def main(argv=None) -> int:
         print(f"== {script.name}: exit {code} in {time.perf_counter() - start:.0f} s", flush=True)
         if code:
             failed.append(script.name)
-    readme = README.read_text(encoding="utf-8")
+    readme = PAGE.read_text(encoding="utf-8")
     for table in sorted(RESULTS.glob("*.md")):
         readme = splice(readme, table.stem, table.read_text(encoding="utf-8"))
-    README.write_text(readme, encoding="utf-8")
+    PAGE.write_text(readme, encoding="utf-8")
     if failed:
         print("failed:", ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0

@@ -1,52 +1,35 @@
-"""Helpers shared by the examples and the notebooks: seeding, data, nets, test figures, tables,
-figures.
+"""Helpers shared by the example scripts: seeding, nets, one training loop, one results table.
 
-Each idea has one home here so that ``adult_mitigation.py``, ``cifar10s.py``,
-``estimator_fairness.py`` and the notebooks measure, print and plot in the same way:
+Each idea has one home here so that ``adult_mitigation.py``, ``cifar10s.py`` and
+``estimator_fairness.py`` train and print in the same way (the figures, test summaries and the
+data sets come from the library: ``mxfair.plot``, ``mxfair.metrics.group_report``,
+``mxfair.datasets.load_tabular``):
 
-- :func:`seed_all`, :func:`load_tabular`, :func:`mlp`, :func:`predict_scores`;
+- :func:`seed_all`, :func:`mlp`, :func:`predict_scores`;
 - :class:`Recipe` and :func:`train` -- the one training loop, and what a method changes in it;
-- :func:`test_summary` -- headline test figures with bootstrap intervals from
-  :class:`mxfair.metrics.GroupStats` (``bootstrap=200`` by default);
-- :func:`format_table` -- the one results table;
-- :func:`plot_front` and :func:`plot_curves` -- the accuracy-fairness front of many methods
-  with bootstrap error bars, and the per-epoch validation curves of many methods, saved as PNG
-  (``mxfair.plot`` draws one run's history and an unadorned front; these compose several).
+- :func:`test_summary` -- :func:`mxfair.metrics.group_report` of test predictions by group name;
+- :func:`format_table` -- the one results table.
 """
-import math
-import os
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import matplotlib
 import mxnet as mx
 import numpy as np
-from matplotlib.figure import Figure
 from mxnet import autograd, gluon
 
-from mxfair.datasets import load_adult, load_compas, load_german
-from mxfair.metrics import GroupStats
-from mxfair.plot import pareto_front
+from mxfair.metrics import group_report
 
 __all__ = [
-    "TABULAR_LOADERS",
-    "DEFAULT_SENSITIVE",
     "HEADLINE",
     "seed_all",
-    "load_tabular",
     "mlp",
     "predict_scores",
     "test_summary",
     "Recipe",
     "train",
     "format_table",
-    "plot_front",
-    "plot_curves",
 ]
-
-TABULAR_LOADERS = {"adult": load_adult, "german": load_german, "compas": load_compas}
-DEFAULT_SENSITIVE = {"adult": "sex", "german": "age", "compas": "race"}
 
 #: The figures of the results table, as (key of ``FairnessReport.summary()``, column title).
 HEADLINE = (
@@ -62,31 +45,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     mx.random.seed(seed)
-
-
-def load_tabular(dataset: str, sensitive=None, seed: int = 0, subsample: Optional[int] = None,
-                 root: Optional[str] = None):
-    """One of the tabular data sets with its usual sensitive attribute.
-
-    Parameters
-    ----------
-    dataset : {"adult", "german", "compas"}
-    sensitive : str or list of str, optional
-        Default: sex (Adult), age (German), race (COMPAS). A list of one name is that name.
-    seed, subsample, root
-        Passed to the loader.
-
-    Returns
-    -------
-    mxfair.datasets.TabularData
-    """
-    if dataset not in TABULAR_LOADERS:
-        raise ValueError(f"dataset must be one of {sorted(TABULAR_LOADERS)}, got {dataset!r}")
-    sensitive = sensitive or DEFAULT_SENSITIVE[dataset]
-    if isinstance(sensitive, (list, tuple)) and len(sensitive) == 1:
-        sensitive = sensitive[0]
-    return TABULAR_LOADERS[dataset](root=root, sensitive=sensitive, seed=seed,
-                                    subsample=subsample)
 
 
 def mlp(hidden: int = 64, ctx: Optional[mx.Context] = None,
@@ -138,34 +96,22 @@ def predict_scores(net: gluon.Block, X, ctx: Optional[mx.Context] = None,
     return np.concatenate(out)
 
 
-def test_summary(labels, preds, groups, num_groups: int, num_classes: int = 2,
-                 bootstrap: int = 200, seed: int = 0,
-                 group_names: Optional[Sequence[str]] = None):
+def test_summary(labels, preds, groups, group_names: Sequence[str], bootstrap: int = 200,
+                 seed: int = 0):
     """Headline figures of predictions on a test set, with bootstrap intervals.
 
-    Parameters
-    ----------
-    labels, groups : array, shape (N,)
-    preds : array
-        Probabilities (N,) or hard 0/1 decisions (N,) (a decision of 1 is a score >= 0.5), or
-        class probabilities (N, K).
-    num_groups, num_classes : int
-    bootstrap : int, default 200
-        Bootstrap replicates (Poisson weights per row); 0 for no intervals.
-    seed : int
-        Seed of the bootstrap weights: the same for every method, so intervals compare.
-    group_names : list of str, optional
+    :func:`mxfair.metrics.group_report` of probabilities (N,), 0/1 decisions (N,) or class
+    probabilities (N, K), the groups named by ``group_names[groups]``; the same ``seed`` for
+    every method, so their intervals compare.
 
     Returns
     -------
     (dict, FairnessReport)
-        ``FairnessReport.summary()`` (with ``<name>_lo``/``<name>_hi`` when bootstrapped) and
-        the report itself.
+        ``FairnessReport.summary()`` (with ``<name>_lo``/``<name>_hi``) and the report.
     """
-    stats = GroupStats(num_groups, num_classes=num_classes, bootstrap=bootstrap, seed=seed,
-                       group_names=list(group_names) if group_names is not None else None)
-    stats.update(np.asarray(labels), np.asarray(preds, dtype=np.float32), np.asarray(groups))
-    report = stats.report()
+    report = group_report(np.asarray(labels), y_score=np.asarray(preds, dtype=np.float64),
+                          from_logits=False, bootstrap=bootstrap, seed=seed,
+                          sensitive_features=np.asarray(group_names)[np.asarray(groups)])
     return report.summary(), report
 
 
@@ -233,7 +179,7 @@ def train(net: gluon.Block, recipe: Recipe, epochs: int, lr: float, ctx,
                 bar.update(1)
         recipe.after_epoch(net)
         if monitor is not None:
-            monitor.evaluate(net, epoch)
+            monitor.evaluate(net, epoch=epoch)
     return net
 
 
@@ -275,104 +221,3 @@ def format_table(rows: Sequence[Dict[str, object]],
 
     rule = "-" * len(line(header))
     return "\n".join([line(header), rule] + [line(b) for b in body])
-
-
-def plot_front(rows: Sequence[Dict[str, object]], path: Optional[str] = None,
-               gaps: Sequence[Tuple[str, str]] = (
-                   ("demographic_parity_difference", "demographic parity difference"),
-                   ("equalized_odds_difference", "equalized odds difference")),
-               score: Tuple[str, str] = ("accuracy", "test accuracy"),
-               title: Optional[str] = None):
-    """Accuracy against each fairness gap, one point per method, with the Pareto front.
-
-    Error bars are the 95 % bootstrap intervals (``_lo``/``_hi`` keys) when present. Methods
-    whose row has ``"kind": "post"`` (post-processing) are drawn as squares.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Also saved to ``path`` (PNG) when given.
-    """
-    fig = Figure(figsize=(6.0 * len(gaps), 4.8))  # no pyplot: no global state, any backend
-    axes = fig.subplots(1, len(gaps), squeeze=False)
-    colours = matplotlib.colormaps["tab10"]
-    for ax, (gap, gap_title) in zip(axes[0], gaps):
-        pts = np.array([[float(r[gap]), float(r[score[0]])] for r in rows])
-        for i, r in enumerate(rows):
-            x, y = pts[i]
-            xerr = _err(r, gap, x)
-            yerr = _err(r, score[0], y)
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="s" if r.get("kind") == "post" else "o",
-                        color=colours(i % 10), ecolor=colours(i % 10), elinewidth=0.8,
-                        capsize=2, markersize=7, label=str(r["method"]))
-        front = pareto_front(pts[:, 0], pts[:, 1])
-        if front.any():
-            idx = np.flatnonzero(front)[np.argsort(pts[front, 0], kind="stable")]
-            ax.step(pts[idx, 0], pts[idx, 1], where="post", color="0.35", linestyle="--",
-                    linewidth=1, label="Pareto front", zorder=0)
-        ax.set_xlabel(f"{gap_title} (lower is fairer)")
-        ax.set_ylabel(score[1])
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.suptitle(title or "accuracy-fairness trade-off on the test set (95 % bootstrap bars)")
-    fig.tight_layout()
-    if path:
-        _save(fig, path)
-    return fig
-
-
-def _err(row, key: str, value: float):
-    lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return None
-    return [[max(value - lo, 0.0)], [max(hi - value, 0.0)]]
-
-
-def plot_curves(histories: Dict[str, List[Dict[str, float]]], path: Optional[str] = None,
-                keys: Sequence[Tuple[str, str]] = (
-                    ("accuracy", "validation accuracy"),
-                    ("demographic_parity_difference", "demographic parity difference"),
-                    ("equalized_odds_difference", "equalized odds difference")),
-                title: Optional[str] = None, bounds: Optional[Dict[str, float]] = None):
-    """Per-epoch validation curves: one panel per figure, one line per method.
-
-    Parameters
-    ----------
-    histories : dict of method name to list of records
-        ``FairnessMonitor.history``-style records (``"epoch"`` and the ``keys``).
-    bounds : dict of key to float, optional
-        A dotted horizontal line in that key's panel (e.g. the bound of constrained training).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Also saved to ``path`` (PNG) when given.
-    """
-    fig = Figure(figsize=(5.0 * len(keys), 4.2))
-    axes = fig.subplots(1, len(keys), squeeze=False)
-    colours = matplotlib.colormaps["tab10"]
-    for i, (name, history) in enumerate(histories.items()):
-        epochs = [r["epoch"] + 1 for r in history]
-        for ax, (key, _) in zip(axes[0], keys):
-            ax.plot(epochs, [r.get(key, np.nan) for r in history], marker="o", markersize=3,
-                    color=colours(i % 10), label=name)
-    for ax, (key, key_title) in zip(axes[0], keys):
-        if bounds and key in bounds:
-            line = ax.axhline(bounds[key], color="0.3", linestyle=":", linewidth=1,
-                              label=f"bound {bounds[key]:g}")
-            ax.legend(handles=[line], fontsize=7, loc="upper right")  # methods: first panel
-        ax.set_xlabel("epoch")
-        ax.set_title(key_title)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(title or "validation figures after each epoch")
-    fig.tight_layout()
-    if path:
-        _save(fig, path)
-    return fig
-
-
-def _save(fig, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=110)

@@ -44,14 +44,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (  # noqa: E402
-    DEFAULT_SENSITIVE,
-    TABULAR_LOADERS,
     Recipe,
     format_table,
-    load_tabular,
     mlp,
-    plot_curves,
-    plot_front,
     predict_scores,
     seed_all,
     test_summary,
@@ -60,14 +55,17 @@ from _common import (  # noqa: E402
 
 from mxfair.callbacks import FairnessMonitor  # noqa: E402
 from mxfair.data import FairBatchSampler, ReweighingSampler  # noqa: E402
+from mxfair.datasets import TABULAR_LOADERS, load_tabular  # noqa: E402
 from mxfair.loss import (  # noqa: E402
     AdversarialDebiasing,
     ConstrainedFairLoss,
     FairnessRegularizedLoss,
 )
+from mxfair.plot import plot_histories, plot_pareto  # noqa: E402
 from mxfair.postprocessing import ThresholdOptimizer  # noqa: E402
 
 DEFAULT_EPOCHS = {"adult": 10, "german": 60, "compas": 20}  # about 1,000 batches each
+GAPS = ("demographic_parity_difference", "equalized_odds_difference")  # the figures' gaps
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,10 +95,10 @@ def reweighing(data, args, ctx) -> Recipe:
     return Recipe(loader, _bce())
 
 
-def fairbatch(data, args, ctx, fairness: str = "equalized_odds", alpha: float = 0.01) -> Recipe:
+def fairbatch(data, args, ctx, constraint: str = "equalized_odds", alpha: float = 0.01) -> Recipe:
     """FairBatch: each epoch, more rows from the (group, label) cell with the larger loss."""
     sampler = FairBatchSampler(data.train.y, data.train.groups, args.batch_size,
-                               fairness=fairness, alpha=alpha, seed=args.seed,
+                               constraint=constraint, alpha=alpha, seed=args.seed,
                                num_groups=data.num_groups)
     loader = gluon.data.DataLoader(_dataset(data), batch_sampler=sampler)
     x_train = mx.nd.array(data.train.X, ctx=ctx)
@@ -156,7 +154,7 @@ METHODS: Dict[str, Method] = {
     "baseline": Method("baseline", baseline),
     "reweighing": Method("reweighing sampler", reweighing),
     "fairbatch": Method("FairBatch (EO)",
-                        partial(fairbatch, fairness="equalized_odds", alpha=0.01)),
+                        partial(fairbatch, constraint="equalized_odds", alpha=0.01)),
     "loss-dp": Method("fair loss (DP, lam=5)",
                       partial(fair_loss, constraint="demographic_parity", lam=5.0)),
     "loss-eo": Method("fair loss (EO, lam=5)",
@@ -178,7 +176,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--dataset", choices=sorted(TABULAR_LOADERS), default="adult")
     p.add_argument("--sensitive", nargs="+", default=None,
                    help="sensitive attribute(s); several give intersectional groups "
-                        f"(default: {DEFAULT_SENSITIVE})")
+                        "(default: the data set's usual one: sex, age, race)")
     p.add_argument("--root", default=None, help="folder of the raw data files")
     p.add_argument("--epochs", type=int, default=None, help=f"default: {DEFAULT_EPOCHS}")
     p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
@@ -208,14 +206,14 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
     """
     ctx = ctx or mx.cpu()
     if data is None:
-        data = load_tabular(args.dataset, args.sensitive, args.seed, args.subsample, args.root)
+        data = _load(args)
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
     keys = list(args.methods)
     post = [k for k in keys if METHODS[k].thresholds]
     trained = [k for k in keys if METHODS[k].recipe]
     if post and "baseline" not in trained:
         trained.insert(0, "baseline")  # the thresholds need the baseline's scores
-    val_loader = gluon.data.DataLoader(data.to_gluon("val"), batch_size=1024)
+    val_loader = gluon.data.DataLoader(data.to_gluon(split="val"), batch_size=1024)
     test = data.test
 
     # One bar over every batch of every trained method (a FairBatch epoch drops the last one).
@@ -247,7 +245,8 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
         test_scores = predict_scores(nets["baseline"], test.X, ctx)
         for key in post:
             start = time.perf_counter()
-            opt = ThresholdOptimizer(METHODS[key].thresholds, random_state=args.seed)
+            opt = ThresholdOptimizer(constraint=METHODS[key].thresholds, random_state=args.seed,
+                                     from_logits=False)  # predict_scores gives probabilities
             opt.fit(val_scores, data.val.y, data.val.groups, num_groups=data.num_groups)
             decisions = opt.predict(test_scores, test.groups)  # 0/1, randomised where needed
             seconds = rows["baseline"]["seconds"] + time.perf_counter() - start
@@ -256,10 +255,14 @@ def run(args: argparse.Namespace, data=None, ctx: Optional[mx.Context] = None) -
             "epochs": epochs}
 
 
+def _load(args: argparse.Namespace):
+    return load_tabular(args.dataset, sensitive=args.sensitive, seed=args.seed,
+                        subsample=args.subsample, root=args.root)
+
+
 def _row(key: str, kind: str, seconds: float, preds: np.ndarray, data, args) -> Dict:
-    summary, report = test_summary(data.test.y, preds, data.test.groups, data.num_groups,
-                                   bootstrap=args.bootstrap, seed=args.seed,
-                                   group_names=data.group_names)
+    summary, report = test_summary(data.test.y, preds, data.test.groups, data.group_names,
+                                   bootstrap=args.bootstrap, seed=args.seed)
     return {"method": METHODS[key].label, "key": key, "kind": kind, "seconds": seconds,
             "report": report, **summary}
 
@@ -293,7 +296,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     start = time.perf_counter()
-    data = load_tabular(args.dataset, args.sensitive, args.seed, args.subsample, args.root)
+    data = _load(args)
     print(f"{data.name}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test "
           f"rows, {data.num_features} features, groups {data.group_names}")
     result = run(args, data)
@@ -318,15 +321,18 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         "front": os.path.join(args.out, f"{name}_front.png"),
         "curves": os.path.join(args.out, f"{name}_curves.png"),
     }
-    plot_front(result["rows"], figures["front"],
-               title=f"{data.name} ({', '.join(data.sensitive)}): accuracy-fairness trade-off "
-                     "on the test set (95 % bootstrap bars)")
+    rows = {r["method"]: r for r in result["rows"]}
+    plot_pareto(rows, x=GAPS, legend=True, path=figures["front"],
+                markers={r["method"]: "s" for r in result["rows"] if r["kind"] == "post"},
+                title=f"{data.name} ({', '.join(data.sensitive)}): accuracy-fairness trade-off "
+                      "on the test set (95 % bootstrap bars)")
     if result["histories"]:
         bounds = ({"demographic_parity_difference": args.bound}
                   if "constrained" in args.methods else None)
-        plot_curves(result["histories"], figures["curves"], bounds=bounds,
-                    title=f"{data.name} ({', '.join(data.sensitive)}): validation figures "
-                          "after each epoch")
+        plot_histories(result["histories"], keys=("accuracy",) + GAPS, bounds=bounds,
+                       path=figures["curves"],
+                       title=f"{data.name} ({', '.join(data.sensitive)}): validation figures "
+                             "after each epoch")
     else:
         del figures["curves"]
     print(f"\nfigures: {', '.join(figures.values())}")

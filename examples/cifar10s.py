@@ -58,7 +58,7 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import format_table, plot_curves, seed_all  # noqa: E402
+from _common import HEADLINE, format_table, seed_all, test_summary  # noqa: E402
 
 from mxfair.callbacks import FairnessMonitor  # noqa: E402
 from mxfair.data import JTTSampler, ReweighingSampler, error_set  # noqa: E402
@@ -71,8 +71,9 @@ from mxfair.loss import (  # noqa: E402
     cross_groups,
     group_counts,
 )
-from mxfair.metrics import GroupStats, UndefinedRateWarning  # noqa: E402
+from mxfair.metrics import UndefinedRateWarning, group_report  # noqa: E402
 from mxfair.nn import DomainIndependentLoss, domain_independent_nets  # noqa: E402
+from mxfair.plot import plot_histories  # noqa: E402
 from mxfair.postprocessing import ThresholdOptimizer  # noqa: E402
 
 BENCHMARKS = ("cifar10s", "spurious")
@@ -414,18 +415,16 @@ def logits_of(net, x: np.ndarray, ctx, batch_size: int = 512) -> np.ndarray:
 def test_figures(logits: np.ndarray, split: Dict[str, np.ndarray], data: Dict,
                  bootstrap: int, seed: int) -> Dict[str, float]:
     """Mean accuracy, worst-group accuracy over (label, attribute) groups and worst
-    attribute-value accuracy on the test split (``GroupStats``, logits in)."""
-    K = data["num_classes"]
+    attribute-value accuracy on the test split (``mxfair.metrics.group_report`` of the logits)."""
     out = {}
-    for key, groups, G in (("group", split["g"], len(data["group_names"])),
-                           ("attribute", split["a"], data["num_attributes"])):
-        stats = GroupStats(G, num_classes=K, bootstrap=bootstrap, seed=seed, from_logits=True)
-        stats.update(split["y"], logits.astype(np.float32), groups)
+    for prefix, ids, names in (("", split["g"], data["group_names"]),
+                               ("attribute_", split["a"], data["attribute_names"])):
         with _quiet_undefined_rates():
-            summary = stats.report().summary()
-        prefix = "" if key == "group" else "attribute_"
+            summary = group_report(split["y"], y_score=logits, from_logits=True,
+                                   sensitive_features=np.asarray(names)[ids],
+                                   bootstrap=bootstrap, seed=seed).summary()
         for name in ("accuracy", "worst_group_accuracy"):
-            if key == "attribute" and name == "accuracy":
+            if prefix and name == "accuracy":
                 continue
             for suffix in ("", "_lo", "_hi"):
                 if name + suffix in summary:
@@ -521,15 +520,15 @@ def _binary_rows(net, data, args, ctx, seconds, labels) -> Dict[str, Dict]:
 
     y_val = np.isin(data["val"]["y"], UPPER).astype(np.int64)
     y_test = np.isin(data["test"]["y"], UPPER).astype(np.int64)
-    opt = ThresholdOptimizer("equalized_odds", random_state=args.seed)
+    opt = ThresholdOptimizer(constraint="equalized_odds", random_state=args.seed,
+                             from_logits=False)  # upper(): a probability
     opt.fit(upper("val"), y_val, data["val"]["a"], num_groups=2)
     rows = {}
     for key, scores in (("erm", upper("test")),
                         ("thresholds", opt.predict(upper("test"), data["test"]["a"]))):
-        stats = GroupStats(2, bootstrap=args.bootstrap, seed=args.seed, from_logits=False)
-        stats.update(y_test, np.asarray(scores, np.float32), data["test"]["a"])
         with _quiet_undefined_rates():
-            summary = stats.report().summary()
+            summary, _ = test_summary(y_test, scores, data["test"]["a"], data["attribute_names"],
+                                      bootstrap=args.bootstrap, seed=args.seed)
         rows[key] = {"method": labels[key], "key": key, "seconds": seconds, **summary}
     return rows
 
@@ -595,17 +594,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         r["key"] for r in result["rows"] if r["training_groups"]) + "; the other methods "
         "use group labels on the validation split only.")
     if result["binary_rows"]:
-        from _common import HEADLINE
-
         tables["binary"] = format_table(list(result["binary_rows"].values()), HEADLINE)
         print("\nBinary sub-task 'is the class in 5-9?' of the ERM net (first seed)\n")
         print(tables["binary"])
     figures = {"curves": os.path.join(args.out, f"{args.benchmark}_curves.png"),
                "worst_group": os.path.join(args.out, f"{args.benchmark}_worst_group.png")}
-    plot_curves(result["histories"], figures["curves"],
-                keys=(("accuracy", "validation accuracy"),
-                      ("worst_group_accuracy", "worst-group validation accuracy")),
-                title=f"{args.benchmark}: validation after each epoch (first seed)")
+    plot_histories(result["histories"], path=figures["curves"],
+                   keys=("accuracy", "worst_group_accuracy"),
+                   title=f"{args.benchmark}: validation after each epoch (first seed)")
     plot_worst_group(result["rows"], figures["worst_group"])
     print(f"\nfigures: {', '.join(figures.values())}")
     print(f"done in {time.perf_counter() - start:.1f} s")

@@ -2,7 +2,12 @@
 
 Every worker trains on its own part of the training rows with ``FairnessRegularizedLoss``
 (cross-entropy + lam * demographic-parity penalty); ``gluon.Trainer`` sums the gradients over
-the workers through a ``dist_sync`` kvstore. At the end of each epoch every worker validates on
+the workers through a ``dist_sync`` kvstore. With ``--devices N`` each worker also splits its
+batch over N contexts (``split_and_load``; CPU contexts stand in for GPUs unless ``--gpu``) and
+calls the loss once with the per-device lists, so the penalty is that of the worker's whole batch
+and the step equals the one-device step. Across workers the penalty is each worker's own (its
+batch's group gap): with W workers the gradient is the sum of W per-batch penalties, each over
+``--batch-size`` rows (see docs/distributed.md). At the end of each epoch every worker validates on
 its part of the validation rows and ``FairnessMonitor(kvstore=kv)`` sums the group statistics
 over the workers (:func:`mxfair.distributed.allreduce_stats`), so the report printed by rank 0 is
 the one of the whole validation set. With ``--reweigh`` the rows are drawn by a
@@ -13,9 +18,10 @@ Two workers and one server on this machine::
     python -m mxfair.launch -n 2 -s 1 --timeout 300 -- \\
         python examples/distributed_adult.py --epochs 5
 
-One process (no kvstore), for comparison::
+One process (no kvstore), for comparison, on one and on two devices (the same training)::
 
     python examples/distributed_adult.py --epochs 5
+    python examples/distributed_adult.py --epochs 5 --devices 2
 """
 import argparse
 import json
@@ -39,6 +45,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256, help="per worker")
+    parser.add_argument("--devices", type=int, default=1,
+                        help="contexts per worker; the loss sees the worker's whole batch")
+    parser.add_argument("--gpu", action="store_true", help="use GPUs 0..devices-1")
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--lam", type=float, default=1.0, help="weight of the fairness penalty")
     parser.add_argument("--hidden", type=int, default=32)
@@ -59,13 +68,14 @@ def build_net(hidden: int) -> gluon.nn.HybridSequential:
     return net
 
 
-def mean_loss(net, loss_fn, batches, kv) -> float:
+def mean_loss(net, loss_fn, batches, kv, ctx) -> float:
     """Mean per-row loss over every worker's rows (a sum and a count, summed by the kvstore)."""
     total = np.zeros(2)
     for x, y, g in batches:
+        x, y, g = (a.as_in_context(ctx) for a in (x, y, g))
         loss = loss_fn(net(x), y, g)
         total += [float(loss.sum().asscalar()), loss.shape[0]]
-    total = dist.allreduce_array(kv, "example/loss", total)
+    total = dist.allreduce_array(total, kv, key="example/loss")
     return float(total[0] / total[1])
 
 
@@ -91,7 +101,7 @@ def main(argv=None, kv=None) -> int:
     order = np.random.RandomState(args.seed).permutation(len(train.y))
     order = order[: len(order) // size * size]
     x_all, y_all, g_all = train.X[order], train.y[order], train.groups[order]
-    lo, hi = shard_range(len(y_all), size, rank)
+    lo, hi = shard_range(len(y_all), num_parts=size, part_index=rank)
     x_tr, y_tr, g_tr = x_all[lo:hi], y_all[lo:hi], g_all[lo:hi]
     if args.reweigh:
         counts = dist.global_cell_counts(y_tr, g_tr, kv, num_groups=2)
@@ -107,23 +117,28 @@ def main(argv=None, kv=None) -> int:
                                        last_batch="discard")
     plain_loader = gluon.data.DataLoader(gluon.data.ArrayDataset(
         x_tr, y_tr.astype("float32"), g_tr), batch_size=1024)
-    v_lo, v_hi = shard_range(len(val.y), size, rank)
+    v_lo, v_hi = shard_range(len(val.y), num_parts=size, part_index=rank)
     val_loader = gluon.data.DataLoader(gluon.data.ArrayDataset(
         val.X[v_lo:v_hi], val.y[v_lo:v_hi], val.groups[v_lo:v_hi]), batch_size=1024)
 
+    contexts = [mx.gpu(i) if args.gpu else mx.cpu(i) for i in range(args.devices)]
     net = build_net(args.hidden)
-    net.initialize(mx.init.Xavier())
+    net.initialize(mx.init.Xavier(), ctx=contexts)
     net.hybridize()
     loss_fn = FairnessRegularizedLoss(num_groups=2, constraint="demographic_parity",
                                       lam=args.lam)
     # update_on_kvstore=False: the servers only sum gradients (no optimizer on the servers),
     # which is what lets mxfair sum its statistics through the same kvstore.
+    # Without a dist kvstore, "device" sums the gradients of the contexts (kvstore=None would
+    # let every context update its own copy from its own gradient).
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.lr},
-                            kvstore=kv, update_on_kvstore=False if kv else None)
+                            kvstore=kv if kv is not None else "device",
+                            update_on_kvstore=False if kv else None)
     monitor = FairnessMonitor(val_loader, num_groups=2, from_logits=True, kvstore=kv,
-                              group_names=data.group_names, progress=False)
+                              group_names=data.group_names, progress=False, ctx=contexts)
 
-    history = {"num_workers": size, "initial_loss": mean_loss(net, loss_fn, plain_loader, kv),
+    history = {"num_workers": size, "devices": len(contexts),
+               "initial_loss": mean_loss(net, loss_fn, plain_loader, kv, contexts[0]),
                "epochs": []}
     # The forward pass above fixed the shapes: broadcast the initial weights now and wait for
     # every worker (works around a first-step race of MXNet 1.9.1, see init_trainer).
@@ -133,13 +148,17 @@ def main(argv=None, kv=None) -> int:
         start = time.time()
         total = np.zeros(2)
         for x, y, g in loader:
+            xs, ys, gs = (gluon.utils.split_and_load(a, contexts, even_split=False)
+                          for a in (x, y, g))
             with autograd.record():
-                loss = loss_fn(net(x), y, g)
-            loss.backward()
-            # Gradients are summed over the workers: normalise by the global batch size.
+                # One call with the per-device lists: the penalty of the worker's whole batch.
+                losses = loss_fn([net(xi) for xi in xs], ys, gs)
+            for loss in losses:
+                loss.backward()
+            # Gradients are summed over devices and workers: normalise by the global batch.
             trainer.step(x.shape[0] * size)
-            total += [float(loss.sum().asscalar()), x.shape[0]]
-        total = dist.allreduce_array(kv, "example/epoch_loss", total)
+            total += [sum(float(loss.sum().asscalar()) for loss in losses), x.shape[0]]
+        total = dist.allreduce_array(total, kv, key="example/epoch_loss")
         logging.info("epoch %d  train loss %.4f  (%d rows, %.1f s)", epoch,
                      total[0] / total[1], total[1], time.time() - start)
         report = monitor.evaluate(net, epoch=epoch)  # logs the global fairness report

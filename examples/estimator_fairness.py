@@ -35,16 +35,7 @@ from mxnet.gluon.contrib.estimator import Estimator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adult_mitigation  # noqa: E402  (its loaders: one home for each method's data pipeline)
-from _common import (  # noqa: E402
-    TABULAR_LOADERS,
-    format_table,
-    load_tabular,
-    mlp,
-    plot_curves,
-    predict_scores,
-    seed_all,
-    test_summary,
-)
+from _common import format_table, mlp, predict_scores, seed_all, test_summary  # noqa: E402
 
 from mxfair.callbacks import (  # noqa: E402
     FairCheckpointHandler,
@@ -53,7 +44,9 @@ from mxfair.callbacks import (  # noqa: E402
     FairnessValidationHandler,
     GroupBatchProcessor,
 )
+from mxfair.datasets import TABULAR_LOADERS, load_tabular  # noqa: E402
 from mxfair.loss import FairnessRegularizedLoss  # noqa: E402
+from mxfair.plot import plot_histories  # noqa: E402
 
 GAP = "demographic_parity_difference"
 DEFAULT_EPOCHS = {"adult": 10, "german": 60, "compas": 20}
@@ -113,7 +106,7 @@ def fit_one(key: str, data, args, ctx) -> Dict:
     net = mlp(args.hidden, ctx, seed=args.seed)
     loader, loss = make(data, args, ctx)
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
-    monitor = FairnessMonitor(gluon.data.DataLoader(data.to_gluon("val"), batch_size=1024),
+    monitor = FairnessMonitor(gluon.data.DataLoader(data.to_gluon(split="val"), batch_size=1024),
                               data.num_groups, from_logits=True, group_names=data.group_names,
                               progress=not args.quiet, log_level=logging.DEBUG)
     validation = FairnessValidationHandler(monitor)
@@ -132,8 +125,8 @@ def fit_one(key: str, data, args, ctx) -> Dict:
     seconds = time.perf_counter() - start
     met = checkpoint.best_epoch is not None
     summary, _ = test_summary(data.test.y, predict_scores(net, data.test.X, ctx),
-                              data.test.groups, data.num_groups, bootstrap=args.bootstrap,
-                              seed=args.seed, group_names=data.group_names)
+                              data.test.groups, data.group_names, bootstrap=args.bootstrap,
+                              seed=args.seed)
     return {
         "method": label, "key": key, "seconds": seconds, **summary,
         "epochs_run": len(monitor.history),
@@ -156,7 +149,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     ctx = mx.cpu()
     start = time.perf_counter()
-    data = load_tabular(args.dataset, args.sensitive, args.seed, args.subsample, args.root)
+    data = load_tabular(args.dataset, sensitive=args.sensitive, seed=args.seed,
+                        subsample=args.subsample, root=args.root)
     print(f"{data.name}: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test "
           f"rows, groups {data.group_names}; bound: validation DP difference <= {args.max_gap}")
     rows = [fit_one(key, data, args, ctx) for key in args.runs]
@@ -171,9 +165,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         if r["stop_reason"]:
             print(f"{r['method']}: stopped early, {r['stop_reason']}")
     figures = {"curves": os.path.join(args.out, f"estimator_{data.name}_curves.png")}
-    plot_curves({r["method"]: r["history"] for r in rows}, figures["curves"],
-                bounds={GAP: args.max_gap},
-                title=f"{data.name}: Estimator.fit, validation after each epoch")
+    plot_histories({r["method"]: r["history"] for r in rows}, path=figures["curves"],
+                   bounds={GAP: args.max_gap},
+                   title=f"{data.name}: Estimator.fit, validation after each epoch")
     print(f"\nfigures: {figures['curves']}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return {"rows": rows, "table": table, "figures": figures, "data": data}

@@ -18,7 +18,7 @@ plot            matplotlib figures (import it explicitly; matplotlib is the ``pl
 __version__ = "0.1.0"
 
 from . import callbacks, data, datasets, loss, metrics, nn, postprocessing  # noqa: E402
-from ._constraints import CONSTRAINT_NAMES, canonical_constraint  # noqa: E402
+from ._constraints import CONSTRAINT_NAMES, CONSTRAINTS, canonical_constraint  # noqa: E402
 from .callbacks import FairnessMonitor  # noqa: E402
 from .data import FairBatchSampler, GroupBalancedSampler, ReweighingSampler  # noqa: E402
 from .groups import GroupEncoder  # noqa: E402
@@ -29,6 +29,7 @@ from .postprocessing import GroupThreshold, ThresholdOptimizer  # noqa: E402
 __all__ = [
     "__version__",
     "GroupEncoder",
+    "CONSTRAINTS",
     "CONSTRAINT_NAMES",
     "canonical_constraint",
     "GroupStats",

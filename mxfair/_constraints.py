@@ -1,8 +1,11 @@
-"""One vocabulary for group-fairness constraints, shared by every mxfair component.
+"""One table of group-fairness constraints, shared by every mxfair component.
 
-The losses (``mxfair.loss``), the threshold post-processing (``mxfair.postprocessing``) and the
-FairBatch sampler (``mxfair.data``) all name the constraint they enforce with the same four
-canonical names:
+The losses (``mxfair.loss``), the adversary, the threshold post-processing
+(``mxfair.postprocessing``) and the FairBatch sampler (``mxfair.data``) name the constraint they
+enforce with the same canonical names, and read what it means from one table,
+:data:`CONSTRAINTS`: the per-group rates it equalises (names of
+:class:`~mxfair.metrics.FairnessReport` rates). :data:`RATE_LABELS` says which rows each rate
+is taken over (its label condition), which is what the adversary and FairBatch condition on.
 
 ===========================  ===============================  ===============================
 canonical name               equalised across groups          also accepted (aliases)
@@ -20,26 +23,47 @@ canonical name               equalised across groups          also accepted (ali
 The aliases are the names of fairlearn's ``ThresholdOptimizer`` (``*_rate_parity``; equal
 FNRs are equal TPRs and equal TNRs equal FPRs, so those are the same constraints) and of the
 FairBatch paper's code (``dp``, ``eqopp``, ``eqodds``). Names are matched case-insensitively,
-with ``-`` or a space read as ``_``. Every component stores the canonical name (the
-``constraint`` attribute or property; ``FairBatchSampler.fairness``) and supports all four
-constraints; ``predictive_equality`` in ``FairBatchSampler`` and ``AdversarialDebiasing`` is
-the equal-opportunity rule applied to the negatives instead of the positives.
+with ``-`` or a space read as ``_``. Every component stores the canonical name (its
+``constraint`` attribute or property) and supports all four constraints.
+
+A fifth constraint on these rates is one more entry of ``_RATES`` (and its aliases); a
+constraint on another rate also needs that rate's label condition here and its soft statistic
+in :data:`mxfair.loss.RATE_STATISTICS` (FairBatch and the adversary then refuse it by name,
+until their rule for it is written).
 """
 from collections.abc import Mapping
-from typing import Any, Collection, Dict, Iterator, Literal, Optional
+from typing import Any, Collection, Dict, Iterator, Literal, Optional, Tuple
 
 __all__ = [
+    "CONSTRAINTS",
     "CONSTRAINT_NAMES",
     "CONSTRAINT_ALIASES",
     "FAIRLEARN_THRESHOLD_NAMES",
+    "RATE_LABELS",
     "ConstraintName",
     "ConstraintTable",
     "canonical_constraint",
+    "constraints_over",
 ]
 
+# Canonical name -> the per-group rates it equalises, in order (the table CONSTRAINTS).
+_RATES = {
+    "demographic_parity": ("selection_rate",),
+    "equal_opportunity": ("true_positive_rate",),
+    "predictive_equality": ("false_positive_rate",),
+    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
+}
+
 #: The canonical constraint names, in a fixed order.
-CONSTRAINT_NAMES = ("demographic_parity", "equal_opportunity", "predictive_equality",
-                    "equalized_odds")
+CONSTRAINT_NAMES = tuple(_RATES)
+
+#: Rate -> the true label of the rows it is taken over: 1 (the positives: TPR), 0 (the
+#: negatives: FPR) or None (every row: the selection rate).
+RATE_LABELS: Dict[str, Optional[int]] = {
+    "selection_rate": None,
+    "true_positive_rate": 1,
+    "false_positive_rate": 0,
+}
 
 #: Alias -> canonical name.
 CONSTRAINT_ALIASES: Dict[str, str] = {
@@ -62,14 +86,8 @@ FAIRLEARN_THRESHOLD_NAMES: Dict[str, str] = {
     "equalized_odds": "equalized_odds",
 }
 
-#: Every accepted spelling (for type hints); kept equal to the names and aliases by a test.
-ConstraintName = Literal[
-    "demographic_parity", "equal_opportunity", "predictive_equality", "equalized_odds",
-    "dp", "statistical_parity", "selection_rate_parity",
-    "eqopp", "true_positive_rate_parity", "false_negative_rate_parity",
-    "false_positive_rate_parity", "true_negative_rate_parity",
-    "eqodds",
-]
+#: Every accepted spelling (for type hints): the names, then the aliases.
+ConstraintName = Literal[CONSTRAINT_NAMES + tuple(CONSTRAINT_ALIASES)]  # type: ignore[valid-type]
 
 UNKNOWN_CONSTRAINT = "{argument} must be one of {choices} or an alias ({aliases}), got {value!r}"
 UNSUPPORTED_CONSTRAINT = (
@@ -92,7 +110,7 @@ def _aliases_text(choices) -> str:
     return "; ".join(parts)
 
 
-def canonical_constraint(name: Any, allowed: Optional[Collection[str]] = None, *,
+def canonical_constraint(name: Any, *, allowed: Optional[Collection[str]] = None,
                          argument: str = "constraint") -> str:
     """The canonical name of a fairness constraint given by its name or an alias.
 
@@ -182,3 +200,20 @@ class ConstraintTable(Mapping):
 
     def __repr__(self) -> str:
         return f"ConstraintTable({self._entries!r})"
+
+
+#: Canonical name -> the per-group rates it equalises; lookups accept the aliases
+#: (``CONSTRAINTS["eqopp"] == ("true_positive_rate",)``).
+CONSTRAINTS = ConstraintTable(_RATES)
+
+
+def constraints_over(rates: Collection[str]) -> Tuple[str, ...]:
+    """The canonical constraints whose rates are all among ``rates`` (what a component that
+    knows those rates supports), in table order.
+
+    Examples
+    --------
+    >>> constraints_over(["selection_rate", "true_positive_rate"])
+    ('demographic_parity', 'equal_opportunity')
+    """
+    return tuple(c for c, needs in _RATES.items() if set(needs) <= set(rates))

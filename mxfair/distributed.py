@@ -22,34 +22,14 @@ A Horovod-like object (``import horovod.mxnet as hvd``: anything with ``allreduc
 and ``size``)
     One ``hvd.allreduce`` (sum) of a float64 NDArray per call.
 
-Exactness over ps-lite
-----------------------
-MXNet 1.9.1's kvstore servers keep and add every pushed value in float32, whatever the dtype
-pushed (a float64 push of ``2**40 + 1`` comes back rounded). mxfair therefore sends each float64
-array as exact fixed-point integer "limbs": a first round agrees on a common binary scale per
-array (the largest magnitude and the finest bit over all workers), then each value is split into
-signed limbs of ``23 - ceil(log2 W)`` bits for ``W`` workers, so that every server-side float32
-sum of ``W`` limbs stays below 2**23 and is exact. The pulled limbs are recombined in integer
-arithmetic and rounded once to float64. Hence:
-
-* integer-valued statistics (unweighted counts, histograms, bootstrap counts below 2**53) are
-  summed **exactly**: the distributed result equals the single-process one bit for bit;
-* other float64 values (weighted counts, score sums) give the exact sum of the workers' values,
-  correctly rounded to float64, whenever the values of one array span at most 96 bits between
-  the largest magnitude and the finest bit; beyond that they are first rounded to multiples of
-  ``2**(e_max - 96)`` (absolute error below ``W * 2**(e_max - 97)`` per entry). They can still
-  differ from a single-process accumulation in the last bit, because that accumulation rounds
-  in a different order.
-
-Keys, key types and the server-side optimizer
----------------------------------------------
-mxfair uses integer keys in ``[150000, 215000)`` derived from a CRC-32 of the array name and
-size, so it never clashes with ``gluon.Trainer``, which uses integer keys ``0 .. P-1`` (one per
-parameter); larger keys would overflow ps-lite's server choice (``key * 9973`` in int32).
-An MXNet kvstore refuses to mix integer and string keys ("Mixed key types are not allowed"):
-when the kvstore already holds string keys, mxfair switches to string keys ``"mxfair/<name>/
-<size>"`` instead. Initialise mxfair's keys after the user's own string keys, or use integer
-keys yourself.
+Exactness
+---------
+Integer-valued statistics (unweighted counts, histograms, bootstrap counts below 2**53) are
+summed **exactly** through every backend, also through MXNet 1.9.1's ps-lite servers, which add
+in float32 whatever dtype is pushed: the distributed report equals the single-process one bit
+for bit. Other float64 values are the exact sum correctly rounded to float64 (within 96 bits of
+range per array). How: ``mxfair/_kvstore.py``, the transport under this module and
+:meth:`~mxfair.metrics.GroupStats.allreduce`.
 
 A ``gluon.Trainer`` on a ``dist_*`` kvstore sends its optimizer to the servers by default
 (``update_on_kvstore=True``); the servers then apply it to *every* pushed key, which turns a sum
@@ -62,16 +42,17 @@ Every worker must make the same calls in the same order with arrays of the same 
 usual data-parallel program); mismatched shapes or ``GroupStats`` configurations are detected
 in the first round and raise ``ValueError``.
 """
-import math
-import weakref
-import zlib
-from typing import Any, List, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Any, Literal, Optional
 
 import mxnet as mx
 import numpy as np
 
-from ._ops import ArrayLike, as_ndarray, context_of, is_ndarray, to_numpy
+from . import _compat
+from ._kvstore import is_distributed, rank_and_size, sum_float64
+from ._ops import ArrayLike, is_ndarray, like_inputs, to_numpy
 from ._validation import check_choice, check_positive_int
+from .data.reweighing import cell_counts, weights_from_counts
+from .metrics.stats import GroupStats
 
 __all__ = [
     "allreduce_array",
@@ -84,347 +65,23 @@ __all__ = [
     "init_trainer",
 ]
 
-ASYNC_KVSTORE = (
-    "kvstore of type {type!r} is asynchronous: the servers apply each push on its own, so "
-    "values cannot be summed; use 'dist_sync' (or 'dist_device_sync')"
-)
-STRING_KVSTORE = (
-    "kvstore={value!r} is a string; for distributed training pass the kvstore object itself "
-    "(kv = mx.kv.create('dist_sync'), the one given to gluon.Trainer): creating a second "
-    "'dist_*' kvstore in one worker blocks"
-)
-BAD_KVSTORE = (
-    "kvstore must be None, an mx.kv.KVStore or a Horovod-like object with allreduce/rank/size, "
-    "got {type}"
-)
-SERVER_UPDATER = (
-    "the kvstore servers changed pushed values: an optimizer runs on the servers (gluon.Trainer "
-    "with update_on_kvstore=True, the default for 'dist_*' kvstores, or kv.set_optimizer). "
-    "mxfair cannot sum through such a kvstore; create the trainer with "
-    "gluon.Trainer(..., kvstore=kv, update_on_kvstore=False)"
-)
-MISMATCH = (
-    "workers disagree on the arrays of {name!r} (number, sizes or configuration {mine}); every "
-    "worker must allreduce the same arrays with the same shapes, in the same order"
-)
-NON_FINITE = (
-    "{name!r} holds NaN or infinite values on some worker; only finite values can be summed"
-)
 BAD_METHOD = "method must be 'mean' or 'broadcast', got {value!r}"
-
-# mxfair's integer keys lie in [150000, 215000): above Trainer's 0 .. num_params - 1, and below
-# 2**31 / 9973, since ps-lite's KVStoreDist picks a key's server with int32 `key * 9973`.
-_KEY_BASE = 150_000
-_KEY_SPAN = 65_000
-_EXP_OFFSET = 1100  # float64 exponents (frexp and lowest set bit) lie in [-1074, 1024]
-_EXP_LEN = 2200
-_MAX_SPAN = 96  # bits kept between an array's largest magnitude and its finest bit
-_CHECK_BITS = 12  # header integers are sent as 12-bit pieces: float32-exact for W < 2**11
-
-# Per kvstore object: the key type in use and the keys mxfair has initialised.
-_REGISTRY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+BAD_KEY = "key must be a non-empty string naming the array, got {value!r}"
 
 
-# ---------------------------------------------------------------------------- backend detection
-def _is_horovod(obj: Any) -> bool:
-    return all(callable(getattr(obj, name, None)) for name in ("allreduce", "rank", "size"))
-
-
-def _backend(kvstore: Any) -> str:
-    """'none' (nothing to combine), 'ps' (ps-lite kvstore) or 'horovod'; raises for others."""
-    if kvstore is None:
-        return "none"
-    if isinstance(kvstore, str):
-        if kvstore.lower() in ("local", "device", "nccl"):
-            return "none"
-        raise TypeError(STRING_KVSTORE.format(value=kvstore))
-    if _is_horovod(kvstore):
-        return "horovod" if int(kvstore.size()) > 1 else "none"
-    kv_type = getattr(kvstore, "type", None)
-    if kv_type is None or not hasattr(kvstore, "num_workers"):
-        raise TypeError(BAD_KVSTORE.format(type=type(kvstore).__name__))
-    kv_type = str(kv_type)
-    if "dist" not in kv_type:
-        return "none"
-    if "async" in kv_type:
-        raise ValueError(ASYNC_KVSTORE.format(type=kv_type))
-    if int(kvstore.num_workers) == 1:
-        return "none"
-    if not isinstance(kvstore, mx.kv.KVStore):
-        raise TypeError(BAD_KVSTORE.format(type=type(kvstore).__name__))
-    return "ps"
-
-
-def is_distributed(kvstore: Any) -> bool:
-    """True when ``kvstore`` connects more than one worker (so values need combining).
-
-    Parameters
-    ----------
-    kvstore : None, str, mx.kv.KVStore or Horovod-like
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> is_distributed(None), is_distributed(mx.kv.create("local"))
-    (False, False)
-    """
-    return _backend(kvstore) != "none"
-
-
-def rank_and_size(kvstore: Any) -> Tuple[int, int]:
-    """This worker's rank and the number of workers: ``(0, 1)`` for no or a local kvstore.
-
-    Parameters
-    ----------
-    kvstore : None, str, mx.kv.KVStore or Horovod-like
-
-    Returns
-    -------
-    (rank, num_workers) : tuple of int
-
-    Examples
-    --------
-    >>> rank_and_size(None)
-    (0, 1)
-    """
-    if kvstore is None or isinstance(kvstore, str):
-        _backend(kvstore)  # raises for a 'dist_*' string
-        return 0, 1
-    if _is_horovod(kvstore):
-        return int(kvstore.rank()), int(kvstore.size())
-    if hasattr(kvstore, "rank") and hasattr(kvstore, "num_workers"):
-        return int(kvstore.rank), int(kvstore.num_workers)
-    raise TypeError(BAD_KVSTORE.format(type=type(kvstore).__name__))
-
-
-# ------------------------------------------------------------------------- ps-lite transport
-class _KeyTable:
-    """mxfair's keys on one kvstore: their type and which ones are initialised."""
-
-    def __init__(self):
-        self.use_strings = False
-        self.keys = {}  # (name, size) -> key
-
-    def key_for(self, name: str, size: int):
-        if self.use_strings:
-            return f"mxfair/{name}/{size}"
-        key = _KEY_BASE + zlib.crc32(f"{name}:{size}".encode("utf-8")) % _KEY_SPAN
-        for other, used in self.keys.items():
-            if used == key and other != (name, size):
-                raise RuntimeError(  # 1 chance in 65000 per pair of names; rename one
-                    f"mxfair key clash between {other} and {(name, size)}; rename one of them"
-                )
-        return key
-
-
-def _table(kv) -> _KeyTable:
-    table = _REGISTRY.get(kv)
-    if table is None:
-        table = _REGISTRY[kv] = _KeyTable()
-    return table
-
-
-def _ps_sum_float32(kv, name: str, values: np.ndarray) -> np.ndarray:
-    """One synchronous push/pull of a float32 vector: the float32 sum over workers."""
-    table = _table(kv)
-    size = int(values.size)
-    key = table.key_for(name, size)
-    if (name, size) not in table.keys:
-        try:
-            kv.init(key, mx.nd.zeros((size,), ctx=mx.cpu(), dtype="float32"))
-        except mx.base.MXNetError as err:
-            if "Mixed key types" not in str(err) or table.use_strings:
-                raise
-            # The kvstore already holds string keys: every worker sees the same error here.
-            table.use_strings = True
-            key = table.key_for(name, size)
-            kv.init(key, mx.nd.zeros((size,), ctx=mx.cpu(), dtype="float32"))
-        table.keys[(name, size)] = key
-    buf = mx.nd.array(values, ctx=mx.cpu(), dtype="float32")
-    kv.push(key, buf)
-    kv.pull(key, out=buf)
-    return buf.asnumpy()
-
-
-def _pieces(values: Sequence[int]) -> np.ndarray:
-    """Non-negative integers as (low 12 bits, high bits) pairs: float32-exact after summing."""
-    v = np.asarray(values, dtype=np.int64)
-    mask = (1 << _CHECK_BITS) - 1
-    return np.concatenate([v & mask, v >> _CHECK_BITS]).astype(np.float64)
-
-
-def _exponents(x: np.ndarray) -> Tuple[Optional[int], Optional[int]]:
-    """(e_max, q_min) of the non-zero finite entries: ``|x| < 2**e_max`` and every entry is an
-    integer multiple of ``2**q_min``; (None, None) when all are zero."""
-    nz = x[(x != 0) & np.isfinite(x)]
-    if nz.size == 0:
-        return None, None
-    mant, exp = np.frexp(np.abs(nz))  # |x| = mant * 2**exp, mant in [0.5, 1)
-    m_int = np.ldexp(mant, 53).astype(np.int64)  # 53-bit integer mantissa, exact
-    low_bit = np.log2(m_int & -m_int).astype(np.int64)  # trailing zeros of the mantissa
-    return int(exp.max()), int((exp - 53 + low_bit).min())
-
-
-def _split_limbs(x: np.ndarray, q_min: int, num_limbs: int, bits: int, rounded: bool):
-    """Signed limbs (num_limbs, n) with ``x == sum_j limbs[j] * 2**(q_min + bits*j)`` (exact
-    unless ``rounded``, where x is first rounded to a multiple of ``2**q_min``)."""
-    scaled = np.ldexp(np.abs(x), -q_min)  # exact: a power-of-two scaling
-    if rounded:
-        scaled = np.rint(scaled)
-    sign = np.sign(x)
-    limbs = np.empty((num_limbs, x.size), dtype=np.float64)
-    rest = scaled
-    for j in range(num_limbs - 1, -1, -1):  # top limb first; every step is exact in float64
-        unit = math.ldexp(1.0, bits * j)
-        top = np.floor(rest / unit)
-        limbs[j] = top * sign
-        rest = rest - top * unit
-    return limbs
-
-
-def _join_limbs(limbs: np.ndarray, q_min: int, bits: int, num_workers: int, span: int):
-    """Exact integer recombination of summed limbs, rounded once to float64."""
-    as_int = np.rint(limbs).astype(np.int64)
-    if span + bits + math.ceil(math.log2(num_workers)) + 1 <= 62:  # fits int64: fast path
-        acc = np.zeros(limbs.shape[1], dtype=np.int64)
-        for j in range(limbs.shape[0] - 1, -1, -1):
-            acc = (acc << bits) + as_int[j]
-        return np.ldexp(acc.astype(np.float64), q_min)
-    acc = np.zeros(limbs.shape[1], dtype=object)  # Python integers: unbounded
-    for j in range(limbs.shape[0] - 1, -1, -1):
-        acc = acc * (1 << bits) + as_int[j].astype(object)
-    return np.array([math.ldexp(float(v), q_min) for v in acc], dtype=np.float64)
-
-
-def _signature_ints(signature: Mapping[str, Any]) -> List[int]:
-    """The settings of ``signature`` as integers in ``[0, 2**16)`` for the round-1 check:
-    equal lists exactly when the settings are equal. An int (>= 0) or bool is one entry, a
-    float the four 16-bit pieces of its float64 bit pattern (so 0.5 and the next float64
-    differ)."""
-    ints = []
-    for key, value in signature.items():
-        if isinstance(value, (bool, int, np.integer)):
-            if not 0 <= int(value) < 2 ** 16:
-                raise ValueError(f"signature entry {key}={value!r} is outside [0, 2**16)")
-            ints.append(int(value))
-        else:
-            bits = int(np.array([value], dtype=np.float64).view(np.uint64)[0])
-            ints.extend((bits >> shift) & 0xFFFF for shift in (48, 32, 16, 0))
-    return ints
-
-
-def _ps_sum_float64(kv, name: str, arrays: List[np.ndarray], signature: Mapping[str, Any]):
-    """Exact sum over ps-lite workers of float64 arrays (see the module docstring)."""
-    num_workers = int(kv.num_workers)
-    flats = [a.reshape(-1) for a in arrays]
-    # Round 1: a check vector (must come back as W times itself), the number of non-finite
-    # entries, and one-hot codes of every array's largest exponent and finest bit.
-    check = np.concatenate([[1.0], _pieces([len(flats)] + [f.size for f in flats]
-                                           + _signature_ints(signature))])
-    hot = np.zeros((len(flats), 2, _EXP_LEN))
-    bad = 0
-    for i, flat in enumerate(flats):
-        bad += int(np.count_nonzero(~np.isfinite(flat)))
-        e_max, q_min = _exponents(flat)
-        if e_max is not None:
-            hot[i, 0, e_max + _EXP_OFFSET] = 1.0
-            hot[i, 1, q_min + _EXP_OFFSET] = 1.0
-    header = np.concatenate([check, [min(bad, 1)], hot.reshape(-1)])
-    summed = _ps_sum_float32(kv, f"{name}/header", header)
-    got = summed[:check.size]
-    if got[0] != num_workers:
-        raise RuntimeError(SERVER_UPDATER)
-    if not np.array_equal(got, num_workers * check):
-        mine = ", ".join(f"{key}={value!r}" for key, value in signature.items())
-        raise ValueError(MISMATCH.format(name=name, mine=mine or "none"))
-    if summed[check.size] > 0:
-        raise ValueError(NON_FINITE.format(name=name))
-    hot_sum = summed[check.size + 1:].reshape(len(flats), 2, _EXP_LEN)
-
-    # Round 2: the limbs of every array on its global scale, in one push.
-    bits = 23 - math.ceil(math.log2(num_workers))
-    plans, parts = [], []
-    for i, flat in enumerate(flats):
-        if not hot_sum[i, 0].any():  # zero on every worker
-            plans.append(None)
-            continue
-        e_max = int(np.flatnonzero(hot_sum[i, 0]).max()) - _EXP_OFFSET
-        q_min = int(np.flatnonzero(hot_sum[i, 1]).min()) - _EXP_OFFSET
-        rounded = e_max - q_min > _MAX_SPAN
-        if rounded:
-            q_min = e_max - _MAX_SPAN
-        span = e_max - q_min
-        num_limbs = max(1, math.ceil(span / bits))
-        plans.append((q_min, num_limbs, span))
-        parts.append(_split_limbs(flat, q_min, num_limbs, bits, rounded).reshape(-1))
-    sums = []
-    if parts:
-        payload = _ps_sum_float32(kv, f"{name}/limbs", np.concatenate(parts))
-    offset = 0
-    for flat, plan in zip(flats, plans):
-        if plan is None:
-            sums.append(np.zeros(flat.size))
-            continue
-        q_min, num_limbs, span = plan
-        limbs = payload[offset:offset + num_limbs * flat.size].reshape(num_limbs, flat.size)
-        offset += num_limbs * flat.size
-        sums.append(_join_limbs(limbs.astype(np.float64), q_min, bits, num_workers, span))
-    return sums
-
-
-def _horovod_sum_float64(hvd, name: str, arrays: List[np.ndarray]) -> List[np.ndarray]:
-    flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
-    tensor = mx.nd.array(flat, ctx=mx.cpu(), dtype="float64")
-    if hasattr(hvd, "Sum"):  # Horovod >= 0.21
-        out = hvd.allreduce(tensor, op=hvd.Sum, name=f"mxfair.{name}")
-    else:
-        out = hvd.allreduce(tensor, average=False, name=f"mxfair.{name}")
-    total = out.asnumpy().astype(np.float64)
-    sums, offset = [], 0
-    for a in arrays:
-        sums.append(total[offset:offset + a.size])
-        offset += a.size
-    return sums
-
-
-def _sum_float64(kvstore, name: str, arrays: List[np.ndarray],
-                 signature: Optional[Mapping[str, Any]] = None) -> List[np.ndarray]:
-    """Sum of float64 host arrays over the workers, each returned flat (float64).
-
-    ``signature``: settings every worker must share (checked with the shapes, ps-lite only).
-    """
-    backend = _backend(kvstore)
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
-    if backend == "none":
-        return [a.reshape(-1).copy() for a in arrays]
-    if backend == "horovod":
-        return _horovod_sum_float64(kvstore, name, arrays)
-    return _ps_sum_float64(kvstore, name, arrays, signature or {})
-
-
-def _check_name(key: Any) -> str:
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"key must be a non-empty string naming the array, got {key!r}")
-    return key
-
-
-# ------------------------------------------------------------------------------- public API
-def allreduce_array(kvstore: Any, key: str, array: ArrayLike):
+def allreduce_array(array: ArrayLike, kvstore: Any, *, key: str):
     """Sum of ``array`` over all workers, the same on every worker.
 
     Parameters
     ----------
+    array : np.ndarray or NDArray, any shape
+        This worker's values (finite). Integer dtypes are summed through float64 (exact up to
+        2**53).
     kvstore : None, str, mx.kv.KVStore or Horovod-like
         See the module docstring; ``None`` or a local kvstore returns a copy of ``array``.
     key : str
         A name for this array, the same on every worker (mxfair derives its kvstore key from
         it and the size, away from the keys of ``gluon.Trainer``).
-    array : np.ndarray or NDArray, any shape
-        This worker's values (finite). Integer dtypes are summed through float64 (exact up to
-        2**53).
 
     Returns
     -------
@@ -433,82 +90,42 @@ def allreduce_array(kvstore: Any, key: str, array: ArrayLike):
 
     Examples
     --------
-    >>> allreduce_array(None, "counts", np.array([[3.0, 1.0], [2.0, 5.0]])).tolist()
+    >>> allreduce_array(np.array([[3.0, 1.0], [2.0, 5.0]]), None, key="counts").tolist()
     [[3.0, 1.0], [2.0, 5.0]]
     """
-    name = _check_name(key)
+    if not isinstance(key, str) or not key:
+        raise TypeError(BAD_KEY.format(value=key))
     host = to_numpy(array)
-    (total,) = _sum_float64(kvstore, name, [host])
+    (total,) = sum_float64(kvstore, key, [host])
     total = total.reshape(host.shape).astype(host.dtype, copy=False)
     if is_ndarray(array):
         return mx.nd.array(total, ctx=array.context, dtype=array.dtype)
     return total
 
 
-def allreduce_stats(stats, kvstore: Any):
-    """Sum a :class:`~mxfair.metrics.GroupStats` over all workers: each gets the global report.
+def allreduce_stats(stats: GroupStats, kvstore: Any) -> GroupStats:
+    """Sum a :class:`~mxfair.metrics.GroupStats` over all workers: ``stats.allreduce(kvstore)``.
 
-    Every additive array of ``stats`` (``stats.storage()``: counts, histograms, score sums,
-    bootstrap replicates, in their fixed order) is summed over the workers in one round trip
-    (two through ps-lite). Integer-valued statistics are summed exactly (see the module
-    docstring), so the report equals the one of a single process that saw all the data.
-
-    Parameters
-    ----------
-    stats : GroupStats
-        This worker's statistics (it may have seen no rows). Every worker must use the same
-        ``num_groups``, ``num_classes``, ``num_bins``, ``bootstrap``, ``threshold`` and
-        ``from_logits`` (checked through ps-lite; a mismatch raises ``ValueError``). With
-        ``bootstrap > 0``, give each worker its own ``seed`` (e.g. ``seed + rank``): the same
-        seed would reuse the same Poisson weights on every shard.
-    kvstore : None, str, mx.kv.KVStore or Horovod-like
-        See the module docstring.
-
-    Returns
-    -------
-    GroupStats
-        A new object with the global sums, on ``stats``'s context; ``stats`` is unchanged
-        (calling this twice does not count the data twice). For ``None`` or a local kvstore, a
-        copy of ``stats``.
+    See :meth:`GroupStats.allreduce <mxfair.metrics.GroupStats.allreduce>`; every worker gets
+    the statistics (and the report) of the whole data set, exactly.
 
     Examples
     --------
-    >>> from mxfair.metrics import GroupStats
-    >>> local = GroupStats(num_groups=2)
+    >>> local = GroupStats(num_groups=2, from_logits=False)  # probabilities
     >>> local.update(np.array([1, 0, 1]), np.array([0.9, 0.2, 0.7]), np.array([0, 0, 1]))
     >>> allreduce_stats(local, None).counts.asnumpy().sum()
     3.0
     """
-    from .metrics.stats import GroupStats
-
     if not isinstance(stats, GroupStats):
         raise TypeError(f"stats must be a GroupStats, got {type(stats).__name__}")
-    if stats.counts is not None:
-        out = stats.copy()
-    else:  # no rows on this worker: zeros of the right shapes
-        out = stats.like(ctx=stats.ctx or mx.current_context())
-    if _backend(kvstore) == "none":
-        return out
-    arrays = out.storage()  # fixed order, summed in place
-    sums = _sum_float64(kvstore, "stats", [a.asnumpy() for a in arrays], _stats_signature(stats))
-    for arr, total in zip(arrays, sums):
-        arr[:] = mx.nd.array(total.reshape(arr.shape), ctx=arr.context, dtype="float64")
-    return out
-
-
-def _stats_signature(stats) -> dict:
-    """The settings of a GroupStats that every worker must share: the shapes, and the
-    ``threshold`` and ``from_logits`` that decide how a score becomes a prediction (summing
-    counts decided differently would be silently wrong)."""
-    return {"num_groups": stats.num_groups, "num_classes": stats.num_classes,
-            "num_bins": stats.num_bins, "bootstrap": stats.bootstrap,
-            "threshold": stats.threshold, "from_logits": stats.from_logits}
+    return stats.allreduce(kvstore)
 
 
 def global_cell_counts(
     labels: ArrayLike,
     groups: ArrayLike,
     kvstore: Any,
+    *,
     num_groups: int,
     num_classes: int = 2,
     sample_weight: Optional[ArrayLike] = None,
@@ -539,20 +156,20 @@ def global_cell_counts(
     >>> global_cell_counts([0, 1, 1], [0, 0, 1], None, num_groups=2).tolist()
     [[1.0, 1.0], [0.0, 1.0]]
     """
-    from .data.reweighing import cell_counts
-
     num_groups = check_positive_int("num_groups", num_groups)
     num_classes = check_positive_int("num_classes", num_classes)
-    local = cell_counts(to_numpy(labels), to_numpy(groups), num_groups, num_classes,
-                        None if sample_weight is None else to_numpy(sample_weight))
-    total = allreduce_array(kvstore, "cell_counts", np.asarray(local, dtype=np.float64))
-    return _like(total, labels, groups, sample_weight)
+    local = cell_counts(to_numpy(labels), to_numpy(groups), num_groups=num_groups,
+                        num_classes=num_classes,
+                        sample_weight=None if sample_weight is None else to_numpy(sample_weight))
+    total = allreduce_array(np.asarray(local, dtype=np.float64), kvstore, key="cell_counts")
+    return like_inputs(total, labels, groups, sample_weight, dtype=np.float64)
 
 
 def global_reweighing(
     labels: ArrayLike,
     groups: ArrayLike,
     kvstore: Any,
+    *,
     num_groups: int,
     num_classes: int = 2,
     sample_weight: Optional[ArrayLike] = None,
@@ -586,16 +203,14 @@ def global_reweighing(
     >>> global_reweighing(y, g, None, num_groups=2).tolist()
     [[2.0, 0.6666666666666666], [0.6666666666666666, 2.0]]
     """
-    from .data.reweighing import weights_from_counts
-
     check_choice("empty", empty, {"raise", "zero"})
-    counts = global_cell_counts(labels, groups, kvstore, num_groups, num_classes,
-                                sample_weight)
-    return _like(weights_from_counts(to_numpy(counts), empty=empty), labels, groups,
-                 sample_weight)
+    counts = global_cell_counts(labels, groups, kvstore, num_groups=num_groups,
+                                num_classes=num_classes, sample_weight=sample_weight)
+    return like_inputs(weights_from_counts(to_numpy(counts), empty=empty), labels, groups,
+                       sample_weight, dtype=np.float64)
 
 
-def sync_ratios(ratios: Any, kvstore: Any, method: Literal["mean", "broadcast"] = "mean",
+def sync_ratios(ratios: Any, kvstore: Any, *, method: Literal["mean", "broadcast"] = "mean",
                 root: int = 0):
     """Make every worker hold the same FairBatch sampling ratios.
 
@@ -633,9 +248,9 @@ def sync_ratios(ratios: Any, kvstore: Any, method: Literal["mean", "broadcast"] 
         raise ValueError(f"root must be a worker rank in [0, {size}), got {root!r}")
     if method == "broadcast":
         mine = host if rank == root else np.zeros_like(host)
-        agreed = allreduce_array(kvstore, "ratios/broadcast", mine)
+        agreed = allreduce_array(mine, kvstore, key="ratios/broadcast")
     else:
-        agreed = allreduce_array(kvstore, "ratios/mean", host) / size
+        agreed = allreduce_array(host, kvstore, key="ratios/mean") / size
     if sampler is not None:
         sampler.lambdas_ = agreed
         return agreed
@@ -669,26 +284,14 @@ def init_trainer(trainer) -> None:
     """
     if not isinstance(trainer, mx.gluon.Trainer):
         raise TypeError(f"trainer must be a gluon.Trainer, got {type(trainer).__name__}")
-    # Trainer's lazy initialisation, done now (MXNet 1.9.1 private methods, pinned version).
-    if not trainer._kv_initialized:
-        trainer._init_kvstore()
-    kv = trainer._kvstore
+    kv = _compat.trainer_kvstore(trainer)  # the Trainer's lazy set-up, done now
     if kv is None or not is_distributed(kv):
         return
-    deferred = [p.name for p in trainer._params if p._deferred_init]
+    deferred = _compat.deferred_parameters(trainer)
     if deferred:
         raise ValueError(
             f"parameters {deferred[:3]} still have deferred shapes: run one forward pass "
             "before init_trainer"
         )
-    if trainer._params_to_init:
-        trainer._init_params()
-    kv._barrier()
-
-
-def _like(result, *inputs):
-    """``result`` (NumPy) as a float64 NDArray on the inputs' context when any is an NDArray."""
-    result = to_numpy(result)
-    if any(is_ndarray(a) for a in inputs):
-        return as_ndarray(result, ctx=context_of(*inputs), dtype=np.float64)
-    return result
+    _compat.init_trainer_params(trainer)
+    _compat.barrier(kv)

@@ -1,18 +1,27 @@
 """GroupEncoder: one or several sensitive columns → integer group ids ``0..G-1`` with names.
 
 Several columns give intersectional groups: the combinations seen at ``fit`` time, named like
-``sex=Female&race=Black``.
+``sex=Female&race=Black``. Missing values (None, NaN, ``pd.NA``, ``NaT``) raise by default;
+``missing="group"`` makes them one explicit group named ``missing``.
 """
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Literal, Optional, Sequence
 
 import numpy as np
 
 from ._ops import is_ndarray, to_numpy
+from ._validation import check_choice
 
 __all__ = ["GroupEncoder"]
 
 UNSEEN_GROUP = "unseen group {value} at transform time; the encoder was fitted on {known}"
 NOT_FITTED = "this GroupEncoder is not fitted yet; call fit() first"
+MISSING_VALUES = (
+    "sensitive column {column!r} has {count} missing value(s) (None/NaN) at rows {rows}; fill "
+    "or drop them, or pass GroupEncoder(missing='group') to make them one group named "
+    "'missing'"
+)
+#: The name of the group of missing values with ``missing="group"``.
+MISSING_NAME = "missing"
 
 
 def _as_columns(sensitive: Any, names: Optional[Sequence[str]]):
@@ -48,15 +57,38 @@ def _as_columns(sensitive: Any, names: Optional[Sequence[str]]):
 
 
 def _sort_key(values: tuple) -> tuple:
-    """Numbers in numeric order (2 before 10, as fairlearn orders them), then strings."""
+    """Numbers in numeric order (2 before 10, as fairlearn orders them), then strings, then the
+    missing value (None)."""
     return tuple(
-        (0, float(v), "") if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+        (2, 0.0, "") if v is None
+        else (0, float(v), "") if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
         else (1, 0.0, str(v))
         for v in values
     )
 
 
+def _keys(cols: List[np.ndarray], names: List[str], missing: str) -> List[tuple]:
+    """One tuple per row; a missing value becomes None (one group) or raises."""
+    import pandas as pd
+
+    values = []
+    for col, name in zip(cols, names):
+        isna = np.asarray(pd.isna(col), dtype=bool).reshape(-1)
+        row = col.tolist()
+        if isna.any():
+            if missing == "raise":
+                rows = np.flatnonzero(isna)
+                raise ValueError(MISSING_VALUES.format(
+                    column=name, count=int(isna.sum()),
+                    rows=rows[:5].tolist() + (["..."] if rows.size > 5 else [])))
+            row = [None if bad else v for v, bad in zip(row, isna.tolist())]
+        values.append(row)
+    return list(zip(*values))
+
+
 def _fmt(v: Any) -> str:
+    if v is None:
+        return MISSING_NAME
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     return str(v)
@@ -69,6 +101,10 @@ class GroupEncoder:
     ----------
     names : sequence of str, optional
         Column names used in group names; taken from a DataFrame or dict when not given.
+    missing : {"raise", "group"}, default "raise"
+        Missing values (None, NaN, ``pd.NA``, ``NaT``): raise ``ValueError`` naming the column
+        and rows, or put every missing value of a column into one group named ``missing``
+        (sorted last), never one group per NaN.
 
     Attributes
     ----------
@@ -86,14 +122,19 @@ class GroupEncoder:
     [2, 1]
     >>> enc.group_names_
     ['sex=F&race=a', 'sex=F&race=b', 'sex=M&race=a']
+    >>> GroupEncoder(missing="group").fit_transform(["F", None, "M", float("nan")]).tolist()
+    [0, 2, 1, 2]
     """
 
-    def __init__(self, names: Optional[Sequence[str]] = None):
+    def __init__(self, *, names: Optional[Sequence[str]] = None,
+                 missing: Literal["raise", "group"] = "raise"):
         self.names = names
+        self.missing = check_choice("missing", missing, {"raise", "group"})
 
     def fit(self, sensitive: Any) -> "GroupEncoder":
+        """Learn the groups (the value combinations that occur); returns self."""
         cols, names = _as_columns(sensitive, self.names)
-        keys = list(zip(*[c.tolist() for c in cols]))
+        keys = _keys(cols, names, self.missing)
         self.groups_: List[tuple] = sorted(set(keys), key=_sort_key)
         self.columns_ = names
         self._index: Dict[tuple, int] = {k: i for i, k in enumerate(self.groups_)}
@@ -114,16 +155,17 @@ class GroupEncoder:
             raise ValueError(
                 f"expected {len(self.columns_)} sensitive columns, got {len(cols)}"
             )
-        keys = list(zip(*[c.tolist() for c in cols]))
+        keys = _keys(cols, self.columns_, self.missing)
         out = np.empty(len(keys), dtype=np.int64)
         for i, k in enumerate(keys):
             try:
                 out[i] = self._index[k]
             except KeyError:
-                raise ValueError(
-                    UNSEEN_GROUP.format(value=k if len(k) > 1 else k[0], known=self.group_names_)
-                ) from None
+                value = tuple(_fmt(v) if v is None else v for v in k)
+                raise ValueError(UNSEEN_GROUP.format(
+                    value=value if len(k) > 1 else value[0], known=self.group_names_)) from None
         return out
 
     def fit_transform(self, sensitive: Any) -> np.ndarray:
+        """``fit(sensitive).transform(sensitive)``."""
         return self.fit(sensitive).transform(sensitive)

@@ -30,6 +30,8 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence, TextIO
 
+from ._validation import check_number, check_positive_int
+
 __all__ = ["free_port", "launch", "main", "LaunchResult"]
 
 TIMEOUT_EXIT = 124
@@ -85,12 +87,6 @@ class LaunchResult:
     def __repr__(self) -> str:
         return (f"LaunchResult(returncode={self.returncode}, reason={self.reason!r}, "
                 f"returncodes={self.returncodes})")
-
-
-def _check_count(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def _pump(stream, prefix: str, out: TextIO, lock: threading.Lock) -> None:
@@ -174,10 +170,10 @@ def launch(
     command = [str(c) for c in command]
     if not command:
         raise ValueError("command must not be empty: give the program to run after '--'")
-    _check_count("num_workers", num_workers, 1)
-    _check_count("num_servers", num_servers, 1)
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    check_positive_int("num_workers", num_workers)
+    check_positive_int("num_servers", num_servers)
+    if timeout is not None:
+        check_number("timeout", timeout, low=0, low_inclusive=False)
     out = sys.stdout if out is None else out
     port = free_port(host) if port is None else int(port)
 

@@ -5,19 +5,23 @@
   list of records or a DataFrame).
 - :func:`plot_group_rates`: per-group rates as grouped bars, with bootstrap whiskers and the
   overall value marked (from a :class:`~mxfair.metrics.FairnessReport`).
+- :func:`plot_histories`: the same per-epoch figures for several runs, one line per run.
 - :func:`plot_pareto`: the accuracy–fairness trade-off of several runs, the non-dominated runs
-  joined (:func:`pareto_front`).
+  joined (:func:`pareto_front`), with bootstrap interval bars, one panel per gap.
 
 Every function builds a ``matplotlib.figure.Figure`` directly (no ``pyplot``, so no global
 figure state and no display needed: it works on a headless server with any backend), returns it,
 and writes a PNG when given ``path=``. In a notebook, the returned figure displays itself.
 """
 import os
+import warnings
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_group_rates", "plot_pareto", "pareto_front"]
+from .metrics import UndefinedRateWarning
+
+__all__ = ["plot_history", "plot_histories", "plot_group_rates", "plot_pareto", "pareto_front"]
 
 PathArg = Optional[Union[str, os.PathLike]]
 
@@ -101,6 +105,7 @@ def _check_keys(frame, keys: Sequence[str]) -> None:
 
 def plot_history(
     history: Any,
+    *,
     scores: Optional[Sequence[str]] = None,
     gaps: Sequence[str] = ("demographic_parity_difference", "equalized_odds_difference",
                            "equal_opportunity_difference"),
@@ -196,6 +201,7 @@ def plot_history(
 
 def plot_group_rates(
     report: Any,
+    *,
     rates: Sequence[str] = ("selection_rate", "true_positive_rate", "false_positive_rate",
                             "accuracy"),
     level: float = 0.95,
@@ -234,10 +240,6 @@ def plot_group_rates(
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['selection rate', 'true positive rate']
     """
-    import warnings
-
-    from .metrics.report import UndefinedRateWarning
-
     if hasattr(report, "last_report") and not hasattr(report, "counts"):
         if report.last_report is None:
             raise ValueError(EMPTY.format(what="the monitor's history"))
@@ -254,10 +256,10 @@ def plot_group_rates(
         if rate not in report.metric_names:
             raise ValueError(f"unknown rate {rate!r}; expected one of {list(report.metric_names)}")
     G = report.num_groups
+    values = np.array([report.rate(r, warn=False) for r in rates])  # shape (R, G)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedRateWarning)
-        values = np.array([report._rate(r) for r in rates])  # shape (R, G)
-        bounds = (np.array([report.interval(r, level) for r in rates])  # shape (R, G, 2)
+        bounds = (np.array([report.interval(r, level=level) for r in rates])  # (R, G, 2)
                   if report.boot_counts is not None else None)
     overall = np.array([report.overall[r] for r in rates], dtype=float)
 
@@ -273,7 +275,7 @@ def plot_group_rates(
             lo, hi = bounds[:, g, 0], bounds[:, g, 1]
             err = np.nan_to_num(np.stack([values[:, g] - lo, hi - values[:, g]]), nan=0.0)
             err = np.clip(err, 0.0, None)
-        count = report._rate("count")[g]
+        count = report.rate("count", warn=False)[g]
         ax.bar(pos, height, width * 0.92, color=color, yerr=err, capsize=3 if err is not None
                else 0, error_kw={"elinewidth": 1.1, "ecolor": "0.2"},
                label=f"{report.group_names[g]} (n={count:g})")
@@ -330,7 +332,8 @@ def pareto_front(gaps: Sequence[float], scores: Sequence[float]) -> np.ndarray:
     return valid & ~dominated
 
 
-def _run_point(run: Any, x: str, y: str) -> Tuple[float, float]:
+def _run_record(run: Any) -> Mapping:
+    """A run as a record: a history's last record, a report's summary, a (gap, score) pair."""
     if hasattr(run, "history") and isinstance(run.history, list):
         if not run.history:
             raise ValueError(EMPTY.format(what="a run's history"))
@@ -338,23 +341,52 @@ def _run_point(run: Any, x: str, y: str) -> Tuple[float, float]:
     if hasattr(run, "summary") and hasattr(run, "counts"):  # a FairnessReport
         run = run.summary()
     if isinstance(run, Mapping):
-        for key in (x, y):
-            if key not in run:
-                raise ValueError(MISSING_KEY.format(key=key, keys=sorted(run)))
-        return float(run[x]), float(run[y])
-    if isinstance(run, (tuple, list)) and len(run) == 2:
-        return float(run[0]), float(run[1])
+        return run
     raise TypeError(f"a run must be a record dict, a FairnessReport, a FairnessMonitor or a "
                     f"(gap, score) pair, got {type(run).__name__}")
 
 
+def _point(record: Mapping, key: str, intervals: bool) -> Tuple[float, Optional[List]]:
+    """The value of ``key`` and, when the record has ``<key>_lo`` / ``<key>_hi``, its error
+    bar ``[[below], [above]]`` for ``errorbar``."""
+    if key not in record:
+        raise ValueError(MISSING_KEY.format(key=key, keys=sorted(map(str, record))))
+    value = float(record[key])
+    lo, hi = record.get(f"{key}_lo"), record.get(f"{key}_hi")
+    if not intervals or lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return value, None
+    return value, [[max(value - float(lo), 0.0)], [max(float(hi) - value, 0.0)]]
+
+
+def _runs_as_records(runs: Any, keys: Sequence[str]) -> Tuple[List[str], List[Mapping]]:
+    import pandas as pd
+
+    if isinstance(runs, pd.DataFrame):
+        names = (runs["name"] if "name" in runs.columns else runs.index).astype(str).tolist()
+        return names, runs.to_dict("records")
+    if not isinstance(runs, Mapping):
+        raise TypeError(f"runs must be a mapping of name to run or a DataFrame, got "
+                        f"{type(runs).__name__}")
+    names, records = [], []
+    for name, run in runs.items():
+        if isinstance(run, (tuple, list)) and len(run) == 2:  # (gap, score): one panel only
+            run = dict(zip(keys, (float(run[0]), float(run[1]))))
+        names.append(str(name))
+        records.append(_run_record(run))
+    return names, records
+
+
 def plot_pareto(
     runs: Any,
-    x: str = "equalized_odds_difference",
+    *,
+    x: Union[str, Sequence[str]] = "equalized_odds_difference",
     y: str = "accuracy",
+    intervals: bool = True,
+    markers: Optional[Mapping[str, str]] = None,
+    legend: bool = False,
     title: Optional[str] = None,
     path: PathArg = None,
-    figsize: Tuple[float, float] = (6.4, 4.8),
+    figsize: Optional[Tuple[float, float]] = None,
     dpi: int = 120,
 ):
     """The accuracy–fairness trade-off of several runs; the non-dominated ones joined.
@@ -362,17 +394,24 @@ def plot_pareto(
     Parameters
     ----------
     runs : mapping of name to run, or DataFrame
-        A run is a history record (dict), a :class:`FairnessReport`, a monitor or handler (its
-        last record), or a ``(gap, score)`` pair. A DataFrame gives one run per row (names from
-        a ``name`` column, else the index) with columns ``x`` and ``y``.
-    x : str, default "equalized_odds_difference"
-        The gap (lower is fairer), on the horizontal axis.
+        A run is a record (dict), a :class:`FairnessReport` (its summary), a monitor or
+        handler (its last record), or a ``(gap, score)`` pair. A DataFrame gives one run per
+        row (names from a ``name`` column, else the index).
+    x : str or sequence of str, default "equalized_odds_difference"
+        The gap (lower is fairer) on the horizontal axis; several give one panel each.
     y : str, default "accuracy"
         The score (higher is better), on the vertical axis.
+    intervals : bool, default True
+        Draw a run's ``<key>_lo`` / ``<key>_hi`` (bootstrap intervals, as
+        :meth:`FairnessReport.summary` gives them with ``bootstrap=R``) as error bars.
+    markers : mapping of run name to matplotlib marker, optional
+        E.g. squares (``"s"``) for post-processed runs; circles by default.
+    legend : bool, default False
+        Name the runs in a legend (many runs) instead of beside their points.
     title : str, optional
     path : str or path-like, optional
         Write the figure as PNG there.
-    figsize : (float, float)
+    figsize : (float, float), optional
     dpi : int
 
     Returns
@@ -385,45 +424,116 @@ def plot_pareto(
     ...                    "lam=1": (0.10, 0.80)})
     >>> fig.axes[0].get_xlabel()
     'equalized odds diff. (lower is fairer)'
+    >>> runs = {"a": {"accuracy": 0.8, "accuracy_lo": 0.78, "accuracy_hi": 0.82,
+    ...               "demographic_parity_difference": 0.1, "equalized_odds_difference": 0.2},
+    ...         "b": {"accuracy": 0.7, "demographic_parity_difference": 0.05,
+    ...               "equalized_odds_difference": 0.3}}
+    >>> len(plot_pareto(runs, x=["demographic_parity_difference",
+    ...                          "equalized_odds_difference"]).axes)
+    2
     """
-    import pandas as pd
-
-    if isinstance(runs, pd.DataFrame):
-        names = (runs["name"] if "name" in runs.columns else runs.index).astype(str).tolist()
-        for key in (x, y):
-            if key not in runs.columns:
-                raise ValueError(MISSING_KEY.format(key=key, keys=sorted(map(str, runs.columns))))
-        points = list(zip(runs[x].astype(float), runs[y].astype(float)))
-    elif isinstance(runs, Mapping):
-        names = [str(k) for k in runs]
-        points = [_run_point(v, x, y) for v in runs.values()]
-    else:
-        raise TypeError(f"runs must be a mapping of name to run or a DataFrame, got "
-                        f"{type(runs).__name__}")
-    if not points:
+    gaps = [x] if isinstance(x, str) else list(x)
+    if not gaps:
+        raise ValueError("x is empty: give at least one gap to plot")
+    names, records = _runs_as_records(runs, gaps[:1] + [y])
+    if not records:
         raise ValueError(EMPTY.format(what="runs"))
-    gaps = np.array([p[0] for p in points])
-    scores = np.array([p[1] for p in points])
-    front = pareto_front(gaps, scores)
+    markers = dict(markers or {})
+    fig = _new_figure(figsize or (6.2 * len(gaps), 4.8))
+    axes = fig.subplots(1, len(gaps), squeeze=False)[0]
+    colors = _colors(len(records))
+    for ax, gap in zip(axes, gaps):
+        points = [(_point(r, gap, intervals), _point(r, y, intervals)) for r in records]
+        xs = np.array([p[0][0] for p in points])
+        ys = np.array([p[1][0] for p in points])
+        front = pareto_front(xs, ys)
+        order = np.flatnonzero(front)[np.argsort(xs[front], kind="stable")]
+        ax.plot(xs[order], ys[order], color="0.35", linestyle="--", linewidth=1.1, zorder=1,
+                label="Pareto front")
+        for i, (name, color, ((gx, xerr), (sy, yerr))) in enumerate(zip(names, colors,
+                                                                         points)):
+            ax.errorbar(gx, sy, xerr=xerr, yerr=yerr, fmt=markers.get(name, "o"),
+                        color=color, ecolor=color, elinewidth=0.9, capsize=2, markersize=7,
+                        markeredgecolor="black" if front[i] else color, label=name, zorder=3)
+            if not legend and np.isfinite(gx) and np.isfinite(sy):
+                ax.annotate(name, (gx, sy), xytext=(5, 5), textcoords="offset points",
+                            fontsize="small")
+        ax.set_xlabel(f"{_label(gap)} (lower is fairer)")
+        ax.set_ylabel(f"{_label(y)} (higher is better)")
+        ax.grid(True, alpha=0.3)
+        ax.margins(x=0.15, y=0.12)
+    if legend:
+        axes[-1].legend(fontsize="small", frameon=False, loc="best")
+    bars = " (bars: 95% bootstrap intervals)" if intervals and any(
+        f"{y}_lo" in r for r in records) else ""
+    fig.suptitle(title or f"Accuracy–fairness trade-off{bars}", fontweight="bold")
+    _save(fig, path, dpi)
+    return fig
 
-    fig = _new_figure(figsize)
-    ax = fig.subplots()
-    order = np.flatnonzero(front)[np.argsort(gaps[front], kind="stable")]
-    ax.plot(gaps[order], scores[order], color="tab:blue", linewidth=1.6, zorder=2,
-            label="Pareto front")
-    ax.scatter(gaps[~front], scores[~front], s=46, color="0.65", edgecolor="0.35", zorder=3,
-               label="dominated run")
-    ax.scatter(gaps[front], scores[front], s=58, color="tab:blue", edgecolor="navy", zorder=4,
-               label="non-dominated run")
-    for name, gx, sy in zip(names, gaps, scores):
-        if np.isfinite(gx) and np.isfinite(sy):
-            ax.annotate(name, (gx, sy), xytext=(5, 5), textcoords="offset points",
-                        fontsize="small")
-    ax.set_xlabel(f"{_label(x)} (lower is fairer)")
-    ax.set_ylabel(f"{_label(y)} (higher is better)")
-    ax.grid(True, alpha=0.3)
-    ax.margins(x=0.15, y=0.12)
-    ax.set_title(title or "Accuracy–fairness trade-off")
-    ax.legend(fontsize="small", frameon=False, loc="best")
+
+def plot_histories(
+    histories: Mapping[str, Any],
+    *,
+    keys: Sequence[str] = ("accuracy", "demographic_parity_difference",
+                           "equalized_odds_difference"),
+    bounds: Optional[Mapping[str, float]] = None,
+    title: Optional[str] = None,
+    path: PathArg = None,
+    figsize: Optional[Tuple[float, float]] = None,
+    dpi: int = 120,
+):
+    """Per-epoch validation figures of several runs: one panel per key, one line per run.
+
+    Parameters
+    ----------
+    histories : mapping of run name to history
+        A history is what :func:`plot_history` takes: a monitor or handler, a list of
+        records (``epoch`` and the keys) or a DataFrame.
+    keys : sequence of str
+        The record keys to draw, one panel each.
+    bounds : mapping of key to float, optional
+        A dotted horizontal line in that key's panel (e.g. the bound of constrained training).
+    title : str, optional
+    path : str or path-like, optional
+        Write the figure as PNG there.
+    figsize : (float, float), optional
+    dpi : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> runs = {"baseline": [{"epoch": 0, "accuracy": 0.80}, {"epoch": 1, "accuracy": 0.83}],
+    ...         "fair": [{"epoch": 0, "accuracy": 0.78}, {"epoch": 1, "accuracy": 0.80}]}
+    >>> fig = plot_histories(runs, keys=["accuracy"])
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['baseline', 'fair']
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    keys = list(keys)
+    if not histories or not keys:
+        raise ValueError(EMPTY.format(what="histories" if not histories else "keys"))
+    frames = {str(name): _history_frame(h) for name, h in histories.items()}
+    for frame in frames.values():
+        _check_keys(frame, keys)
+    fig = _new_figure(figsize or (5.0 * len(keys), 4.2))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for (name, frame), color in zip(frames.items(), _colors(len(frames))):
+        for ax, key in zip(axes, keys):
+            ax.plot(frame["epoch"].to_numpy(), frame[key].to_numpy(dtype=float), marker="o",
+                    markersize=3, color=color, label=name)
+    for ax, key in zip(axes, keys):
+        if bounds and key in bounds:
+            ax.axhline(bounds[key], color="0.3", linestyle=":", linewidth=1.2,
+                       label=f"bound {bounds[key]:g}")
+        ax.set_xlabel("epoch")
+        ax.set_title(_label(key))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize="small", frameon=False, loc="best")
+    fig.suptitle(title or "Validation per epoch", fontweight="bold")
     _save(fig, path, dpi)
     return fig

@@ -36,9 +36,20 @@ def make_data(n: int, seed: int):
     return labels, scores, groups, weights
 
 
-def stats_of(labels, scores, groups, weights=None, seed=None, bootstrap=0):
+def spoil(labels, scores, groups):
+    """The same rows with some made invalid, by their global index: NaN scores, a group id out
+    of range, a label of 0.5 (float copies; the statistics count them by reason)."""
+    labels, scores, groups = (a.astype(np.float64) for a in (labels, scores, groups))
+    index = np.arange(labels.size)
+    scores[index % 97 == 5] = np.nan
+    groups[index % 101 == 7] = NUM_GROUPS
+    labels[index % 103 == 11] = 0.5
+    return labels, scores, groups
+
+
+def stats_of(labels, scores, groups, weights=None, seed=None, bootstrap=0, **settings):
     stats = GroupStats(NUM_GROUPS, num_bins=16, bootstrap=bootstrap, seed=seed,
-                       ctx=mx.cpu(0))
+                       ctx=mx.cpu(0), from_logits=False, **settings)
     for start in range(0, len(labels), 128):  # batches, as a validation loop does
         sl = slice(start, start + 128)
         stats.update(labels[sl], scores[sl], groups[sl],
@@ -58,7 +69,7 @@ def main() -> int:
     kv = mx.kv.create("dist_sync")
     rank, size = dist.rank_and_size(kv)
     labels, scores, groups, weights = make_data(args.rows, args.seed)
-    start, end = shard_range(args.rows, size, rank)
+    start, end = shard_range(args.rows, num_parts=size, part_index=rank)
     y, s, g, w = labels[start:end], scores[start:end], groups[start:end], weights[start:end]
     out = {"rank": rank, "size": size, "kv_rank": kv.rank, "start": start, "end": end}
 
@@ -95,16 +106,26 @@ def main() -> int:
         out[f"weighted/{name}"] = arr.asnumpy()
         out[f"weighted_local/{name}"] = weighted.arrays()[name].asnumpy()
     out["context_ok"] = glob.counts.context == mx.cpu(0)
+    # exact AUC rows gathered in rank order, invalid rows counted by reason on every shard
+    by, bs, bg = spoil(labels, scores, groups)
+    exact = stats_of(by[start:end], bs[start:end], bg[start:end], exact_auc=True)
+    glob_exact = dist.allreduce_stats(exact, kv)
+    out["exact/rows"] = glob_exact.exact_rows()
+    out["exact/local_rows"] = exact.exact_rows()
+    out["exact/invalid"] = np.array(list(glob_exact.invalid_counts.values()))
+    out["exact/num_invalid"] = glob_exact.num_invalid
+    out["exact/counts"] = glob_exact.counts.asnumpy()
     # a worker without rows still takes part
-    empty = dist.allreduce_stats(GroupStats(NUM_GROUPS, num_bins=16) if rank == 1
-                                 else stats_of(y, s, g), kv)
+    nothing = GroupStats(NUM_GROUPS, num_bins=16, from_logits=False)
+    empty = dist.allreduce_stats(nothing if rank == 1 else stats_of(y, s, g), kv)
     out["empty/counts"] = empty.counts.asnumpy()
 
     # (b) reweighing from global counts, and a sampler drawing from this worker's part
-    out["cell_counts"] = dist.global_cell_counts(y, g, kv, NUM_GROUPS, 2)
-    out["reweighing"] = dist.global_reweighing(y, g, kv, NUM_GROUPS, 2)
+    out["cell_counts"] = dist.global_cell_counts(y, g, kv, num_groups=NUM_GROUPS, num_classes=2)
+    out["reweighing"] = dist.global_reweighing(y, g, kv, num_groups=NUM_GROUPS, num_classes=2)
     nd_table = dist.global_reweighing(mx.nd.array(y, ctx=mx.cpu(1)),
-                                      mx.nd.array(g, ctx=mx.cpu(1)), kv, NUM_GROUPS, 2)
+                                      mx.nd.array(g, ctx=mx.cpu(1)), kv, num_groups=NUM_GROUPS,
+                                      num_classes=2)
     out["reweighing_nd"] = nd_table.asnumpy()
     out["reweighing_nd_ctx_ok"] = nd_table.context == mx.cpu(1)
     sampler = ReweighingSampler(labels, groups, seed=rank, num_parts=size, part_index=rank,
@@ -123,13 +144,13 @@ def main() -> int:
 
     # error cases, seen by every worker
     try:
-        dist.allreduce_array(kv, "mismatch", np.zeros(3 + rank))
+        dist.allreduce_array(np.zeros(3 + rank), kv, key="mismatch")
         out["mismatch_error"] = ""
     except ValueError as err:
         out["mismatch_error"] = str(err)
     bad = np.array([1.0, np.nan]) if rank == 0 else np.array([1.0, 2.0])
     try:
-        dist.allreduce_array(kv, "nonfinite", bad)
+        dist.allreduce_array(bad, kv, key="nonfinite")
         out["nonfinite_error"] = ""
     except ValueError as err:
         out["nonfinite_error"] = str(err)

@@ -158,3 +158,47 @@ def test_generalized_entropy_where_clarify_refuses():
         out = clarify.post_training_bias([1, 1, 1], [0, 0, 1], groups=g, facet="d",
                                          reference="a")
     assert out["GE"] == pytest.approx(ge_rows(np.array([1, 1, 1]), np.array([0, 0, 1])))
+
+
+# ------------------------------------------------- each metric on its own (issue 12)
+def test_undefined_cddpl_and_cddl_leave_the_other_metrics():
+    # no positive prediction: CDDPL undefined (main: post_training_bias and bias_report raised)
+    y, yp = np.array([1, 0, 1, 0]), np.zeros(4, dtype=int)
+    g, s = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    with pytest.warns(UndefinedRateWarning, match="CDDPL is undefined: .*positive outcomes"):
+        out = clarify.post_training_bias(y, yp, groups=g, facet=1, strata=s)
+    assert math.isnan(out["CDDPL"]) and out["DPPL"] == 0.0 and out["DI"] == 0.0
+    with pytest.warns(UndefinedRateWarning, match="CDDPL is undefined"):
+        report = clarify.bias_report(y, yp, groups=g, facet=1, strata=s)
+    assert math.isnan(report["CDDPL"]) and report["CDDL"] == pytest.approx(0.0)
+    # no positive label: CDDL undefined, the other label metrics stay
+    with pytest.warns(UndefinedRateWarning, match="CDDL is undefined: .*positive outcomes"):
+        report = clarify.bias_report(np.zeros(4, dtype=int), groups=g, facet=1, strata=s)
+    assert math.isnan(report["CDDL"]) and report["CI"] == 0.0 and report["DPL"] == 0.0
+    with pytest.warns(UndefinedRateWarning, match="CDDL is undefined"):
+        pre = data_bias.pretraining_bias(np.ones(4, dtype=int), groups=g, facet=1, strata=s)
+    assert math.isnan(pre["CDDL"]) and pre["TVD"] == 0.0
+    # the single functions still raise, as Clarify's do
+    with pytest.raises(ValueError, match="needs negative outcomes"):
+        data_bias.conditional_demographic_disparity_in_labels(np.ones(4), groups=g, facet=1,
+                                                              strata=s)
+
+
+@pytest.mark.parametrize("where", ["groups", "strata", "y_true"])
+def test_nan_in_facets_strata_or_labels_raises(where):
+    args = {"y_true": np.array([1.0, 0, 1, 0]), "y_pred": np.array([1, 1, 0, 0]),
+            "groups": np.array([0.0, 0, 1, 1]), "strata": np.array([0.0, 1, 0, 1])}
+    args[where] = args[where].astype(float)
+    args[where][1] = np.nan
+    y_true, y_pred = args.pop("y_true"), args.pop("y_pred")
+    with pytest.raises(ValueError, match=rf"{where} has 1 missing value\(s\) \(None/NaN\)"):
+        clarify.post_training_bias(y_true, y_pred, facet=1, **args)
+    with pytest.raises(ValueError, match=rf"{where} has 1 missing value"):
+        data_bias.pretraining_bias(y_true, facet=1, **args)
+
+
+def test_bad_weights_and_empty_input_raise():
+    with pytest.raises(ValueError, match="sample_weight must be finite and >= 0"):
+        clarify.post_training_bias(Y, YP, groups=G, facet="d", sample_weight=-np.ones(8))
+    with pytest.raises(ValueError, match="y_true is empty"):
+        data_bias.class_imbalance([], groups=[], facet=1)

@@ -118,3 +118,10 @@ def test_cddl_hand_built_and_rules():
 def test_empty_facet_raises():
     with pytest.raises(ValueError, match=r"the reference \(a\) facet is empty"):
         data_bias.class_imbalance([1, 0], groups=[1, 1], facet=1)
+
+
+def test_helpers_refuse_bad_tables_by_name():
+    with pytest.raises(ValueError, match=r"counts must have shape \(..., K, K\)"):
+        data_bias.binarize(np.zeros(3))  # main: IndexError
+    with pytest.raises(TypeError, match="num must be numeric"):
+        clarify_divide(["a"], [1.0])  # main: NumPy's "could not convert string to float"

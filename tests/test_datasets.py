@@ -13,16 +13,18 @@ from mxfair import GroupEncoder
 from mxfair.datasets import (
     DATA_ENV,
     TabularData,
+    _files,
     find_data_file,
     load_adult,
     load_compas,
     load_german,
+    load_tabular,
     tabular,
 )
 
-SHIPPED = tabular._PACKAGE_DATA
+SHIPPED = _files.PACKAGE_DATA
 
-# sha256 of the uncompressed files, as published in shared/data/SOURCE.md.
+# sha256 of the uncompressed files, as published by their sources.
 SOURCE_SHA256 = {
     "adult.data": "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d",
     "adult.test": "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05",
@@ -76,70 +78,71 @@ def _write_tiny_adult(folder, n_train=12, n_test=6):
 def test_shipped_copies_match_published_checksums(name):
     content = gzip.decompress((SHIPPED / (name + ".gz")).read_bytes())
     assert hashlib.sha256(content).hexdigest() == SOURCE_SHA256[name]
-    assert tabular._FILES[name].sha256 == SOURCE_SHA256[name]
+    assert _files.FILES[name].sha256 == SOURCE_SHA256[name]
 
 
 def test_shipped_copies_equal_shared_raw_files(shared_data):
     if shared_data is None:
-        pytest.skip("the raw data folder ../shared/data is absent")
+        pytest.skip("$MXFAIR_SHARED_DATA (the raw data folder) is not set")
     for name in SOURCE_SHA256:
         raw = shared_data / name
         raw = raw if raw.exists() else shared_data / (name + ".gz")
-        ours = tabular._read_content(SHIPPED / (name + ".gz"), SOURCE_SHA256[name], True)
-        theirs = tabular._read_content(raw, SOURCE_SHA256[name], True)
+        ours = _files.read_content(SHIPPED / (name + ".gz"), SOURCE_SHA256[name], True)
+        theirs = _files.read_content(raw, SOURCE_SHA256[name], True)
         assert ours == theirs
 
 
 # -------------------------------------------------------------------------------------- Adult
 @pytest.fixture(scope="module")
-def adult():
+def adult_full():
+    """The whole of Adult (the training-loop tests share a subsample: conftest's ``adult``)."""
     return load_adult(download=False)
 
 
-def test_adult_row_counts_and_labels(adult):
-    assert len(adult.train) + len(adult.val) == 30162
-    assert len(adult.test) == 15060
+def test_adult_row_counts_and_labels(adult_full):
+    assert len(adult_full.train) + len(adult_full.val) == 30162
+    assert len(adult_full.test) == 15060
     rows, pos = _count_adult(SHIPPED / "adult.data.gz")
     assert rows == 30162
-    assert adult.train.y.sum() + adult.val.y.sum() == pos
+    assert adult_full.train.y.sum() + adult_full.val.y.sum() == pos
     rows, pos = _count_adult(SHIPPED / "adult.test.gz")
-    assert (rows, int(adult.test.y.sum())) == (15060, pos)
+    assert (rows, int(adult_full.test.y.sum())) == (15060, pos)
     # the stratified validation split keeps the label balance and the 20 % share
-    assert abs(len(adult.val) / 30162 - 0.2) < 1e-3
-    assert abs(adult.train.y.mean() - adult.val.y.mean()) < 2e-3
-    assert 0.2 < adult.train.y.mean() < 0.3
+    assert abs(len(adult_full.val) / 30162 - 0.2) < 1e-3
+    assert abs(adult_full.train.y.mean() - adult_full.val.y.mean()) < 2e-3
+    assert 0.2 < adult_full.train.y.mean() < 0.3
 
 
-def test_adult_arrays_and_names(adult):
-    assert isinstance(adult, TabularData)
-    assert adult.group_names == ["Female", "Male"]
-    assert adult.sensitive == ["sex"]
-    assert "fnlwgt" not in adult.feature_names
-    assert not any(f.startswith("sex_") for f in adult.feature_names)
-    for s in (adult.train, adult.val, adult.test):
+def test_adult_arrays_and_names(adult_full):
+    assert isinstance(adult_full, TabularData)
+    assert adult_full.group_names == ["Female", "Male"]
+    assert adult_full.sensitive == ["sex"]
+    assert "fnlwgt" not in adult_full.feature_names
+    assert not any(f.startswith("sex_") for f in adult_full.feature_names)
+    for s in (adult_full.train, adult_full.val, adult_full.test):
         assert s.X.dtype == np.float32 and s.X.ndim == 2
-        assert s.X.shape[1] == adult.num_features == len(adult.feature_names)
+        assert s.X.shape[1] == adult_full.num_features == len(adult_full.feature_names)
         assert s.y.dtype == np.int64 and s.groups.dtype == np.int64
         assert set(np.unique(s.y)) == {0, 1}
         assert set(np.unique(s.groups)) == {0, 1}
         np.testing.assert_array_equal(
-            np.array(adult.group_names)[s.groups], s.frame["sex"].to_numpy()
+            np.array(adult_full.group_names)[s.groups], s.frame["sex"].to_numpy()
         )
         assert np.isfinite(s.X).all()
 
 
-def test_adult_preprocessing_fitted_on_train_only(adult):
-    scaler = adult.preprocessor.named_transformers_["num"]
+def test_adult_preprocessing_fitted_on_train_only(adult_full):
+    scaler = adult_full.preprocessor.named_transformers_["num"]
     num_cols = list(scaler.feature_names_in_)
-    train_mean = adult.train.frame[num_cols].mean().to_numpy()
+    train_mean = adult_full.train.frame[num_cols].mean().to_numpy()
     np.testing.assert_allclose(scaler.mean_, train_mean, rtol=1e-10)
-    all_rows = pd.concat([adult.train.frame, adult.val.frame, adult.test.frame])
+    all_rows = pd.concat([adult_full.train.frame, adult_full.val.frame, adult_full.test.frame])
     assert not np.allclose(scaler.mean_, all_rows[num_cols].mean().to_numpy(), rtol=1e-6)
-    np.testing.assert_allclose(adult.train.X[:, : len(num_cols)].mean(0), 0, atol=1e-4)
-    np.testing.assert_allclose(adult.train.X[:, : len(num_cols)].std(0), 1, atol=1e-3)
-    onehot = adult.preprocessor.named_transformers_["cat"]
+    np.testing.assert_allclose(adult_full.train.X[:, : len(num_cols)].mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(adult_full.train.X[:, : len(num_cols)].std(0), 1, atol=1e-3)
+    onehot = adult_full.preprocessor.named_transformers_["cat"]
     for col, cats in zip(onehot.feature_names_in_, onehot.categories_):
-        assert sorted(cats) == sorted(adult.train.frame[col].unique())
+        assert sorted(cats) == sorted(adult_full.train.frame[col].unique())
 
 
 def test_adult_onehot_ignores_categories_missing_from_train():
@@ -183,11 +186,11 @@ def test_adult_seeded_splits_and_subsample():
     assert not np.array_equal(a.train.frame["age"], c.train.frame["age"])
 
 
-def test_val_split_stratified_by_group_and_label(adult):
+def test_val_split_stratified_by_group_and_label(adult_full):
     for g in range(2):
         for y in range(2):
-            n_train = np.sum((adult.train.groups == g) & (adult.train.y == y))
-            n_val = np.sum((adult.val.groups == g) & (adult.val.y == y))
+            n_train = np.sum((adult_full.train.groups == g) & (adult_full.train.y == y))
+            n_val = np.sum((adult_full.val.groups == g) & (adult_full.val.y == y))
             assert abs(n_val - 0.2 * (n_train + n_val)) <= 0.5
 
 
@@ -200,7 +203,7 @@ def test_val_fraction_zero_gives_an_empty_split():
 
 def test_to_gluon_yields_x_y_group(ctx):
     data = load_adult(subsample=64, download=False)
-    ds = data.to_gluon("val")
+    ds = data.to_gluon(split="val")
     assert isinstance(ds, gluon.data.ArrayDataset) and len(ds) == 64
     x, y, g = ds[5]
     np.testing.assert_array_equal(x, data.val.X[5])
@@ -208,10 +211,53 @@ def test_to_gluon_yields_x_y_group(ctx):
     batch = next(iter(gluon.data.DataLoader(ds, batch_size=16)))
     xb, yb, gb = (b.as_in_context(ctx) for b in batch)
     assert xb.shape == (16, data.num_features) and xb.dtype == np.float32
-    assert yb.dtype == np.int64 and gb.dtype == np.int64
+    assert yb.dtype == np.float32 and gb.dtype == np.int64  # float labels for Gluon's losses
     assert xb.context == ctx
     np.testing.assert_array_equal(gb.asnumpy(), data.val.groups[:16])
     assert isinstance(xb, mx.nd.NDArray)
+
+
+def test_to_gluon_trains_with_the_stock_loss_and_a_plain_estimator(ctx):
+    # main: int64 labels; SigmoidBinaryCrossEntropyLoss and a plain Estimator failed with an
+    # MXNetError that never mentioned the label
+    from mxnet.gluon.contrib.estimator import Estimator
+
+    data = load_german(subsample=200, download=False)
+    loader = gluon.data.DataLoader(data.to_gluon(split="train"), batch_size=50)
+    net = gluon.nn.Dense(1)
+    net.initialize(ctx=ctx)
+    loss_fn = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    x, y, _ = next(iter(loader))
+    assert loss_fn(net(x.as_in_context(ctx)), y.as_in_context(ctx)).shape == (50,)
+    est = Estimator(net, loss_fn, train_metrics=mx.metric.Loss("bce"),
+                    trainer=gluon.Trainer(net.collect_params(), "sgd"), context=ctx)
+    est.logger.disabled = True
+    est.fit(loader, epochs=1)  # the default BatchProcessor reads x, y of each batch
+    assert np.isfinite(est.train_metrics[0].get()[1])
+
+
+@pytest.mark.parametrize("loader, name", [(load_adult, "adult.data"),
+                                          (load_german, "german.data")])
+def test_a_binary_file_is_a_clear_error(tmp_path, loader, name):
+    # main with verify=False: UnicodeDecodeError from deep in pandas
+    (tmp_path / name).write_bytes(bytes(range(256)) * 20)
+    (tmp_path / "adult.test").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(1000))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        loader(root=tmp_path)
+    with pytest.raises(ValueError, match=r"does not look like the .* data: binary content, not "
+                                         r"a text file"):
+        loader(root=tmp_path, verify=False)
+
+
+@pytest.mark.parametrize("seed", [np.int64(3), [3, 1], None])
+def test_seeds_take_what_numpy_takes(seed):
+    data = load_german(seed=seed, subsample=50, download=False)  # main: TypeError
+    assert len(data.train) == 50
+    if seed is not None:
+        again = load_german(seed=seed, subsample=50, download=False)
+        np.testing.assert_array_equal(data.train.X, again.train.X)
+    with pytest.raises(TypeError, match="seed must be None, an int"):
+        load_german(seed="3", download=False)
 
 
 # ------------------------------------------------------------------------------ file lookups
@@ -301,7 +347,7 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="name must be one of"):
         find_data_file("iris.data")
     with pytest.raises(ValueError, match="split must be one of"):
-        load_german().to_gluon("dev")
+        load_german().to_gluon(split="dev")
 
 
 # ------------------------------------------------------------------------------------- German
@@ -406,7 +452,7 @@ def test_compas_missing_columns_is_a_clear_error(tmp_path):
 
 def test_compas_real_file(shared_data):
     if shared_data is None:
-        pytest.skip("the raw data folder ../shared/data is absent; the fixture test covers it")
+        pytest.skip("$MXFAIR_SHARED_DATA is not set; the fixture test covers the parser")
     data = load_compas(root=shared_data, races=None)
     assert len(data.train) + len(data.val) + len(data.test) == 6172
     y = np.concatenate([data.train.y, data.val.y, data.test.y])
@@ -446,10 +492,10 @@ def test_download_into_cache_when_found_nowhere(tmp_path, monkeypatch, local_ser
     served, url = local_server
     content = gzip.decompress((SHIPPED / "german.data.gz").read_bytes())
     (served / "german.data").write_bytes(content)
-    spec = tabular._FILES["german.data"]
-    monkeypatch.setitem(tabular._FILES, "german.data",
-                        tabular._RawFile(spec.name, spec.sha256, url + "german.data"))
-    monkeypatch.setattr(tabular, "_PACKAGE_DATA", tmp_path / "no-shipped-copies")
+    spec = _files.FILES["german.data"]
+    monkeypatch.setitem(_files.FILES, "german.data",
+                        _files.RawFile(spec.name, spec.sha256, url + "german.data"))
+    monkeypatch.setattr(_files, "PACKAGE_DATA", tmp_path / "no-shipped-copies")
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
 
@@ -468,14 +514,25 @@ def test_download_into_cache_when_found_nowhere(tmp_path, monkeypatch, local_ser
 def test_download_with_bad_checksum_or_no_server(tmp_path, monkeypatch, local_server):
     served, url = local_server
     (served / "german.data").write_bytes(b"A11 6 A34\n")
-    spec = tabular._FILES["german.data"]
-    monkeypatch.setitem(tabular._FILES, "german.data",
-                        tabular._RawFile(spec.name, spec.sha256, url + "german.data"))
-    monkeypatch.setattr(tabular, "_PACKAGE_DATA", tmp_path / "no-shipped-copies")
+    spec = _files.FILES["german.data"]
+    monkeypatch.setitem(_files.FILES, "german.data",
+                        _files.RawFile(spec.name, spec.sha256, url + "german.data"))
+    monkeypatch.setattr(_files, "PACKAGE_DATA", tmp_path / "no-shipped-copies")
     with pytest.raises(FileNotFoundError, match="Downloading .* failed: checksum mismatch"):
         find_data_file("german.data")
     assert not (tabular.cache_dir() / "german.data").exists()
-    monkeypatch.setitem(tabular._FILES, "german.data",
-                        tabular._RawFile(spec.name, spec.sha256, url + "missing"))
+    monkeypatch.setitem(_files.FILES, "german.data",
+                        _files.RawFile(spec.name, spec.sha256, url + "missing"))
     with pytest.raises(FileNotFoundError, match="Downloading .* failed: HTTP Error 404"):
         find_data_file("german.data")
+
+
+def test_every_data_set_is_one_spec_and_loads_by_name():
+    assert sorted(tabular.TABULAR_LOADERS) == ["adult", "compas", "german"]
+    german = load_tabular("german", sensitive=["sex"], subsample=40)
+    assert german.name == "german" and german.sensitive == ["sex"]
+    assert german.group_names == load_german(sensitive="sex", subsample=40).group_names
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_tabular("credit")
+    with pytest.raises(TypeError, match="positional"):
+        load_german(None)  # options are keyword-only

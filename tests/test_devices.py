@@ -40,11 +40,11 @@ def on(device, *arrays):
 def test_group_stats_live_and_report_where_the_data_is(device, batch):
     _, labels, scores, groups = batch
     y, s, g = on(device, labels, scores, groups)
-    stats = GroupStats(3, num_bins=10, bootstrap=5, seed=0)
+    stats = GroupStats(3, num_bins=10, bootstrap=5, seed=0, from_logits=False)
     stats.update(y, s, g)
     for name, array in stats.arrays().items():
         assert array.context == device, name
-    host = GroupStats(3)
+    host = GroupStats(3, from_logits=False)
     host.update(labels, scores, groups)
     np.testing.assert_array_equal(stats.report().counts, host.report().counts)
     assert demographic_parity_difference(y, s >= 0.5, sensitive_features=groups) == (
@@ -91,4 +91,4 @@ def test_weights_thresholds_and_monitor_follow_the_device(device, batch):
                               progress=False)
     stats = monitor.collect(net)
     assert stats.counts.context == device
-    assert monitor.evaluate(net, 0).counts.sum() == x.shape[0]
+    assert monitor.evaluate(net, epoch=0).counts.sum() == x.shape[0]

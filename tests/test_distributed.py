@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from _helpers import leftovers
 
+from mxfair import _kvstore
 from mxfair import distributed as dist
 from mxfair.data import cell_counts, reweighing_table
 from mxfair.launch import free_port, launch
@@ -76,13 +77,28 @@ def test_distributed_report_equals_single_process_exactly(cluster, reference):
     w0 = cluster["w"][0]
     # the shards really differ: the sum is not a copy of either
     assert not np.array_equal(w0["plain_local/counts"], ref["counts"].asnumpy())
-    rep = FairnessReport(w0["plain/counts"], w0["plain/hist"], w0["plain/score_sums"],
+    rep = FairnessReport(w0["plain/counts"], hist=w0["plain/hist"],
+                         score_sums=w0["plain/score_sums"],
                          group_names=reference["plain"].group_names)
     expected = reference["plain"].report()
     assert rep.summary() == expected.summary()
     for name in ("selection_rate", "true_positive_rate", "false_positive_rate", "auc", "ece"):
         np.testing.assert_array_equal(rep[name], expected[name], err_msg=name)
     assert rep.overall["accuracy"] == expected.overall["accuracy"]
+
+
+def test_exact_auc_rows_and_invalid_counts_are_combined(cluster):
+    labels, scores, groups, _ = worker.make_data(ROWS, SEED)
+    ref = worker.stats_of(*worker.spoil(labels, scores, groups), exact_auc=True)
+    local = [w["exact/local_rows"] for w in cluster["w"]]
+    assert 0 < local[0].shape[1] < ref.exact_rows().shape[1]  # each worker kept its own rows
+    for w in cluster["w"]:
+        # the rows of every worker in rank order: the single process's rows, bit for bit
+        np.testing.assert_array_equal(w["exact/rows"], ref.exact_rows())
+        np.testing.assert_array_equal(w["exact/rows"], np.concatenate(local, axis=1))
+        np.testing.assert_array_equal(w["exact/invalid"], list(ref.invalid_counts.values()))
+        assert float(w["exact/num_invalid"]) == ref.num_invalid > 0
+        np.testing.assert_array_equal(w["exact/counts"], ref.counts.asnumpy())
 
 
 def test_bootstrap_replicates_sum_exactly(cluster):
@@ -121,8 +137,8 @@ def test_worker_without_rows_takes_part(cluster, reference):
 
 def test_global_reweighing_equals_single_process(cluster, reference):
     labels, _, groups, _ = reference["data"]
-    table = reweighing_table(labels, groups, worker.NUM_GROUPS, 2)
-    counts = cell_counts(labels, groups, worker.NUM_GROUPS, 2)
+    table = reweighing_table(labels, groups, num_groups=worker.NUM_GROUPS, num_classes=2)
+    counts = cell_counts(labels, groups, num_groups=worker.NUM_GROUPS, num_classes=2)
     for w in cluster["w"]:
         np.testing.assert_array_equal(w["cell_counts"], counts)
         np.testing.assert_array_equal(w["reweighing"], table)
@@ -145,7 +161,7 @@ def test_errors_are_raised_on_every_worker(cluster):
     for w in cluster["w"]:
         assert str(w["mismatch_error"]).startswith("workers disagree on the arrays of 'mismatch'")
         assert str(w["nonfinite_error"]).startswith("'nonfinite' holds NaN or infinite")
-        assert str(w["updater_error"]) == dist.SERVER_UPDATER
+        assert str(w["updater_error"]) == _kvstore.SERVER_UPDATER
 
 
 def test_stats_deciding_predictions_differently_are_not_summed(cluster):
@@ -208,37 +224,54 @@ def test_local_kvstores_give_a_copy(ctx):
 
 
 def test_signature_tells_every_setting_apart():
-    base = dist._stats_signature(GroupStats(3, num_bins=8))
-    assert list(base) == ["num_groups", "num_classes", "num_bins", "bootstrap", "threshold",
-                          "from_logits"]
-    ints = dist._signature_ints(base)
+    base = GroupStats(3, num_bins=8)._signature()
+    assert list(base) == ["num_groups", "num_classes", "threshold", "num_bins", "bootstrap",
+                          "from_logits", "bin_scale", "exact_auc"]
+    ints = _kvstore._signature_ints(base)
     assert all(0 <= v < 2 ** 16 for v in ints)  # 12-bit pieces summed by W < 2**11 workers
     nearest = float(np.nextafter(0.5, 1.0))
-    for changed in (dict(threshold=nearest), dict(threshold=0.0), dict(from_logits=True),
-                    dict(num_bins=9), dict(bootstrap=1)):
-        other = dist._stats_signature(GroupStats(3, **{"num_bins": 8, **changed}))
-        assert dist._signature_ints(other) != ints, changed
-    assert dist._signature_ints(dist._stats_signature(GroupStats(3, num_bins=8))) == ints
-    with pytest.raises(ValueError, match=r"signature entry size=65536 is outside"):
-        dist._signature_ints({"size": 2 ** 16})
+    for changed in (dict(threshold=nearest), dict(threshold=0.0), dict(from_logits=False),
+                    dict(num_bins=9), dict(bootstrap=2), dict(bin_scale="logit"),
+                    dict(exact_auc=True), dict(num_groups=3 + 2 ** 16)):
+        other = GroupStats(**{"num_groups": 3, "num_bins": 8, **changed})._signature()
+        assert _kvstore._signature_ints(other) != ints, changed
+    assert _kvstore._signature_ints(GroupStats(3, num_bins=8)._signature()) == ints
+    # before, a setting of 2**16 or more (num_groups=70000) could not be checked at all
+    big = _kvstore._signature_ints({"num_groups": 70_000})
+    assert big != _kvstore._signature_ints({"num_groups": 70_000 - 2 ** 16})
+    with pytest.raises(ValueError, match=r"signature entry size=-1 is outside"):
+        _kvstore._signature_ints({"size": -1})
+
+
+def test_header_pieces_hold_sizes_past_2_to_the_24():
+    # array sizes past 2**24 must survive the float32 sum of the header exactly
+    sizes = [2 ** 31 - 2, 2 ** 24 + 1, 5]
+    pieces = _kvstore._pieces(sizes)
+    assert pieces.max() < 2 ** 12
+    summed = (pieces.astype(np.float32) * np.float32(2047)).astype(np.float64)  # 2047 workers
+    recovered = sum(summed.reshape(3, -1)[i] * 2 ** (12 * i) for i in range(3))
+    np.testing.assert_array_equal(recovered, np.array(sizes, dtype=np.float64) * 2047)
+    with pytest.raises(ValueError, match=r"header integers must lie in \[0, 2\*\*36\)"):
+        _kvstore._pieces([2 ** 36])
 
 
 def test_allreduce_array_keeps_kind_dtype_and_context(ctx):
     nd = mx.nd.array([[1, 2], [3, 4]], ctx=ctx, dtype="int64")
-    out = dist.allreduce_array(mx.kv.create("local"), "x", nd)
+    out = dist.allreduce_array(nd, mx.kv.create("local"), key="x")
     assert isinstance(out, mx.nd.NDArray) and out.context == ctx and out.dtype == np.int64
     np.testing.assert_array_equal(out.asnumpy(), nd.asnumpy())
     host = np.array([0.25, 3.5], dtype=np.float32)
-    res = dist.allreduce_array(None, "y", host)
+    res = dist.allreduce_array(host, None, key="y")
     assert isinstance(res, np.ndarray) and res.dtype == np.float32 and res is not host
 
 
 def test_global_reweighing_without_kvstore_matches_reweighing_table(ctx):
     y = np.array([1, 1, 1, 0, 0, 0, 0, 1])
     g = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    np.testing.assert_array_equal(dist.global_reweighing(y, g, None, 2),
-                                  reweighing_table(y, g, 2, 2))
-    nd = dist.global_reweighing(mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx), None, 2)
+    np.testing.assert_array_equal(dist.global_reweighing(y, g, None, num_groups=2),
+                                  reweighing_table(y, g, num_groups=2, num_classes=2))
+    nd = dist.global_reweighing(mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx), None,
+                                num_groups=2)
     assert nd.context == ctx and nd.dtype == np.float64
     counts = dist.global_cell_counts(y, g, None, num_groups=3)  # a group absent locally
     assert counts.shape == (3, 2) and counts[2].sum() == 0
@@ -277,11 +310,14 @@ def test_init_trainer_without_a_distributed_kvstore_is_harmless():
 
 def test_bad_arguments():
     with pytest.raises(TypeError, match="is a string; for distributed training pass"):
-        dist.allreduce_array("dist_sync", "x", np.ones(2))
+        dist.allreduce_array(np.ones(2), "dist_sync", key="x")
     with pytest.raises(TypeError, match="kvstore must be None, an mx.kv.KVStore"):
-        dist.allreduce_array(object(), "x", np.ones(2))
+        dist.allreduce_array(np.ones(2), object(), key="x")
     with pytest.raises(TypeError, match="key must be a non-empty string"):
-        dist.allreduce_array(None, 3, np.ones(2))
+        dist.allreduce_array(np.ones(2), None, key=3)
+    # the order of earlier releases, (kvstore, key, array), fails loudly
+    with pytest.raises(TypeError, match="positional argument"):
+        dist.allreduce_array(None, "x", np.ones(2))
     with pytest.raises(TypeError, match="stats must be a GroupStats"):
         dist.allreduce_stats(np.ones(3), None)
     with pytest.raises(ValueError, match="method must be 'mean' or 'broadcast', got 'max'"):
@@ -308,21 +344,21 @@ def test_limb_protocol_is_exact(num_workers, kind):
                  for _ in range(num_workers)]
     else:
         parts = [np.concatenate([[1e30], rng.randn(n - 1) * 1e-30]) for _ in range(num_workers)]
-    exps = [dist._exponents(p) for p in parts]
+    exps = [_kvstore._exponents(p) for p in parts]
     e_max = max(e for e, _ in exps if e is not None)
     q_min = min(q for _, q in exps if q is not None)
-    rounded = e_max - q_min > dist._MAX_SPAN
+    rounded = e_max - q_min > _kvstore._MAX_SPAN
     if rounded:
-        q_min = e_max - dist._MAX_SPAN
+        q_min = e_max - _kvstore._MAX_SPAN
     span = e_max - q_min
     bits = 23 - math.ceil(math.log2(num_workers))
     num_limbs = max(1, math.ceil(span / bits))
-    limbs = [dist._split_limbs(p, q_min, num_limbs, bits, rounded) for p in parts]
+    limbs = [_kvstore._split_limbs(p, q_min, num_limbs, bits, rounded) for p in parts]
     total = np.zeros(limbs[0].shape, dtype=np.float32)
     for part in limbs:  # the server: float32 additions, one worker after the other
         assert np.all(np.abs(part) < 2 ** bits + 1)
         total = (total + part.astype(np.float32)).astype(np.float32)
-    got = dist._join_limbs(total.astype(np.float64), q_min, bits, num_workers, span)
+    got = _kvstore._join_limbs(total.astype(np.float64), q_min, bits, num_workers, span)
     if not rounded:
         exact = np.array([math.fsum(col) for col in zip(*parts)])
         np.testing.assert_array_equal(got, exact)
@@ -332,7 +368,7 @@ def test_limb_protocol_is_exact(num_workers, kind):
                           for col in zip(*grid)])
         np.testing.assert_array_equal(got, exact)
         # documented bound: W half-units of the grid, plus the final rounding to float64
-        bound = Fraction(num_workers) * Fraction(2) ** (e_max - dist._MAX_SPAN - 1)
+        bound = Fraction(num_workers) * Fraction(2) ** (e_max - _kvstore._MAX_SPAN - 1)
         for value, col in zip(got, zip(*parts)):
             error = abs(Fraction(value) - sum(Fraction(v) for v in col))
             assert error <= bound + Fraction(np.spacing(abs(value))) / 2

@@ -6,12 +6,14 @@ import fairlearn.metrics as flm
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import tiny_mlp
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import Estimator
 from mxnet.gluon.contrib.estimator.event_handler import EpochBegin, EpochEnd, ValidationHandler
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from mxfair.callbacks import (
+    BinaryAccuracy,
     FairCheckpointHandler,
     FairnessEarlyStoppingHandler,
     FairnessMonitor,
@@ -19,23 +21,11 @@ from mxfair.callbacks import (
     GroupBatchProcessor,
 )
 from mxfair.callbacks.estimator import BAD_TRAIN_BATCH, _loss_takes_group
-from mxfair.datasets import load_adult
 from mxfair.loss import FairnessRegularizedLoss
 
 
-@pytest.fixture(scope="module")
-def adult():
-    return load_adult(subsample=1500, seed=1)
-
-
 def _mlp(ctx, outputs, hybridize):
-    mx.random.seed(0)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    if hybridize:
-        net.hybridize()
-    return net
+    return tiny_mlp(ctx, outputs=outputs, hybridize=hybridize)
 
 
 def _estimator(net, loss, ctx, lr=0.02, **kwargs):
@@ -87,8 +77,8 @@ def _check_against_fairlearn(record, y, y_pred, groups, names):
 
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_fit_two_epochs_plain_loss_history_equals_fairlearn(adult, ctx, hybridize):
-    train = gluon.data.DataLoader(adult.to_gluon("train"), batch_size=128, shuffle=True)
-    val = gluon.data.DataLoader(adult.to_gluon("val"), batch_size=500)
+    train = gluon.data.DataLoader(adult.to_gluon(split="train"), batch_size=128, shuffle=True)
+    val = gluon.data.DataLoader(adult.to_gluon(split="val"), batch_size=500)
     net = _mlp(ctx, 2, hybridize)
     est = _estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), ctx,
                      train_metrics=mx.metric.Accuracy())
@@ -113,8 +103,8 @@ def test_fit_two_epochs_plain_loss_history_equals_fairlearn(adult, ctx, hybridiz
 
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_fit_with_fairness_regularized_loss(adult, ctx, hybridize):
-    train = gluon.data.DataLoader(adult.to_gluon("train"), batch_size=128, shuffle=True)
-    val = gluon.data.DataLoader(adult.to_gluon("val"), batch_size=500)
+    train = gluon.data.DataLoader(adult.to_gluon(split="train"), batch_size=128, shuffle=True)
+    val = gluon.data.DataLoader(adult.to_gluon(split="val"), batch_size=500)
     net = _mlp(ctx, 1, hybridize)
     loss = FairnessRegularizedLoss(adult.num_groups, constraint="equalized_odds", lam=0.5)
     if hybridize:
@@ -233,12 +223,15 @@ class _ParamSchedule(EpochBegin):
         estimator.net.bias.set_data(mx.nd.array([bias]))
 
 
-def _constructed_fit(ctx, schedule, epochs, make_handlers):
+def _constructed_fit(ctx, schedule, epochs, make_handlers, lines=None):
     loader = gluon.data.DataLoader(gluon.data.ArrayDataset(_X, _Y, _A), batch_size=100)
     net = gluon.nn.Dense(1, in_units=2)
     net.initialize(ctx=ctx)
     est = _estimator(net, gluon.loss.SigmoidBCELoss(), ctx, lr=0.0,
                      train_metrics=mx.metric.Loss("bce"))
+    if lines is not None:  # what est.fit prints, collected
+        est.logger.disabled = False
+        est.logger.handlers = [lines]
     fair = FairnessValidationHandler(FairnessMonitor(loader, 2, from_logits=True,
                                                      progress=False))
     extra = make_handlers(fair)
@@ -246,17 +239,28 @@ def _constructed_fit(ctx, schedule, epochs, make_handlers):
     return net, fair, extra
 
 
-def test_early_stopping_when_gap_keeps_growing(ctx, caplog):
+class _Lines(logging.Handler):
+    """Collects the messages of the Estimator's logger (what est.fit prints)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_early_stopping_when_gap_keeps_growing(ctx):
     schedule = [(0.5 * k, 1.0, 0.0) for k in range(8)]
-    with caplog.at_level(logging.INFO, logger="mxfair"):
-        _, fair, (stop,) = _constructed_fit(ctx, schedule, 8, lambda f: [
-            FairnessEarlyStoppingHandler(f, max_gap=0.05, gap="demographic_parity_difference",
-                                         patience=3, gap_patience=2)])
+    lines = _Lines()
+    _, fair, (stop,) = _constructed_fit(ctx, schedule, 8, lambda f: [
+        FairnessEarlyStoppingHandler(f, max_gap=0.05, gap="demographic_parity_difference",
+                                     patience=3, gap_patience=2)], lines)
     gaps = [r["demographic_parity_difference"] for r in fair.history]
     assert gaps[0] == 0.0 and gaps[0] < gaps[1] < gaps[2]
     assert len(fair.history) == 3 and stop.stopped_epoch == 2
     assert "grew in each of the last 2" in stop.stop_reason
-    assert any("early stopping after epoch 2" in r.getMessage() for r in caplog.records)
+    assert any("stopped after epoch 2" in line for line in lines.lines)
 
 
 def test_early_stopping_when_fair_and_accuracy_plateaus(ctx):
@@ -320,8 +324,8 @@ def test_checkpoint_without_fair_epoch_warns_and_keeps_last(ctx):
 
 
 def test_checkpoint_restores_trained_parameters(adult, ctx):
-    train = gluon.data.DataLoader(adult.to_gluon("train"), batch_size=100, shuffle=True)
-    val = gluon.data.DataLoader(adult.to_gluon("val"), batch_size=500)
+    train = gluon.data.DataLoader(adult.to_gluon(split="train"), batch_size=100, shuffle=True)
+    val = gluon.data.DataLoader(adult.to_gluon(split="val"), batch_size=500)
     net = _mlp(ctx, 1, hybridize=True)
     est = _estimator(net, gluon.loss.SigmoidBCELoss(), ctx, lr=0.05,
                      train_metrics=mx.metric.Loss("bce"))
@@ -431,3 +435,142 @@ def test_fit_runs_fairness_handlers_between_default_validation_and_logging(ctx):
     for estimator_acc, monitor_acc in fair.seen:
         assert estimator_acc == pytest.approx(monitor_acc, abs=1e-12)
     assert [r["epoch"] for r in fair.history] == [0, 1] and stop.stopped_epoch is None
+
+
+# ------------------------------------------------- trivial models are not fair (issue 12)
+# (0, 0, -5): every row predicted negative, accuracy 0.4 (the majority rate is 0.6), every gap
+# 0; (0, -1, 0): both classes predicted, accuracy 0.1, DP gap 0; (1, 1, 0): useful, unfair.
+_ONE_CLASS, _BELOW_MAJORITY, _UNFAIR = (0.0, 0.0, -5.0), (0.0, -1.0, 0.0), (1.0, 1.0, 0.0)
+
+
+def test_checkpoint_never_restores_a_trivial_model(ctx):
+    # main restored the one-class epoch 0 (gap 0.0) as the best fair model, silently
+    lines = _Lines()
+    with pytest.warns(RuntimeWarning, match=r"2 epoch\(s\) within it were skipped"):
+        net, fair, (ckpt,) = _constructed_fit(
+            ctx, [_ONE_CLASS, _BELOW_MAJORITY, _UNFAIR], 3, lambda f: [FairCheckpointHandler(
+                f, max_gap=0.05, gap="demographic_parity_difference")], lines)
+    records = fair.history
+    assert records[0]["predicted_classes"] == 1 and records[0]["majority_rate"] == 0.6
+    assert records[0]["demographic_parity_difference"] == 0.0
+    assert records[1]["accuracy"] < records[1]["majority_rate"]
+    assert ckpt.best_epoch is None and [e for e, _ in ckpt.skipped_] == [0, 1]
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), [[1.0, 1.0]])  # the last
+    said = "\n".join(lines.lines)
+    assert "[Epoch 0] FairCheckpointHandler: epoch skipped" in said
+    assert "predicts one class for every row" in said
+    assert "[Epoch 1] FairCheckpointHandler: epoch skipped" in said
+    assert "below the majority-class rate" in said
+
+
+def test_early_stopping_never_stops_on_a_trivial_model(ctx):
+    # main stopped after epoch 1: "gap within the bound, accuracy not improved"
+    _, fair, (stop,) = _constructed_fit(ctx, [_ONE_CLASS], 4, lambda f: [
+        FairnessEarlyStoppingHandler(f, max_gap=0.05, gap="demographic_parity_difference",
+                                     patience=1)])
+    assert len(fair.history) == 4 and stop.stopped_epoch is None
+    assert [e for e, _ in stop.skipped_] == [0, 1, 2, 3]
+
+
+def test_fit_output_shows_the_fairness_line_of_each_epoch(ctx, capsys):
+    # main logged the line to the "mxfair" logger, which nobody configured: nothing showed
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(_X, _Y, _A), batch_size=100)
+    net = gluon.nn.Dense(1, in_units=2)
+    net.initialize(ctx=ctx)
+    est = Estimator(net, gluon.loss.SigmoidBCELoss(), train_metrics=mx.metric.Loss("bce"),
+                    trainer=gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1}),
+                    context=ctx, batch_processor=GroupBatchProcessor())
+    fair = FairnessValidationHandler(FairnessMonitor(loader, 2, progress=False))
+    est.fit(loader, epochs=2, event_handlers=[fair])
+    out = capsys.readouterr().out
+    for epoch in (0, 1):
+        assert re.search(rf"^epoch {epoch} \| n=400 \| acc \d\.\d{{4}} .*dp_diff", out, re.M)
+    assert "[Epoch 1] Finished in" in out  # next to the Estimator's own lines
+
+
+# ------------------------------------------------------------------ binary nets and devices
+def test_binary_accuracy_reads_logits_and_probabilities(ctx):
+    rng = np.random.RandomState(3)
+    y = rng.randint(0, 2, 200)
+    logits = (1.5 * (2 * y - 1) + 1.2 * rng.randn(200)).astype(np.float32)
+    truth = float(((logits >= 0) == y).mean())
+    assert 0.75 < truth < 0.95 and abs(truth - (y == 0).mean()) > 0.2
+    # MXNet's Accuracy on (N, 1) logits: the arg-max of one column, i.e. the share of label 0
+    wrong = mx.metric.Accuracy()
+    wrong.update([mx.nd.array(y, ctx=ctx)], [mx.nd.array(logits[:, None], ctx=ctx)])
+    assert wrong.get()[1] == pytest.approx((y == 0).mean())
+    acc = BinaryAccuracy()
+    assert np.isnan(acc.get()[1])
+    half = 100
+    for sl in (slice(0, half), slice(half, None)):  # two devices' worth, one update each
+        acc.update([mx.nd.array(y[sl], ctx=ctx)], [mx.nd.array(logits[sl, None], ctx=ctx)])
+    assert acc.get() == ("binary_accuracy", pytest.approx(truth))
+    for shape in ((-1,), (-1, 1)):
+        probs = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        other = mx.metric.create("binary_accuracy", from_logits=False, threshold=0.5)
+        other.update([mx.nd.array(y)], [mx.nd.array(probs.reshape(shape))])
+        assert other.get()[1] == pytest.approx(truth)
+    two = BinaryAccuracy()  # (N, 2) scores: softmax, probability of class 1
+    two.update([mx.nd.array(y)], [mx.nd.array(np.c_[np.zeros(200), logits])])
+    assert two.get()[1] == pytest.approx(truth)
+    config = acc.get_config()
+    assert mx.metric.create(config.pop("metric"), **config).get_config() == acc.get_config()
+    acc.reset_local()
+    assert np.isnan(acc.get()[1]) and acc.get_global()[1] == pytest.approx(truth)
+    with pytest.raises(ValueError, match=r"\(N,\), \(N, 1\) or \(N, 2\), got \(200, 3\); "
+                                         "for 3 classes use mx.metric.Accuracy"):
+        acc.update([mx.nd.array(y)], [mx.nd.zeros((200, 3))])
+    with pytest.raises(ValueError, match="threshold must be a number in \\(0, 1\\)"):
+        BinaryAccuracy(threshold=1.5)
+
+
+def test_binary_accuracy_of_a_diverged_net_is_nan_with_a_warning():
+    acc = BinaryAccuracy()
+    acc.update([mx.nd.array([1, 0, 1])], [mx.nd.array([np.nan, np.nan, np.inf])])
+    with pytest.warns(UserWarning, match="BinaryAccuracy left out 3 row"):
+        assert np.isnan(acc.get()[1])
+    acc = BinaryAccuracy()
+    acc.update([mx.nd.array([1, 0, 2, 1])], [mx.nd.array([1.0, -1.0, 1.0, np.nan])])
+    with pytest.warns(UserWarning, match="left out 2 row"):
+        assert acc.get()[1] == 1.0
+
+
+def test_processor_warns_when_accuracy_meets_one_logit_per_row(ctx):
+    x = mx.nd.random.normal(shape=(16, 3))
+    batch = (x, (x[:, 0] > 0), (x[:, 1] > 0))
+    net = gluon.nn.Dense(1)
+    net.initialize(ctx=ctx)
+    est = _estimator(net, FairnessRegularizedLoss(2), ctx,
+                     train_metrics=[mx.metric.Loss(), mx.metric.Accuracy()])
+    with pytest.warns(UserWarning, match="Accuracy reads an arg-max over the columns.*"
+                                         "Use mxfair.callbacks.BinaryAccuracy"):
+        est.batch_processor.fit_batch(est, batch)
+    est = _estimator(net, FairnessRegularizedLoss(2), ctx, train_metrics=BinaryAccuracy())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.batch_processor.fit_batch(est, batch)
+
+
+def test_processor_gives_a_fair_loss_the_whole_step_on_two_devices():
+    rng = np.random.RandomState(4)
+    x = rng.randn(40, 3).astype(np.float32)
+    g = np.sort(rng.randint(0, 2, 40))  # ordered by group: each device sees one group
+    y = (x[:, 0] + g > 0.5).astype(np.float32)
+    w = rng.uniform(0.5, 2, 40).astype(np.float32)
+    grads = []
+    for ctx in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        mx.random.seed(0)
+        net = gluon.nn.Dense(1)
+        net.initialize(mx.init.Xavier(), ctx=ctx)
+        loss = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="squared",
+                                       lam=5.0)
+        est = _estimator(net, loss, ctx, train_metrics=BinaryAccuracy())
+        _, _, _, losses = est.batch_processor.fit_batch(
+            est, tuple(mx.nd.array(a) for a in (x, y, g, w)))
+        assert [out.context for out in losses] == ctx
+        grads.append([sum(gr.asnumpy() for gr in p.list_grad())
+                      for p in net.collect_params().values()])
+    for one, two in zip(*grads):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)

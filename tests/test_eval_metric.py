@@ -11,8 +11,8 @@ from mxnet.gluon.contrib.estimator import Estimator
 
 from mxfair.callbacks import GroupBatchProcessor
 from mxfair.metrics import (
-    BINARY_QUANTITIES,
-    SUMMARY_QUANTITIES,
+    BINARY_SUMMARY_KEYS,
+    SUMMARY_KEYS,
     DemographicParityDifference,
     FairnessMetric,
     GroupFairnessMetric,
@@ -30,17 +30,20 @@ NAMED = {
 
 
 def batches(ctx, n=512, batch=128, G=3, seed=0):
+    """Batches of labels, logits (what a Dense(1) net emits: the metrics' default) and groups."""
     rs = np.random.RandomState(seed)
     y, g = rs.randint(0, 2, n), rs.randint(0, G, n)
-    p = np.clip(0.3 * y + 0.15 * g + 0.4 * rs.rand(n), 0, 1)
+    p = np.clip(0.3 * y + 0.15 * g + 0.4 * rs.rand(n), 0.01, 0.99)
+    logits = np.log(p / (1 - p))
     for i in range(0, n, batch):
         sl = slice(i, i + batch)
-        yield (mx.nd.array(y[sl], ctx=ctx), mx.nd.array(p[sl], ctx=ctx),
+        yield (mx.nd.array(y[sl], ctx=ctx), mx.nd.array(logits[sl], ctx=ctx),
                mx.nd.array(g[sl], ctx=ctx))
 
 
 def reference_summary(ctx, G=3, which=None, **kwargs):
     """Summary of GroupStats over the batches numbered in ``which`` (all by default)."""
+    kwargs.setdefault("from_logits", True)  # the batches hold logits
     stats = GroupStats(G, **kwargs)
     for i, (y, p, g) in enumerate(batches(ctx, G=G)):
         if which is None or i in which:
@@ -113,10 +116,10 @@ def test_streaming_equals_one_batch_and_weights(ctx):
     rs = np.random.RandomState(1)
     y, p, g = rs.randint(0, 2, 300), rs.rand(300), rs.randint(0, 2, 300)
     w = rs.rand(300)
-    whole = DemographicParityDifference(2)
+    whole = DemographicParityDifference(2, from_logits=False)  # p: probabilities
     whole.update([mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx),
                   mx.nd.array(w, ctx=ctx, dtype="float64")], mx.nd.array(p, ctx=ctx))
-    streamed = DemographicParityDifference(2)
+    streamed = DemographicParityDifference(2, from_logits=False)
     for i in range(0, 300, 64):
         streamed.update([mx.nd.array(y[i:i + 64]), mx.nd.array(g[i:i + 64]),
                          mx.nd.array(w[i:i + 64], dtype="float64")], [mx.nd.array(p[i:i + 64])])
@@ -144,7 +147,7 @@ def test_multiclass_and_logits(ctx):
 def test_undefined_group_warns_through_get():
     metric = mx.metric.create("equal_opportunity_difference", num_groups=2)
     metric.update([mx.nd.array([1, 1, 0, 0]), mx.nd.array([0, 0, 1, 1])],
-                  [mx.nd.array([0.9, 0.1, 0.6, 0.2])])
+                  [mx.nd.array([2.2, -2.2, 0.4, -1.4])])
     with pytest.warns(UndefinedRateWarning, match="leaves out group"):
         assert metric.get()[1] == 0.0
 
@@ -280,8 +283,8 @@ def test_binary_only_quantities_refused_for_multiclass(ctx):
     y, g = rs.randint(0, 3, 300), rs.randint(0, 2, 300)
     scores = mx.nd.array(rs.randn(300, 3), ctx=ctx)
     labels = [mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx)]
-    for quantity in SUMMARY_QUANTITIES:
-        if quantity in BINARY_QUANTITIES:
+    for quantity in SUMMARY_KEYS:
+        if quantity in BINARY_SUMMARY_KEYS:
             with pytest.raises(ValueError, match=rf"quantity '{quantity}' is defined for binary "
                                r"tasks only .*num_classes=3"):
                 FairnessMetric(2, quantity=quantity, num_classes=3,
@@ -292,7 +295,7 @@ def test_binary_only_quantities_refused_for_multiclass(ctx):
         metric.update(labels, [scores])
         assert np.isfinite(metric.get()[1]), quantity
     # The same quantities are well defined for binary tasks.
-    binary = FairnessMetric(2, quantity="selection_rate")
+    binary = FairnessMetric(2, quantity="selection_rate", from_logits=False)
     binary.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
                   [mx.nd.array([.9, .2, .4, .7])])
     assert binary.get()[1] == pytest.approx(0.5)
@@ -323,3 +326,42 @@ def test_estimator_metrics_see_the_sample_weights(ctx):
     sel = [np.average(pred[g == k], weights=w[g == k]) for k in range(2)]
     fair = [m for m in est.train_metrics if isinstance(m, FairnessMetric)][0]
     assert fair.get()[1] == pytest.approx(abs(sel[0] - sel[1]), abs=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mx.metric.create("demographic_parity_difference", num_groups=2),
+    lambda: DemographicParityDifference(2),
+    lambda: FairnessMetric(2),
+    lambda: GroupFairnessMetric(2, quantities=["demographic_parity_difference"]),
+])
+def test_default_reads_a_dense1_nets_logits(make, ctx):
+    # A Gluon binary net ends in Dense(1) and emits logits; main read them as probabilities
+    # (a positive where logit >= 0.5 instead of logit >= 0) and gave another DP, silently.
+    rs = np.random.RandomState(5)
+    X = rs.normal(size=(400, 3)).astype("float32")
+    g = (rs.rand(400) < 0.5).astype("int64")
+    X[:, 1] = g  # the net sees the group
+    y = ((X[:, 0] + 0.8 * g) > 0.3).astype("int64")
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    net.weight.set_data(mx.nd.array([[1.0, 0.8, 0.0]], ctx=ctx))
+    net.bias.set_data(mx.nd.array([0.25], ctx=ctx))
+    logits = net(mx.nd.array(X, ctx=ctx))
+    decided = logits.asnumpy().reshape(-1) >= 0  # sigmoid(logit) >= 0.5
+    truth = abs(decided[g == 0].mean() - decided[g == 1].mean())
+    assert truth > 0.05  # a non-trivial figure
+    metric = make()
+    metric.update([mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx)], [logits])
+    value = metric.get()[1]
+    value = value[0] if isinstance(value, list) else value
+    assert value == pytest.approx(truth, abs=1e-12)
+    wrong = logits.asnumpy().reshape(-1) >= 0.5  # what reading logits as probabilities gives
+    assert abs(abs(wrong[g == 0].mean() - wrong[g == 1].mean()) - truth) > 0.01
+
+
+def test_multiclass_scores_with_the_binary_default_say_pass_num_classes(ctx):
+    metric = mx.metric.create("demographic_parity_difference", num_groups=2)
+    with pytest.raises(ValueError, match="preds has 10 columns but num_classes=2: pass "
+                                         "num_classes=10"):
+        metric.update([mx.nd.zeros(4, ctx=ctx), mx.nd.zeros(4, ctx=ctx)],
+                      [mx.nd.zeros((4, 10), ctx=ctx)])

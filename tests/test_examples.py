@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mxfair.datasets import load_tabular
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("accuracy", "balanced_accuracy", "demographic_parity_difference",
@@ -106,7 +108,7 @@ def test_adult_threshold_rows_meet_their_constraint_on_the_fitting_split(adult):
     """The fitted rule equalises the rates on the split it was fitted on (here: test=val)."""
     argv = ["--subsample", "800", "--epochs", "4", "--batch-size", "64", "--lr", "0.01",
             "--bootstrap", "0", "--quiet", "--methods"]
-    data = adult.load_tabular("adult", None, 0, 800)
+    data = load_tabular("adult", seed=0, subsample=800)
     # Evaluate on the validation split itself: the DP gap there is the fitted one (~0 up to
     # the randomised decisions' sampling noise).
     same = dataclasses.replace(data, test=data.val)
@@ -221,3 +223,23 @@ def test_estimator_fairness_restores_the_best_epoch_within_the_bound(tmp_path):
     accs = [r["accuracy"] for r in row["history"]]
     assert row["epochs_run"] == 3
     assert row["restored_epoch"] == int(np.argmax(accs)) + 1
+
+
+# ----------------------------------------------------------------------- distributed_adult
+def test_distributed_adult_on_two_and_three_devices_trains_as_on_one(tmp_path):
+    # --devices N splits each batch over N CPU contexts and calls the fair loss once with the
+    # lists: the whole batch's penalty, so the training is the one-device training.
+    example = load_example("distributed_adult")
+    histories = []
+    for devices in (1, 2, 3):
+        out = tmp_path / f"history{devices}.json"
+        assert example.main(["--epochs", "1", "--subsample", "1500", "--devices", str(devices),
+                             "--out", str(out)]) == 0
+        histories.append(__import__("json").loads(out.read_text()))
+    one = histories[0]
+    for other in histories[1:]:
+        assert other["initial_loss"] == one["initial_loss"]
+        for a, b in zip(one["epochs"], other["epochs"]):
+            assert b["loss"] == pytest.approx(a["loss"], rel=1e-6)
+            for key in ("accuracy", "demographic_parity_difference", "selection_rate"):
+                np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-6)

@@ -180,7 +180,8 @@ def test_pos_label_and_lists():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"y_pred must hold 0/1 values .* got values \[0.7\]"):
+    with pytest.raises(ValueError, match=r"y_pred must hold binary labels .* got values "
+                                         r"\[0.7, 1.0\]; these functions take hard predictions"):
         mfm.demographic_parity_difference([1, 0], [1, 0.7], sensitive_features=[0, 1])
     with pytest.raises(ValueError, match="y_true has 3 rows but y_pred has 2"):
         mfm.selection_rate([1, 0, 1], [1, 0])
@@ -201,3 +202,56 @@ def test_numeric_groups_in_numeric_order_like_fairlearn():
     theirs = flm.MetricFrame(metrics=flm.selection_rate, y_true=y, y_pred=p,
                              sensitive_features=a).by_group
     np.testing.assert_array_equal(ours, theirs.to_numpy())
+
+
+# ----------------------------------------------------------- validation as fairlearn's (issue 12)
+Y4, P4, S4 = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 1]), np.array(["a", "a", "b", "b"])
+
+
+@pytest.mark.parametrize("name", GAP_FUNCTIONS + ["equal_opportunity_difference",
+                                                  "equal_opportunity_ratio"])
+def test_gap_functions_refuse_sensitive_features_none(name):
+    # main returned 0.0 (one group); fairlearn raises
+    with pytest.raises(ValueError, match="sensitive_features is required"):
+        getattr(mfm, name)(Y4, P4, sensitive_features=None)
+    if hasattr(flm, name):  # equal_opportunity_* came after fairlearn 0.9.0
+        with pytest.raises(ValueError):
+            getattr(flm, name)(Y4, P4, sensitive_features=None)
+
+
+@pytest.mark.parametrize("y_true", [[0, 2, 2, 0], [0, np.nan, 1, 0], [0, 1, 2, 0]])
+def test_labels_that_are_not_binary_raise_like_fairlearn(y_true):
+    # main read 2 and NaN as negatives
+    y_true = np.asarray(y_true, dtype=float)
+    with pytest.raises(ValueError, match="y_true must hold binary labels"):
+        mfm.equalized_odds_difference(y_true, P4, sensitive_features=S4)
+    with pytest.raises(ValueError):
+        flm.equalized_odds_difference(y_true, P4, sensitive_features=S4)
+    with pytest.raises(ValueError, match="y_true must hold binary labels"):
+        mfm.true_positive_rate(y_true, P4)
+
+
+def test_minus_one_one_labels_and_pos_label_like_fairlearn():
+    y, p = np.array([-1, 1, 1, -1]), np.array([-1, 1, -1, 1])
+    assert mfm.equalized_odds_difference(y, p, sensitive_features=S4) == pytest.approx(
+        flm.equalized_odds_difference(y, p, sensitive_features=S4))
+    assert mfm.true_positive_rate([0, 2, 2, 0], [0, 2, 0, 2], pos_label=2) == 0.5
+    with pytest.raises(ValueError, match="pos_label=5 is not one of the values of y_true"):
+        mfm.true_positive_rate([0, 2, 2, 0], [0, 2, 0, 2], pos_label=5)
+    with pytest.raises(ValueError, match="y_true and y_pred together hold values"):
+        mfm.selection_rate([0, 1, 1, 0], [-1, 1, 1, -1])
+
+
+def test_nan_predictions_weights_missing_groups_and_empty_input_raise():
+    with pytest.raises(ValueError, match="y_pred must hold binary labels, got 1 NaN"):
+        mfm.demographic_parity_difference(Y4, [0, np.nan, 1, 0], sensitive_features=S4)
+    with pytest.raises(ValueError, match="sample_weight must be finite and >= 0, got 1 negative"):
+        mfm.demographic_parity_difference(Y4, P4, sensitive_features=S4,
+                                          sample_weight=[-1.0, 1, 1, 1])
+    with pytest.raises(ValueError, match="sample_weight must be finite and >= 0, got 1 NaN"):
+        mfm.demographic_parity_ratio(Y4, P4, sensitive_features=S4,
+                                     sample_weight=[np.nan, 1, 1, 1])
+    with pytest.raises(ValueError, match="missing value"):
+        mfm.demographic_parity_difference(Y4, P4, sensitive_features=[1.0, np.nan, 2.0, 2.0])
+    with pytest.raises(ValueError, match="y_true is empty"):
+        mfm.demographic_parity_difference([], [], sensitive_features=[])

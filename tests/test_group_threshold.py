@@ -27,7 +27,8 @@ def _data(n=3000, seed=0, num_groups=3):
 def fitted():
     scores, labels, groups = _data()
     # Coarse bins so that many rows sit in a randomised step.
-    return ThresholdOptimizer("equalized_odds", grid_size=20).fit(scores, labels, groups)
+    return ThresholdOptimizer(constraint="equalized_odds", grid_size=20, from_logits=False).fit(
+        scores, labels, groups)
 
 
 @pytest.mark.parametrize("hybridize", [False, True])
@@ -83,7 +84,8 @@ def test_save_and_load_parameters(fitted, ctx, tmp_path):
     block = fitted.to_block(mode="probability", ctx=ctx)
     path = str(tmp_path / "thr.params")
     block.save_parameters(path)
-    fresh = GroupThreshold(fitted.num_groups_, num_bins=fitted.num_bins_, mode="probability")
+    fresh = GroupThreshold(fitted.num_groups_, num_bins=fitted.num_bins_, mode="probability",
+                           from_logits=False)
     fresh.load_parameters(path, ctx=ctx)
     np.testing.assert_array_equal(fresh(s, g).asnumpy(), block(s, g).asnumpy())
     np.testing.assert_allclose(fresh.thresholds.data(ctx).asnumpy(), fitted.thresholds_)
@@ -124,8 +126,10 @@ def test_thresholded_net_end_to_end(ctx, tmp_path, hybridize):
     scorer.initialize(mx.init.Xavier(), ctx=ctx)
     xs, gs = mx.nd.array(x, ctx=ctx), mx.nd.array(groups, ctx=ctx)
     probs = mx.nd.sigmoid(scorer(xs)).reshape((-1,))
-    opt = ThresholdOptimizer("demographic_parity", grid_size=50).fit(probs, labels, groups)
-    net = with_thresholds(scorer, opt.to_block("deterministic", ctx=ctx), from_logits=True)
+    opt = ThresholdOptimizer(constraint="demographic_parity", grid_size=50, from_logits=False).fit(
+        probs, labels, groups)
+    # the scorer emits logits, the block takes probabilities: a sigmoid goes in between
+    net = with_thresholds(scorer, opt.to_block(mode="deterministic", ctx=ctx), from_logits=True)
     assert isinstance(net, ThresholdedNet)
     if hybridize:
         net.hybridize()
@@ -133,10 +137,11 @@ def test_thresholded_net_end_to_end(ctx, tmp_path, hybridize):
     assert out.context == ctx
     expected = opt.positive_probability(probs, gs).asnumpy() >= 0.5
     np.testing.assert_array_equal(out.asnumpy(), expected)
-    # A probability-output net: no sigmoid, the same decisions.
+    # A probability-output net: no sigmoid (the block's kind by default), the same decisions.
     prob_net = gluon.nn.HybridSequential()
     prob_net.add(scorer, gluon.nn.Activation("sigmoid"))
-    net2 = ThresholdedNet(prob_net, opt.to_block("deterministic", ctx=ctx))
+    net2 = ThresholdedNet(prob_net, opt.to_block(mode="deterministic", ctx=ctx))
+    assert net2.from_logits is False
     if hybridize:
         net2.hybridize()
     np.testing.assert_array_equal(net2(xs, gs).asnumpy(), expected)
@@ -157,19 +162,19 @@ def test_thresholded_net_end_to_end(ctx, tmp_path, hybridize):
 
 
 def test_default_rule_set_rule_and_errors(ctx):
-    block = GroupThreshold(2, mode="deterministic")
+    block = GroupThreshold(2, mode="deterministic", from_logits=False)
     block.initialize(ctx=ctx)
     s = mx.nd.array([0.2, 0.5, 0.7, 0.49], ctx=ctx)
     g = mx.nd.array([0, 1, 0, 5], ctx=ctx)
-    np.testing.assert_array_equal(block(s, g).asnumpy(), [0, 1, 1, 0])  # a plain 0.5 cut
+    # a plain 0.5 cut; the id outside [0, G) gets NaN, never a decision (main: 0)
+    np.testing.assert_array_equal(block(s, g).asnumpy(), [0, 1, 1, np.nan])
     block.set_rule([[0.1, 0.1], [0.6, 0.8]], [[0, 1, 1], [0, 0.5, 1]])
-    prob = GroupThreshold(2, mode="probability")
+    prob = GroupThreshold(2, mode="probability", from_logits=False)
     prob.initialize(ctx=ctx)
     prob.set_rule([[0.1, 0.1], [0.6, 0.8]], [[0, 1, 1], [0, 0.5, 1]])
-    # An id outside [0, G) gets probability 0 (the graph cannot raise).
     np.testing.assert_allclose(prob(mx.nd.array([0.05, 0.2, 0.7, 0.9, 0.9], ctx=ctx),
                                     mx.nd.array([0, 0, 1, 1, 2], ctx=ctx)).asnumpy(),
-                               [0, 1, 0.5, 1, 0])
+                               [0, 1, 0.5, 1, np.nan])
     with pytest.raises(ValueError, match=r"expected thresholds of shape \(2, 2\)"):
         block.set_rule([[0.5, 0.5]], [[0, 0, 1]])
     with pytest.raises(ValueError, match="lo <= hi"):
@@ -182,3 +187,79 @@ def test_default_rule_set_rule_and_errors(ctx):
         GroupThreshold(0)
     with pytest.raises(TypeError, match="threshold must be a GroupThreshold"):
         ThresholdedNet(gluon.nn.Dense(1), gluon.nn.Dense(1))
+
+
+# ------------------------------------------------------------ conventions (issue 12)
+@pytest.mark.parametrize("hybridize", [False, True])
+@pytest.mark.parametrize("mode", ["deterministic", "probability", "random"])
+def test_invalid_rows_give_nan_never_a_decision(ctx, hybridize, mode):
+    # main decided NaN scores (as negatives), probabilities outside [0, 1] and bad group ids
+    probs = GroupThreshold(2, mode=mode, from_logits=False)
+    logits = GroupThreshold(2, mode=mode)  # the default: logits
+    s = mx.nd.array([0.7, np.nan, 1.5, -0.2, 0.7, 0.7, np.inf], ctx=ctx)
+    g = mx.nd.array([0, 0, 1, 1, 0.5, 2, 0], ctx=ctx)
+    for block, bad in ((probs, [1, 2, 3, 4, 5, 6]), (logits, [1, 4, 5, 6])):
+        block.initialize(ctx=ctx)
+        if hybridize:
+            block.hybridize()
+        out = block(s, g).asnumpy()
+        assert np.all(np.isnan(out[bad]))
+        assert not np.any(np.isnan(np.delete(out, bad)))
+    # logits 1.5 and -0.2 are fine as logits: sigmoid 0.82 and 0.45 against the 0.5 cut
+    if mode == "deterministic":
+        np.testing.assert_array_equal(logits(s, g).asnumpy()[[0, 2, 3]], [1, 1, 0])
+
+
+def test_default_reads_a_dense1_nets_logits(ctx):
+    # main's with_thresholds(net, block) read the logits as probabilities (29 of 200 test
+    # decisions changed in the issue's run)
+    rng = np.random.RandomState(7)
+    x = rng.randn(600, 4).astype(np.float32)
+    groups = rng.randint(0, 2, 600)
+    labels = ((x[:, 0] + 0.5 * groups + 0.5 * rng.randn(600)) > 0.3).astype(np.int64)
+    scorer = _Scorer()
+    scorer.initialize(mx.init.Xavier(), ctx=ctx)
+    xs, gs = mx.nd.array(x, ctx=ctx), mx.nd.array(groups, ctx=ctx)
+    logits = scorer(xs).reshape((-1,))
+    opt = ThresholdOptimizer(constraint="demographic_parity", grid_size=50).fit(logits, labels,
+                                                                                groups)
+    net = with_thresholds(scorer, opt.to_block(mode="deterministic", ctx=ctx))
+    expected = opt.positive_probability(logits, gs).asnumpy() >= 0.5
+    np.testing.assert_array_equal(net(xs, gs).asnumpy(), expected)
+    probs = mx.nd.sigmoid(logits)
+    on_probs = ThresholdOptimizer(constraint="demographic_parity", grid_size=50,
+                                  from_logits=False).fit(
+        probs, labels, groups)
+    np.testing.assert_array_equal(on_probs.thresholds_, opt.thresholds_)
+
+
+def test_clear_errors_lengths_outputs_kinds_and_nan_rules(ctx):
+    block = GroupThreshold(2, mode="deterministic")
+    block.initialize(ctx=ctx)
+    with pytest.raises(ValueError, match="scores has 3 rows but groups has 1"):
+        block(mx.nd.zeros(3, ctx=ctx), mx.nd.zeros(1, ctx=ctx))  # main: broadcast silently
+    with pytest.raises(ValueError, match="thresholds must be finite"):
+        block.set_rule([[np.nan, 0.5], [0.5, 0.5]], [[0, 0, 1], [0, 0, 1]])
+
+    class TwoOutputs(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(1, in_units=3)
+
+        def hybrid_forward(self, F, x):
+            return self.dense(x), x
+
+    two = TwoOutputs()
+    two.initialize(ctx=ctx)
+    for hybridize in (False, True):
+        net = with_thresholds(two, block)
+        if hybridize:
+            net.hybridize()
+        with pytest.raises(ValueError, match="the net returned 2 outputs"):
+            net(mx.nd.ones((4, 3), ctx=ctx), mx.nd.zeros(4, ctx=ctx))
+    scorer = gluon.nn.Dense(1, in_units=3)
+    scorer.initialize(ctx=ctx)
+    with pytest.raises(ValueError, match="x has 4 rows but groups has 3"):
+        with_thresholds(scorer, block)(mx.nd.ones((4, 3), ctx=ctx), mx.nd.zeros(3, ctx=ctx))
+    with pytest.raises(ValueError, match=r"from_logits=False\) says the net outputs prob"):
+        with_thresholds(scorer, block, from_logits=False)

@@ -37,3 +37,36 @@ def test_not_fitted_and_wrong_columns():
     enc = GroupEncoder().fit({"a": [0, 1], "b": [1, 0]})
     with pytest.raises(ValueError, match="expected 2 sensitive columns"):
         enc.transform({"a": [0, 1]})
+
+
+@pytest.mark.parametrize("column", [
+    ["F", None, "M", "F"],
+    np.array([0.0, np.nan, 1.0, np.nan]),
+    pd.Series(["F", pd.NA, "M", "F"], dtype="string"),
+])
+def test_missing_values_raise_by_default(column):
+    with pytest.raises(ValueError, match=r"missing value\(s\) \(None/NaN\) at rows \[1"):
+        GroupEncoder().fit(column)
+    with pytest.raises(ValueError, match="missing value"):
+        GroupEncoder().fit(["F", "M"]).transform(column)
+
+
+def test_missing_value_unseen_at_fit_time():
+    enc = GroupEncoder(names=["sex"], missing="group").fit(["F", "M"])
+    with pytest.raises(ValueError, match="unseen group missing"):
+        enc.transform(["F", None])
+
+
+def test_missing_values_as_one_explicit_group():
+    # None and NaN (and every NaN of a float column) are one group, named and sorted last
+    enc = GroupEncoder(missing="group").fit(np.array(["F", None, "M", np.nan], dtype=object))
+    assert enc.num_groups_ == 3 and enc.group_names_ == ["F", "M", "missing"]
+    np.testing.assert_array_equal(enc.transform(["M", None, float("nan")]), [1, 2, 2])
+    floats = GroupEncoder(missing="group").fit(np.array([0.0, np.nan, np.nan, 1.0]))
+    assert floats.num_groups_ == 3
+    np.testing.assert_array_equal(floats.transform(np.array([np.nan, 1.0])), [2, 1])
+    df = pd.DataFrame({"sex": ["F", "M", None], "race": ["a", np.nan, "a"]})
+    both = GroupEncoder(missing="group").fit(df)
+    assert both.group_names_ == ["sex=F&race=a", "sex=M&race=missing", "sex=missing&race=a"]
+    with pytest.raises(ValueError, match="missing must be one of"):
+        GroupEncoder(missing="drop")

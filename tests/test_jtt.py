@@ -15,10 +15,20 @@ def test_misclassified_binary_multiclass_and_nonfinite():
     assert misclassified(probs, y, from_logits=False).tolist() == [False, True, True, False]
     assert misclassified(probs, y, from_logits=False, threshold=0.6).tolist() == [
         False, True, False, False]
-    assert misclassified(np.array([[2.0], [np.nan], [0.1], [-1.0]]), y).tolist() == [
+    assert misclassified(np.array([[2.0], [-1.0], [0.1], [-1.0]]), y).tolist() == [
         False, True, True, False]
-    scores = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [np.inf, 0.0, 0.0]])
+    scores = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.0, 0.0, 1.0]])
     assert misclassified(scores, np.array([1, 1, 0])).tolist() == [False, True, True]
+    # a NaN/inf score is no prediction: refused (it once counted as an error, silently)
+    with pytest.raises(ValueError, match="scores must be finite, got 1 NaN"):
+        misclassified(np.array([[2.0], [np.nan], [0.1], [-1.0]]), y)
+    with pytest.raises(ValueError, match="scores must be finite, got 1 NaN"):
+        misclassified(np.array([[0.1, 0.7, 0.2], [np.inf, 0.0, 0.0]]), np.array([1, 0]))
+    # a label out of range is refused, not counted as an error
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\), got values"):
+        misclassified(np.array([2.0, -1.0]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="from_logits=False"):
+        misclassified(np.array([2.0, -1.0]), np.array([1, 0]), from_logits=False)
     assert misclassified(mx.nd.array(scores[:2]), mx.nd.array([1, 0])).tolist() == [False,
                                                                                     False]
     with pytest.raises(ValueError, match="same length"):
@@ -85,5 +95,5 @@ def test_sampler_refuses_bad_input():
         JTTSampler(np.array([1, 0]), -1)
     with pytest.raises(TypeError, match="GroupEncoder"):
         JTTSampler(np.array(["x", "y"]), 2)
-    with pytest.raises(ValueError, match="labels must be integer class ids"):
+    with pytest.raises(ValueError, match="labels must be integers >= 0, got non-integer values"):
         JTTSampler(np.array([1, 0]), 2, labels=np.array([0.5, 1]))

@@ -92,9 +92,9 @@ def test_ctrl_c_ends_every_process():
 
 
 def test_launcher_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="num_workers must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="num_workers must be a positive integer, got 0"):
         launch(["true"], num_workers=0)
     with pytest.raises(ValueError, match="command must not be empty"):
         launch([], num_workers=1)
-    with pytest.raises(ValueError, match="timeout must be a positive number"):
+    with pytest.raises(ValueError, match="timeout must be a finite number > 0"):
         launch(["true"], num_workers=1, timeout=0)

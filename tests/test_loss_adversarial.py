@@ -4,6 +4,7 @@ import doctest
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leaky_data
 from fairlearn.metrics import demographic_parity_difference
 from mxnet import autograd, gluon
 from mxnet.test_utils import assert_almost_equal
@@ -107,7 +108,7 @@ def test_hidden_layer_multiclass_and_weights_hybrid_equal_imperative(ctx):
     outs = []
     for hybridize in (False, True):
         mx.random.seed(0)
-        adv = AdversarialDebiasing(2, "equalized_odds", hidden_units=8, num_classes=4)
+        adv = AdversarialDebiasing(2, constraint="equalized_odds", hidden_units=8, num_classes=4)
         adv.initialize(mx.init.Xavier(), ctx=ctx)
         if hybridize:
             adv.hybridize()
@@ -141,7 +142,7 @@ def test_adversary_errors(ctx):
         AdversarialDebiasing(2, constraint="equal_opportunity", num_classes=3)
     with pytest.raises(ValueError, match="'predictive_equality' is defined for binary tasks"):
         AdversarialDebiasing(2, constraint="false_positive_rate_parity", num_classes=3)
-    with pytest.raises(ValueError, match="hidden_units must be an integer >= 0, got -3"):
+    with pytest.raises(ValueError, match="hidden_units must be a non-negative integer, got -3"):
         AdversarialDebiasing(2, hidden_units=-3)
     with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got -0.5"):
         AdversarialDebiasing(2, alpha=-0.5)
@@ -166,11 +167,8 @@ def test_adversary_errors(ctx):
 
 
 def test_adversarial_training_reduces_the_gap(ctx):
-    rng = np.random.RandomState(0)
-    n = 512
-    g = rng.randint(0, 2, n)
-    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
-    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    x, y, g = leaky_data()
+    n = len(y)
     xs, ys, gs = (mx.nd.array(a, ctx=ctx) for a in (x, y, g))
 
     def gap_after(alpha):
@@ -224,3 +222,74 @@ def test_check_inputs_takes_lists_like_the_fair_loss():
     adv.check_inputs([0.1, 0.2], [1, 0], [0, 1])  # fine
     with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
         adv.check_inputs([0.1, 0.2], [1, 0], [0, 2])
+
+
+def _adv_step(adv, pred_np, y, g, ctx):
+    pred = mx.nd.array(pred_np, ctx=ctx)
+    pred.attach_grad()
+    with autograd.record():
+        out = adv(pred, mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx))
+    out.backward()
+    grads = [p.grad(ctx).asnumpy().copy() for p in adv.collect_params().values()
+             if p.grad_req != "null"]
+    return out.asnumpy(), pred.grad.asnumpy(), grads
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_out_of_range_group_ids_are_never_trained_as_the_last_group(hybridize, ctx):
+    adv = AdversarialDebiasing(2, constraint="equalized_odds", hidden_units=3)
+    adv.initialize(mx.init.Xavier(), ctx=ctx)
+    if hybridize:
+        adv.hybridize()
+    pred = np.array([0.5, -1.0, 2.0, 0.1], dtype=np.float32)
+    y = np.array([1, 0, 1, 0])
+    with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
+        adv(mx.nd.array(pred, ctx=ctx), mx.nd.array(y, ctx=ctx),
+            mx.nd.array([0, 1, 2, 1], ctx=ctx))  # the first batch is checked on the host
+    clean = _adv_step(adv, pred, y, np.array([0, 1, 0, 1]), ctx)
+    # a later batch with a bad id in row 2: that row adds nothing, it is not group 1
+    out, pred_grad, grads = _adv_step(adv, pred, y, np.array([0, 1, 2, 1]), ctx)
+    assert out[2] == 0 and pred_grad[2] == 0
+    np.testing.assert_array_equal(out[[0, 1, 3]], clean[0][[0, 1, 3]])
+    as_last = _adv_step(adv, pred, y, np.array([0, 1, 1, 1]), ctx)
+    assert not np.allclose(grads[-1], as_last[2][-1])  # before: trained as group 1
+    with pytest.warns(UserWarning, match=r"AdversarialDebiasing left 1 invalid row\(s\) out.*"
+                                         r"group id not an integer in \[0, 2\): 1"):
+        # the 4th call reads the count as it stood at the 2nd: the bad batch's one row
+        reference = _adv_step(adv, pred[[0, 1, 3]], y[[0, 1, 3]], np.array([0, 1, 1]), ctx)
+    for got, want in zip(grads, reference[2]):
+        assert_almost_equal(got, want, rtol=1e-5, atol=1e-7)
+    assert adv.num_invalid["group"] == 1
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+@pytest.mark.parametrize("constraint", ["demographic_parity", "equalized_odds"])
+def test_infinite_logits_give_finite_gradients(constraint, hybridize, ctx):
+    adv = AdversarialDebiasing(2, constraint=constraint, alpha=1.0)
+    adv.initialize(mx.init.Xavier(), ctx=ctx)
+    if hybridize:
+        adv.hybridize()
+    pred = np.array([np.inf, -np.inf, 3.0, -2.0], dtype=np.float32)
+    y, g = np.array([1, 0, 0, 1]), np.array([0, 1, 0, 1])
+    bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    x = mx.nd.array(pred, ctx=ctx)
+    x.attach_grad()
+    with autograd.record():
+        task = bce(x, mx.nd.array(y, ctx=ctx))
+    task.backward()
+    assert np.all(np.isfinite(x.grad.asnumpy()))  # Gluon's own BCE: finite gradients at +-inf
+    out, pred_grad, grads = _adv_step(adv, pred, y, g, ctx)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(pred_grad))
+    assert all(np.all(np.isfinite(gr)) for gr in grads)
+    # a saturated logit is what a large finite one is
+    big = _adv_step(adv, np.array([1e5, -1e5, 3.0, -2.0], dtype=np.float32), y, g, ctx)
+    assert_almost_equal(out, big[0], rtol=1e-6, atol=1e-7)
+
+
+def test_numpy_and_list_inputs(ctx):
+    adv = AdversarialDebiasing(2)
+    adv.initialize(ctx=ctx)
+    with pytest.raises(TypeError, match=r"pred must be an MXNet NDArray.*mx.nd.array\(pred\)"):
+        adv(np.zeros(4, np.float32), None, mx.nd.zeros(4, ctx=ctx))
+    with pytest.raises(TypeError, match="group must hold numeric ids, got strings"):
+        adv(mx.nd.zeros(4, ctx=ctx), None, np.array(["a", "b", "a", "b"]))

@@ -2,11 +2,13 @@
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leaky_data
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 from mxnet import autograd, gluon
 from mxnet.test_utils import assert_almost_equal
 
-from mxfair.loss import ConstrainedFairLoss, LagrangeMultiplier, between_groups_gap
+from mxfair.loss import ConstrainedFairLoss, LagrangeMultiplier
+from mxfair.metrics import FairnessReport
 
 
 def test_dual_ascent_arithmetic():
@@ -47,12 +49,27 @@ def test_multiplier_takes_numpy_scalars():
     assert m.update(0.75) == pytest.approx(2.0)
 
 
-def test_between_groups_gap():
-    assert between_groups_gap([[3.0], [1.0], [0.0]], [[4.0], [4.0], [0.0]]) == 0.5
-    # worst column; a column with one present group is skipped
-    assert between_groups_gap([[1.0, 0.0], [1.0, 5.0]], [[2.0, 0.0], [4.0, 5.0]]) == 0.25
-    assert np.isnan(between_groups_gap([[1.0], [0.0]], [[2.0], [0.0]]))
-    assert between_groups_gap(mx.nd.array([[3.0], [1.0]]), mx.nd.array([[4.0], [4.0]])) == 0.5
+def _measured(logits, labels, groups, num_groups=2, constraint="demographic_parity"):
+    loss_fn = ConstrainedFairLoss(num_groups, bound=0.1, constraint=constraint)
+    loss_fn.accumulate(mx.nd.array(logits), mx.nd.array(labels), mx.nd.array(groups))
+    return loss_fn
+
+
+def test_measured_gap_is_the_reports_difference():
+    # one definition of a between-groups gap: FairnessReport.difference (metrics.group_gap)
+    three = _measured([3, 3, 3, -3, 3, -3, -3, -3], [0] * 8, [0, 0, 0, 0, 1, 1, 1, 1], 3)
+    assert three.measured_gap() == 0.5  # group 2 has no rows: left out
+    # equalized odds: TPR 1/2 vs 1/4; FPR defined for group 1 only (one group: 0)
+    odds = _measured([3, -3] + [3, -3, -3, -3] + [3] * 5, [1, 1] + [1] * 4 + [0] * 5,
+                     [0, 0] + [1] * 9, constraint="equalized_odds")
+    assert odds.measured_gap() == 0.25
+    # one group with rows: the report says 0.0, and so does the loss (it said NaN, holding lam)
+    one = _measured([3.0, -3.0], [0, 0], [0, 0])
+    counts = np.array([[[1, 1], [0, 0]], [[0, 0], [0, 0]]], dtype=float)  # (G, K, K)
+    assert one.measured_gap() == FairnessReport(counts).difference("selection_rate") == 0.0
+    one.lam = 0.5
+    assert one.update_multiplier() == pytest.approx(0.4)  # lam moves: 0.5 + 1.0 * (0 - 0.1)
+    assert np.isnan(ConstrainedFairLoss(2, bound=0.1).measured_gap())  # no rows at all
 
 
 @pytest.mark.parametrize("constraint, reference", [
@@ -68,7 +85,8 @@ def test_measured_gap_matches_fairlearn_over_batches(constraint, reference, ctx)
     loss_fn = ConstrainedFairLoss(3, bound=0.05, constraint=constraint)
     loss_fn.hybridize()
     for sl in (slice(0, 128), slice(128, 256), slice(256, n)):  # totals add exactly
-        loss_fn(*(mx.nd.array(a[sl], ctx=ctx) for a in (logits, y, g)))
+        with autograd.record():  # training calls feed the multiplier
+            loss_fn(*(mx.nd.array(a[sl], ctx=ctx) for a in (logits, y, g)))
     expected = reference(y, (logits > 0).astype(int), sensitive_features=g)
     assert loss_fn.measured_gap() == pytest.approx(expected, abs=1e-6)
 
@@ -80,7 +98,8 @@ def test_update_multiplier_feeds_lam_into_the_graph(ctx):
     g = mx.nd.array(np.repeat([0, 1], 32), ctx=ctx)
     loss_fn = ConstrainedFairLoss(2, bound=0.0, lr=10.0, penalty="absolute")
     loss_fn.hybridize()
-    base = loss_fn(logits, y, g).asnumpy()  # lam = 0: the base loss alone
+    with autograd.record():
+        base = loss_fn(logits, y, g).asnumpy()  # lam = 0: the base loss alone
     gap = loss_fn.measured_gap()
     assert gap > 0
     lam = loss_fn.update_multiplier()
@@ -129,11 +148,8 @@ def test_constructor_errors():
 
 def test_training_meets_the_bound(ctx):
     # a feature leaks the group; unconstrained the selection-rate gap is large
-    rng = np.random.RandomState(0)
-    n = 512
-    g = rng.randint(0, 2, n)
-    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
-    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    x, y, g = leaky_data()
+    n = len(y)
     xs, ys, gs = (mx.nd.array(a, ctx=ctx) for a in (x, y, g))
 
     def train(bound):
@@ -167,10 +183,11 @@ def test_measured_gap_sums_over_devices_and_accepts_loader_dtypes():
     loss_fn = ConstrainedFairLoss(2, bound=0.05)
     logits = np.array([3.0, 3.0, -3.0, -3.0], dtype=np.float32)  # group 0 all 1, group 1 all 0
     for device, lo in ((mx.cpu(0), logits), (mx.cpu(1), np.abs(logits))):  # gap 1, then gap 0
-        out = loss_fn(mx.nd.array(lo, ctx=device),
-                      mx.nd.array([1, 0, 1, 0], ctx=device, dtype="int64"),
-                      mx.nd.array([0, 0, 1, 1], ctx=device),
-                      mx.nd.array([1.0, 1.0, 1.0, 1.0], ctx=device, dtype="float64"))
+        with autograd.record():
+            out = loss_fn(mx.nd.array(lo, ctx=device),
+                          mx.nd.array([1, 0, 1, 0], ctx=device, dtype="int64"),
+                          mx.nd.array([0, 0, 1, 1], ctx=device),
+                          mx.nd.array([1.0, 1.0, 1.0, 1.0], ctx=device, dtype="float64"))
         assert out.context == device
     # over both devices: group 0 selects 4/4, group 1 selects 2/4
     assert loss_fn.measured_gap() == pytest.approx(0.5)
@@ -179,6 +196,83 @@ def test_measured_gap_sums_over_devices_and_accepts_loader_dtypes():
 def test_measured_gap_counts_a_probability_of_one_half_as_positive():
     # the rule of GroupStats (score >= threshold), so the multiplier tracks the reported gap
     loss_fn = ConstrainedFairLoss(2, bound=0.05)
-    loss_fn(mx.nd.array([0.0, 0.0, -3.0, -3.0]), mx.nd.array([1, 0, 1, 0]),
-            mx.nd.array([0, 0, 1, 1]))
+    loss_fn.accumulate(mx.nd.array([0.0, 0.0, -3.0, -3.0]), mx.nd.array([1, 0, 1, 0]),
+                       mx.nd.array([0, 0, 1, 1]))  # the explicit form
     assert loss_fn.measured_gap() == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------- training rows feed the multiplier
+def _split(n_train=96, n_val=64, seed=3):
+    rng = np.random.RandomState(seed)
+    x = rng.randn(n_train + n_val, 4).astype(np.float32)
+    g = rng.randint(0, 2, n_train + n_val)
+    y = ((x[:, 0] + g + 0.5 * rng.randn(len(g))) > 0.5).astype(np.float32)
+    x[:, 3] = g  # the group leaks: a large gap
+    tr, va = slice(0, n_train), slice(n_train, None)
+    return (x[tr], y[tr], g[tr]), (x[va], y[va], g[va])
+
+
+def _totals(loss_fn):
+    num, den = loss_fn.measured_totals
+    return num.asnumpy().copy(), den.asnumpy().copy()
+
+
+def test_a_validation_pass_leaves_the_multiplier_where_it_was(ctx):
+    (xt, yt, gt), (xv, yv, gv) = _split()
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    loss_fn = ConstrainedFairLoss(2, bound=0.02, lr=2.0, lam_init=0.5)
+    loss_fn.hybridize()
+    train = [mx.nd.array(a, ctx=ctx) for a in (xt, yt, gt)]
+    val = [mx.nd.array(a, ctx=ctx) for a in (xv, yv, gv)]
+    with autograd.record():
+        loss = loss_fn(net(train[0]), train[1], train[2])
+    loss.backward()
+    before, gap = _totals(loss_fn), loss_fn.measured_gap()
+    assert before[1].sum() == len(yt)  # demographic parity: every training row counts once
+    # validation, as a plain loop writes it: no record, the same loss object
+    val_loss = loss_fn(net(val[0]), val[1], val[2])
+    assert val_loss.shape == (len(yv),)
+    with autograd.predict_mode():
+        loss_fn(net(val[0]), val[1], val[2])
+    after = _totals(loss_fn)
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])
+    assert loss_fn.measured_gap() == gap
+    lam = loss_fn.update_multiplier()
+    assert lam == pytest.approx(0.5 + 2.0 * (gap - 0.02), rel=1e-6)
+    # validation right after the update: the totals stay empty, the multiplier unchanged
+    loss_fn(net(val[0]), val[1], val[2])
+    assert loss_fn.measured_totals is None and np.isnan(loss_fn.measured_gap())
+    assert loss_fn.update_multiplier() == pytest.approx(lam)  # NaN gap: no step
+    # the explicit form adds rows on purpose
+    loss_fn.accumulate(net(val[0]), val[1], val[2])
+    assert _totals(loss_fn)[1].sum() == len(yv)
+
+
+def test_estimator_validation_does_not_feed_the_multiplier(ctx):
+    from mxnet.gluon.contrib.estimator import Estimator
+    from mxnet.gluon.contrib.estimator.event_handler import BatchEnd
+
+    from mxfair.callbacks import GroupBatchProcessor
+
+    (xt, yt, gt), (xv, yv, gv) = _split()
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(xt, yt, gt), batch_size=32)
+    val_loader = gluon.data.DataLoader(gluon.data.ArrayDataset(xv, yv, gv), batch_size=32)
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    loss_fn = ConstrainedFairLoss(2, bound=0.02, lr=1.0)
+    rows = []
+
+    class Rows(BatchEnd):  # what fed the totals after each training batch
+        def batch_end(self, estimator, *args, **kwargs):
+            rows.append(float(loss_fn.measured_totals[1].sum().asscalar()))
+
+    est = Estimator(net, loss_fn, trainer=gluon.Trainer(net.collect_params(), "sgd"),
+                    context=ctx, batch_processor=GroupBatchProcessor())
+    assert est.val_loss is loss_fn  # the Estimator's default: the training loss object
+    est.logger.disabled = True
+    est.fit(loader, val_data=val_loader, epochs=2, event_handlers=[Rows()])
+    # 2 epochs of 96 training rows, none of the 64 validation rows (validated after each epoch)
+    assert rows == [32.0, 64.0, 96.0, 128.0, 160.0, 192.0]
+    assert _totals(loss_fn)[1].sum() == 2 * len(yt)

@@ -4,6 +4,7 @@ import doctest
 import mxnet as mx
 import numpy as np
 import pytest
+from _helpers import leaky_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mxnet import autograd, gluon
@@ -104,7 +105,7 @@ def test_hybridized_equals_imperative(num_classes, penalty, ctx):
     sw = np.random.RandomState(6).rand(20)
     outs = []
     for hybridize in (False, True):
-        loss_fn = FairnessRegularizedLoss(3, "equalized_odds", penalty, lam=0.7,
+        loss_fn = FairnessRegularizedLoss(3, constraint="equalized_odds", penalty=penalty, lam=0.7,
                                           num_classes=num_classes)
         if hybridize:
             loss_fn.hybridize()
@@ -118,7 +119,8 @@ def test_hybridized_equals_imperative(num_classes, penalty, ctx):
 @pytest.mark.parametrize("penalty", PENALTY_NAMES)
 def test_multiclass_matches_reference(penalty, ctx):
     logits, y, g = _data(30, num_groups=2, num_classes=3, seed=7)
-    loss_fn = FairnessRegularizedLoss(2, "equalized_odds", penalty, lam=2.0, num_classes=3)
+    loss_fn = FairnessRegularizedLoss(2, constraint="equalized_odds", penalty=penalty, lam=2.0,
+                                      num_classes=3)
     loss_fn.hybridize()
     out, _ = _run(loss_fn, logits, y, g, ctx)
     assert_almost_equal(out, np_loss(logits, y, g, 2, "equalized_odds", penalty, 2.0,
@@ -129,7 +131,8 @@ def test_multiclass_matches_reference(penalty, ctx):
 def test_sample_weight_weights_base_and_statistics(hybridize, ctx):
     logits, y, g = _data(16, seed=8)
     sw = np.random.RandomState(9).rand(16) * 2
-    loss_fn = FairnessRegularizedLoss(2, "demographic_parity", "squared", lam=4.0)
+    loss_fn = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="squared",
+                                      lam=4.0)
     if hybridize:
         loss_fn.hybridize()
     for shape in ((16,), (16, 1)):
@@ -205,7 +208,7 @@ def test_property_extreme_logits_missing_groups_two_batch_sizes(n, penalty, cons
     logits = rng.choice([-50.0, 50.0, 0.0, 3.0], size=n).astype(np.float32)
     y = rng.randint(0, 2, n)
     g = rng.choice([0, 2], size=n)  # group 1 of 3 is never present
-    loss_fn = FairnessRegularizedLoss(3, constraint, penalty, lam=1.0)
+    loss_fn = FairnessRegularizedLoss(3, constraint=constraint, penalty=penalty, lam=1.0)
     if hybridize:
         loss_fn.hybridize()
     copies = [a.copy() for a in (logits, y, g)]
@@ -230,18 +233,16 @@ def test_property_extreme_logits_missing_groups_two_batch_sizes(n, penalty, cons
 
 def test_training_reduces_the_gap(ctx):
     # a feature that leaks the group: the fair loss should close the selection-rate gap
-    rng = np.random.RandomState(0)
-    n = 512
-    g = rng.randint(0, 2, n)
-    x = np.c_[rng.randn(n, 3), g + 0.3 * rng.randn(n)].astype(np.float32)
-    y = ((x[:, 0] + 1.5 * g + 0.3 * rng.randn(n)) > 0.8).astype(np.float32)
+    x, y, g = leaky_data()
+    n = len(y)
 
     def gap_after(lam):
         mx.random.seed(0)
         net = gluon.nn.Dense(1)
         net.initialize(mx.init.Xavier(), ctx=ctx)
         trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.05})
-        loss_fn = FairnessRegularizedLoss(2, "demographic_parity", "absolute", lam=lam)
+        loss_fn = FairnessRegularizedLoss(2, constraint="demographic_parity", penalty="absolute",
+                                          lam=lam)
         xs, ys, gs = (mx.nd.array(a, ctx=ctx) for a in (x, y, g))
         for _ in range(60):
             with autograd.record():
@@ -259,15 +260,19 @@ def test_training_reduces_the_gap(ctx):
 def test_fairness_penalty_function_kinds(ctx):
     p = np.array([0.9, 0.2, 0.6, 0.4])
     g = np.array([0, 0, 1, 1])
-    got = fairness_penalty(p, g, num_groups=2, penalty="absolute")
+    got = fairness_penalty(p, group=g, num_groups=2, penalty="absolute", from_logits=False)
     assert isinstance(got, float)
     assert got == pytest.approx(abs(0.55 - 0.5))
-    nd = fairness_penalty(mx.nd.array(p, ctx=ctx), mx.nd.array(g, ctx=ctx), num_groups=2)
+    # the default reads logits, as FairnessRegularizedLoss does (one convention)
+    logits = np.log(p / (1 - p))
+    assert fairness_penalty(logits, group=g, num_groups=2, penalty="absolute") == pytest.approx(
+        0.05, abs=1e-6)
+    nd = fairness_penalty(mx.nd.array(p, ctx=ctx), group=mx.nd.array(g, ctx=ctx), num_groups=2)
     assert isinstance(nd, mx.nd.NDArray) and nd.context == ctx and nd.shape == (1,)
     with pytest.raises(ValueError, match="constraint 'equalized_odds'.*pass label"):
-        fairness_penalty(p, g, num_groups=2, constraint="equalized_odds")
+        fairness_penalty(p, group=g, num_groups=2, constraint="equalized_odds")
     with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\), got .*\[0, 3\]"):
-        fairness_penalty(p, np.array([0, 3, 1, 1]), num_groups=2)
+        fairness_penalty(p, group=np.array([0, 3, 1, 1]), num_groups=2)
 
 
 def test_bad_input_errors(ctx):
@@ -299,20 +304,22 @@ def test_bad_input_errors(ctx):
         loss_fn(p, y, mx.nd.zeros((4, 2), ctx=ctx))
     with pytest.raises(ValueError, match=r"group must have shape .*got \(3,\)"):
         loss_fn(p, y, mx.nd.zeros((3,), ctx=ctx))
-    with pytest.raises(ValueError, match=r"pred must have shape .* got \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"pred has 3 columns but num_classes=2: pass "
+                                         r"num_classes=3"):
         loss_fn(mx.nd.zeros((4, 3), ctx=ctx), y, mx.nd.zeros((4,), ctx=ctx))
     with pytest.raises(ValueError, match=r"sample_weight must have shape"):
         loss_fn(p, y, mx.nd.zeros((4,), ctx=ctx), mx.nd.ones((2,), ctx=ctx))
     # value checks: on the host, in check_inputs or with check_groups=True
     bad_g = mx.nd.array([0, 1, 2, 1], ctx=ctx)
-    loss_fn(p, y, bad_g)  # unchecked by default (the id 2 is left out of the groups)
+    with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
+        loss_fn(p, y, bad_g)  # the first batch of a shape is checked on the host
     with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
         loss_fn.check_inputs(p, y, bad_g)
     checked = FairnessRegularizedLoss(2, check_groups=True)
     checked.hybridize()
     with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\)"):
         checked(p, y, bad_g)
-    with pytest.raises(ValueError, match=r"label values must be integers in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"label: labels must be integers in \[0, 2\)"):
         checked(p, mx.nd.array([0, 1, 2, 1], ctx=ctx), mx.nd.zeros((4,), ctx=ctx))
     eo = FairnessRegularizedLoss(2, constraint="equalized_odds")
     with pytest.raises(ValueError, match="'equalized_odds' conditions on the true label"):
@@ -339,3 +346,150 @@ def test_int64_labels_from_a_loader_are_cast_to_the_pred_dtype(hybridize, ctx):
     want = loss(pred, label.astype("float32"), group)
     assert got.context == ctx
     np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+
+
+# ----------------------------------------------------------- scale of the weights (issue 17)
+class _ZeroBase(gluon.loss.Loss):
+    def __init__(self, **kwargs):
+        super().__init__(None, 0, **kwargs)
+
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
+        return F.zeros_like(F.reshape(pred, shape=(-1,)))
+
+
+@pytest.mark.parametrize("penalty", PENALTY_NAMES)
+@pytest.mark.parametrize("constraint", ["demographic_parity", "equal_opportunity",
+                                        "equalized_odds"])
+def test_penalty_does_not_change_with_a_common_scale_of_the_weights(constraint, penalty, ctx):
+    rng = np.random.RandomState(21)
+    n = 45
+    logits = rng.randn(n).astype(np.float32)
+    y = rng.randint(0, 2, n)
+    g = np.r_[np.zeros(40), np.ones(5)]  # a 5-row group
+    y[40:] = [1, 0, 1, 1, 0]
+    w = (0.5 + rng.rand(n)).astype(np.float32)
+    loss_fn = FairnessRegularizedLoss(2, constraint=constraint, penalty=penalty, lam=1.0,
+                                      base_loss=_ZeroBase())
+    ref = fairness_penalty(logits, group=g, label=y, num_groups=2, constraint=constraint,
+                           penalty=penalty,
+                           sample_weight=w)
+    assert ref > 1e-3
+    for scale in (1e-18, 1e-14, 1e6):
+        got = fairness_penalty(logits, group=g, label=y, num_groups=2, constraint=constraint,
+                               penalty=penalty, sample_weight=w * np.float32(scale))
+        assert got == pytest.approx(ref, rel=2e-5), scale
+        out, grad = _run(loss_fn, logits, y, g, ctx, sample_weight=w * np.float32(scale))
+        assert_almost_equal(out, np.full(n, ref), rtol=2e-5, atol=0)
+        _, ref_grad = _run(loss_fn, logits, y, g, ctx, sample_weight=w)
+        assert_almost_equal(grad, ref_grad, rtol=1e-4, atol=1e-4 * np.abs(ref_grad).max())
+
+
+# ------------------------------------------------------------- invalid rows and bad input
+def test_groups_coded_from_one_are_refused_on_the_first_batch(ctx):
+    loss_fn = FairnessRegularizedLoss(num_groups=2)
+    loss_fn.hybridize()
+    pred = mx.nd.array([0.3, -0.2, 1.0, 0.5], ctx=ctx)
+    y = mx.nd.array([1, 0, 1, 0], ctx=ctx)
+    with pytest.raises(ValueError, match=r"group ids must be integers in \[0, 2\).*\[1, 2\]"):
+        loss_fn(pred, y, mx.nd.array([1, 2, 1, 2], ctx=ctx))
+
+
+def _masked_reference(logits, y, g, w, valid, constraint, penalty, lam):
+    """NumPy reference with invalid rows left out of the penalty and weighted 0 in the base."""
+    ref = np_loss(logits[valid], y[valid], g[valid].astype(int), 2, constraint, penalty, lam,
+                  sample_weight=None if w is None else w[valid])
+    pen = ref[0] - np_loss(logits[valid][:1], y[valid][:1], g[valid][:1].astype(int), 2,
+                           constraint, penalty, 0.0,
+                           sample_weight=None if w is None else w[valid][:1])[0]
+    out = np.full(len(y), pen)
+    out[valid] = ref
+    return out
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+@pytest.mark.parametrize("penalty", PENALTY_NAMES)
+def test_invalid_rows_of_later_batches_are_left_out_counted_and_warned(penalty, hybridize, ctx):
+    logits, y, g = _data(16, seed=30)
+    y, g = y.astype(np.float64), g.astype(np.float64)
+    w = np.random.RandomState(31).rand(16) + 0.5
+    loss_fn = FairnessRegularizedLoss(2, constraint="equalized_odds", penalty=penalty, lam=2.0)
+    if hybridize:
+        loss_fn.hybridize()
+    _run(loss_fn, logits, y, g, ctx, sample_weight=w)  # the first batch: clean (checked)
+    bad_g, bad_y, bad_w = g.copy(), y.copy(), w.copy()
+    bad_g[[0, 1, 2, 3]] = [2, np.nan, 0.5, -1]
+    bad_y[4] = 2
+    bad_w[[5, 6]] = [np.nan, -1.0]
+    out, grad = _run(loss_fn, logits, bad_y, bad_g, ctx, sample_weight=bad_w)
+    valid = np.ones(16, bool)
+    valid[:7] = False
+    want = _masked_reference(logits, y, g, w, valid, "equalized_odds", penalty, 2.0)
+    assert_almost_equal(out, want, rtol=1e-4, atol=1e-5)
+    assert np.all(np.isfinite(grad)) and np.all(grad[~valid] == 0)
+    assert loss_fn.num_invalid == {"rows": 7.0, "group": 4.0, "label": 1.0,
+                                   "sample_weight": 2.0}
+    # The count is read with a lag, never stalling a step: at call 4 the total of call 2.
+    with pytest.warns(UserWarning, match=r"FairnessRegularizedLoss left 7 invalid row\(s\) out"
+                                         r".*group id not an integer in \[0, 2\): 4; label "
+                                         r"not a class id in \[0, 2\): 1; sample_weight "
+                                         r"negative, NaN or infinite: 2"):
+        for _ in range(2):
+            _run(loss_fn, logits, bad_y, bad_g, ctx, sample_weight=bad_w)
+    loss_fn.reset_invalid()
+    assert loss_fn.num_invalid["rows"] == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: FairnessRegularizedLoss(2),
+    lambda: mxfair.loss.ConstrainedFairLoss(2, bound=0.1),
+    lambda: mxfair.loss.AdversarialDebiasing(2, constraint="equalized_odds"),
+])
+def test_bad_input_gets_errors_naming_the_argument(make, ctx):
+    block = make()
+    if isinstance(block, mxfair.loss.AdversarialDebiasing):
+        block.initialize(ctx=ctx)
+    p = mx.nd.array([0.3, -0.2, 1.0, 0.5], ctx=ctx)
+    y = mx.nd.array([1, 0, 1, 0], ctx=ctx)
+    g = mx.nd.array([0, 0, 1, 1], ctx=ctx)
+    with pytest.raises(TypeError, match=r"pred must be an MXNet NDArray .*got ndarray; pass "
+                                        r"mx.nd.array\(pred\)"):
+        block(p.asnumpy(), y, g)
+    with pytest.raises(TypeError, match="label must be an MXNet NDArray"):
+        block(p, y.asnumpy(), g)
+    with pytest.raises(TypeError, match=r"group must hold numeric ids, got strings/objects "
+                                        r"\(dtype <U1\); encode them with mxfair.GroupEncoder"):
+        block(p, y, np.array(["a", "a", "b", "b"]))
+    with pytest.raises(TypeError, match=r"pred has dtype float64; .* computes in float32: "
+                                        r"pass pred.astype\('float32'\)"):
+        block(p.astype("float64"), y, g)
+    with pytest.raises(ValueError, match="pred has 0 rows: .* needs a non-empty batch"):
+        empty = mx.nd.array(np.zeros(0), ctx=ctx)  # what p[2:2] gives
+        block(empty, empty, empty)
+    with pytest.raises(ValueError, match="pred has 10 columns but num_classes=2: pass "
+                                         "num_classes=10"):
+        block(mx.nd.zeros((4, 10), ctx=ctx), y, g)
+    with pytest.raises(ValueError, match=r"pred has 2 columns.*pred\[:, 1\] - pred\[:, 0\]"):
+        block(mx.nd.zeros((4, 2), ctx=ctx), y, g)
+    with pytest.raises(ValueError, match=r"sample_weight must be finite and >= 0"):
+        block(p, y, g, mx.nd.array([1, -1, 1, 1], ctx=ctx))
+
+
+def test_fairness_penalty_refuses_bad_input():
+    p, g = np.array([0.3, -0.2, 1.0]), np.array([0, 0, 1])
+    with pytest.raises(TypeError, match="group must hold numeric ids, got strings/objects"):
+        fairness_penalty(p, group=np.array(["x", "x", "y"], dtype=object), num_groups=2)
+    with pytest.raises(ValueError, match="pred has 0 rows"):
+        fairness_penalty(np.zeros(0), group=np.zeros(0), num_groups=2)
+    with pytest.raises(ValueError, match="pass num_classes=5"):
+        fairness_penalty(np.zeros((3, 5)), group=g, num_groups=2)
+    with pytest.raises(ValueError, match=r"sample_weight must be finite and >= 0"):
+        fairness_penalty(p, group=g, num_groups=2, sample_weight=[1.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match=r"group ids must be integers"):
+        fairness_penalty(p, group=np.array([0, 0.5, 1]), num_groups=2)
+    # float64 NDArrays are cast inside autograd (a host function: it computes in float32)
+    pred = mx.nd.array(p, dtype="float64")
+    pred.attach_grad()
+    with autograd.record():
+        out = fairness_penalty(pred, group=mx.nd.array(g), num_groups=2)
+    out.backward()
+    assert out.dtype == np.float32 and np.all(np.isfinite(pred.grad.asnumpy()))

@@ -308,7 +308,7 @@ def test_bad_input_is_refused_clearly(ctx):
     pred = mx.nd.zeros((4, 3), ctx=ctx)
     y = mx.nd.array([0, 1, 2, 0], ctx=ctx)
     g = mx.nd.array([0, 1, 0, 1], ctx=ctx)
-    with pytest.raises(TypeError, match="pred must be an mx.nd.NDArray, got ndarray"):
+    with pytest.raises(TypeError, match="pred must be an MXNet NDArray .*got ndarray"):
         loss_fn(np.zeros((4, 3)), y, g)
     with pytest.raises(TypeError, match=IDS_NOT_NUMERIC.format(name="group", dtype="<U1")
                        .replace("(", r"\(").replace(")", r"\)")[:40]):
@@ -317,9 +317,9 @@ def test_bad_input_is_refused_clearly(ctx):
         loss_fn(pred, y, np.array(["a", "b", "a", "b"], dtype=object))
     with pytest.raises(ValueError, match=r"group must have shape \(4,\) or \(4, 1\)"):
         loss_fn(pred, y, mx.nd.array([0, 1], ctx=ctx))
-    with pytest.raises(ValueError, match="got 10 columns, pass num_classes=10"):
+    with pytest.raises(ValueError, match="pred has 10 columns but num_classes=3: pass num_classes=10"):
         loss_fn(mx.nd.zeros((4, 10), ctx=ctx), y, g)
-    with pytest.raises(ValueError, match="base_loss=gluon.loss.SoftmaxCrossEntropyLoss"):
+    with pytest.raises(ValueError, match=r"with num_classes=2 it takes one logit per row"):
         GroupDROLoss(2)(mx.nd.zeros((4, 2), ctx=ctx), y, g)
     with pytest.raises(ValueError, match="label is on cpu"):
         loss_fn(pred, mx.nd.array([0, 1, 2, 0], ctx=mx.cpu(2)), g)
@@ -358,5 +358,5 @@ def test_group_counts_and_cross_groups():
         cross_groups(["x", "y"], [0, 1], 2)
     with pytest.raises(ValueError, match="same length"):
         cross_groups([0, 1, 1], [0, 1], 2)
-    with pytest.raises(ValueError, match="labels must be integer class ids"):
+    with pytest.raises(ValueError, match=r"labels must be integers >= 0, got non-integer values"):
         cross_groups([0.5, 1], [0, 1], 2)

@@ -151,13 +151,15 @@ def test_smooth_max_lies_between_mean_and_max(ctx):
     gaps = np.abs(rates - v.mean())
     for tau in (0.005, 0.05, 0.5):
         onehot = group_onehot(mx.nd, mx.nd.array(g, ctx=ctx), 4)
-        got = SmoothMaxGap(tau)(mx.nd, mx.nd.array(v, ctx=ctx), mx.nd.array(w, ctx=ctx), onehot)
+        penalty = SmoothMaxGap(temperature=tau)
+        got = penalty(mx.nd, mx.nd.array(v, ctx=ctx), mx.nd.array(w, ctx=ctx), onehot)
         got = float(got.asscalar())
         assert gaps.mean() - 1e-6 <= got <= gaps.max() + 1e-6
         assert got == pytest.approx(np_penalty("max", v, w, g, 4, tau=tau), rel=1e-4, abs=1e-6)
     # small temperature: close to the hard maximum
     onehot = group_onehot(mx.nd, mx.nd.array(g, ctx=ctx), 4)
-    sharp = SmoothMaxGap(0.001)(mx.nd, mx.nd.array(v, ctx=ctx), mx.nd.array(w, ctx=ctx), onehot)
+    penalty = SmoothMaxGap(temperature=0.001)
+    sharp = penalty(mx.nd, mx.nd.array(v, ctx=ctx), mx.nd.array(w, ctx=ctx), onehot)
     assert float(sharp.asscalar()) == pytest.approx(gaps.max(), abs=0.005)
 
 
@@ -222,17 +224,17 @@ def test_get_penalty_and_statistic_errors():
     with pytest.raises(ValueError, match="constraint must be one of .* got 'parity'"):
         get_statistic("parity")
     with pytest.raises(ValueError, match="temperature must be a finite number > 0, got 0"):
-        SmoothMaxGap(0)
+        SmoothMaxGap(temperature=0)
     with pytest.raises(ValueError, match="bandwidth must be a finite number > 0, got -1"):
-        MMDPenalty(-1)
+        MMDPenalty(bandwidth=-1)
     for bad in (np.nan, np.inf, True, "0.5"):
         with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
-            SmoothMaxGap(bad)
+            SmoothMaxGap(temperature=bad)
         with pytest.raises(ValueError, match="bandwidth must be a finite number > 0"):
-            MMDPenalty(bad)
+            MMDPenalty(bandwidth=bad)
     # NumPy scalars are numbers: the same penalty as the Python float
-    assert SmoothMaxGap(np.float32(0.5)).temperature == 0.5
-    assert MMDPenalty(np.float64(2.0)).bandwidth == 2.0
+    assert SmoothMaxGap(temperature=np.float32(0.5)).temperature == 0.5
+    assert MMDPenalty(bandwidth=np.float64(2.0)).bandwidth == 2.0
     assert isinstance(get_penalty(SquaredGap()), SquaredGap)
     assert isinstance(get_penalty("absolute"), AbsoluteGap)
 

@@ -8,27 +8,16 @@ import mxnet as mx
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import tiny_mlp
 from mxnet import autograd, gluon
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from mxfair.callbacks import PROGRESS_ENV, FairnessMonitor, progress_enabled
 from mxfair.callbacks.monitor import BAD_BATCH, EMPTY_HISTORY
-from mxfair.datasets import load_adult
-
-
-@pytest.fixture(scope="module")
-def adult():
-    return load_adult(subsample=1200, seed=0)
 
 
 def _tiny_net(ctx, hybridize=False, outputs=1, seed=0):
-    mx.random.seed(seed)
-    net = gluon.nn.HybridSequential()
-    net.add(gluon.nn.Dense(8, activation="relu"), gluon.nn.Dense(outputs))
-    net.initialize(mx.init.Xavier(), ctx=ctx)
-    if hybridize:
-        net.hybridize()
-    return net
+    return tiny_mlp(ctx, outputs=outputs, hybridize=hybridize, seed=seed)
 
 
 def _train_one_epoch(net, data, ctx):
@@ -95,7 +84,7 @@ def test_history_equals_fairlearn_on_adult(adult, ctx, hybridize):
                               group_names=adult.group_names, progress=False)
     for epoch in range(2):
         _train_one_epoch(net, adult, ctx)
-        report = monitor.evaluate(net, epoch)
+        report = monitor.evaluate(net, epoch=epoch)
         y_pred = (_probs(net, adult.val.X, ctx) >= 0.5).astype(int)
         expected = _fairlearn_record(adult.val.y, y_pred, adult.val.groups, adult.group_names)
         _assert_record_matches(monitor.history[-1], expected)
@@ -115,7 +104,8 @@ def test_threshold_probabilities_and_sample_weights(adult, ctx):
     rng = np.random.RandomState(1)
     w = rng.uniform(0.5, 2.0, size=len(adult.val)).astype("float32")
     monitor = FairnessMonitor(_val_loader(adult.val, weights=w), adult.num_groups,
-                              threshold=0.45, group_names=adult.group_names, progress=False)
+                              threshold=0.45, from_logits=False, group_names=adult.group_names,
+                              progress=False)
     monitor.evaluate(prob_net)
     y_pred = (_probs(net, adult.val.X, ctx) >= 0.45).astype(int)
     expected = _fairlearn_record(adult.val.y, y_pred, adult.val.groups, adult.group_names,
@@ -184,7 +174,7 @@ def test_log_line_per_epoch(adult, ctx, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "mxfair"]
     assert len(lines) == 2
     acc = monitor.history[0]["accuracy"]
-    assert lines[0].startswith("epoch 4 | n=1200 | ")
+    assert lines[0].startswith(f"epoch 4 | n={len(adult.val)} | ")
     assert f"acc {acc:.4f}" in lines[0] and "eo_diff" in lines[0] and "dp_diff" in lines[0]
 
 
@@ -234,7 +224,7 @@ def test_csv_json_round_trip_with_undefined_rate(ctx, tmp_path):
 
 def test_progress_bar_and_env_switch(adult, ctx, capsys, monkeypatch):
     net = _tiny_net(ctx)
-    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    monkeypatch.setenv(PROGRESS_ENV, "1")  # capsys is no terminal: bars only when asked for
     monitor = FairnessMonitor(_val_loader(adult.val), 2, from_logits=True, epochs=2)
     monitor.evaluate(net)
     err = capsys.readouterr().err
@@ -243,10 +233,10 @@ def test_progress_bar_and_env_switch(adult, ctx, capsys, monkeypatch):
     assert monitor._epoch_bar is None  # closed by itself after `epochs` evaluations
     capsys.readouterr()
     monkeypatch.setenv(PROGRESS_ENV, "0")
-    assert not progress_enabled(True)
+    assert not progress_enabled(progress=True)
     monitor.evaluate(net)
     assert capsys.readouterr().err == ""
-    assert not progress_enabled(False)
+    assert not progress_enabled(progress=False)
 
 
 def test_reduce_without_kvstore_is_identity_and_local_kvstore_agrees(adult, ctx):
@@ -311,3 +301,80 @@ def test_last_batch_smaller_than_device_count(ctx):
     assert two.history[0]["count"] == 5.0
     assert two.history[0]["accuracy"] == np.mean(pred == y)
 
+
+
+# ------------------------------------------------------------ conventions (issue 12)
+def test_default_reads_logits_as_a_dense1_net_emits_them(adult, ctx):
+    # main read the logits as probabilities: another DP, no warning
+    net = _tiny_net(ctx)
+    _train_one_epoch(net, adult, ctx)
+    monitor = FairnessMonitor(_val_loader(adult.val), adult.num_groups, progress=False,
+                              group_names=adult.group_names)
+    monitor.evaluate(net)
+    y_pred = (_probs(net, adult.val.X, ctx) >= 0.5).astype(int)
+    expected = _fairlearn_record(adult.val.y, y_pred, adult.val.groups, adult.group_names)
+    _assert_record_matches(monitor.history[0], expected)
+
+
+def test_progress_bars_off_when_output_is_not_a_terminal(adult, ctx, capsys, monkeypatch):
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    assert not progress_enabled(progress=True)  # capsys' stderr is no terminal
+    FairnessMonitor(_val_loader(adult.val), 2, epochs=1).evaluate(_tiny_net(ctx))
+    assert capsys.readouterr().err == ""
+
+
+def test_record_says_how_trivial_the_model_is(ctx):
+    X = np.zeros((10, 2), "float32")
+    y = np.array([0] * 7 + [1] * 3)
+    g = np.array([0, 1] * 5)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=4)
+    net = gluon.nn.Dense(1)
+    net.initialize(mx.init.Constant(0.0), ctx=ctx)  # logit 0 everywhere: one class
+    monitor = FairnessMonitor(loader, 2, progress=False)
+    monitor.evaluate(net)
+    record = monitor.history[0]
+    assert record["majority_rate"] == 0.7 and record["predicted_classes"] == 1.0
+    assert record["num_invalid"] == 0.0
+
+
+def test_clear_errors_for_outputs_shapes_empty_data_and_seeds(ctx):
+    X, y, g = np.zeros((6, 3), "float32"), np.zeros(6), np.zeros(6)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y, g), batch_size=3)
+
+    class TwoOutputs(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.dense = gluon.nn.Dense(1)
+
+        def hybrid_forward(self, F, x):
+            return self.dense(x), x
+
+    two = TwoOutputs()
+    two.initialize(ctx=ctx)
+    with pytest.raises(ValueError, match="the net returned 2 outputs"):
+        FairnessMonitor(loader, 2, progress=False).evaluate(two)
+    ten = gluon.nn.Dense(10)
+    ten.initialize(ctx=ctx)
+    with pytest.raises(ValueError, match="has 10 columns but num_classes=2: pass num_classes=10"):
+        FairnessMonitor(loader, 2, progress=False).evaluate(ten)
+    with pytest.raises(ValueError, match="val_data yielded no rows"):
+        FairnessMonitor([], 2, progress=False).evaluate(ten)
+    for seed in (np.int64(3), [1, 2], None):
+        FairnessMonitor(loader, 2, bootstrap=2, seed=seed, progress=False)
+    with pytest.raises(TypeError, match="seed must be None, an int"):
+        FairnessMonitor(loader, 2, seed="0")
+    stats = FairnessMonitor(loader, 2, bootstrap=2, seed=[1, 2])._new_stats(ctx, device=1)
+    assert stats.seed == [1, 2, 0, 1]
+
+
+def test_report_warnings_reach_the_log(ctx, caplog):
+    # a group without positives: the undefined TPR is logged with the epoch, not lost
+    X = np.zeros((4, 2), "float32")
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(
+        X, np.array([1, 0, 0, 0]), np.array([0, 0, 1, 1])), batch_size=4)
+    net = gluon.nn.Dense(1)
+    net.initialize(ctx=ctx)
+    with caplog.at_level(logging.WARNING, logger="mxfair"):
+        FairnessMonitor(loader, 2, progress=False).evaluate(net, epoch=4)
+    assert any(r.getMessage().startswith("epoch 4: ") and "true_positive_rate" in r.getMessage()
+               for r in caplog.records)

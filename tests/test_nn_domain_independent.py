@@ -81,7 +81,7 @@ def test_combine_rules(hybridize, ctx):
     z, _, _ = _data(K=3)
     probs = np.exp(_log_softmax(z))
     for rule, ref in (("sum", z.sum(axis=1)), ("sum_probs", np.log(probs.mean(axis=1)))):
-        block = CombineDomains(3, rule)
+        block = CombineDomains(3, combine=rule)
         if hybridize:
             block.hybridize()
         out = block(mx.nd.array(z, ctx=ctx))
@@ -89,7 +89,7 @@ def test_combine_rules(hybridize, ctx):
         assert_almost_equal(out.asnumpy(), ref, rtol=1e-5, atol=1e-5)
     zb, _, _ = _data(K=2)
     mean = (1 / (1 + np.exp(-zb))).mean(axis=1)
-    out = CombineDomains(2, "sum_probs")(mx.nd.array(zb, ctx=ctx))
+    out = CombineDomains(2, combine="sum_probs")(mx.nd.array(zb, ctx=ctx))
     assert_almost_equal(out.asnumpy(), np.log(mean / (1 - mean)), rtol=1e-4, atol=1e-5)
     assert_almost_equal(CombineDomains(2)(mx.nd.array(zb, ctx=ctx)).asnumpy(), zb.sum(axis=1))
 
@@ -101,14 +101,14 @@ def test_log_prior_is_removed_and_kept_as_state(hybridize, ctx, tmp_path):
     prior = domain_class_log_prior(y, d, 2, 3)  # Laplace-smoothed
     assert_almost_equal(np.exp(prior), np.array([[4, 3, 2], [2, 2, 3]]) / np.array([[9], [7]]))
     z, _, _ = _data(K=3)
-    block = CombineDomains(3, "sum", log_prior=prior, num_domains=2)
+    block = CombineDomains(3, combine="sum", log_prior=prior, num_domains=2)
     if hybridize:
         block.hybridize()
     out = block(mx.nd.array(z, ctx=ctx))
     assert_almost_equal(out.asnumpy(), (z - prior[None]).sum(axis=1), rtol=1e-5, atol=1e-5)
     path = str(tmp_path / "combine.params")
     block.save_parameters(path)
-    fresh = CombineDomains(3, "sum", log_prior=np.zeros((2, 3)))
+    fresh = CombineDomains(3, combine="sum", log_prior=np.zeros((2, 3)))
     fresh.load_parameters(path, ctx=ctx)
     assert_almost_equal(fresh(mx.nd.array(z, ctx=ctx)).asnumpy(), out.asnumpy())
     # binary: the prior's log-odds per head
@@ -182,7 +182,7 @@ def test_bad_ids_give_nan_without_gradient(ctx):
     out.backward()
     assert np.isnan(out.asnumpy()[:2]).all() and np.isfinite(out.asnumpy()[2:]).all()
     assert np.isfinite(x.grad.asnumpy()).all() and not x.grad.asnumpy()[:2].any()
-    with pytest.raises(ValueError, match=r"domain must hold integers in \[0, 2\), got values"):
+    with pytest.raises(ValueError, match=r"domain: domain ids must be integers in \[0, 2\), got values"):
         loss.check_inputs(x, mx.nd.array(y, ctx=ctx), mx.nd.array(d, ctx=ctx))
 
 
@@ -191,18 +191,18 @@ def test_bad_input_is_refused_clearly(ctx):
     z = mx.nd.zeros((4, 2, 3), ctx=ctx)
     y = mx.nd.array([0, 1, 2, 0], ctx=ctx)
     d = mx.nd.array([0, 1, 0, 1], ctx=ctx)
-    with pytest.raises(ValueError, match=r"pred must have shape \(N, 2, 3\), got \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"pred must have shape \(N, 2, 3\), got shape \(4, 3\)"):
         loss(mx.nd.zeros((4, 3), ctx=ctx), y, d)
     with pytest.raises(TypeError, match="GroupEncoder"):
         loss(z, y, np.array(["a", "b", "a", "b"]))
-    with pytest.raises(TypeError, match="pred must be an mx.nd.NDArray"):
+    with pytest.raises(TypeError, match="pred must be an MXNet NDArray"):
         loss(np.zeros((4, 2, 3)), y, d)
     with pytest.raises(ValueError, match="label and domain are required"):
         loss(z, y)
     with pytest.raises(ValueError, match=r"domain must have shape \(4,\)"):
         loss(z, y, mx.nd.array([0, 1], ctx=ctx))
     with pytest.raises(ValueError, match="combine must be one of"):
-        CombineDomains(3, "max")
+        CombineDomains(3, combine="max")
     with pytest.raises(ValueError, match="log_prior must be a finite"):
         CombineDomains(3, log_prior=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="num_classes must be >= 2"):

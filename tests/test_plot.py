@@ -12,7 +12,13 @@ from mxnet import gluon
 
 from mxfair.callbacks import FairnessMonitor
 from mxfair.metrics import FairnessReport, GroupStats, UndefinedRateWarning
-from mxfair.plot import pareto_front, plot_group_rates, plot_history, plot_pareto
+from mxfair.plot import (
+    pareto_front,
+    plot_group_rates,
+    plot_histories,
+    plot_history,
+    plot_pareto,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -38,7 +44,7 @@ def monitor():
                           group_names=["women", "men"], progress=False)
     for epoch, w in enumerate(([1.0, 0.0, 0.0], [1.0, 0.5, 0.0], [2.0, 0.0, 0.3])):
         net.weight.set_data(mx.nd.array([w]))
-        mon.evaluate(net, epoch)
+        mon.evaluate(net, epoch=epoch)
     return mon
 
 
@@ -131,6 +137,41 @@ def test_pareto_front_and_plot(monitor, tmp_path):
                           "balanced_accuracy": [0.7, 0.8]})
     fig = plot_pareto(frame, x="demographic_parity_difference", y="balanced_accuracy")
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["a", "b"]
+
+
+def test_pareto_panels_interval_bars_markers_and_legend(monitor):
+    # what the examples drew for themselves: one panel per gap, bootstrap bars, squares
+    report = monitor.last_report  # bootstrap=40: the summary has _lo / _hi
+    runs = {"net": report, "thresholds": {"accuracy": 0.7, "equalized_odds_difference": 0.02,
+                                          "demographic_parity_difference": 0.3}}
+    fig = plot_pareto(runs, x=["demographic_parity_difference", "equalized_odds_difference"],
+                      markers={"thresholds": "s"}, legend=True)
+    assert len(fig.axes) == 2 and not fig.axes[0].texts
+    summary = report.summary()
+    bars = [c for c in fig.axes[1].containers if c.has_xerr and c.has_yerr]
+    assert len(bars) == 1  # only the report has intervals
+    (x_seg, y_seg) = (bars[0].lines[2][0].get_segments()[0], bars[0].lines[2][1].get_segments()[0])
+    np.testing.assert_allclose(sorted(p[0] for p in x_seg),
+                               [summary["equalized_odds_difference_lo"],
+                                summary["equalized_odds_difference_hi"]])
+    np.testing.assert_allclose(sorted(p[1] for p in y_seg),
+                               [summary["accuracy_lo"], summary["accuracy_hi"]])
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()][1:] == list(runs)
+    assert fig.axes[0].get_lines()[1].get_marker() == "o"
+
+
+def test_histories_of_several_runs(monitor, tmp_path):
+    path = tmp_path / "curves.png"
+    fig = plot_histories({"one": monitor, "two": monitor.history[:2]},
+                         keys=["accuracy", "equalized_odds_difference"],
+                         bounds={"equalized_odds_difference": 0.1}, path=path)
+    _assert_png(path)
+    lines = fig.axes[1].get_lines()
+    assert [line.get_label() for line in lines] == ["one", "two", "bound 0.1"]
+    np.testing.assert_allclose(lines[0].get_ydata(),
+                               [r["equalized_odds_difference"] for r in monitor.history])
+    with pytest.raises(ValueError, match="'auc' is not in the history"):
+        plot_histories({"one": monitor}, keys=["auc"])
 
 
 def test_plot_errors(monitor):

@@ -141,9 +141,13 @@ def test_group_out_of_range():
 
 
 def test_label_out_of_range_or_not_integer():
-    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"labels must be integers >= 0, got values in \[-1, 1\]"):
         reweighing_weights(Y8 * 2 - 1, G8)  # {-1, 1} labels
-    with pytest.raises(ValueError, match="labels must be integer class ids"):
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 2\), got values in "
+                                         r"\[0, 2\]"):
+        reweighing_weights(Y8 * 2, G8, num_classes=2)
+    with pytest.raises(ValueError, match=r"labels must be integers >= 0, got non-integer values "
+                                         r"such as \[0.5\]"):
         reweighing_weights(Y8 * 0.5, G8)
 
 
@@ -194,7 +198,7 @@ def test_bad_counts_and_empty_input():
         weights_from_counts(np.array([[1.0, -1.0], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="empty"):
         reweighing_weights(np.array([], dtype=int), np.array([], dtype=int))
-    with pytest.raises(ValueError, match="sample_weight must be finite and non-negative"):
+    with pytest.raises(ValueError, match="sample_weight must be finite and >= 0, got 8 negative"):
         reweighing_weights(Y8, G8, sample_weight=-np.ones(8))
 
 
@@ -218,7 +222,7 @@ def test_weighted_dataset_yields_weight_and_trains(ctx):
     expected = reweighing_weights(y, g).astype(np.float32)
     assert len(ds) == 64 and len(ds[0]) == 4
     np.testing.assert_allclose([ds[i][3] for i in range(64)], expected)
-    np.testing.assert_allclose(reweighed_dataset(base, y, g).weights, expected)
+    np.testing.assert_allclose(reweighed_dataset(base, labels=y, groups=g).weights, expected)
     for hybridize in (False, True):
         net = gluon.nn.Dense(1)
         net.initialize(ctx=ctx)
@@ -250,7 +254,49 @@ def test_weighted_dataset_errors_and_single_items():
     assert ds[1] == (1, 2.0)
     with pytest.raises(ValueError, match="weights has 3 rows but dataset has 4"):
         WeightedDataset(base, np.ones(3))
-    with pytest.raises(ValueError, match="finite and non-negative"):
+    with pytest.raises(ValueError, match="weights must be finite and >= 0, got 1 NaN"):
         WeightedDataset(base, np.array([1.0, np.nan, 1.0, 1.0]))
     with pytest.raises(ValueError, match="labels has 8 rows but dataset has 4"):
-        reweighed_dataset(base, Y8, G8)
+        reweighed_dataset(base, labels=Y8, groups=G8)
+
+
+# ------------------------------------------------------------------ ids and datasets (issue 12)
+@pytest.mark.parametrize("fn", [reweighing_weights, reweighing_table, cell_counts])
+def test_string_ids_point_to_group_encoder(fn):
+    # main: a NumPy ufunc TypeError from deep inside
+    with pytest.raises(TypeError, match=r"groups must hold numeric ids, got strings/objects "
+                                        r"\(dtype <U1\); encode them with mxfair.GroupEncoder"):
+        fn(Y8, np.where(G8 == 0, "a", "b"))
+    with pytest.raises(TypeError, match="labels must hold numeric ids"):
+        fn(np.where(Y8 == 0, "no", "yes"), G8)
+
+
+def test_nan_ids_and_weights_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"groups: group ids must be integers >= 0, got 1 NaN"):
+        reweighing_weights(Y8, np.where(np.arange(8) == 2, np.nan, G8))
+    with pytest.raises(ValueError, match=r"labels must be integers >= 0, got 1 NaN"):
+        reweighing_weights(np.where(np.arange(8) == 2, np.nan, Y8), G8)
+    with pytest.raises(ValueError, match=r"sample_weight must be finite and >= 0, got 1 NaN"):
+        reweighing_weights(Y8, G8, sample_weight=np.where(np.arange(8) == 2, np.nan, 1.0))
+
+
+def test_reweighed_dataset_of_pairs_with_groups_given_yields_the_group():
+    # main: (x, y) items with groups given yielded (x, y, weight), not the promised
+    # (x, y, group, weight)
+    pairs = gluon.data.ArrayDataset(np.arange(8.0).reshape(8, 1), Y8)
+    ds = reweighed_dataset(pairs, groups=G8)
+    expected = reweighing_weights(Y8, G8)
+    for i in range(8):
+        x, y, g, w = ds[i]
+        assert (float(x[0]), int(y), int(g)) == (float(i), Y8[i], G8[i])
+        assert w == pytest.approx(expected[i])
+    batch = next(iter(gluon.data.DataLoader(ds, batch_size=8)))
+    assert [b.shape for b in batch] == [(8, 1), (8,), (8,), (8,)]
+    with pytest.raises(TypeError, match="groups must hold numeric ids"):
+        reweighed_dataset(gluon.data.ArrayDataset(np.zeros((8, 1)), Y8,
+                                                  np.where(G8 == 0, "a", "b")))
+    lonely = np.array([0, 0, 0, 0, 0, 0, 0, 1])  # group 1: one positive, no negative
+    with pytest.raises(ValueError, match=r"\(group=1, label=0\) cell has no rows"):
+        reweighed_dataset(pairs, groups=lonely)
+    with pytest.warns(UserWarning, match="weight is set to 0"):
+        reweighed_dataset(pairs, groups=lonely, empty="zero")

@@ -65,4 +65,4 @@ def test_seeds_and_correlation():
 ])
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
-        SpuriousDigits(**kwargs)
+        SpuriousDigits(**{"split": "train", **kwargs})

@@ -1,4 +1,8 @@
-"""ThresholdOptimizer: exact optima on hand-built scores, constraints, I/O kinds, fairlearn."""
+"""ThresholdOptimizer: exact optima on hand-built scores, constraints, I/O kinds, fairlearn.
+
+The exact optima are stated on probabilities (bin edges of [0, 1]), so most optimizers here are
+built with ``from_logits=False`` (``_opt``); the default (logits) is tested at the end.
+"""
 import itertools
 import json
 import warnings
@@ -8,13 +12,15 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from mxfair import GroupEncoder
+from mxfair import CONSTRAINTS, GroupEncoder
 from mxfair._constraints import CONSTRAINT_ALIASES, FAIRLEARN_THRESHOLD_NAMES
 from mxfair.metrics import GroupStats
-from mxfair.postprocessing import CONSTRAINTS, ThresholdOptimizer
-from mxfair.postprocessing import threshold_optimizer as tomod
+from mxfair.postprocessing import ThresholdOptimizer, _rules
 
 B = 10  # bins of the hand-built examples: scores sit at bin centres
+def _opt(constraint="demographic_parity", objective="accuracy", **kw):
+    """A ThresholdOptimizer for probabilities in [0, 1]."""
+    return ThresholdOptimizer(constraint=constraint, objective=objective, from_logits=False, **kw)
 
 
 def _small(seed, n=40, num_groups=2):
@@ -118,7 +124,7 @@ def _expected(opt, scores, labels, groups):
 @pytest.mark.parametrize("seed,num_groups", [(0, 2), (1, 2), (2, 3)])
 def test_optimum_on_hand_built_scores(constraint, objective, tol, seed, num_groups):
     scores, labels, groups = _small(seed, n=12 * num_groups, num_groups=num_groups)
-    opt = ThresholdOptimizer(constraint, objective, tolerance=tol, grid_size=B)
+    opt = _opt(constraint, objective, tolerance=tol, grid_size=B)
     assert opt.fit(scores, labels, groups) is opt
     value, gap = _expected(opt, scores, labels, groups)
     # The constraint holds on the fitting data, within the tolerance.
@@ -140,7 +146,7 @@ def test_deterministic_optimum_gives_the_brute_force_thresholds():
     groups = np.repeat([0, 1], 10)
     best, ks = _brute_force(scores, labels, groups, "demographic_parity", "accuracy", 0.0)
     assert ks == (5, 5) and best == pytest.approx(0.95)
-    opt = ThresholdOptimizer("demographic_parity", grid_size=B).fit(scores, labels, groups)
+    opt = _opt("demographic_parity", grid_size=B).fit(scores, labels, groups)
     np.testing.assert_allclose(opt.thresholds_, [[0.5, 0.5], [0.5, 0.5]])
     np.testing.assert_allclose(opt.positive_probs_[:, [0, 2]], [[0, 1], [0, 1]])
     np.testing.assert_array_equal(opt.predict(scores, groups, random_state=0), scores >= 0.5)
@@ -159,13 +165,13 @@ def test_tolerance_trades_gap_for_accuracy(constraint):
     scores, labels, groups = _synthetic(4000)
     values = []
     for tol in (0.0, 0.02, 0.05, 0.2, 1.0):
-        opt = ThresholdOptimizer(constraint, tolerance=tol).fit(scores, labels, groups)
+        opt = _opt(constraint, tolerance=tol).fit(scores, labels, groups)
         value, gap = _expected(opt, scores, labels, groups)
         assert gap <= tol + 1e-5
         values.append(value)
     assert np.all(np.diff(values) >= -1e-9)
     # tolerance 1 is no constraint: the best per-group thresholds, here the plain optimum.
-    free = ThresholdOptimizer(constraint, tolerance=1.0).fit(scores, labels, groups)
+    free = _opt(constraint, tolerance=1.0).fit(scores, labels, groups)
     for g in range(2):
         s, y = scores[groups == g], labels[groups == g]
         edges = np.arange(1001) / 1000
@@ -177,34 +183,34 @@ def test_tolerance_trades_gap_for_accuracy(constraint):
 
 def test_equalized_odds_sweep_matches_the_linear_program():
     scores, labels, groups = _synthetic(3000, seed=3, num_groups=3)
-    sweep = ThresholdOptimizer("equalized_odds").fit(scores, labels, groups)
-    lp = ThresholdOptimizer("equalized_odds", tolerance=1e-12).fit(scores, labels, groups)
+    sweep = _opt("equalized_odds").fit(scores, labels, groups)
+    lp = _opt("equalized_odds", tolerance=1e-12).fit(scores, labels, groups)
     assert sweep.objective_value_ == pytest.approx(lp.objective_value_, abs=1e-7)
     assert sweep.constraint_gap_ < 1e-9
 
 
 def test_fit_and_fit_stats_share_one_solver(ctx):
     scores, labels, groups = _synthetic(3000, seed=1)
-    opt = ThresholdOptimizer("equalized_odds", grid_size=200)
+    opt = _opt("equalized_odds", grid_size=200)
     opt.fit(mx.nd.array(scores, ctx=ctx), mx.nd.array(labels, ctx=ctx),
             mx.nd.array(groups, ctx=ctx))
-    stats = GroupStats(2, num_bins=200, group_names=["a", "b"])
+    stats = GroupStats(2, num_bins=200, group_names=["a", "b"], from_logits=False)
     for part in np.array_split(np.arange(3000), 3):  # a validation epoch in batches
         stats.update(mx.nd.array(labels[part], ctx=ctx), mx.nd.array(scores[part], ctx=ctx),
                      mx.nd.array(groups[part], ctx=ctx))
-    from_stats = ThresholdOptimizer("equalized_odds", grid_size=200).fit_stats(stats)
+    from_stats = _opt("equalized_odds", grid_size=200).fit_stats(stats)
     np.testing.assert_array_equal(opt.thresholds_, from_stats.thresholds_)
     np.testing.assert_allclose(opt.positive_probs_, from_stats.positive_probs_, atol=1e-12)
     assert from_stats.group_names_ == ["a", "b"]
     # And numpy input fits the same rule.
-    np_fit = ThresholdOptimizer("equalized_odds", grid_size=200).fit(scores, labels, groups)
+    np_fit = _opt("equalized_odds", grid_size=200).fit(scores, labels, groups)
     np.testing.assert_array_equal(np_fit.thresholds_, opt.thresholds_)
 
 
 def test_input_kinds_contexts_and_predict(ctx):
     scores, labels, groups = _synthetic(2000, seed=2)
     # Coarse bins: many rows fall in a mixed step, so the draws matter.
-    opt = ThresholdOptimizer("true_positive_rate_parity", grid_size=10, random_state=7)
+    opt = _opt("true_positive_rate_parity", grid_size=10, random_state=7)
     opt.fit(scores, labels, groups)
     assert np.mean((opt.positive_probability(scores, groups) % 1) > 0) > 0.02
     q_np = opt.positive_probability(scores, groups)
@@ -232,10 +238,10 @@ def test_input_kinds_contexts_and_predict(ctx):
 def test_sample_weight_equals_repeated_rows():
     scores, labels, groups = _synthetic(1500, seed=4)
     w = np.random.RandomState(0).randint(1, 4, 1500)
-    weighted = ThresholdOptimizer("demographic_parity").fit(scores, labels, groups,
+    weighted = _opt("demographic_parity").fit(scores, labels, groups,
                                                              sample_weight=w.astype(float))
     rep = np.repeat(np.arange(1500), w)
-    repeated = ThresholdOptimizer("demographic_parity").fit(scores[rep], labels[rep],
+    repeated = _opt("demographic_parity").fit(scores[rep], labels[rep],
                                                              groups[rep])
     np.testing.assert_array_equal(weighted.thresholds_, repeated.thresholds_)
     np.testing.assert_allclose(weighted.positive_probs_, repeated.positive_probs_, atol=1e-9)
@@ -252,19 +258,19 @@ def test_intersectional_groups_from_group_encoder():
     labels = (rng.rand(n) < 0.2 + 0.1 * groups).astype(int)
     scores = np.clip(0.4 * labels + 0.05 * groups + 0.5 * rng.rand(n), 0, 1)
     for constraint in CONSTRAINTS:
-        opt = ThresholdOptimizer(constraint, tolerance=0.01).fit(scores, labels, groups)
+        opt = _opt(constraint, tolerance=0.01).fit(scores, labels, groups)
         assert opt.num_groups_ == 6
         assert _expected(opt, scores, labels, groups)[1] <= 0.01 + 1e-6
-    stats = GroupStats(6, num_bins=1000, group_names=enc.group_names_)
+    stats = GroupStats(6, num_bins=1000, group_names=enc.group_names_, from_logits=False)
     stats.update(labels, scores, groups)
-    opt = ThresholdOptimizer().fit_stats(stats)
+    opt = _opt().fit_stats(stats)
     assert opt.group_names_ == enc.group_names_
     assert "sex=M&race=c" in opt.to_json()
 
 
 def test_json_round_trip():
     scores, labels, groups = _synthetic(2000, seed=6)
-    opt = ThresholdOptimizer("equalized_odds", tolerance=0.01).fit(scores, labels, groups)
+    opt = _opt("equalized_odds", tolerance=0.01).fit(scores, labels, groups)
     back = ThresholdOptimizer.from_json(opt.to_json())
     assert (back.constraint, back.tolerance, back.num_bins_) == ("equalized_odds", 0.01, 1000)
     np.testing.assert_array_equal(back.thresholds_, opt.thresholds_)
@@ -282,7 +288,7 @@ def test_constraint_is_stored_canonical_and_old_json_loads():
     for theirs, canonical in [("true_positive_rate_parity", "equal_opportunity"),
                               ("false_positive_rate_parity", "predictive_equality")]:
         assert CONSTRAINT_ALIASES[theirs] == canonical
-        opt = ThresholdOptimizer(theirs).fit(scores, labels, groups)
+        opt = _opt(theirs).fit(scores, labels, groups)
         assert opt.constraint == canonical and canonical in repr(opt)
         assert CONSTRAINTS[theirs] == CONSTRAINTS[canonical]  # old table lookups still work
         doc = json.loads(opt.to_json())
@@ -303,18 +309,18 @@ def test_constraint_is_stored_canonical_and_old_json_loads():
 def test_errors():
     scores, labels, groups = _synthetic(500)
     with pytest.raises(ValueError, match="constraint must be one of .* got 'equal_odds'"):
-        ThresholdOptimizer("equal_odds")
+        _opt("equal_odds")
     with pytest.raises(ValueError, match="objective must be one of"):
-        ThresholdOptimizer(objective="f1")
+        _opt(objective="f1")
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0, got -0.1"):
-        ThresholdOptimizer(tolerance=-0.1)
+        _opt(tolerance=-0.1)
     for bad in (np.nan, np.inf, True, "0.1"):
         with pytest.raises(ValueError, match="tolerance must be a finite number >= 0, got"):
-            ThresholdOptimizer(tolerance=bad)
-    assert ThresholdOptimizer(tolerance=np.float32(0.5)).tolerance == 0.5
+            _opt(tolerance=bad)
+    assert _opt(tolerance=np.float32(0.5)).tolerance == 0.5
     with pytest.raises(ValueError, match="grid_size must be a positive integer"):
-        ThresholdOptimizer(grid_size=0)
-    opt = ThresholdOptimizer()
+        _opt(grid_size=0)
+    opt = _opt()
     with pytest.raises(ValueError, match="not fitted yet"):
         opt.predict(scores, groups)
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
@@ -327,10 +333,10 @@ def test_errors():
         opt.fit(scores, labels, groups * 2)
     only_neg = labels * (groups == 0)
     with pytest.raises(ValueError, match="group 1 has no positive labels.*true_positive_rate"):
-        ThresholdOptimizer("true_positive_rate_parity").fit(scores, only_neg, groups)
-    ThresholdOptimizer("false_positive_rate_parity").fit(scores, only_neg, groups)
+        _opt("true_positive_rate_parity").fit(scores, only_neg, groups)
+    _opt("false_positive_rate_parity").fit(scores, only_neg, groups)
     with pytest.raises(ValueError, match="needs score histograms"):
-        opt.fit_stats(GroupStats(2))
+        opt.fit_stats(GroupStats(2, from_logits=False))
     with pytest.raises(TypeError, match="expects a GroupStats"):
         opt.fit_stats(np.zeros((2, 2, 10)))
     opt.fit(scores, labels, groups)
@@ -367,7 +373,7 @@ def test_fairlearn_on_adult_subsample():
                                  predict_method="predict_proba")
             theirs.fit(data.val.X, data.val.y, sensitive_features=data.val.groups)
             q_theirs = theirs._pmf_predict(data.test.X, sensitive_features=g)[:, 1]
-        ours = ThresholdOptimizer(constraint).fit(val_scores, data.val.y, data.val.groups)
+        ours = _opt(constraint).fit(val_scores, data.val.y, data.val.groups)
         acc_ours, gap_ours = figures(ours.positive_probability(test_scores, g), constraint)
         acc_theirs, gap_theirs = figures(q_theirs, constraint)
         assert acc_ours >= acc_theirs - 0.003, constraint
@@ -377,7 +383,7 @@ def test_fairlearn_on_adult_subsample():
 def test_hull_helper_keeps_the_upper_boundary():
     x = np.array([0.0, 0.2, 0.2, 0.5, 0.7, 1.0])
     y = np.array([0.0, 0.1, 0.6, 0.5, 0.9, 1.0])
-    idx = tomod._upper_hull(x, y)
+    idx = _rules.upper_hull(x, y)
     np.testing.assert_array_equal(idx, [0, 2, 4, 5])
 
 
@@ -387,18 +393,105 @@ def test_hull_helper_keeps_the_upper_boundary():
 ])
 def test_bad_sample_weight_is_refused(weight, match):
     with pytest.raises(ValueError, match=match):
-        ThresholdOptimizer().fit([0.2, 0.8, 0.3, 0.9], [0, 1, 0, 1], [0, 0, 1, 1],
+        _opt().fit([0.2, 0.8, 0.3, 0.9], [0, 1, 0, 1], [0, 0, 1, 1],
                                  sample_weight=np.array(weight))
 
 
 def test_nan_group_ids_are_refused_clearly():
     with pytest.raises(ValueError, match="group ids must be integers .* NaN or inf"):
-        ThresholdOptimizer().fit([0.2, 0.8, 0.3, 0.9], [0, 1, 0, 1], [0, 0, np.nan, 1])
+        _opt().fit([0.2, 0.8, 0.3, 0.9], [0, 1, 0, 1], [0, 0, np.nan, 1])
 
 
 def test_to_block_goes_where_the_scores_were(ctx):
     scores = mx.nd.array([0.2, 0.8, 0.3, 0.9, 0.6, 0.4], ctx=ctx)
-    opt = ThresholdOptimizer().fit(scores, mx.nd.array([0, 1, 0, 1, 1, 0], ctx=ctx),
+    opt = _opt().fit(scores, mx.nd.array([0, 1, 0, 1, 1, 0], ctx=ctx),
                                    mx.nd.array([0, 0, 1, 1, 0, 1], ctx=ctx))
     block = opt.to_block(mode="deterministic")
     assert block(scores, mx.nd.array([0, 0, 1, 1, 0, 1], ctx=ctx)).context == ctx
+
+
+# ----------------------------------------------------- one convention, one set of checks (issue 12)
+def _logit_data(n=2000, seed=9):
+    rng = np.random.RandomState(seed)
+    groups = rng.randint(0, 2, n)
+    labels = (rng.rand(n) < 0.3 + 0.3 * groups).astype(int)
+    logits = 2.5 * (labels - 0.5) + 0.5 * groups + rng.randn(n)
+    return logits, labels, groups
+
+
+def test_default_takes_logits_and_equals_fitting_the_probabilities():
+    logits, labels, groups = _logit_data()
+    opt = ThresholdOptimizer(constraint="equalized_odds", random_state=0).fit(logits, labels,
+                                                                              groups)
+    probs = mx.nd.sigmoid(mx.nd.array(logits)).asnumpy()  # float32, as the optimizer does
+    on_probs = _opt("equalized_odds", random_state=0).fit(probs, labels, groups)
+    np.testing.assert_array_equal(opt.thresholds_, on_probs.thresholds_)
+    np.testing.assert_allclose(opt.positive_probability(logits, groups),
+                               on_probs.positive_probability(probs, groups), atol=1e-6)
+    assert json.loads(opt.to_json())["from_logits"] is True
+    assert ThresholdOptimizer.from_json(opt.to_json()).from_logits is True
+
+
+@pytest.mark.parametrize("method", ["predict", "positive_probability"])
+def test_predict_refuses_what_fit_refuses(method):
+    # main: fit refused NaN and logits-for-probabilities, predict took them silently
+    scores, labels, groups = _small(0)
+    opt = _opt().fit(scores, labels, groups)
+    with pytest.raises(ValueError, match=r"scores must be finite, got 1 NaN"):
+        getattr(opt, method)(np.where(np.arange(40) == 3, np.nan, scores), groups)
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\] with from_logits=False"):
+        getattr(opt, method)(scores * 6 - 3, groups)
+    with pytest.raises(ValueError, match=r"group ids \[nan\] were not seen at fit time"):
+        getattr(opt, method)(scores, np.where(np.arange(40) == 3, np.nan, groups))
+    logit_opt = ThresholdOptimizer().fit(scores * 6 - 3, labels, groups)
+    with pytest.raises(ValueError, match=r"scores must be finite, got 1 infinite|NaN or inf"):
+        getattr(logit_opt, method)(np.where(np.arange(40) == 3, np.inf, scores), groups)
+
+
+def test_fit_refuses_strings_nan_and_reports_the_argument():
+    scores, labels, groups = _small(1)
+    with pytest.raises(TypeError, match="groups must hold numeric ids, got strings.*"
+                                        "mxfair.GroupEncoder"):
+        _opt().fit(scores, labels, np.where(groups == 0, "a", "b"))
+    with pytest.raises(TypeError, match="labels must hold numeric ids"):
+        _opt().fit(scores, np.where(labels == 0, "no", "yes"), groups)
+    with pytest.raises(ValueError, match=r"labels must be 0 or 1, got values \[nan\]"):
+        _opt().fit(scores, np.where(np.arange(40) == 0, np.nan, labels), groups)
+    with pytest.raises(ValueError, match="groups: group ids must be integers >= 0, got "
+                                         "non-integer values such as \\[0.5\\]"):
+        _opt().fit(scores, labels, np.where(groups == 1, 0.5, 0))
+    with pytest.raises(ValueError, match=r"scores must have shape \(N,\) or \(N, 1\)"):
+        _opt().fit(np.stack([scores, scores], 1), labels, groups)
+    with pytest.raises(TypeError, match="random_state must be None, an int"):
+        ThresholdOptimizer(random_state="seed")
+    with pytest.warns(UserWarning, match="look like probabilities, but from_logits=True"):
+        ThresholdOptimizer().fit(scores, labels, groups)
+
+
+def test_fit_stats_refuses_statistics_of_the_other_kind_of_score(ctx):
+    logits, labels, groups = _logit_data(500)
+    stats = GroupStats(2, num_bins=100, from_logits=False)
+    stats.update(labels, 1 / (1 + np.exp(-logits)), groups)
+    with pytest.raises(ValueError, match="GroupStats was built with from_logits=False but this "
+                                         "ThresholdOptimizer has from_logits=True"):
+        ThresholdOptimizer().fit_stats(stats)
+    assert _opt().fit_stats(stats).num_groups_ == 2
+
+
+@pytest.mark.parametrize("key", ["thresholds", "num_bins", "group_names", "constraint"])
+def test_from_json_with_a_missing_key_names_it(key):
+    doc = json.loads(_opt().fit(*_small(2)).to_json())
+    del doc[key]
+    with pytest.raises(ValueError, match=rf"missing key\(s\) \['{key}'\]"):  # main: KeyError
+        ThresholdOptimizer.from_json(json.dumps(doc))
+
+
+def test_json_without_from_logits_is_an_old_probability_document():
+    scores, labels, groups = _small(3)
+    doc = json.loads(_opt().fit(scores, labels, groups).to_json())
+    del doc["from_logits"]
+    old = ThresholdOptimizer.from_json(json.dumps(doc))
+    assert old.from_logits is False
+    doc["thresholds"][0][0] = None
+    with pytest.raises(ValueError, match="thresholds must be finite"):
+        ThresholdOptimizer.from_json(json.dumps(doc))

@@ -1,7 +1,9 @@
 """Tests of mxfair.datasets.vision: the CIFAR-10S protocol on the offline digits stand-in."""
+import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import gluon
+from mxnet.gluon.data.vision import transforms
 
 from mxfair.datasets import CIFAR10S, cifar10_available
 
@@ -39,15 +41,19 @@ def test_training_skew_is_exact_per_class(train):
 def test_items_shapes_dtypes_and_domains(train):
     for i in np.flatnonzero(train.groups == 1)[:20]:
         image, label, domain = train[i]
-        assert image.shape == (3, 32, 32) and image.dtype == np.float32
-        assert 0.0 <= image.min() and image.max() <= 1.0
+        assert isinstance(image, mx.nd.NDArray)  # as gluon.data.vision.CIFAR10's items
+        assert image.shape == (32, 32, 3) and image.dtype == np.uint8
         assert (label, domain) == (train.labels[i], 1)
-        np.testing.assert_array_equal(image[0], image[1])
-        np.testing.assert_array_equal(image[1], image[2])
+        assert type(label) is np.int32 and type(domain) is np.int32
+        image = image.asnumpy()
+        np.testing.assert_array_equal(image[..., 0], image[..., 1])
+        np.testing.assert_array_equal(image[..., 1], image[..., 2])
     for i in np.flatnonzero(train.groups == 0)[:20]:
         image, _, domain = train[i]
+        image = image.asnumpy().astype(int)
         assert domain == 0
-        assert np.abs(image[0] - image[1]).max() > 0.05 or np.abs(image[1] - image[2]).max() > 0.05
+        assert np.abs(image[..., 0] - image[..., 1]).max() > 12 or \
+            np.abs(image[..., 1] - image[..., 2]).max() > 12
 
 
 def test_test_set_has_every_image_in_both_domains(test_set):
@@ -59,19 +65,52 @@ def test_test_set_has_every_image_in_both_domains(test_set):
         colour, _, d0 = test_set[i]
         gray, _, d1 = test_set[i + n]
         assert (d0, d1) == (0, 1)
-        luma = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-        np.testing.assert_allclose(gray[0], luma, rtol=1e-5, atol=1e-6)
+        colour = colour.asnumpy().astype(np.float64)
+        luma = 0.299 * colour[..., 0] + 0.587 * colour[..., 1] + 0.114 * colour[..., 2]
+        np.testing.assert_allclose(gray.asnumpy()[..., 0], luma, atol=0.5 + 1e-4)  # rounded
 
 
 def test_train_and_test_split_the_digits_once(train, test_set):
     assert len(train) + len(test_set) // 2 == 1797  # all of sklearn's digits, split once
 
 
-def test_dataloader_batches(train):
-    loader = gluon.data.DataLoader(train, batch_size=32, shuffle=True)
+def test_dataloader_batches_with_the_gluon_vision_transforms(train):
+    # main: items were NumPy CHW float32, so transforms.ToTensor() failed
+    plain = gluon.data.DataLoader(train, batch_size=32)
+    x, y, g = next(iter(plain))
+    assert x.shape == (32, 32, 32, 3) and x.dtype == np.uint8
+    assert y.dtype == np.int32 and g.dtype == np.int32
+    pipeline = transforms.Compose([transforms.RandomFlipLeftRight(), transforms.ToTensor(),
+                                   transforms.Normalize(0.5, 0.25)])
+    loader = gluon.data.DataLoader(train.transform_first(pipeline), batch_size=32, shuffle=True)
     x, y, g = next(iter(loader))
     assert x.shape == (32, 3, 32, 32) and x.dtype == np.float32
-    assert y.dtype == np.int64 and g.dtype == np.int64
+    tensor = transforms.ToTensor()(train[0][0]).asnumpy()
+    assert tensor.shape == (3, 32, 32) and 0.0 <= tensor.min() and tensor.max() <= 1.0
+
+
+def test_items_are_those_of_gluons_cifar10():
+    # the same item types as gluon.data.vision.CIFAR10 (built here from a tiny fake batch file)
+    ds = CIFAR10S(source="digits", subsample=20)
+    image, label, _ = ds[0]
+    reference = gluon.data.vision.CIFAR10.__new__(gluon.data.vision.CIFAR10)
+    reference._transform = None
+    reference._data = mx.nd.array(np.zeros((1, 32, 32, 3), np.uint8), dtype=np.uint8)
+    reference._label = np.zeros(1, np.int32)
+    ref_image, ref_label = reference[0]
+    assert type(image) is type(ref_image) and image.dtype == ref_image.dtype
+    assert image.shape == ref_image.shape and type(label) is type(ref_label)
+
+
+@pytest.mark.parametrize("seed", [np.int64(5), [5, 1], None])
+def test_seeds_take_what_numpy_takes(seed):
+    a = CIFAR10S(source="digits", seed=seed, subsample=50)  # main: TypeError for all three
+    assert len(a) == 50
+    if seed is not None:
+        np.testing.assert_array_equal(a.groups, CIFAR10S(source="digits", seed=seed,
+                                                         subsample=50).groups)
+    with pytest.raises(TypeError, match="seed must be None, an int"):
+        CIFAR10S(source="digits", seed="5")
 
 
 def test_seeded_reproducibility_and_subsample():
@@ -81,7 +120,7 @@ def test_seeded_reproducibility_and_subsample():
     assert len(a) == 300
     np.testing.assert_array_equal(a.groups, b.groups)
     np.testing.assert_array_equal(a.base_index, b.base_index)
-    np.testing.assert_array_equal(a[17][0], b[17][0])
+    np.testing.assert_array_equal(a[17][0].asnumpy(), b[17][0].asnumpy())
     assert not np.array_equal(a.base_index, c.base_index)
     for k in range(10):
         dom = a.groups[a.labels == k]
@@ -92,14 +131,14 @@ def test_seeded_reproducibility_and_subsample():
 
 
 def test_auto_falls_back_offline_and_cifar_needs_files(tmp_path):
-    assert not cifar10_available(str(tmp_path))
+    assert not cifar10_available(root=str(tmp_path))
     ds = CIFAR10S(root=str(tmp_path), subsample=10)
     assert ds.source == "digits-standin"
     with pytest.raises(FileNotFoundError, match="CIFAR-10 binary files .* not found"):
         CIFAR10S(root=str(tmp_path), source="cifar10")
     for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
         (tmp_path / name).write_bytes(b"")
-    assert cifar10_available(str(tmp_path))
+    assert cifar10_available(root=str(tmp_path))
 
 
 def test_argument_errors():

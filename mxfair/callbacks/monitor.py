@@ -9,11 +9,17 @@ A record holds the headline figures of :meth:`FairnessReport.summary` (accuracy,
 accuracy, demographic-parity, equalized-odds and equal-opportunity gaps, worst-group accuracy,
 and with ``bootstrap=R`` their 95 % intervals as ``<name>_lo`` / ``<name>_hi``), the per-group
 rates as ``<rate>[<group name>]`` (with their intervals when bootstrapped), the number of
-validation rows, the epoch and the seconds the pass took.
+validation rows, the epoch and the seconds the pass took; and what the fairness handlers need to
+tell a useful model from a trivial one: ``majority_rate`` (the share of the most frequent label)
+and ``predicted_classes`` (how many classes the net predicted for at least one row).
+
+The net's output follows the package convention: logits by default (``from_logits=True``), as a
+Gluon ``Dense(1)`` net trained with ``SigmoidBinaryCrossEntropyLoss`` emits them.
 """
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
@@ -21,13 +27,15 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 import mxnet as mx
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_pred_columns, check_seed
+from ..distributed import rank_and_size
 from ..metrics.report import FairnessReport, UndefinedRateWarning
 from ..metrics.stats import GroupStats
 
 __all__ = ["FairnessMonitor", "PROGRESS_ENV", "GROUP_RATES", "progress_enabled"]
 
-#: Environment variable that turns every mxfair progress bar off when set to ``0``/``false``/``no``.
+#: Environment variable for the progress bars: ``0``/``false``/``no``/``off`` turns every mxfair
+#: bar off, ``1``/``true``/``yes``/``on`` shows them even when the output is not a terminal.
 PROGRESS_ENV = "MXFAIR_PROGRESS"
 
 #: Per-group rates copied into each history record, as ``<rate>[<group name>]``.
@@ -50,23 +58,52 @@ BAD_BATCH = (
     "{n} element(s)"
 )
 EMPTY_HISTORY = "the history is empty: call evaluate() at least once"
+NO_VALIDATION_ROWS = "val_data yielded no rows: there is nothing to validate"
+SEVERAL_OUTPUTS = (
+    "the net returned {n} outputs; FairnessMonitor needs one array of scores per batch, shape "
+    "(N,), (N, 1) or (N, num_classes): validate a block that returns the scores only"
+)
 
 logger = logging.getLogger("mxfair")
 
 
-def progress_enabled(progress: bool = True) -> bool:
-    """Whether a progress bar should be shown: ``progress`` and ``$MXFAIR_PROGRESS`` not off.
+def _interactive() -> bool:
+    """True when the bars' stream (stderr) is a terminal, or in a Jupyter kernel (widgets)."""
+    try:
+        if sys.stderr is not None and sys.stderr.isatty():
+            return True
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        pass
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def progress_enabled(*, progress: bool = True) -> bool:
+    """Whether a progress bar should be shown.
+
+    ``progress`` must be true, and ``$MXFAIR_PROGRESS`` decides when set (off: ``0``,
+    ``false``, ``no``, ``off``; on: ``1``, ``true``, ``yes``, ``on``); otherwise bars are shown
+    only when the output is a terminal (or a Jupyter notebook), so logs and CI output get none.
 
     Examples
     --------
     >>> import os
     >>> os.environ["MXFAIR_PROGRESS"] = "0"
-    >>> progress_enabled(True)
+    >>> progress_enabled(progress=True)
     False
+    >>> os.environ["MXFAIR_PROGRESS"] = "1"
+    >>> progress_enabled(progress=True), progress_enabled(progress=False)
+    (True, False)
     >>> del os.environ["MXFAIR_PROGRESS"]
     """
+    if not progress:
+        return False
     env = os.environ.get(PROGRESS_ENV, "").strip().lower()
-    return bool(progress) and env not in ("0", "false", "no", "off")
+    if env in ("0", "false", "no", "off"):
+        return False
+    if env in ("1", "true", "yes", "on"):
+        return True
+    return _interactive()
 
 
 def _as_ctx_list(ctx) -> Optional[List[mx.Context]]:
@@ -104,14 +141,17 @@ class FairnessMonitor:
         device, merged before the report). Default: the contexts of the net's parameters.
     threshold : float, default 0.5
         Decision threshold on the positive-class probability (binary tasks).
+    from_logits : bool, default True
+        The net outputs logits (a ``Dense(1)`` head, or unnormalised (N, K) scores): a sigmoid
+        (shape (N,) or (N, 1)) or softmax (N, K) is applied. False: the net outputs
+        probabilities in [0, 1] (rows outside are counted as invalid and warned about).
     bootstrap : int, default 0
         Number of bootstrap replicates accumulated in the same pass; > 0 adds 95 % intervals
         (``<name>_lo``, ``<name>_hi``) to every record.
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
         Seed of the bootstrap weights (the same weights every epoch, so epochs compare fairly;
-        device d of worker r uses ``seed + 1000 * r + d``).
-    from_logits : bool, default False
-        The net outputs logits: a sigmoid (shape (N,) or (N, 1)) or softmax (N, K) is applied.
+        device d of worker r uses ``seed + 1000 * r + d``, or ``[*seed, r, d]`` for a
+        sequence); anything ``numpy.random.RandomState`` accepts.
     num_bins : int, default 0
         When > 0, score histograms are kept (AUC per group, and ``last_stats`` can feed
         ``ThresholdOptimizer.fit_stats``). Binary tasks only.
@@ -122,7 +162,8 @@ class FairnessMonitor:
         For data-parallel validation across workers: the statistics are summed over workers in
         :meth:`_reduce` before the report. ``None``: this process only.
     progress : bool, default True
-        Show tqdm bars over epochs and batches (also off when ``$MXFAIR_PROGRESS=0``).
+        Show tqdm bars over epochs and batches when the output is a terminal (or a notebook);
+        ``$MXFAIR_PROGRESS`` overrides (see :func:`progress_enabled`).
     epochs : int, optional
         Total number of epochs, for the epoch bar.
     log_level : int, default logging.INFO
@@ -146,7 +187,7 @@ class FairnessMonitor:
     >>> val = gluon.data.DataLoader(gluon.data.ArrayDataset(x, y, g), batch_size=16)
     >>> net = gluon.nn.Dense(1)
     >>> net.initialize()
-    >>> monitor = FairnessMonitor(val, num_groups=2, from_logits=True, progress=False)
+    >>> monitor = FairnessMonitor(val, num_groups=2, progress=False)  # the net emits logits
     >>> report = monitor.evaluate(net, epoch=0)
     >>> sorted(monitor.history[0])[:3]
     ['accuracy', 'accuracy[0]', 'accuracy[1]']
@@ -158,11 +199,12 @@ class FairnessMonitor:
         self,
         val_data: Iterable,
         num_groups: int,
+        *,
         ctx: Optional[Union[mx.Context, Sequence[mx.Context]]] = None,
         threshold: float = 0.5,
         bootstrap: int = 0,
-        seed: Optional[int] = 0,
-        from_logits: bool = False,
+        seed: Any = 0,
+        from_logits: bool = True,
         num_bins: int = 0,
         num_classes: int = 2,
         group_names: Optional[Sequence[str]] = None,
@@ -180,6 +222,7 @@ class FairnessMonitor:
         if epochs is not None:
             epochs = check_positive_int("epochs", epochs)
         self.epochs = epochs
+        seed = check_seed("seed", seed)
         # GroupStats checks threshold, num_bins, bootstrap, num_classes and group_names.
         self._template = GroupStats(
             num_groups, num_classes=num_classes, threshold=threshold, num_bins=num_bins,
@@ -196,7 +239,7 @@ class FairnessMonitor:
 
     # ------------------------------------------------------------- evaluation
     def _new_stats(self, ctx: mx.Context, device: int = 0) -> GroupStats:
-        return self._template.like(ctx, seed=self._replicate_seed(device))
+        return self._template.like(ctx=ctx, seed=self._replicate_seed(device))
 
     def _replicate_seed(self, device: int) -> Optional[int]:
         """Seed of the bootstrap weights of one device's shard: distinct per device and per
@@ -204,11 +247,9 @@ class FairnessMonitor:
         seed = self._template.seed
         if seed is None or not self._template.bootstrap:
             return seed
-        rank = 0
-        if self.kvstore is not None:
-            from ..distributed import rank_and_size
-
-            rank = rank_and_size(self.kvstore)[0]
+        rank = 0 if self.kvstore is None else rank_and_size(self.kvstore)[0]
+        if isinstance(seed, list):
+            return seed + [rank, device]
         return int(seed) + 1000 * rank + device
 
     def collect(self, net: mx.gluon.Block) -> GroupStats:
@@ -229,6 +270,7 @@ class FairnessMonitor:
         ctxs = self.ctx or _net_contexts(net)
         per_device = [self._new_stats(c, i) for i, c in enumerate(ctxs)]
         batches = self._progress_batches()
+        rows = 0
         try:
             for batch in batches:
                 if not isinstance(batch, (list, tuple)) or len(batch) not in (3, 4):
@@ -238,6 +280,9 @@ class FairnessMonitor:
                 # split_data always returns one slice per device, empty ones included, and an
                 # empty slice cannot be copied to a device.
                 k = min(len(ctxs), int(batch[0].shape[0]))
+                rows += int(batch[0].shape[0])
+                if k == 0:
+                    continue
                 shards = [
                     mx.gluon.utils.split_and_load(part, ctxs[:k], even_split=False)
                     for part in batch
@@ -245,10 +290,16 @@ class FairnessMonitor:
                 for i, stats in enumerate(per_device[:k]):
                     x, y, g = shards[0][i], shards[1][i], shards[2][i]
                     w = shards[3][i] if len(shards) == 4 else None
-                    stats.update(y, net(x), g, sample_weight=w)
+                    out = net(x)
+                    if isinstance(out, (list, tuple)):
+                        raise ValueError(SEVERAL_OUTPUTS.format(n=len(out)))
+                    check_pred_columns("the net's output", out.shape, self._template.num_classes)
+                    stats.update(y, out, g, sample_weight=w)
         finally:
             if hasattr(batches, "close"):
                 batches.close()
+        if rows == 0:
+            raise ValueError(NO_VALIDATION_ROWS)
         stats = per_device[0]
         for other in per_device[1:]:
             stats.merge(other)
@@ -259,16 +310,15 @@ class FairnessMonitor:
 
         With ``kvstore=None`` the statistics are returned unchanged. Otherwise every additive
         array of ``stats`` (``GroupStats.storage()``) is summed over the workers by
-        ``mxfair.distributed.allreduce_stats(stats, kvstore)``, so that every worker reports the
-        figures of the whole validation set.
+        ``stats.allreduce(kvstore)``, so that every worker reports the figures of the whole
+        validation set.
         """
         if self.kvstore is None:
             return stats
-        from ..distributed import allreduce_stats
+        return stats.allreduce(self.kvstore)
 
-        return allreduce_stats(stats, self.kvstore)
-
-    def evaluate(self, net: mx.gluon.Block, epoch: Optional[int] = None) -> FairnessReport:
+    def evaluate(self, net: mx.gluon.Block, *, epoch: Optional[int] = None,
+                 log: Optional[logging.Logger] = None) -> FairnessReport:
         """Validate ``net`` once: statistics, report, one history record and one log line.
 
         Parameters
@@ -276,20 +326,40 @@ class FairnessMonitor:
         net : gluon.Block
         epoch : int, optional
             Stored in the record; by default the number of earlier evaluations.
+        log : logging.Logger, optional
+            Where the line and the report's warnings go: the ``"mxfair"`` logger by default;
+            :class:`~mxfair.callbacks.FairnessValidationHandler` passes the Estimator's
+            logger, so the line shows in ``est.fit``'s own output.
 
         Returns
         -------
         FairnessReport
         """
+        log = logger if log is None else log
         start = time.time()
         stats = self.collect(net)
-        report = stats.report()
         epoch = len(self.history) if epoch is None else int(epoch)
-        record = self._record(report, epoch)
+        # Every warning of the report (invalid rows, undefined rates, a from_logits hint)
+        # goes to the log as well, where the epoch's line is; undefined rates are logged only
+        # (they are expected per epoch), the others are also warned again.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = stats.report()
+            record = self._record(report, epoch)
+            record["num_invalid"] = float(stats.num_invalid)
+        seen = set()
+        for w in caught:
+            message = str(w.message)
+            if message in seen:
+                continue
+            seen.add(message)
+            log.warning("epoch %s: %s", epoch, message)
+            if not issubclass(w.category, UndefinedRateWarning):
+                warnings.warn(message, w.category, stacklevel=3)
         record["seconds"] = time.time() - start
         self.history.append(record)
         self.last_report, self.last_stats = report, stats
-        logger.log(self.log_level, self.format_record(record))
+        log.log(self.log_level, self.format_record(record))
         self._advance_epoch_bar(record)
         return report
 
@@ -297,16 +367,18 @@ class FairnessMonitor:
     def _record(self, report: FairnessReport, epoch: int) -> Dict[str, float]:
         record: Dict[str, float] = {"epoch": epoch}
         # Undefined per-group rates (a group without positives, say) are NaN in the record and
-        # warned about once here; gaps leave those groups out.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UndefinedRateWarning)
-            record.update({k: float(v) for k, v in report.summary().items()})
-        for message in sorted({str(w.message) for w in caught}):
-            logger.warning("epoch %s: %s", epoch, message)
+        # logged once by _evaluate; gaps leave those groups out.
+        record.update({k: float(v) for k, v in report.summary().items()})
         record["count"] = float(report.overall["count"])
+        # What tells a useful model from a trivial one (the fairness handlers read these).
+        confusion = report.counts.sum(axis=0)  # (K, K): label, predicted class
+        labels, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
+        total = labels.sum()
+        record["majority_rate"] = float(labels.max() / total) if total > 0 else float("nan")
+        record["predicted_classes"] = float(np.count_nonzero(predicted > 0))
         bootstrapped = report.boot_counts is not None
         for rate in GROUP_RATES:
-            values = report._rate(rate)
+            values = report.rate(rate, warn=False)
             if values.ndim != 1:  # multi-class one-vs-rest rates: see last_report
                 continue
             bounds = report.interval(rate) if bootstrapped and rate != "count" else None
@@ -390,7 +462,7 @@ class FairnessMonitor:
 
     # --------------------------------------------------------------- progress
     def _progress_batches(self):
-        if not progress_enabled(self.progress):
+        if not progress_enabled(progress=self.progress):
             return self.val_data
         from tqdm.auto import tqdm
 
@@ -402,7 +474,7 @@ class FairnessMonitor:
                     leave=False, position=1 if self._epoch_bar is not None else 0)
 
     def _advance_epoch_bar(self, record: Dict[str, float]) -> None:
-        if not progress_enabled(self.progress):
+        if not progress_enabled(progress=self.progress):
             return
         if self._epoch_bar is None:
             from tqdm.auto import tqdm

@@ -32,9 +32,17 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .. import _blocks
 from .._ops import ArrayLike, to_numpy
-from .._validation import check_number
+from .._validation import (
+    LENGTH_MISMATCH,
+    check_binary_flags,
+    check_ids,
+    check_not_empty,
+    check_number,
+    check_numeric,
+    check_same_length,
+    check_scores,
+)
 from .samplers import GroupBalancedSampler
 
 __all__ = ["misclassified", "error_set", "jtt_weights", "JTTSampler"]
@@ -59,7 +67,7 @@ def misclassified(scores: ArrayLike, labels: ArrayLike, *, from_logits: bool = T
     Returns
     -------
     np.ndarray of bool, shape (N,)
-        True where the prediction differs from the label. A NaN/inf score is an error.
+        True where the prediction differs from the label. NaN/inf scores raise ValueError.
 
     Examples
     --------
@@ -68,27 +76,30 @@ def misclassified(scores: ArrayLike, labels: ArrayLike, *, from_logits: bool = T
     >>> misclassified(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])).tolist()
     [False, True]
     """
-    s = np.asarray(to_numpy(scores), dtype=np.float64)
-    y = _blocks.check_numeric_ids("labels", labels).reshape(-1)
+    s = np.asarray(check_numeric("scores", scores, ids=False, flat=False), dtype=np.float64)
     threshold = check_number("threshold", threshold, low=0, high=1)
     if s.ndim == 2 and s.shape[1] == 1:
         s = s[:, 0]
-    if s.ndim not in (1, 2) or len(s) != len(y):
-        raise ValueError(BAD_SCORES.format(shape=s.shape) if s.ndim not in (1, 2) else
-                         f"scores has {len(s)} rows but labels has {len(y)}; they must "
-                         "have the same length")
-    finite = np.all(np.isfinite(s), axis=-1) if s.ndim == 2 else np.isfinite(s)
+    if s.ndim not in (1, 2) or (s.ndim == 2 and s.shape[1] < 2):
+        raise ValueError(BAD_SCORES.format(shape=s.shape))
+    check_not_empty("scores", len(s))
+    y = check_ids("labels", labels, 2 if s.ndim == 1 else s.shape[1], what="labels")
+    check_same_length(scores=s, labels=y)
+    # NaN/inf scores (a diverged net) are refused: they are no prediction at all
     if s.ndim == 1:
-        prob = 1.0 / (1.0 + np.exp(-s)) if from_logits else s
+        prob = check_scores("scores", s, from_logits, warn_stacklevel=None)
+        if from_logits:
+            prob = 1.0 / (1.0 + np.exp(-prob))
         pred = (prob >= threshold).astype(np.int64)
     else:
-        pred = np.argmax(np.where(np.isfinite(s), s, -np.inf), axis=1)
-    return (pred != y) | ~finite
+        check_scores("scores", s, from_logits=True, warn_stacklevel=None)
+        pred = np.argmax(s, axis=1)
+    return pred != y
 
 
-def error_set(net: gluon.Block, dataset: gluon.data.Dataset, ctx: Optional[mx.Context] = None,
-              batch_size: int = 256, *, from_logits: bool = True, label_index: int = 1,
-              threshold: float = 0.5) -> np.ndarray:
+def error_set(net: gluon.Block, dataset: gluon.data.Dataset, *,
+              ctx: Optional[mx.Context] = None, batch_size: int = 256,
+              from_logits: bool = True, label_index: int = 1, threshold: float = 0.5) -> np.ndarray:
     """Run ``net`` over ``dataset`` in order and return the rows it gets wrong.
 
     Parameters
@@ -149,7 +160,7 @@ def jtt_weights(errors: ArrayLike, up_weight: float) -> np.ndarray:
     >>> jtt_weights([True, False, True], up_weight=20).tolist()
     [20.0, 1.0, 20.0]
     """
-    e = _blocks.check_binary_flags("errors", errors)
+    e = check_binary_flags("errors", errors)
     lam = check_number("up_weight", up_weight, low=0, low_inclusive=False)
     return np.where(e, lam, 1.0).astype(np.float32)
 
@@ -196,10 +207,11 @@ class JTTSampler(GroupBalancedSampler):
     (3, 3, 1)
     """
 
-    def __init__(self, errors: ArrayLike, up_weight: float, labels: Optional[ArrayLike] = None,
+    def __init__(self, errors: ArrayLike, up_weight: float, *,
+                 labels: Optional[ArrayLike] = None,
                  num_samples: Optional[int] = None, replacement: bool = False,
                  seed: Optional[int] = None, num_parts: int = 1, part_index: int = 0):
-        e = _blocks.check_binary_flags("errors", errors)
+        e = check_binary_flags("errors", errors)
         lam = check_number("up_weight", up_weight, low=0, low_inclusive=False)
         y = np.zeros(len(e), np.int64) if labels is None else labels
         self.errors_ = e
@@ -216,19 +228,15 @@ class JTTSampler(GroupBalancedSampler):
 
 
 def _labels_of(labels: Any, n: int) -> np.ndarray:
-    y = _blocks.check_numeric_ids("labels", labels).reshape(-1)
+    y = check_ids("labels", labels, what="labels")
     if len(y) != n:
-        raise ValueError(f"errors has {n} rows but labels has {len(y)}; they must have the "
-                         "same length")
+        raise ValueError(LENGTH_MISMATCH.format(a="errors", n=n, b="labels", m=len(y)))
     return y
 
 
 def _cell_table(errors: np.ndarray, labels: Any) -> np.ndarray:
     """Counts of (error, label) cells, shape (2, K) (host)."""
     y = _labels_of(labels, len(errors))
-    if y.size and (not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0):
-        raise ValueError("labels must be integer class ids >= 0")
-    y = y.astype(np.int64)
     k = int(y.max()) + 1 if y.size else 1
     table = np.zeros((2, k))
     np.add.at(table, (errors.astype(np.int64), y), 1.0)

@@ -15,93 +15,29 @@ cell counts. Distributed training sums that table over the workers (a kvstore al
 small tensor) and calls the same function, so every worker uses the global weights.
 """
 import warnings
-from typing import Literal, Optional, Tuple
+from typing import Literal, Optional
 
 import numpy as np
 
-from .._ops import ArrayLike, as_ndarray, context_of, is_ndarray, to_numpy
-from .._validation import check_choice, check_group_ids, check_positive_int, check_same_length
+from .._ops import ArrayLike, like_inputs, to_numpy
+from .._validation import check_choice
+from ._cells import BAD_COUNTS, cell_weights, count_cells, prepare_ids
 
 __all__ = ["cell_counts", "weights_from_counts", "reweighing_table", "reweighing_weights"]
 
-EMPTY_CELL = (
-    "the (group={g}, label={y}) cell has no rows, although group {g} and label {y} both occur: "
-    "reweighing cannot give it the mass P(g)P(y) > 0; merge groups, drop the label, or pass "
-    "empty='zero' to give such cells weight 0"
-)
-EMPTY_CELL_ZERO = (
-    "the (group={g}, label={y}) cell has no rows, although group {g} and label {y} both occur; "
-    "its weight is set to 0 (empty='zero') and the weighted data keep a group-label dependence"
-)
 SINGLE_LABEL = (
     "all rows have the same label; the label is trivially independent of the group and every "
     "reweighing weight is 1"
 )
-BAD_COUNTS = "cell_counts must be a 2-D (num_groups, num_classes) table of non-negative {what}"
-LABEL_OUT_OF_RANGE = "labels must be integers in [0, {num_classes}), got values in [{lo}, {hi}]"
 EMPTY_INPUT = "labels and groups are empty; reweighing needs at least one row"
 
 EmptyPolicy = Literal["raise", "zero"]
 
 
-def _check_labels(labels: np.ndarray, num_classes: Optional[int]) -> Tuple[np.ndarray, int]:
-    """Labels as int64 in ``[0, K)`` and ``K`` (inferred as ``max + 1`` when not given)."""
-    y = np.asarray(labels).reshape(-1)
-    if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
-        raise ValueError("labels must be integer class ids, got non-integer values")
-    y = y.astype(np.int64)
-    if num_classes is None:
-        num_classes = int(y.max()) + 1 if y.size else 1
-        if y.size and y.min() < 0:
-            raise ValueError(
-                LABEL_OUT_OF_RANGE.format(num_classes=num_classes, lo=int(y.min()), hi=int(y.max()))
-            )
-    num_classes = check_positive_int("num_classes", num_classes)
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            LABEL_OUT_OF_RANGE.format(num_classes=num_classes, lo=int(y.min()), hi=int(y.max()))
-        )
-    return y, num_classes
-
-
-def _prepare(labels, groups, num_groups, num_classes, sample_weight):
-    """Host-side checks shared by the public functions: (y, g, w or None, G, K)."""
-    check_same_length(labels=labels, groups=groups, sample_weight=sample_weight)
-    y, num_classes = _check_labels(to_numpy(labels), num_classes)
-    g_host = np.asarray(to_numpy(groups)).reshape(-1)
-    if num_groups is None:
-        if g_host.size and np.min(g_host) < 0:
-            raise ValueError(
-                f"group ids must be integers >= 0, got a minimum of {np.min(g_host)}"
-            )
-        num_groups = int(np.max(g_host)) + 1 if g_host.size else 1
-    num_groups = check_positive_int("num_groups", num_groups)
-    g = check_group_ids(groups, num_groups, copy=g_host)
-    w = None
-    if sample_weight is not None:
-        w = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("sample_weight must be finite and non-negative")
-    return y, g, w, num_groups, num_classes
-
-
-def _cell_counts_host(y, g, w, num_groups: int, num_classes: int) -> np.ndarray:
-    """Per-cell (weighted) counts, float64 (G, K); row ``i`` goes to cell ``(g_i, y_i)``."""
-    flat = g * num_classes + y
-    out = np.bincount(flat, weights=w, minlength=num_groups * num_classes)
-    return out.astype(np.float64).reshape(num_groups, num_classes)
-
-
-def _like(result: np.ndarray, *inputs, dtype=None):
-    """Give ``result`` back as the kind of the inputs: an NDArray on their context, or NumPy."""
-    if any(is_ndarray(a) for a in inputs):
-        return as_ndarray(result, ctx=context_of(*inputs), dtype=dtype or np.float32)
-    return result if dtype is None else result.astype(dtype)
-
-
 def cell_counts(
     labels: ArrayLike,
     groups: ArrayLike,
+    *,
     num_groups: Optional[int] = None,
     num_classes: Optional[int] = None,
     sample_weight: Optional[ArrayLike] = None,
@@ -131,38 +67,14 @@ def cell_counts(
     >>> cell_counts([0, 1, 1, 0], [0, 0, 1, 1]).tolist()
     [[1.0, 1.0], [1.0, 1.0]]
     """
-    y, g, w, num_groups, num_classes = _prepare(
+    y, g, w, num_groups, num_classes = prepare_ids(
         labels, groups, num_groups, num_classes, sample_weight
     )
-    counts = _cell_counts_host(y, g, w, num_groups, num_classes)
-    return _like(counts, labels, groups, sample_weight, dtype=np.float64)
+    counts = count_cells(y, g, w, num_groups, num_classes)
+    return like_inputs(counts, labels, groups, sample_weight, dtype=np.float64)
 
 
-def _weights_from_counts_host(counts: np.ndarray, empty: str) -> np.ndarray:
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 2:
-        raise ValueError(BAD_COUNTS.format(what=f"counts, got shape {counts.shape}"))
-    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
-        raise ValueError(BAD_COUNTS.format(what="finite counts, got negative or non-finite ones"))
-    n = counts.sum()
-    if n <= 0:
-        raise ValueError(BAD_COUNTS.format(what="counts with a positive total, got all zeros"))
-    n_g = counts.sum(axis=1, keepdims=True)  # (G, 1)
-    n_y = counts.sum(axis=0, keepdims=True)  # (1, K)
-    expected = n_g * n_y  # (G, K), n * (expected count under independence)
-    weights = np.zeros_like(counts)
-    filled = counts > 0
-    weights[filled] = expected[filled] / (n * counts[filled])
-    missing = (~filled) & (expected > 0)
-    if np.any(missing):
-        g, y = (int(v) for v in np.argwhere(missing)[0])
-        if empty == "raise":
-            raise ValueError(EMPTY_CELL.format(g=g, y=y))
-        warnings.warn(EMPTY_CELL_ZERO.format(g=g, y=y), UserWarning, stacklevel=3)
-    return weights
-
-
-def weights_from_counts(cell_counts: ArrayLike, empty: EmptyPolicy = "raise"):
+def weights_from_counts(cell_counts: ArrayLike, *, empty: EmptyPolicy = "raise"):
     """Reweighing weight of each (group, label) cell from the cell counts: the one home of
     the formula.
 
@@ -194,13 +106,14 @@ def weights_from_counts(cell_counts: ArrayLike, empty: EmptyPolicy = "raise"):
     [[0.6666666666666666, 2.0], [2.0, 0.6666666666666666]]
     """
     check_choice("empty", empty, {"raise", "zero"})
-    weights = _weights_from_counts_host(to_numpy(cell_counts), empty)
-    return _like(weights, cell_counts, dtype=np.float64)
+    weights = cell_weights(to_numpy(cell_counts), empty)
+    return like_inputs(weights, cell_counts, dtype=np.float64)
 
 
 def reweighing_table(
     labels: ArrayLike,
     groups: ArrayLike,
+    *,
     num_groups: Optional[int] = None,
     num_classes: Optional[int] = None,
     sample_weight: Optional[ArrayLike] = None,
@@ -228,18 +141,19 @@ def reweighing_table(
     [[2.0, 0.6666666666666666], [0.6666666666666666, 2.0]]
     """
     check_choice("empty", empty, {"raise", "zero"})
-    y, g, w, num_groups, num_classes = _prepare(
+    y, g, w, num_groups, num_classes = prepare_ids(
         labels, groups, num_groups, num_classes, sample_weight
     )
     if y.size == 0:
         raise ValueError(EMPTY_INPUT)
-    table = _weights_from_counts_host(_cell_counts_host(y, g, w, num_groups, num_classes), empty)
-    return _like(table, labels, groups, sample_weight, dtype=np.float64)
+    table = cell_weights(count_cells(y, g, w, num_groups, num_classes), empty)
+    return like_inputs(table, labels, groups, sample_weight, dtype=np.float64)
 
 
 def reweighing_weights(
     labels: ArrayLike,
     groups: ArrayLike,
+    *,
     sample_weight: Optional[ArrayLike] = None,
     num_groups: Optional[int] = None,
     num_classes: Optional[int] = None,
@@ -294,16 +208,16 @@ def reweighing_weights(
         if table_in.ndim != 2:
             raise ValueError(BAD_COUNTS.format(what=f"counts, got shape {table_in.shape}"))
         num_groups, num_classes = table_in.shape
-    y, g, w, num_groups, num_classes = _prepare(
+    y, g, w, num_groups, num_classes = prepare_ids(
         labels, groups, num_groups, num_classes, sample_weight
     )
     if y.size == 0:
         raise ValueError(EMPTY_INPUT)
     if cell_counts is None:
-        table_in = _cell_counts_host(y, g, w, num_groups, num_classes)
+        table_in = count_cells(y, g, w, num_groups, num_classes)
     if np.count_nonzero(table_in.sum(axis=0)) == 1:
         warnings.warn(SINGLE_LABEL, UserWarning, stacklevel=2)
-    table = _weights_from_counts_host(table_in, empty)
+    table = cell_weights(table_in, empty)
     row_w = table[g, y]
     if cell_counts is not None and np.any(row_w == 0):
         i = int(np.argmax(row_w == 0))
@@ -313,4 +227,4 @@ def reweighing_weights(
         )
     if w is not None:
         row_w = row_w * w
-    return _like(row_w, labels, groups, sample_weight)
+    return like_inputs(row_w, labels, groups, sample_weight)

@@ -2,7 +2,9 @@
 
 For users who prefer weighting the loss to resampling: ``(x, y, group)`` rows become
 ``(x, y, group, weight)``, and the default batchify function stacks the weights into a float32
-NDArray of shape (batch,).
+NDArray of shape (batch,). A dataset of ``(x, y)`` items with the groups given apart gets them
+attached first (:func:`~mxfair.data.with_groups`), so the items are ``(x, y, group, weight)``
+either way.
 """
 from typing import Any, Optional
 
@@ -10,7 +12,9 @@ import numpy as np
 from mxnet import gluon
 
 from .._ops import ArrayLike, to_numpy
-from .reweighing import reweighing_weights
+from .._validation import check_sample_weight
+from .grouped import with_groups
+from .reweighing import EmptyPolicy, reweighing_weights
 
 __all__ = ["WeightedDataset", "reweighed_dataset"]
 
@@ -34,14 +38,12 @@ class WeightedDataset(gluon.data.Dataset):
     """
 
     def __init__(self, dataset: gluon.data.Dataset, weights: ArrayLike):
-        w = np.asarray(to_numpy(weights), dtype=np.float32).reshape(-1)
+        w = check_sample_weight("weights", weights).astype(np.float32)
         if len(w) != len(dataset):
             raise ValueError(
                 f"weights has {len(w)} rows but dataset has {len(dataset)}; they must have the "
                 "same length"
             )
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("weights must be finite and non-negative")
         self._dataset = dataset
         self.weights = w
 
@@ -57,12 +59,14 @@ class WeightedDataset(gluon.data.Dataset):
 
 def reweighed_dataset(
     dataset: gluon.data.Dataset,
+    *,
     labels: Optional[ArrayLike] = None,
     groups: Optional[ArrayLike] = None,
     sample_weight: Optional[ArrayLike] = None,
     cell_counts: Optional[ArrayLike] = None,
     label_index: int = 1,
     group_index: int = 2,
+    empty: EmptyPolicy = "raise",
 ) -> WeightedDataset:
     """A :class:`WeightedDataset` with the reweighing weights of :func:`reweighing_weights`.
 
@@ -70,10 +74,12 @@ def reweighed_dataset(
     ----------
     dataset : gluon.data.Dataset
         Yields ``(x, y, group)`` (or any tuple with the label and group at ``label_index`` and
-        ``group_index``).
+        ``group_index``), or ``(x, y)`` when ``groups`` is given: the groups are then attached
+        with :func:`~mxfair.data.with_groups`.
     labels, groups : array of int, shape (N,), optional
-        Read from the dataset's items when not given (one pass over the dataset).
-    sample_weight, cell_counts : optional
+        Read from the dataset's items when not given (one pass over the dataset, keeping only
+        the label and group of each item).
+    sample_weight, cell_counts, empty : optional
         As in :func:`reweighing_weights` (``cell_counts``: global counts for data-parallel
         training).
     label_index, group_index : int
@@ -91,19 +97,38 @@ def reweighed_dataset(
     >>> ds = reweighed_dataset(gluon.data.ArrayDataset(np.zeros((8, 2)), y, g))
     >>> round(float(ds[3][3]), 3)
     2.0
+    >>> pairs = gluon.data.ArrayDataset(np.zeros((8, 2)), y)  # (x, y) items, groups apart
+    >>> len(reweighed_dataset(pairs, groups=g)[3])
+    4
     """
+    for name, given in (("labels", labels), ("groups", groups)):
+        if given is not None and len(to_numpy(given)) != len(dataset):
+            raise ValueError(f"{name} has {len(to_numpy(given))} rows but dataset has "
+                             f"{len(dataset)}; they must have the same length")
+    first = dataset[0] if len(dataset) else None
+    if groups is not None and not (isinstance(first, tuple) and len(first) > group_index):
+        if group_index != 2:
+            raise ValueError(f"the items have no element at group_index={group_index}; give "
+                             "items with their group, or group_index=2 to attach groups")
+        dataset = with_groups(dataset, groups)
     if labels is None or groups is None:
-        items = [dataset[i] for i in range(len(dataset))]
-        if labels is None:
-            labels = np.array([np.asarray(to_numpy(it[label_index])).item() for it in items])
-        if groups is None:
-            groups = np.array([np.asarray(to_numpy(it[group_index])).item() for it in items])
-    labels, groups = to_numpy(labels), to_numpy(groups)
-    if len(labels) != len(dataset):
-        raise ValueError(
-            f"labels has {len(labels)} rows but dataset has {len(dataset)}; they must have the "
-            "same length"
-        )
+        read_labels, read_groups = [], []
+        for i in range(len(dataset)):  # one pass; keep the label and group only
+            item = dataset[i]
+            if labels is None:
+                read_labels.append(_scalar(item[label_index]))
+            if groups is None:
+                read_groups.append(_scalar(item[group_index]))
+        labels = np.array(read_labels) if labels is None else labels
+        groups = np.array(read_groups) if groups is None else groups
     weights = reweighing_weights(labels, groups, sample_weight=sample_weight,
-                                 cell_counts=cell_counts)
+                                 cell_counts=cell_counts, empty=empty)
     return WeightedDataset(dataset, weights)
+
+
+def _scalar(value: Any) -> Any:
+    """A label or group of an item as a Python scalar (NDArray, NumPy or plain)."""
+    arr = np.asarray(to_numpy(value))
+    if arr.size != 1:
+        raise ValueError(f"an item's label and group must be scalars, got shape {arr.shape}")
+    return arr.reshape(-1)[0]

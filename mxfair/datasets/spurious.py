@@ -88,7 +88,7 @@ class SpuriousDigits(gluon.data.Dataset):
 
     Parameters
     ----------
-    split : {"train", "val", "test"}, default "train"
+    split : {"train", "val", "test"}
     correlation : float, default 0.95
         Share of each label's training images whose background matches the label, in
         [0.5, 1]; 0.5 removes the spurious correlation. Validation and test always use 0.5.
@@ -131,7 +131,7 @@ class SpuriousDigits(gluon.data.Dataset):
     ((3, 32, 32), <class 'numpy.float32'>)
     """
 
-    def __init__(self, split: Literal["train", "val", "test"] = "train",
+    def __init__(self, split: Literal["train", "val", "test"], *,
                  correlation: float = 0.95, seed: int = 0):
         super().__init__()
         check_choice("split", split, set(_FRACTIONS))

@@ -7,16 +7,10 @@ categorical ones) fitted on the training split only. The result is a :class:`Tab
 ``train``, ``val`` and ``test`` splits of ``X`` float32 (N, D), ``y`` int64 (N,) and ``groups``
 int64 (N,), ready for ``gluon.data.DataLoader`` through :meth:`TabularData.to_gluon`.
 
-Where the raw files are looked for, first to last:
-
-1. the ``root=`` argument, when given (then only there: a missing file is an error);
-2. the folder named by ``$MXFAIR_DATA``;
-3. the cache ``~/.mxfair/datasets``;
-4. the copies shipped inside the package (Adult and German; COMPAS is not shipped);
-5. a download from the original source into ``$MXFAIR_DATA`` (or the cache when it is unset),
-   when ``download=True`` and the machine is online.
-
-A file may be stored plain (``adult.data``) or gzip-compressed (``adult.data.gz``).
+The raw files are found, downloaded and checked by ``mxfair/datasets/_files.py``
+(:func:`find_data_file` says where they are looked for). Each data set is one spec
+(:class:`TabularSpec`: its files and parser, its columns, its sensitive attributes, its split),
+and :func:`load_tabular` loads any of them by name.
 
 Data sets and their licences
 ----------------------------
@@ -29,15 +23,10 @@ Data sets and their licences
 """
 import dataclasses
 import functools
-import gzip
-import hashlib
 import io
 import os
-import tempfile
-import urllib.request
-import zlib
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -45,199 +34,26 @@ from mxnet import gluon
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_number, check_positive_int, check_seed
 from ..groups import GroupEncoder
+from ._files import DATA_ENV, FILES, cache_dir, find_data_file, read_content
 
 __all__ = [
     "DATA_ENV",
     "Split",
     "TabularData",
+    "TabularSpec",
+    "TABULAR_LOADERS",
     "cache_dir",
     "find_data_file",
     "load_adult",
     "load_compas",
     "load_german",
+    "load_tabular",
 ]
 
-DATA_ENV = "MXFAIR_DATA"
-_PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
-_DOWNLOAD_TIMEOUT = 10.0  # seconds; a loader must not hang on a machine without network
-_UCI = "https://archive.ics.uci.edu/ml/machine-learning-databases/"
-_PROPUBLICA = "https://raw.githubusercontent.com/propublica/compas-analysis/master/"
-
-# Error messages (tests match these).
-ROOT_NOT_A_DIR = "root={root!r} is not a directory"
-FILE_NOT_FOUND = (
-    "data file {name!r} not found; looked for {name} and {name}.gz in: {places}.{reason} "
-    "Put the file (plain, or gzip-compressed as {name}.gz) into {target} (or a folder named by "
-    "${env}, or pass root=); the original is at {url}"
-)
-CHECKSUM_MISMATCH = (
-    "checksum mismatch for {path}: sha256 of the uncompressed content is {actual}, expected "
-    "{expected}; the file is corrupt or another version (pass verify=False to load a file of "
-    "your own on purpose)"
-)
-NOT_GZIP = "could not decompress {path}: {err}"
 BAD_FORMAT = "{path} does not look like the {dataset} data: {detail}"
-BAD_FRACTION = "{name} must be a number in {interval}, got {value!r}"
 UNKNOWN_SPLIT = "split must be one of ['test', 'train', 'val'], got {value!r}"
-
-
-@dataclasses.dataclass(frozen=True)
-class _RawFile:
-    name: str
-    sha256: str
-    url: str
-
-
-_FILES = {
-    f.name: f
-    for f in (
-        _RawFile(
-            "adult.data",
-            "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d",
-            _UCI + "adult/adult.data",
-        ),
-        _RawFile(
-            "adult.test",
-            "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05",
-            _UCI + "adult/adult.test",
-        ),
-        _RawFile(
-            "german.data",
-            "b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb5871",
-            _UCI + "statlog/german/german.data",
-        ),
-        _RawFile(
-            "compas-scores-two-years.csv",
-            "c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d",
-            _PROPUBLICA + "compas-scores-two-years.csv",
-        ),
-    )
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Finding, downloading and verifying raw files
-# --------------------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """The per-user cache folder ``~/.mxfair/datasets`` (read at each call: ``$HOME`` counts)."""
-    return Path(os.path.expanduser("~")) / ".mxfair" / "datasets"
-
-
-def _search_dirs(root: Optional[Union[str, os.PathLike]]) -> List[Path]:
-    if root is not None:
-        path = Path(root).expanduser()
-        if not path.is_dir():
-            raise FileNotFoundError(ROOT_NOT_A_DIR.format(root=str(root)))
-        return [path]
-    dirs = []
-    env = os.environ.get(DATA_ENV)
-    if env:
-        dirs.append(Path(env).expanduser())
-    dirs.append(cache_dir())
-    dirs.append(_PACKAGE_DATA)
-    return dirs
-
-
-def _download_target() -> Path:
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else cache_dir()
-
-
-def _download(spec: _RawFile, folder: Path) -> Path:
-    """Fetch ``spec.url`` into ``folder/spec.name`` (atomically), checking its sha256."""
-    with urllib.request.urlopen(spec.url, timeout=_DOWNLOAD_TIMEOUT) as response:
-        content = response.read()
-    actual = hashlib.sha256(content).hexdigest()
-    if actual != spec.sha256:
-        raise ValueError(
-            CHECKSUM_MISMATCH.format(path=spec.url, actual=actual, expected=spec.sha256)
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=spec.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.replace(tmp, folder / spec.name)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return folder / spec.name
-
-
-def find_data_file(
-    name: str, root: Optional[Union[str, os.PathLike]] = None, download: bool = True
-) -> Path:
-    """Path of raw data file ``name``, looked for in the documented order.
-
-    Parameters
-    ----------
-    name : str
-        One of ``"adult.data"``, ``"adult.test"``, ``"german.data"``,
-        ``"compas-scores-two-years.csv"``. ``name`` and ``name + ".gz"`` are both accepted.
-    root : str or path-like, optional
-        A folder to use instead of the default places (then nothing else is searched and
-        nothing is downloaded).
-    download : bool, default True
-        Fetch the file from its original source when it is found nowhere.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    FileNotFoundError
-        ``root`` is not a folder, or the file is nowhere and could not be downloaded; the
-        message says which file to put where.
-
-    Examples
-    --------
-    >>> find_data_file("german.data").name
-    'german.data.gz'
-    """
-    spec = _FILES.get(name)
-    if spec is None:
-        check_choice("name", name, set(_FILES))
-    dirs = _search_dirs(root)
-    for folder in dirs:
-        for candidate in (folder / name, folder / (name + ".gz")):
-            if candidate.is_file():
-                return candidate
-    reason = ""
-    if root is None and download:
-        try:
-            return _download(spec, _download_target())
-        except (OSError, ValueError) as err:  # URLError and timeouts are OSErrors
-            reason = f" Downloading {spec.url} failed: {err}."
-    raise FileNotFoundError(
-        FILE_NOT_FOUND.format(
-            name=name,
-            places=", ".join(str(d) for d in dirs),
-            reason=reason,
-            target=dirs[0] if root is not None else _download_target(),
-            env=DATA_ENV,
-            url=spec.url,
-        )
-    )
-
-
-def _read_content(path: Path, expected: str, verify: bool) -> bytes:
-    """Uncompressed bytes of ``path`` (gzip detected by its magic number), checksum-checked."""
-    content = path.read_bytes()
-    if content[:2] == b"\x1f\x8b":
-        try:
-            content = gzip.decompress(content)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(NOT_GZIP.format(path=path, err=err)) from None
-    if verify:
-        actual = hashlib.sha256(content).hexdigest()
-        if actual != expected:
-            raise ValueError(
-                CHECKSUM_MISMATCH.format(path=path, actual=actual, expected=expected)
-            )
-    return content
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,25 +193,70 @@ def _parse_compas(content: bytes, path: str) -> pd.DataFrame:
     return df
 
 
-_PARSERS: Dict[str, Callable[[bytes, str], pd.DataFrame]] = {
-    "adult.data": _parse_adult,
-    "adult.test": _parse_adult,
-    "german.data": _parse_german,
-    "compas-scores-two-years.csv": _parse_compas,
-}
+# --------------------------------------------------------------------------------------------
+# A data set described as data
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, eq=False)
+class TabularSpec:
+    """One tabular data set as data: what a loader reads, encodes and compares.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``TabularData.name``, the key of :data:`TABULAR_LOADERS`).
+    title : str
+        Name in messages (``"German credit"``).
+    files : tuple of str
+        Its raw files (``find_data_file`` names): one (split at random) or two (the official
+        train and test files).
+    parse : callable
+        ``parse(content: bytes, path: str) -> DataFrame`` with a ``label`` column (int64).
+    numeric, categorical : tuple of str
+        The feature columns, standardised and one-hot encoded.
+    sensitive : mapping of str to (callable, tuple of str)
+        Attribute -> (its values from a parsed frame, the columns it comes from: they leave the
+        features unless ``include_sensitive``).
+    """
+
+    name: str
+    title: str
+    files: Tuple[str, ...]
+    parse: Callable[[bytes, str], pd.DataFrame]
+    numeric: Tuple[str, ...]
+    categorical: Tuple[str, ...]
+    sensitive: Mapping[str, Tuple[Callable[[pd.DataFrame], np.ndarray], Tuple[str, ...]]]
+
+
+def _column(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    """The values of one column, as a sensitive attribute."""
+    return lambda frame: frame[name].to_numpy()
 
 
 @functools.lru_cache(maxsize=8)
-def _parse_cached(name: str, path: str, mtime_ns: int, size: int, verify: bool) -> pd.DataFrame:
+def _parse_cached(spec: "TabularSpec", name: str, path: str, mtime_ns: int, size: int,
+                  verify: bool) -> pd.DataFrame:
     # mtime and size are part of the key so that a replaced file is read again.
-    content = _read_content(Path(path), _FILES[name].sha256, verify)
-    return _PARSERS[name](content, path)
+    content = read_content(Path(path), FILES[name].sha256, verify)
+    dataset = spec.title
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(BAD_FORMAT.format(
+            path=path, dataset=dataset,
+            detail=f"binary content, not a text file ({err.reason} at byte {err.start}); give "
+                   f"the {name} text file (plain or gzip-compressed)")) from None
+    try:
+        return spec.parse(content, path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(BAD_FORMAT.format(path=path, dataset=dataset, detail=err)) from None
 
 
-def _load_frame(name: str, root, verify: bool, download: bool) -> pd.DataFrame:
+def _load_frame(spec: "TabularSpec", name: str, root, verify: bool,
+                download: bool) -> pd.DataFrame:
     path = find_data_file(name, root=root, download=download)
     st = path.stat()
-    return _parse_cached(name, str(path), st.st_mtime_ns, st.st_size, bool(verify)).copy()
+    return _parse_cached(spec, name, str(path), st.st_mtime_ns, st.st_size,
+                         bool(verify)).copy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,40 +335,31 @@ class TabularData:
             raise ValueError(UNKNOWN_SPLIT.format(value=split))
         return getattr(self, split)
 
-    def to_gluon(self, split: str = "train") -> gluon.data.ArrayDataset:
+    def to_gluon(self, *, split: str = "train") -> gluon.data.ArrayDataset:
         """A ``gluon.data.ArrayDataset`` yielding ``(x, y, group)`` for ``split``.
 
-        ``x`` is float32 of shape (D,), ``y`` and ``group`` are int64 scalars; the default
-        ``DataLoader`` batchify keeps these dtypes.
+        ``x`` is float32 of shape (D,), ``y`` a float32 scalar (0.0 or 1.0) and ``group`` an
+        int64 scalar; the default ``DataLoader`` batchify keeps these dtypes. Float32 labels
+        are what the stock Gluon losses take with a float32 net:
+        ``gluon.loss.SigmoidBinaryCrossEntropyLoss`` fails on int64 labels, and a plain
+        ``Estimator`` (which reads ``x, y`` of each batch) trains on these batches as they are.
+        ``Split.y`` stays int64 (for samplers and metrics).
 
         Examples
         --------
         >>> data = load_german(subsample=100)
-        >>> loader = gluon.data.DataLoader(data.to_gluon("train"), batch_size=32)
+        >>> loader = gluon.data.DataLoader(data.to_gluon(split="train"), batch_size=32)
         >>> x, y, g = next(iter(loader))
         >>> x.shape == (32, data.num_features), x.dtype, y.dtype, g.dtype
-        (True, <class 'numpy.float32'>, <class 'numpy.int64'>, <class 'numpy.int64'>)
+        (True, <class 'numpy.float32'>, <class 'numpy.float32'>, <class 'numpy.int64'>)
         """
         s = self.split(split)
-        return gluon.data.ArrayDataset(s.X, s.y, s.groups)
+        return gluon.data.ArrayDataset(s.X, s.y.astype(np.float32), s.groups)
 
 
 # --------------------------------------------------------------------------------------------
 # Shared building steps
 # --------------------------------------------------------------------------------------------
-def _check_fraction(name: str, value, low_open: bool) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = (0.0 < value < 1.0) if low_open else (0.0 <= value < 1.0)
-    if not ok:
-        raise ValueError(
-            BAD_FRACTION.format(name=name, interval="(0, 1)" if low_open else "[0, 1)",
-                                value=value)
-        )
-    return value
-
-
 def _sensitive_list(sensitive, choices: Sequence[str]) -> List[str]:
     if isinstance(sensitive, str):
         names = [sensitive]
@@ -557,28 +409,20 @@ def _one_hot_encoder() -> OneHotEncoder:
         return OneHotEncoder(handle_unknown="ignore", sparse=False)
 
 
-def _build(
-    name: str,
-    frames: Dict[str, pd.DataFrame],
-    sensitive_values: Dict[str, Callable[[pd.DataFrame], np.ndarray]],
-    sensitive_sources: Dict[str, List[str]],
-    numeric: List[str],
-    categorical: List[str],
-    sensitive: List[str],
-    include_sensitive: bool,
-) -> TabularData:
+def _build(spec: "TabularSpec", frames: Dict[str, pd.DataFrame], sensitive: List[str],
+           include_sensitive: bool) -> TabularData:
     """Encode groups and features of already split frames (keys train, val, test)."""
     excluded = set()
     if not include_sensitive:
         for s in sensitive:
-            excluded.update(sensitive_sources[s])
-    num_cols = [c for c in numeric if c not in excluded]
-    cat_cols = [c for c in categorical if c not in excluded]
+            excluded.update(spec.sensitive[s][1])
+    num_cols = [c for c in spec.numeric if c not in excluded]
+    cat_cols = [c for c in spec.categorical if c not in excluded]
 
     def values(frame):
         if len(sensitive) == 1:  # bare values as group names
-            return np.asarray(sensitive_values[sensitive[0]](frame))
-        return {s: np.asarray(sensitive_values[s](frame)) for s in sensitive}
+            return np.asarray(spec.sensitive[sensitive[0]][0](frame))
+        return {s: np.asarray(spec.sensitive[s][0](frame)) for s in sensitive}
 
     everything = pd.concat(list(frames.values()), ignore_index=True)
     encoder = GroupEncoder().fit(values(everything))
@@ -603,7 +447,7 @@ def _build(
             frame=frame.reset_index(drop=True),
         )
     return TabularData(
-        name=name,
+        name=spec.name,
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
@@ -615,32 +459,34 @@ def _build(
     )
 
 
-def _strata(frame: pd.DataFrame, sens_fn, sensitive: List[str]) -> np.ndarray:
+def _strata(frame: pd.DataFrame, spec: "TabularSpec", sensitive: List[str]) -> np.ndarray:
     """One stratum id per row: the sensitive value combination and the label."""
-    keys = pd.DataFrame({s: np.asarray(sens_fn[s](frame)).astype(str) for s in sensitive})
+    keys = pd.DataFrame({s: np.asarray(spec.sensitive[s][0](frame)).astype(str)
+                         for s in sensitive})
     keys["label"] = frame["label"].to_numpy()
     return keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
 
 
 def _check_common(val_fraction, subsample, seed):
-    val_fraction = _check_fraction("val_fraction", val_fraction, low_open=False)
+    val_fraction = check_number("val_fraction", val_fraction, low=0, high=1,
+                                high_inclusive=False)
     if subsample is not None:
         subsample = check_positive_int("subsample", subsample)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    check_seed("seed", seed)
     return val_fraction, subsample
 
 
-def _split_three(frame, sens_fn, sensitive, val_fraction, test_fraction, subsample, seed):
+def _split_three(frame, spec, sensitive, val_fraction, test_fraction, subsample, seed):
     """Random train/val/test frames, stratified by group and label, then subsampled."""
-    test_fraction = _check_fraction("test_fraction", test_fraction, low_open=True)
+    test_fraction = check_number("test_fraction", test_fraction, low=0, high=1,
+                                 low_inclusive=False, high_inclusive=False)
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
         )
     rng = np.random.RandomState(seed)
     train, val, test = _stratified_split(
-        _strata(frame, sens_fn, sensitive), [val_fraction, test_fraction], rng
+        _strata(frame, spec, sensitive), [val_fraction, test_fraction], rng
     )
     return {
         key: frame.iloc[_subsample(idx, subsample, rng)].reset_index(drop=True)
@@ -651,19 +497,22 @@ def _split_three(frame, sens_fn, sensitive, val_fraction, test_fraction, subsamp
 # --------------------------------------------------------------------------------------------
 # Public loaders
 # --------------------------------------------------------------------------------------------
-_ADULT_SENSITIVE = {
-    "sex": lambda f: f["sex"].to_numpy(),
-    "race": lambda f: f["race"].to_numpy(),
-}
+_ADULT = TabularSpec(
+    name="adult", title="Adult", files=("adult.data", "adult.test"), parse=_parse_adult,
+    numeric=_ADULT_NUMERIC, categorical=_ADULT_CATEGORICAL,
+    sensitive={"sex": (_column("sex"), ("sex",)), "race": (_column("race"), ("race",))},
+)
 
 SensitiveArg = Union[str, Sequence[str]]
+SeedArg = Union[None, int, Sequence[int]]
 PathArg = Optional[Union[str, os.PathLike]]
 
 
 def load_adult(
+    *,
     root: PathArg = None,
     sensitive: SensitiveArg = "sex",
-    seed: int = 0,
+    seed: SeedArg = 0,
     val_fraction: float = 0.2,
     subsample: Optional[int] = None,
     include_sensitive: bool = False,
@@ -687,7 +536,8 @@ def load_adult(
         ``$MXFAIR_DATA`` folder, the cache, then the copy shipped with mxfair.
     sensitive : str or list of str, default "sex"
         ``"sex"`` (groups Female, Male), ``"race"``, or a list for intersectional groups.
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
+        Anything ``numpy.random.RandomState`` accepts; None gives another split each call.
         Seeds the validation split and the subsampling.
     val_fraction : float in [0, 1), default 0.2
     subsample : int, optional
@@ -712,35 +562,35 @@ def load_adult(
     >>> data.train.X.dtype, len(data.test)
     (dtype('float32'), 500)
     """
-    names = _sensitive_list(sensitive, _ADULT_SENSITIVE)
+    names = _sensitive_list(sensitive, _ADULT.sensitive)
     val_fraction, subsample = _check_common(val_fraction, subsample, seed)
-    full = _load_frame("adult.data", root, verify, download)
-    test = _load_frame("adult.test", root, verify, download)
+    full, test = (_load_frame(_ADULT, f, root, verify, download) for f in _ADULT.files)
     rng = np.random.RandomState(seed)
-    train_idx, val_idx = _stratified_split(
-        _strata(full, _ADULT_SENSITIVE, names), [val_fraction], rng
-    )
+    train_idx, val_idx = _stratified_split(_strata(full, _ADULT, names), [val_fraction], rng)
     frames = {
         "train": full.iloc[_subsample(train_idx, subsample, rng)],
         "val": full.iloc[_subsample(val_idx, subsample, rng)],
         "test": test.iloc[_subsample(np.arange(len(test)), subsample, rng)],
     }
-    return _build(
-        "adult", frames, _ADULT_SENSITIVE, {"sex": ["sex"], "race": ["race"]},
-        _ADULT_NUMERIC, _ADULT_CATEGORICAL, names, include_sensitive,
-    )
+    return _build(_ADULT, frames, names, include_sensitive)
 
 
-_GERMAN_SENSITIVE = {
-    "age": lambda f: np.where(f["age"].to_numpy() > 25, "age>25", "age<=25"),
-    "sex": lambda f: f["personal_status_sex"].map(_GERMAN_SEX).to_numpy(),
-}
+_GERMAN = TabularSpec(
+    name="german", title="German credit", files=("german.data",), parse=_parse_german,
+    numeric=_GERMAN_NUMERIC, categorical=_GERMAN_CATEGORICAL,
+    sensitive={
+        "age": (lambda f: np.where(f["age"].to_numpy() > 25, "age>25", "age<=25"), ("age",)),
+        "sex": (lambda f: f["personal_status_sex"].map(_GERMAN_SEX).to_numpy(),
+                ("personal_status_sex",)),
+    },
+)
 
 
 def load_german(
+    *,
     root: PathArg = None,
     sensitive: SensitiveArg = "age",
-    seed: int = 0,
+    seed: SeedArg = 0,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     subsample: Optional[int] = None,
@@ -763,7 +613,8 @@ def load_german(
         ``"age"``: groups ``"age<=25"`` and ``"age>25"`` (the raw ``age`` column leaves the
         features); ``"sex"``: ``"female"``/``"male"`` from attribute 9, personal status and
         sex (A91/A93/A94 male, A92/A95 female; the whole attribute leaves the features).
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
+        Anything ``numpy.random.RandomState`` accepts; None gives another split each call.
     val_fraction, test_fraction : float, default 0.2 and 0.2
     subsample : int, optional
         Keep at most this many rows per split (seeded).
@@ -781,29 +632,25 @@ def load_german(
     >>> data.group_names, len(data.train), len(data.val), len(data.test)
     (['female', 'male'], 600, 200, 200)
     """
-    names = _sensitive_list(sensitive, _GERMAN_SENSITIVE)
+    names = _sensitive_list(sensitive, _GERMAN.sensitive)
     val_fraction, subsample = _check_common(val_fraction, subsample, seed)
-    frame = _load_frame("german.data", root, verify, download)
-    frames = _split_three(
-        frame, _GERMAN_SENSITIVE, names, val_fraction, test_fraction, subsample, seed
-    )
-    return _build(
-        "german", frames, _GERMAN_SENSITIVE,
-        {"age": ["age"], "sex": ["personal_status_sex"]},
-        _GERMAN_NUMERIC, _GERMAN_CATEGORICAL, names, include_sensitive,
-    )
+    frame = _load_frame(_GERMAN, "german.data", root, verify, download)
+    frames = _split_three(frame, _GERMAN, names, val_fraction, test_fraction, subsample, seed)
+    return _build(_GERMAN, frames, names, include_sensitive)
 
 
-_COMPAS_SENSITIVE = {
-    "race": lambda f: f["race"].to_numpy(),
-    "sex": lambda f: f["sex"].to_numpy(),
-}
+_COMPAS = TabularSpec(
+    name="compas", title="COMPAS", files=("compas-scores-two-years.csv",), parse=_parse_compas,
+    numeric=_COMPAS_NUMERIC, categorical=_COMPAS_CATEGORICAL,
+    sensitive={"race": (_column("race"), ("race",)), "sex": (_column("sex"), ("sex",))},
+)
 
 
 def load_compas(
+    *,
     root: PathArg = None,
     sensitive: SensitiveArg = "race",
-    seed: int = 0,
+    seed: SeedArg = 0,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     subsample: Optional[int] = None,
@@ -831,7 +678,8 @@ def load_compas(
         Folder holding ``compas-scores-two-years.csv`` (plain or ``.gz``).
     sensitive : str or list of str, default "race"
         ``"race"``, ``"sex"`` or both.
-    seed : int, default 0
+    seed : int, sequence of int or None, default 0
+        Anything ``numpy.random.RandomState`` accepts; None gives another split each call.
     val_fraction, test_fraction : float, default 0.2 and 0.2
     subsample : int, optional
     races : sequence of str or None, default ("African-American", "Caucasian")
@@ -851,9 +699,9 @@ def load_compas(
     >>> data.group_names  # doctest: +SKIP
     ['African-American', 'Caucasian']
     """
-    names = _sensitive_list(sensitive, _COMPAS_SENSITIVE)
+    names = _sensitive_list(sensitive, _COMPAS.sensitive)
     val_fraction, subsample = _check_common(val_fraction, subsample, seed)
-    frame = _load_frame("compas-scores-two-years.csv", root, verify, download)
+    frame = _load_frame(_COMPAS, "compas-scores-two-years.csv", root, verify, download)
     if races is not None:
         races = [races] if isinstance(races, str) else list(races)
         unknown = sorted(set(races) - set(frame["race"]))
@@ -863,10 +711,39 @@ def load_compas(
                 f"got {races!r}"
             )
         frame = frame[frame["race"].isin(races)].reset_index(drop=True)
-    frames = _split_three(
-        frame, _COMPAS_SENSITIVE, names, val_fraction, test_fraction, subsample, seed
-    )
-    return _build(
-        "compas", frames, _COMPAS_SENSITIVE, {"race": ["race"], "sex": ["sex"]},
-        _COMPAS_NUMERIC, _COMPAS_CATEGORICAL, names, include_sensitive,
-    )
+    frames = _split_three(frame, _COMPAS, names, val_fraction, test_fraction, subsample, seed)
+    return _build(_COMPAS, frames, names, include_sensitive)
+
+
+#: Every tabular data set by name: ``load_tabular(name, **options)`` calls its loader.
+TABULAR_LOADERS: Dict[str, Callable[..., TabularData]] = {
+    "adult": load_adult, "german": load_german, "compas": load_compas,
+}
+
+
+def load_tabular(name: str, **options: Any) -> TabularData:
+    """A tabular data set by name: ``TABULAR_LOADERS[name](**options)``.
+
+    Parameters
+    ----------
+    name : {"adult", "german", "compas"}
+    **options
+        The loader's options (``sensitive`` defaults to each data set's usual attribute: sex,
+        age, race; ``sensitive=["sex"]`` is ``"sex"``).
+
+    Returns
+    -------
+    TabularData
+
+    Examples
+    --------
+    >>> load_tabular("german", subsample=50).name
+    'german'
+    """
+    check_choice("name", name, set(TABULAR_LOADERS))
+    sensitive = options.get("sensitive")
+    if isinstance(sensitive, (list, tuple)) and len(sensitive) == 1:
+        options["sensitive"] = sensitive[0]
+    elif sensitive is None:
+        options.pop("sensitive", None)
+    return TABULAR_LOADERS[name](**options)

@@ -14,12 +14,14 @@ told apart. Its ``source`` is ``"digits-standin"``; its numbers are not CIFAR-10
 """
 import colorsys
 import os
-from typing import List, Literal, Optional
+from typing import Any, List, Literal, Optional
 
+import mxnet as mx
 import numpy as np
 from mxnet import base, gluon
 
-from .._validation import check_choice, check_number, check_positive_int
+from .._compat import dataset_arrays
+from .._validation import check_choice, check_number, check_positive_int, check_seed
 
 __all__ = ["CIFAR10S", "CIFAR10_CLASSES", "DOMAIN_NAMES", "cifar10_available"]
 
@@ -42,7 +44,7 @@ def _default_cifar_root() -> str:
     return os.path.join(base.data_dir(), "datasets", "cifar10")
 
 
-def cifar10_available(root: Optional[str] = None) -> bool:
+def cifar10_available(*, root: Optional[str] = None) -> bool:
     """True when the six CIFAR-10 binary batch files are in ``root`` (MXNet's default root)."""
     root = root or _default_cifar_root()
     return all(os.path.isfile(os.path.join(root, f)) for f in _CIFAR_FILES)
@@ -51,12 +53,12 @@ def cifar10_available(root: Optional[str] = None) -> bool:
 def _load_cifar10(train: bool, root: Optional[str], download: bool):
     """CIFAR-10 through ``gluon.data.vision.CIFAR10``: images (N, 32, 32, 3) uint8, labels."""
     root = root or _default_cifar_root()
-    if not download and not cifar10_available(root):
+    if not download and not cifar10_available(root=root):
         missing = [f for f in _CIFAR_FILES if not os.path.isfile(os.path.join(root, f))]
         raise FileNotFoundError(NO_CIFAR.format(files=missing, root=root))
-    ds = gluon.data.vision.CIFAR10(root=root, train=train)
-    images = ds._data.asnumpy() if hasattr(ds._data, "asnumpy") else np.asarray(ds._data)
-    return images.astype(np.uint8), np.asarray(ds._label).astype(np.int64)
+    images, labels = dataset_arrays(gluon.data.vision.CIFAR10(root=root, train=train))
+    images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
+    return images.astype(np.uint8), np.asarray(labels).astype(np.int64)
 
 
 def _digits_standin(train: bool):
@@ -99,8 +101,9 @@ class CIFAR10S(gluon.data.Dataset):
     source : {"auto", "cifar10", "digits"}, default "auto"
         ``"auto"`` uses CIFAR-10 when its files are on disk (or ``download=True``), else the
         digits stand-in.
-    seed : int, default 0
-        Seeds which images are grayscale and the subsample.
+    seed : int, sequence of int or None, default 0
+        Seeds which images are grayscale and the subsample (anything
+        ``numpy.random.RandomState`` accepts).
     subsample : int, optional
         Keep this many base images (chosen at random, seeded) before the protocol; a test set
         then has ``2 * subsample`` items.
@@ -122,26 +125,34 @@ class CIFAR10S(gluon.data.Dataset):
     group_names : list of str
         ``["colour", "grayscale"]``.
 
-    Items are ``(image, label, domain)``: image float32 NumPy array of shape (3, 32, 32) in
-    [0, 1] (grayscale: three equal channels of BT.601 luma), label and domain ints.
+    Items are ``(image, label, domain)`` as ``gluon.data.vision.CIFAR10`` gives
+    ``(image, label)``: the image a uint8 NDArray of shape (32, 32, 3) (HWC; grayscale: three
+    equal channels of BT.601 luma, rounded), the label and the domain ``numpy.int32``. So the
+    ``gluon.data.vision.transforms`` work as they do on CIFAR-10, e.g.
+    ``ds.transform_first(transforms.ToTensor())`` gives float32 (3, 32, 32) images in [0, 1].
 
     Examples
     --------
+    >>> from mxnet.gluon.data.vision import transforms
     >>> ds = CIFAR10S(train=True, source="digits")
     >>> ds.source, len(ds)
     ('digits-standin', 1347)
     >>> image, label, domain = ds[0]
     >>> image.shape, image.dtype
-    ((3, 32, 32), dtype('float32'))
-    >>> loader = gluon.data.DataLoader(ds, batch_size=64, shuffle=True)
+    ((32, 32, 3), <class 'numpy.uint8'>)
+    >>> loader = gluon.data.DataLoader(ds.transform_first(transforms.ToTensor()),
+    ...                                batch_size=64, shuffle=True)
+    >>> next(iter(loader))[0].shape
+    (64, 3, 32, 32)
     """
 
     def __init__(
         self,
+        *,
         train: bool = True,
         root: Optional[str] = None,
         source: Literal["auto", "cifar10", "digits"] = "auto",
-        seed: int = 0,
+        seed: Any = 0,
         subsample: Optional[int] = None,
         download: bool = False,
         skew_minority: float = 0.05,
@@ -150,11 +161,10 @@ class CIFAR10S(gluon.data.Dataset):
         check_choice("source", source, {"auto", "cifar10", "digits"})
         if subsample is not None:
             subsample = check_positive_int("subsample", subsample)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {seed!r}")
+        seed = check_seed("seed", seed)
         skew_minority = check_number("skew_minority", skew_minority, low=0.0, high=0.5)
         if source == "auto":
-            source = "cifar10" if download or cifar10_available(root) else "digits"
+            source = "cifar10" if download or cifar10_available(root=root) else "digits"
         if source == "cifar10":
             images, labels = _load_cifar10(train, root, download)
             self.source, self.classes = "cifar10", list(CIFAR10_CLASSES)
@@ -162,7 +172,7 @@ class CIFAR10S(gluon.data.Dataset):
             images, labels = _digits_standin(train)
             self.source, self.classes = "digits-standin", [str(k) for k in range(10)]
         self.train = bool(train)
-        self.seed = int(seed)
+        self.seed = seed
         self.skew_minority = skew_minority
         self.group_names: List[str] = list(DOMAIN_NAMES)
 
@@ -193,14 +203,14 @@ class CIFAR10S(gluon.data.Dataset):
         return int(self.labels.shape[0])
 
     def __getitem__(self, idx):
-        image = self._images[self.base_index[idx]].astype(np.float32) / 255.0  # (32, 32, 3)
+        image = self._images[self.base_index[idx]]  # (32, 32, 3) uint8
         if self.groups[idx] == 1:
-            gray = image @ _LUMA  # (32, 32)
-            image = np.repeat(gray[..., None], 3, axis=2)
+            gray = np.clip(np.round(image.astype(np.float32) @ _LUMA), 0, 255)  # (32, 32)
+            image = np.repeat(gray.astype(np.uint8)[..., None], 3, axis=2)
         return (
-            np.ascontiguousarray(image.transpose(2, 0, 1)),  # (3, 32, 32)
-            int(self.labels[idx]),
-            int(self.groups[idx]),
+            mx.nd.array(image, dtype=np.uint8),  # HWC uint8, as gluon.data.vision.CIFAR10
+            np.int32(self.labels[idx]),
+            np.int32(self.groups[idx]),
         )
 
     def __repr__(self) -> str:

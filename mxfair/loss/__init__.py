@@ -2,8 +2,9 @@
 
 statistics   soft per-group rates (positive rate, TPR, FPR, stacked) as per-sample terms
 penalties    how groups are compared (squared / absolute / smooth-max gap, MMD)
-fair_loss    FairnessRegularizedLoss = base loss + lam * penalty(statistic), fairness_penalty
-constrained  LagrangeMultiplier, ConstrainedFairLoss (state the bound, not lam)
+fair_loss    FairnessRegularizedLoss = base loss + lam * penalty(statistic); ConstrainedFairLoss
+             (state the bound, lam follows); fairness_penalty
+constrained  LagrangeMultiplier (dual ascent on the host)
 adversarial  GradientReversal, AdversarialDebiasing (Zhang et al., 2018)
 group_dro    GroupDROLoss (Sagawa et al., 2020), group_counts, cross_groups
 arl          ARLAdversary, ARLLoss: adversarially reweighted learning (Lahoti et al., 2020)

@@ -9,27 +9,41 @@ adversary's parameters get the gradient of its cross-entropy, the model gets tha
 Difference from the paper: the paper also removes from the model's gradient its projection onto
 the adversary's gradient; gradient reversal keeps only the ``-alpha`` term (as Ganin & Lempitsky's
 domain-adversarial training), which is what can live inside one hybridized graph.
+
+Each row's adversary loss depends on that row alone (no batch statistic), so data-parallel
+training needs nothing special: called with per-device lists (as ``gluon.utils.split_and_load``
+gives) the adversary returns one loss array per device, and the summed gradients equal those of
+the whole batch on one device.
+
+Rows whose group id is not an integer in ``[0, num_groups)`` (or whose label or weight is
+invalid) are never trained as some group: they get weight 0, are counted on the device and
+warned about, and the first batch of each shape is checked on the host (``ValueError``), as in
+``FairnessRegularizedLoss``. Logits are clipped to ``[-1e4, 1e4]`` before the adversary (the
+sigmoid is saturated long before), so ``+-inf`` logits give finite values and gradients.
 """
 import mxnet as mx
 
-from .._constraints import canonical_constraint
-from .._ops import as_dtype_of, is_ndarray
-from .._validation import check_number, check_positive_int
-from . import _scalar
-from .fair_loss import _check_shapes, _check_values, _host_arrays, _label_matrix
+from .. import _state
+from .._constraints import CONSTRAINTS, RATE_LABELS, canonical_constraint, constraints_over
+from .._ops import is_ndarray
+from .._validation import check_int, check_ndarray, check_number, check_positive_int
+from ._rows import (
+    InputChecker,
+    InvalidRows,
+    as_device_lists,
+    check_host_ids,
+    check_shapes,
+    check_values,
+    host_arrays,
+    sanitize,
+)
+from ._terms import label_matrix
 
 __all__ = ["GradientReversal", "AdversarialDebiasing"]
 
-ADVERSARY_CONSTRAINTS = ("demographic_parity", "equal_opportunity", "predictive_equality",
-                         "equalized_odds")
-#: Constraints whose adversary sees only the rows of one label: equal opportunity the
-#: positives (y = 1), predictive equality the negatives (y = 0).
-_ONE_LABEL = {"equal_opportunity": 1, "predictive_equality": 0}
-
-
-def _check_alpha(value, name: str = "alpha") -> float:
-    """``value`` as a float; ValueError ("alpha must be a finite number >= 0, got ...")."""
-    return check_number(name, value, low=0)
+_MISSING_GROUP = "group ids are required: call adv(pred, label, group)"
+#: Logits beyond this magnitude reach the adversary clipped (exactly 0 or 1 after its sigmoid).
+_LOGIT_CLIP = 1e4
 
 
 class GradientReversal(mx.gluon.HybridBlock):
@@ -64,24 +78,24 @@ class GradientReversal(mx.gluon.HybridBlock):
     [-0.5, -0.5]
     """
 
-    def __init__(self, scale: float = 1.0, **kwargs):
+    def __init__(self, *, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.scale_value = _scalar.new_scalar(self, "scale_value",
-                                                  _check_alpha(scale, "scale"))
+            self.scale_value = _state.new_scalar(self, "scale_value",
+                                                  check_number("scale", scale, low=0))
 
     @property
     def scale(self) -> float:
         """The reversal scale (host float)."""
-        return _scalar.get_scalar(self.scale_value)
+        return _state.get_scalar(self.scale_value)
 
     @scale.setter
     def scale(self, value: float) -> None:
-        _scalar.set_scalar(self.scale_value, _check_alpha(value, "scale"))
+        _state.set_scalar(self.scale_value, check_number("scale", value, low=0))
 
     def forward(self, x, *args):
         if is_ndarray(x):
-            _scalar.ensure_on(self.scale_value, x.context)
+            _state.ensure_on(self.scale_value, x.context)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x, scale_value=None):
@@ -108,7 +122,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     constraint : {'demographic_parity', 'equal_opportunity', 'predictive_equality', \
 'equalized_odds'}
         Or an alias of one (``'dp'``, ``'eqopp'``, ``'true_positive_rate_parity'``, ...; see
-        ``mxfair._constraints``); the ``constraint`` property holds the canonical name.
+        ``mxfair.CONSTRAINTS``); the ``constraint`` property holds the canonical name.
     alpha : float, default 1.0
         Weight of the adversary's (reversed) gradient in the model's update; a non-trained
         parameter, schedule it with ``adv.alpha = value``. Zhang et al. grow it like sqrt(t).
@@ -156,27 +170,36 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
     >>> adv.alpha = 2.0   # e.g. a schedule between epochs
     """
 
-    def __init__(self, num_groups: int, constraint: str = "demographic_parity",
+    #: ``GroupBatchProcessor`` may call the adversary once per step with per-device lists.
+    takes_device_lists = True
+
+    def __init__(self, num_groups: int, *, constraint: str = "demographic_parity",
                  alpha: float = 1.0, hidden_units: int = 0, num_classes: int = 2,
                  from_logits: bool = True, **kwargs):
         super().__init__(**kwargs)
         self._num_groups = check_positive_int("num_groups", num_groups)
-        constraint = canonical_constraint(constraint, allowed=ADVERSARY_CONSTRAINTS)
+        constraint = canonical_constraint(constraint, allowed=constraints_over(RATE_LABELS))
         self._constraint = constraint
-        self._needs_label = constraint != "demographic_parity"
+        # The rows each rate is taken over (mxfair.CONSTRAINTS): the adversary sees the label
+        # when a rate conditions on it, and only one label's rows when every rate takes the
+        # same one (equal opportunity: y = 1; predictive equality: y = 0).
+        labels = {RATE_LABELS[rate] for rate in CONSTRAINTS[constraint]}
+        self._needs_label = labels != {None}
+        self._one_label = labels.pop() if len(labels) == 1 else None
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
-        if constraint in _ONE_LABEL and self._num_classes > 2:
+        if self._one_label is not None and self._num_classes > 2:
             raise ValueError(f"constraint {constraint!r} is defined for binary tasks "
                              f"(num_classes=2), got num_classes={num_classes!r}")
-        alpha = _check_alpha(alpha)
-        if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
-                or hidden_units < 0:
-            raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
+        alpha = check_number("alpha", alpha, low=0)
+        hidden_units = check_int("hidden_units", hidden_units)
         self._from_logits = bool(from_logits)
+        self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
+                                   self._needs_label, constraint, _MISSING_GROUP)
+        self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
-            self.reversal = GradientReversal(alpha)
+            self.reversal = GradientReversal(scale=alpha)
             # Zhang et al.'s learned sharpness of the sigmoid the adversary sees.
             # Unused (and not trained) when pred holds probabilities.
             self.c = self.params.get("c", shape=(1,), init=mx.init.Constant(1.0),
@@ -198,29 +221,47 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
 
     @alpha.setter
     def alpha(self, value: float) -> None:
-        self.reversal.scale = _check_alpha(value)
+        self.reversal.scale = check_number("alpha", value, low=0)
+
+    @property
+    def num_invalid(self):
+        """Rows left out since the block was built, by reason (synchronises); see
+        ``FairnessRegularizedLoss.num_invalid``."""
+        return self._invalid.totals()
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
         """Host check of shapes and of group/label values (synchronises); ValueError if bad."""
-        pred, label, group, sample_weight = _host_arrays(pred, label, group, sample_weight)
-        _check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
+        check_host_ids("label", label)
+        check_host_ids("group", group)
+        pred, label, group, sample_weight = host_arrays(pred, label, group, sample_weight)
+        check_shapes(pred, label, group, sample_weight, self._num_classes, self._needs_label,
                      self._constraint)
-        _check_values(label, group, self._num_groups, self._num_classes)
+        check_values(label if self._needs_label else None, group, self._num_groups,
+                     self._num_classes, sample_weight)
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
+        lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
+        if lists is not None:  # one loss per device: each row's loss is its own
+            return [self.forward(*args) for args in zip(*lists)]
+        if not is_ndarray(pred) and not isinstance(pred, mx.sym.Symbol):
+            check_ndarray("pred", pred)
         if is_ndarray(pred):
-            _check_shapes(pred, label, group, sample_weight, self._num_classes,
-                         self._needs_label, self._constraint)
-            # Loaders give int64 labels and float64 weights; the graph needs pred's dtype.
-            label, sample_weight = (as_dtype_of(pred, a) for a in (label, sample_weight))
+            label, sample_weight = self._check(pred, label, group, sample_weight)
         elif group is None:
-            raise ValueError("group ids are required: call adv(pred, label, group)")
-        if not self._needs_label:
-            label = None  # not read; keeps the cached graph's inputs fixed
+            raise ValueError(_MISSING_GROUP)
+        elif not self._needs_label:
+            label = None
         args = [pred, label, group] + ([] if sample_weight is None else [sample_weight])
-        return super().forward(*args)
+        out = super().forward(*args)
+        if is_ndarray(pred):
+            self._invalid.add(out[1])
+        return out[0]
 
     def hybrid_forward(self, F, pred, label, group, sample_weight=None, c=None):
+        valid, counts, label, group, weight = sanitize(
+            F, label, group, sample_weight, self._num_groups, self._num_classes)
+        if self._from_logits:  # +-inf would give inf - inf in the reversal and 0 * inf in c
+            pred = F.clip(pred, -_LOGIT_CLIP, _LOGIT_CLIP)
         z = self.reversal(pred)
         if self._num_classes == 2:
             z = F.reshape(z, shape=(-1, 1))  # (N, 1)
@@ -229,23 +270,23 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
             s = F.sigmoid(sharp) if self._num_classes == 2 else F.softmax(sharp, axis=-1)
         else:
             s = z
-        weight = sample_weight
+        weight = valid if weight is None else weight  # (N,), 0 for invalid rows
         if self._needs_label:
-            y = _label_matrix(F, label, self._num_classes)  # (N, K')
+            y = label_matrix(F, label, self._num_classes)  # (N, K')
             # AIF360 feeds [s, s*y, s*(1-y)]; the label itself is added so the adversary need
             # not learn the groups' base rates from the model (which pushes towards parity).
             feats = F.concat(s, s * y, s * (1.0 - y), y, dim=1)  # (N, 4K')
-            if self._constraint in _ONE_LABEL:
+            if self._one_label is not None:
                 # Only the rows of one label count (binary only): y = 1 or y = 0.
-                keep = F.reshape(y if _ONE_LABEL[self._constraint] else 1.0 - y, shape=(-1,))
-                weight = keep if weight is None else keep * F.reshape(weight, shape=(-1,))
+                keep = F.reshape(y if self._one_label else 1.0 - y, shape=(-1,))
+                weight = keep * weight
         else:
             feats = s  # (N, K')
         h = self.hidden(feats) if self.hidden is not None else feats
         logits = self.output(h)  # (N, G)
-        if weight is not None:
-            weight = F.reshape(weight, shape=(-1, 1))
-        return self.ce(logits, F.reshape(group, shape=(-1,)), weight)  # (N,)
+        # Invalid rows carry group -1 and weight 0: any valid target will do (0).
+        target = F.maximum(group, 0)
+        return self.ce(logits, target, F.reshape(weight, shape=(-1, 1))), counts  # (N,), (4,)
 
     def __repr__(self) -> str:
         return (f"AdversarialDebiasing(num_groups={self._num_groups}, "

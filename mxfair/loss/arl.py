@@ -29,9 +29,10 @@ from typing import Optional
 
 import mxnet as mx
 
-from .. import _blocks
-from .._ops import as_dtype_of, is_ndarray
-from .._validation import check_number, check_positive_int
+from .._ops import UnitWeights, as_dtype_of, is_ndarray
+from .._validation import check_column, check_ndarray, check_number, check_positive_int
+from ._rows import score_rows
+from ._terms import base_loss_block, per_row_loss
 from .adversarial import GradientReversal
 
 __all__ = ["ARLAdversary", "ARLLoss"]
@@ -89,7 +90,7 @@ class ARLAdversary(mx.gluon.HybridBlock):
     2.0
     """
 
-    def __init__(self, num_classes: int = 2, hidden_units: int = 32,
+    def __init__(self, *, num_classes: int = 2, hidden_units: int = 32,
                  activation: Optional[str] = None, include_label: bool = True,
                  scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
@@ -103,7 +104,7 @@ class ARLAdversary(mx.gluon.HybridBlock):
             self.hidden = (mx.gluon.nn.Dense(hidden_units, activation=activation)
                            if hidden_units else None)
             self.output = mx.gluon.nn.Dense(1)
-            self.reversal = GradientReversal(scale)
+            self.reversal = GradientReversal(scale=scale)
 
     @property
     def scale(self) -> float:
@@ -118,11 +119,11 @@ class ARLAdversary(mx.gluon.HybridBlock):
         if label is None and self._include_label:
             raise ValueError("label is required (include_label=True): call adv(features, label)")
         if is_ndarray(features) or not isinstance(features, mx.sym.Symbol):
-            _blocks.check_ndarray("features", features)
+            check_ndarray("features", features)
             n = int(features.shape[0]) if features.ndim else 0
             if label is not None:
-                _blocks.check_ndarray("label", label, ids=True)
-                _blocks.check_column("label", label, n, features.context)
+                check_ndarray("label", label, ids=True)
+                check_column("label", label, n, features.context)
                 label = as_dtype_of(features, label)
         if not self._include_label:
             return super().forward(features)
@@ -175,30 +176,30 @@ class ARLLoss(mx.gluon.loss.Loss):
     [0.6931, 2.0794]
     """
 
-    def __init__(self, num_classes: int = 2, from_logits: bool = True,
+    def __init__(self, *, num_classes: int = 2, from_logits: bool = True,
                  base_loss: Optional[mx.gluon.loss.Loss] = None,
                  weight: Optional[float] = None, **kwargs):
         super().__init__(weight, 0, **kwargs)
         self._num_classes = _check_classes(num_classes)
         self._from_logits = bool(from_logits)
         self._custom_base = base_loss is not None
-        self._ones = _blocks.UnitWeights()
+        self._ones = UnitWeights()
         with self.name_scope():
-            self.base_loss = _blocks.base_loss_block(base_loss, self._num_classes,
+            self.base_loss = base_loss_block(base_loss, self._num_classes,
                                                      self._from_logits)
 
     def forward(self, pred, label=None, weights=None):
         if label is None:
             raise ValueError("label is required: call loss(pred, label[, weights])")
         if is_ndarray(pred) or not isinstance(pred, mx.sym.Symbol):
-            _blocks.check_ndarray("pred", pred)
-            _blocks.check_ndarray("label", label, ids=True)
+            check_ndarray("pred", pred)
+            check_ndarray("label", label, ids=True)
             n = (int(pred.shape[0]) if pred.ndim else 0) if self._custom_base \
-                else _blocks.check_scores(pred, self._num_classes)
-            _blocks.check_column("label", label, n, pred.context)
+                else score_rows("pred", pred, self._num_classes)
+            check_column("label", label, n, pred.context)
             if weights is not None:
-                _blocks.check_ndarray("weights", weights)
-                _blocks.check_column("weights", weights, n, pred.context)
+                check_ndarray("weights", weights)
+                check_column("weights", weights, n, pred.context)
             label, weights = as_dtype_of(pred, label), as_dtype_of(pred, weights)
             if weights is None:  # the pre-training steps: fixed graph inputs all the same
                 weights = self._ones(pred)
@@ -206,7 +207,7 @@ class ARLLoss(mx.gluon.loss.Loss):
         return super().forward(*args)
 
     def hybrid_forward(self, F, pred, label, weights=None):
-        ell = _blocks.per_row_loss(F, self.base_loss, pred, label, (
+        ell = per_row_loss(F, self.base_loss, pred, label, (
             self._num_classes > 2 and not self._from_logits and not self._custom_base))  # (N,)
         if weights is not None:
             ell = ell * F.reshape(weights, shape=(-1,))

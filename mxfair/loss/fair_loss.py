@@ -1,4 +1,6 @@
-r"""FairnessRegularizedLoss: a Gluon loss plus a batch-level group-fairness penalty.
+r"""The fair losses: a Gluon loss plus a batch-level group-fairness penalty, weighted by ``lam``
+(:class:`FairnessRegularizedLoss`) or by a Lagrange multiplier for a stated bound
+(:class:`ConstrainedFairLoss`).
 
 .. math::
 
@@ -12,115 +14,77 @@ is the mean base-loss gradient plus ``lam`` times the penalty's gradient.
 The statistic (positive rate, TPR, FPR, ...; ``statistics``) and the penalty (squared, absolute,
 smooth-max gap, MMD; ``penalties``) are chosen independently.
 
-Input checks: shapes and ``lam`` are checked on every imperative call (no synchronisation). The
-range of the group ids cannot be checked inside a hybridized graph (an id outside
-``[0, num_groups)`` gives a zero one-hot row: that sample is left out of every group and of the
-overall rate); call ``check_inputs`` on the host once on your data, or build the loss with
-``check_groups=True`` to check every imperative call (one host synchronisation per call).
+**Data-parallel steps.** Called with lists, one entry per device (what
+``gluon.utils.split_and_load`` gives), the loss returns one array of per-row losses per device
+and its penalty is that of the *whole step*: the devices' per-group totals are summed, every
+device evaluates the penalty of the sum with its own totals live, and the penalty's gradient is
+scaled by ``N / n_d`` on a device of ``n_d`` of the step's ``N`` rows, so that
+``for loss in losses: loss.backward()`` then ``trainer.step(N)`` is the step of the whole batch
+on one device (``mxfair.loss._devices`` derives it). Calling the
+loss once per device instead penalises each device's slice: a different, noisier penalty
+(exactly 0 when each device holds one group).
+
+**Input checks.** Inputs must be NDArrays (NumPy arrays cannot carry a gradient) with float32
+scores; shapes are checked on the host without synchronisation. Group ids, labels and sample
+weights are checked on the host for the first batch of every new shape (one synchronisation;
+bad values raise ``ValueError``), and inside the graph for every batch: an invalid row (group id
+not an integer in ``[0, num_groups)``, label not a class id, sample weight negative, NaN or
+infinite) is left out of the loss, the penalty and the gradient, counted on the device, and
+reported by a warning (the count is read with a lag, at calls 2, 4, 8, ... 64 and every 64 calls
+after that, so that it never stalls training) and by ``num_invalid`` (exact; synchronises).
+``check_groups=True`` checks every batch on the host instead (one synchronisation per batch).
+
+**Constrained training** (:class:`ConstrainedFairLoss`): state the bound ``gap <= eps`` instead
+of tuning ``lam``; ``lam`` is then a Lagrange multiplier (:class:`~mxfair.loss.LagrangeMultiplier`)
+that rises by dual ascent while the measured gap is above the bound and falls below it.
+As in TFCO's proxy-Lagrangian, the model sees a differentiable proxy (the soft penalty) while the
+multiplier follows the *measured* gap of hard decisions (``p >= threshold``, the rule of
+``GroupStats``): the difference between the largest and the smallest group rate (fairlearn's
+``between_groups``, :func:`mxfair.metrics.group_gap`), worst over the statistic's columns (TPR
+and FPR for equalized odds). Update per step (noisy, fast) or per epoch (smooth).
+
+**Which rows feed the multiplier.** The measured gap is that of the *training* rows: a call of the
+loss adds its rows' hard per-group totals only while autograd records in training mode (inside
+``autograd.record()``, i.e. a training step). A validation pass (no ``record``, as in a plain
+loop or in ``Estimator.fit(val_data=...)``, whose validation loss is by default the training
+loss object) leaves the totals, hence the multiplier, exactly where they were. Rows from
+anywhere else can be added on purpose with :meth:`ConstrainedFairLoss.accumulate`, and a gap
+measured elsewhere passed to :meth:`ConstrainedFairLoss.update_multiplier`.
 """
-from typing import Optional, Union
+from typing import Dict, List, Optional, Union
 
 import mxnet as mx
 import numpy as np
 
+from .. import _state
 from .._constraints import canonical_constraint
-from .._ops import Tensor, as_dtype_of, group_onehot, is_ndarray, to_numpy
-from .._validation import check_group_ids, check_number, check_positive_int
-from . import _scalar
+from .._ops import group_onehot, is_ndarray, nan_divide, to_numpy
+from .._validation import check_number, check_positive_int
+from ..metrics import group_gap
+from ._devices import DeviceLoss, Placements, combine_parts
+from ._rows import (
+    NEEDS_GROUP,
+    NEEDS_LABEL,
+    InputChecker,
+    InvalidRows,
+    as_device_lists,
+    check_host_ids,
+    check_pred_array,
+    check_shapes,
+    check_values,
+    host_arrays,
+)
+from ._terms import FairTerms, base_loss_block, label_matrix, probabilities
+from .constrained import LagrangeMultiplier
 from .penalties import Penalty, get_penalty
 from .statistics import Statistic, apply_sample_weight, get_statistic
 
-__all__ = ["FairnessRegularizedLoss", "fairness_penalty"]
-
-NEEDS_LABEL = "constraint {name!r} conditions on the true label; pass label (got None)"
-NEEDS_GROUP = "group ids are required: call loss(pred, label, group[, sample_weight])"
-BAD_GROUP_SHAPE = "group must have shape ({n},) or ({n}, 1) to match pred, got {shape}"
-BAD_PRED_SHAPE = (
-    "pred must have shape (N,) or (N, 1) for a binary task, or (N, {k}) for num_classes={k}; "
-    "got {shape}"
-)
-BAD_LABEL_SHAPE = "label must have shape ({n},) or ({n}, 1), got {shape}"
-BAD_LABEL_VALUES = "label values must be integers in [0, {k}), got values in [{lo}, {hi}]"
-BAD_WEIGHT_SHAPE = "sample_weight must have shape ({n},) or ({n}, 1), got {shape}"
-
-
-def _host_arrays(*arrays):
-    """NDArrays as they are, lists and other array-likes as NumPy arrays, None as None."""
-    return tuple(None if a is None else (a if is_ndarray(a) else np.asarray(a)) for a in arrays)
-
-
-def _check_lam(value, name: str = "lam") -> float:
-    """``value`` as a float; ValueError ("lam must be a finite number >= 0, got ...") unless it
-    is a finite real number >= 0 (Python or NumPy)."""
-    return check_number(name, value, low=0)
+__all__ = ["FairnessRegularizedLoss", "ConstrainedFairLoss", "fairness_penalty"]
 
 
 def _constraint_name(constraint: Union[str, Statistic], statistic: Statistic) -> str:
     """The canonical name of a named constraint, else the custom statistic's name."""
     return canonical_constraint(constraint) if isinstance(constraint, str) else statistic.name
-
-
-def _probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tensor:
-    """Predicted probabilities, shape (N, 1) for a binary task (positive class) else (N, K)."""
-    if num_classes == 2:
-        pred = F.reshape(pred, shape=(-1, 1))
-        return F.sigmoid(pred) if from_logits else pred
-    return F.softmax(pred, axis=-1) if from_logits else pred
-
-
-def _label_matrix(F, label: Tensor, num_classes: int) -> Tensor:
-    """The label as indicators: (N, 1) 0/1 for a binary task, (N, K) one-hot otherwise."""
-    if num_classes == 2:
-        return F.cast(F.reshape(label, shape=(-1, 1)), "float32")
-    return F.one_hot(F.cast(F.reshape(label, shape=(-1,)), "int32"), depth=num_classes)
-
-
-def _penalty_value(F, statistic: Statistic, penalty: Penalty, probs: Tensor,
-                   labels: Optional[Tensor], group: Tensor, num_groups: int,
-                   num_classes: int, sample_weight: Optional[Tensor] = None) -> Tensor:
-    """The batch penalty, shape (1,): statistic terms, sample weights, one-hot groups, penalty."""
-    values, weights = statistic.terms(F, probs, labels)  # (N, C); (N, C), (N, 1) or None
-    weights = apply_sample_weight(F, weights, sample_weight)
-    prob_columns = 1 if num_classes == 2 else num_classes
-    shared = statistic.weight_columns(prob_columns) <= 1
-    return penalty(F, values, weights, group_onehot(F, group, num_groups), shared_weights=shared)
-
-
-def _check_shapes(pred, label, group, sample_weight, num_classes: int,
-                 needs_label: bool, statistic_name: str) -> None:
-    """Host shape checks (no synchronisation); raise ValueError naming the bad input."""
-    if group is None:
-        raise ValueError(NEEDS_GROUP)
-    if label is None and needs_label:
-        raise ValueError(NEEDS_LABEL.format(name=statistic_name))
-    shape = tuple(pred.shape)
-    n = shape[0] if shape else 0
-    ok = (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) if num_classes == 2 \
-        else (len(shape) == 2 and shape[1] == num_classes)
-    if not ok:
-        raise ValueError(BAD_PRED_SHAPE.format(k=num_classes, shape=shape))
-
-    def _is_column(arr) -> bool:
-        s = tuple(arr.shape)
-        return s in ((n,), (n, 1))
-
-    if not _is_column(group):
-        raise ValueError(BAD_GROUP_SHAPE.format(n=n, shape=tuple(group.shape)))
-    if label is not None and not _is_column(label):
-        raise ValueError(BAD_LABEL_SHAPE.format(n=n, shape=tuple(label.shape)))
-    if sample_weight is not None and not _is_column(sample_weight):
-        raise ValueError(BAD_WEIGHT_SHAPE.format(n=n, shape=tuple(sample_weight.shape)))
-
-
-def _check_values(label, group, num_groups: int, num_classes: int) -> None:
-    """Host value checks (synchronise): group ids in range, labels integers in [0, K)."""
-    check_group_ids(group, num_groups)
-    if label is None:
-        return
-    y = to_numpy(label).reshape(-1)
-    if y.size and (not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0
-                   or y.max() >= num_classes):
-        raise ValueError(BAD_LABEL_VALUES.format(k=num_classes, lo=y.min(), hi=y.max()))
 
 
 class FairnessRegularizedLoss(mx.gluon.loss.Loss):
@@ -134,7 +98,7 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         What is equalised across groups: ``'demographic_parity'`` (positive rate),
         ``'equal_opportunity'`` (TPR), ``'predictive_equality'`` (FPR), ``'equalized_odds'``
         (TPR and FPR), or a ``Statistic``. Multi-class: the same per class (one-vs-rest).
-        The aliases of ``mxfair._constraints`` are accepted too (``'dp'``, ``'eqopp'``,
+        The aliases of ``mxfair.CONSTRAINTS`` are accepted too (``'dp'``, ``'eqopp'``,
         ``'eqodds'``, fairlearn's ``'true_positive_rate_parity'``, ...); the ``constraint``
         property holds the canonical name.
     penalty : str or Penalty, default 'squared'
@@ -145,29 +109,35 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         ``loss.lam = value`` (works after ``hybridize``; saved by ``save_parameters``). It is
         initialised on the context of the first batch (no ``initialize()`` call needed).
     base_loss : gluon.loss.Loss, optional
-        Called as ``base_loss(pred, label, sample_weight)``; it must return shape (N,). Default:
+        Called as ``base_loss(pred, label, sample_weight)`` with ``label`` of shape (N,) and the
+        weight of pred's rank (0 for invalid rows); it must return shape (N,). Default:
         ``SigmoidBinaryCrossEntropyLoss`` (binary) or ``SoftmaxCrossEntropyLoss`` (multi-class).
     from_logits : bool, default True
         ``pred`` holds logits (sigmoid/softmax applied here); if False, probabilities.
     num_classes : int, default 2
         2: ``pred`` is one score per row, shape (N,) or (N, 1). K > 2: ``pred`` is (N, K).
     check_groups : bool, default False
-        Check on every imperative call that group and label values are in range (one host
-        synchronisation per call). Use ``check_inputs`` for a one-off check instead.
+        Check group ids, labels and weights on the host in every imperative call (one
+        synchronisation per call) and raise on a bad value, instead of only in the first batch
+        of each shape (later bad rows are then counted and warned, see the module docstring).
     weight : float, optional
         Global scalar weight of the whole loss (as in every Gluon loss).
     batch_axis : int, default 0
         Passed to the default base loss.
 
     Inputs:
-        - **pred**: scores, shape (N,) or (N, 1) (binary) or (N, K).
-        - **label**: true labels, shape (N,) or (N, 1), 0/1 or class ids.
-        - **group**: group ids, shape (N,) or (N, 1), integers in ``[0, num_groups)``.
-        - **sample_weight**: optional, shape (N,) or (N, 1); weights the base loss per sample and
-          the rows inside the group statistics.
+        - **pred**: scores, float32, shape (N,) or (N, 1) (binary) or (N, K); or a list of
+          such arrays, one per device.
+        - **label**: true labels, shape (N,) or (N, 1), 0/1 or class ids (any numeric dtype);
+          a list when ``pred`` is one.
+        - **group**: group ids, shape (N,) or (N, 1), integers in ``[0, num_groups)``; a list
+          when ``pred`` is one.
+        - **sample_weight**: optional, shape (N,) or (N, 1), finite and >= 0; weights the base
+          loss per sample and the rows inside the group statistics; a list when ``pred`` is one.
 
     Outputs:
-        - **loss**: shape (N,): base loss per sample + ``lam`` * penalty (same for every row).
+        - **loss**: shape (N,): base loss per sample + ``lam`` * penalty (same for every row); a
+          list of such arrays, one per device (on the device of its ``pred``), for lists.
 
     Examples
     --------
@@ -184,14 +154,31 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
     >>> loss.backward()
     >>> loss.shape
     (8,)
+
+    Data-parallel: one call with the per-device lists, one backward per device (here two CPU
+    contexts stand in for two GPUs); the penalty is that of all 8 rows.
+
+    >>> ctx = [mx.cpu(0), mx.cpu(1)]
+    >>> net.collect_params().reset_ctx(ctx)
+    >>> xs, ys, gs = (gluon.utils.split_and_load(a, ctx) for a in (x, y, g))
+    >>> with autograd.record():
+    ...     losses = loss_fn([net(xi) for xi in xs], ys, gs)
+    >>> for loss in losses:
+    ...     loss.backward()
+    >>> [(loss.shape, loss.context) for loss in losses]
+    [((4,), cpu(0)), ((4,), cpu(1))]
     """
 
-    def __init__(self, num_groups: int, constraint: Union[str, Statistic] = "demographic_parity",
+    #: ``GroupBatchProcessor`` calls the loss once per step with the per-device lists.
+    takes_device_lists = True
+
+    def __init__(self, num_groups: int, *, constraint: Union[str, Statistic] = "demographic_parity",
                  penalty: Union[str, Penalty] = "squared", lam: float = 1.0,
                  base_loss: Optional[mx.gluon.loss.Loss] = None, from_logits: bool = True,
                  num_classes: int = 2, check_groups: bool = False,
                  weight: Optional[float] = None, batch_axis: int = 0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
+        self._scale = weight  # the loss's global weight (Gluon's ``weight``)
         self._num_groups = check_positive_int("num_groups", num_groups)
         self._num_classes = check_positive_int("num_classes", num_classes)
         if self._num_classes < 2:
@@ -201,22 +188,27 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         self._penalty = get_penalty(penalty)
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
-        lam = _check_lam(lam)
-        if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
-            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
-        self._custom_base = base_loss is not None
-        self._seen = set()  # (shapes, context) combinations already checked
+        lam = check_number("lam", lam, low=0)
+        custom_base = base_loss is not None
+        self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
+                                   True, self._constraint_name)
+        self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
-            if base_loss is None:
-                if self._num_classes == 2:
-                    base_loss = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(
-                        from_sigmoid=not self._from_logits, batch_axis=batch_axis)
-                else:
-                    # from_logits=True here means "pred holds log-probabilities" (see below).
-                    base_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss(
-                        from_logits=not self._from_logits, batch_axis=batch_axis)
-            self.base_loss = base_loss
-            self.lam_value = _scalar.new_scalar(self, "lam_value", lam)
+            base_loss = base_loss_block(base_loss, self._num_classes, self._from_logits,
+                                        batch_axis)
+            self.terms = FairTerms(base_loss, custom_base, self._statistic, self._penalty,
+                                   self._num_groups, self._num_classes, self._from_logits)
+            # Each device's rows in a data-parallel step (``_forward_devices``).
+            self.device_loss = DeviceLoss(self._penalty, weight)
+            self.lam_value = _state.new_scalar(self, "lam_value", lam)
+        self._placements = Placements()
+
+    def hybridize(self, active: bool = True, **kwargs) -> None:
+        """As ``HybridBlock.hybridize``; the per-device tail of a data-parallel step is always
+        cached without ``static_alloc``: with it, MXNet 1.9.1 computed that block's gradient
+        with the value ``lam`` had before ``update_multiplier`` changed it (measured)."""
+        super().hybridize(active, **kwargs)
+        self.device_loss.hybridize(active)
 
     @property
     def num_groups(self) -> int:
@@ -239,18 +231,36 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         return self._penalty
 
     @property
+    def base_loss(self) -> mx.gluon.Block:
+        """The per-row loss the penalty is added to."""
+        return self.terms.base_loss
+
+    @property
     def lam(self) -> float:
         """Weight of the fairness penalty (host float; setting it checks ``lam >= 0``)."""
-        return _scalar.get_scalar(self.lam_value)
+        return _state.get_scalar(self.lam_value)
 
     @lam.setter
     def lam(self, value: float) -> None:
-        _scalar.set_scalar(self.lam_value, _check_lam(value))
+        _state.set_scalar(self.lam_value, check_number("lam", value, low=0))
+
+    @property
+    def num_invalid(self) -> Dict[str, float]:
+        """Rows left out since the loss was built (or ``reset_invalid``), by reason.
+
+        ``{"rows": ..., "group": ..., "label": ..., "sample_weight": ...}``; a row with two bad
+        values counts once in ``rows`` and once under each reason. Reading it synchronises.
+        """
+        return self._invalid.totals()
+
+    def reset_invalid(self) -> None:
+        """Forget the invalid-row counts (``num_invalid``)."""
+        self._invalid.reset()
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
         """Save ``lam`` (initialised on the CPU first if the loss was never called)."""
-        if not _scalar.is_initialized(self.lam_value):
-            _scalar.ensure_on(self.lam_value, mx.cpu())
+        if not _state.is_initialized(self.lam_value):
+            _state.ensure_on(self.lam_value, mx.cpu())
         super().save_parameters(filename, deduplicate=deduplicate)
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
@@ -271,67 +281,84 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         >>> loss_fn.check_inputs(np.zeros(3), np.array([0, 1, 1]), np.array([0, 1, 2]))
         Traceback (most recent call last):
         ...
-        ValueError: group ids must be integers in [0, 2), got values in [0, 2]
+        ValueError: ...group ids must be integers in [0, 2), got values in [0, 2]
         """
-        pred, label, group, sample_weight = _host_arrays(pred, label, group, sample_weight)
+        check_host_ids("label", label)
+        check_host_ids("group", group)
+        pred, label, group, sample_weight = host_arrays(pred, label, group, sample_weight)
         if label is None:
             raise ValueError(NEEDS_LABEL.format(name=self._constraint_name)
                              if self._statistic.needs_label
                              else "label is required by the base loss (got None)")
-        _check_shapes(pred, label, group, sample_weight, self._num_classes, True,
+        check_shapes(pred, label, group, sample_weight, self._num_classes, True,
                      self._constraint_name)
-        _check_values(label, group, self._num_groups, self._num_classes)
+        check_values(label, group, self._num_groups, self._num_classes, sample_weight)
+
+    # ------------------------------------------------------------------------- forward
+    def _prepare(self, pred, label, group, sample_weight, name: str = "pred"):
+        """Host checks of one device's inputs; returns label and weight in pred's dtype."""
+        if label is None and is_ndarray(pred) and group is not None:
+            raise ValueError("label is required (got None)")
+        label, sample_weight = self._check(pred, label, group, sample_weight, name=name,
+                                           every_call=self._check_groups)
+        _state.ensure_on(self.lam_value, pred.context)
+        return label, sample_weight
 
     def forward(self, pred, label=None, group=None, sample_weight=None):
-        """Check shapes on the host (and values if ``check_groups``), then run the loss."""
-        if is_ndarray(pred):
-            if label is None:
-                raise ValueError("label is required (got None)")
+        """Check the inputs on the host, then run the loss (see the class docstring)."""
+        lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
+        if lists is not None:
+            return self._forward_devices(*lists)
+        if isinstance(pred, mx.sym.Symbol):  # composed into a larger symbolic graph
             if group is None:
                 raise ValueError(NEEDS_GROUP)
-            # Shapes and context repeat from batch to batch: check each new combination once.
-            key = (pred.shape, label.shape, group.shape,
-                   None if sample_weight is None else sample_weight.shape, pred.context)
-            if key not in self._seen:
-                _check_shapes(pred, label, group, sample_weight, self._num_classes, True,
-                             self._constraint_name)
-                if len(self._seen) > 64:
-                    self._seen.clear()
-                self._seen.add(key)
-            if self._check_groups:
-                _check_values(label, group, self._num_groups, self._num_classes)
-            _scalar.ensure_on(self.lam_value, key[-1])
-            # Loaders yield int64 labels (``TabularData.to_gluon``); the base losses need pred's
-            # float dtype, so cast here rather than make every training loop do it.
-            label, sample_weight = (as_dtype_of(pred, a) for a in (label, sample_weight))
-        elif group is None:
-            raise ValueError(NEEDS_GROUP)
-        if sample_weight is None:
-            return super().forward(pred, label, group)
-        return super().forward(pred, label, group, sample_weight)
+            args = (pred, label, group) + (() if sample_weight is None else (sample_weight,))
+            return super().forward(*args)[0]
+        label, sample_weight = self._prepare(pred, label, group, sample_weight)
+        args = (pred, label, group) + (() if sample_weight is None else (sample_weight,))
+        out = super().forward(*args)
+        self._invalid.add(out[1])
+        self._observe([out[2:]])
+        return out[0]
+
+    def _forward_devices(self, preds, labels, groups, weights) -> List[mx.nd.NDArray]:
+        """One step over several devices: per-device losses, the whole step's penalty."""
+        prepared = [self._prepare(p, y, g, w, name=f"pred[{i}]")
+                    for i, (p, y, g, w) in enumerate(zip(preds, labels, groups, weights))]
+        outs = []
+        for p, g, (y, w) in zip(preds, groups, prepared):
+            out = self.terms(p, y, g) if w is None else self.terms(p, y, g, w)
+            self._invalid.add(out[1])
+            outs.append(out)
+        num_parts = len(outs[0]) - 2 - (2 if self.terms.threshold is not None else 0)
+        parts = [out[2:2 + num_parts] for out in outs]
+        self._observe([out[2 + num_parts:] for out in outs])
+        combined = combine_parts(self._penalty, parts)
+        total = sum(p.shape[0] for p in preds)
+        losses, offset = [], 0
+        for d, (pred, out) in enumerate(zip(preds, outs)):
+            ctx, rows = pred.context, pred.shape[0]
+            args = tuple(combined[d]) + tuple(parts[d])
+            if self._penalty.combine != "sum":
+                args += (self._placements.placement(ctx, total, offset, rows),)
+            losses.append(self.device_loss(out[0], self.lam_value.data(ctx),
+                                           self._placements.scale(ctx, total, rows), *args))
+            offset += rows
+        return losses
+
+    def _observe(self, measured) -> None:
+        """What the graphs measured beyond the loss (one tuple per device); for subclasses."""
 
     def hybrid_forward(self, F, pred, label, group, sample_weight=None, lam_value=None):
-        probs = _probabilities(F, pred, self._num_classes, self._from_logits)  # (N, K')
-        labels = _label_matrix(F, label, self._num_classes)  # (N, K')
-        if self._custom_base:
-            base = self.base_loss(pred, label, sample_weight)  # (N,)
-        else:
-            base_weight = sample_weight
-            if sample_weight is not None:
-                # Match the built-in losses' per-row shape so (N,) never broadcasts to (N, N).
-                base_weight = (F.reshape_like(sample_weight, pred) if self._num_classes == 2
-                               else F.reshape(sample_weight, shape=(-1, 1)))
-            if self._num_classes > 2 and not self._from_logits:
-                # SoftmaxCrossEntropyLoss(from_logits=True) expects log-probabilities.
-                base = self.base_loss(F.log(F.maximum(pred, 1e-12)), label, base_weight)
-            else:
-                base = self.base_loss(pred, label, base_weight)  # (N,)
-        pen = _penalty_value(F, self._statistic, self._penalty, probs, labels, group,
-                             self._num_groups, self._num_classes, sample_weight)  # (1,)
-        loss = F.broadcast_add(base, F.broadcast_mul(lam_value, pen))  # (N,)
-        if self._weight is not None:
-            loss = loss * self._weight
-        return loss
+        out = (self.terms(pred, label, group) if sample_weight is None
+               else self.terms(pred, label, group, sample_weight))
+        extra = 2 if self.terms.threshold is not None else 0
+        parts = out[2:len(out) - extra]
+        pen = self._penalty.from_parts(F, *parts)  # (1,)
+        loss = F.broadcast_add(out[0], F.broadcast_mul(lam_value, pen))  # (N,)
+        if self._scale is not None:
+            loss = loss * self._scale
+        return (loss, out[1]) + tuple(out[len(out) - extra:])
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(num_groups={self._num_groups}, "
@@ -339,16 +366,21 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
                 f"num_classes={self._num_classes}, from_logits={self._from_logits})")
 
 
-def fairness_penalty(pred, group, label=None, *, num_groups: int,
+def fairness_penalty(pred, *, group, label=None, num_groups: int,
                      constraint: Union[str, Statistic] = "demographic_parity",
-                     penalty: Union[str, Penalty] = "squared", from_logits: bool = False,
+                     penalty: Union[str, Penalty] = "squared", from_logits: bool = True,
                      num_classes: int = 2, sample_weight=None):
     """The batch fairness penalty alone (what ``FairnessRegularizedLoss`` adds, before ``lam``).
+
+    ``label`` and ``group`` are keyword-only: both are arrays of small integers, and this
+    function took them as ``(pred, group, label)`` before, where the losses take
+    ``(pred, label, group)``; a positional call could swap them without an error.
 
     Parameters
     ----------
     pred : NDArray or numpy.ndarray, shape (N,), (N, 1) or (N, K)
-        Probabilities (default) or logits (``from_logits=True``).
+        Logits (default, what a Gluon net emits) or probabilities (``from_logits=False``).
+        Computed in float32 (a float64 NDArray is cast, inside autograd).
     group : NDArray or numpy.ndarray, shape (N,)
         Group ids in ``[0, num_groups)`` (checked here, on the host).
     label : NDArray or numpy.ndarray, shape (N,), optional
@@ -357,6 +389,7 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     constraint, penalty, from_logits, num_classes
         As for ``FairnessRegularizedLoss``.
     sample_weight : NDArray or numpy.ndarray, shape (N,), optional
+        Finite and >= 0 (checked here).
 
     Returns
     -------
@@ -366,27 +399,222 @@ def fairness_penalty(pred, group, label=None, *, num_groups: int,
     Examples
     --------
     >>> import numpy as np
-    >>> fairness_penalty(np.array([1.0, 0.0, 1.0, 1.0]), np.array([0, 0, 1, 1]),
-    ...                  num_groups=2, penalty="absolute")
+    >>> logits = np.array([2.0, -2.0, 2.0, 2.0])
+    >>> round(fairness_penalty(logits, group=np.array([0, 0, 1, 1]), num_groups=2,
+    ...                        penalty="absolute"), 4)
+    0.3808
+    >>> fairness_penalty(np.array([1.0, 0.0, 1.0, 1.0]), group=np.array([0, 0, 1, 1]),
+    ...                  num_groups=2, penalty="absolute", from_logits=False)
     0.5
     """
     num_groups = check_positive_int("num_groups", num_groups)
+    num_classes = check_positive_int("num_classes", num_classes)
     statistic, pen = get_statistic(constraint), get_penalty(penalty)
+    check_host_ids("group", group)
+    check_host_ids("label", label)
     return_nd = is_ndarray(pred)
     ctx = pred.context if return_nd else mx.current_context()
 
-    def _nd(a, dtype="float32"):
+    def _nd(a):
         if a is None:
             return None
-        return a.as_in_context(ctx) if is_ndarray(a) else mx.nd.array(to_numpy(a), ctx=ctx,
-                                                                        dtype=dtype)
+        if is_ndarray(a):
+            a = a.as_in_context(ctx)
+            return a if a.dtype == np.float32 else a.astype("float32")
+        return mx.nd.array(np.asarray(to_numpy(a), dtype=np.float64), ctx=ctx, dtype="float32")
 
     pred, group, label, sample_weight = (_nd(a) for a in (pred, group, label, sample_weight))
-    _check_shapes(pred, label, group, sample_weight, num_classes, statistic.needs_label,
+    check_pred_array("pred", pred, "fairness_penalty")
+    check_shapes(pred, label, group, sample_weight, num_classes, statistic.needs_label,
                  _constraint_name(constraint, statistic))
-    _check_values(label, group, num_groups, num_classes)
-    probs = _probabilities(mx.nd, pred, num_classes, from_logits)
-    labels = None if label is None else _label_matrix(mx.nd, label, num_classes)
-    out = _penalty_value(mx.nd, statistic, pen, probs, labels, group, num_groups, num_classes,
-                         sample_weight)
+    check_values(label, group, num_groups, num_classes, sample_weight)
+    F = mx.nd
+    probs = probabilities(F, pred, num_classes, from_logits)
+    labels = None if label is None else label_matrix(F, label, num_classes)
+    values, weights = statistic.terms(F, probs, labels)
+    weights = apply_sample_weight(F, weights, sample_weight)
+    out = pen(F, values, weights, group_onehot(F, group, num_groups))
     return out if return_nd else float(out.asscalar())
+
+
+class ConstrainedFairLoss(FairnessRegularizedLoss):
+    """A ``FairnessRegularizedLoss`` whose ``lam`` is a Lagrange multiplier for ``gap <= bound``.
+
+    Every training call (under ``autograd.record()`` in training mode) also adds the batch's
+    hard per-group totals to running sums, on the device, without synchronising; calls
+    outside ``record`` (validation) add nothing. ``update_multiplier()`` (after
+    ``trainer.step``, every step or at the end of an epoch) reads the measured gap from those
+    sums, takes a dual-ascent step, writes the new multiplier into ``lam`` and resets the sums.
+    It can also take a gap measured elsewhere (e.g. on validation data with
+    ``mxfair.metrics``). With per-device lists (data-parallel), the totals of all devices are
+    summed, as is the penalty (see ``FairnessRegularizedLoss``).
+
+    Parameters
+    ----------
+    num_groups : int
+    bound : float
+        The allowed between-groups gap ``eps`` of the measured rates.
+    constraint : str or Statistic, default 'demographic_parity'
+        As for ``FairnessRegularizedLoss`` (canonical names or their aliases).
+    penalty : str or Penalty, default 'absolute'
+        The differentiable proxy of the gap. ``'absolute'`` equals the gap of the soft rates for
+        two groups.
+    lr : float, default 1.0
+        Dual step size (see ``LagrangeMultiplier``).
+    lam_init : float, default 0.0
+        Starting multiplier, >= 0.
+    lam_max : float, optional
+        Upper clip of the multiplier, >= 0.
+    threshold : float, default 0.5
+        Decision threshold on the probability for the measured (hard) gap of a binary task.
+    **kwargs
+        Passed to ``FairnessRegularizedLoss`` (``base_loss``, ``from_logits``, ``num_classes``...).
+
+    Inputs and outputs are those of ``FairnessRegularizedLoss``.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> from mxnet import autograd, gluon
+    >>> net = gluon.nn.Dense(1)
+    >>> net.initialize()
+    >>> trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    >>> loss_fn = ConstrainedFairLoss(num_groups=2, bound=0.02, lr=2.0)
+    >>> x = mx.nd.random.normal(shape=(8, 3))
+    >>> y = mx.nd.array([0, 1, 0, 1, 1, 0, 1, 0])
+    >>> g = mx.nd.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> for epoch in range(2):
+    ...     with autograd.record():
+    ...         loss = loss_fn(net(x), y, g)
+    ...     loss.backward()
+    ...     trainer.step(8)
+    ...     lam = loss_fn.update_multiplier()   # per epoch here: one batch per epoch
+    >>> lam >= 0
+    True
+    """
+
+    def __init__(self, num_groups: int, bound: float,
+                 *,
+                 constraint: Union[str, Statistic] = "demographic_parity",
+                 penalty: Union[str, Penalty] = "absolute", lr: float = 1.0,
+                 lam_init: float = 0.0, lam_max: Optional[float] = None,
+                 threshold: float = 0.5, **kwargs):
+        if "lam" in kwargs:
+            raise TypeError("ConstrainedFairLoss sets lam itself; use lam_init")
+        lam_init = check_number("lam_init", lam_init, low=0)
+        lam_max = None if lam_max is None else check_number("lam_max", lam_max, low=0)
+        threshold = check_number("threshold", threshold, low=0, high=1,
+                                 low_inclusive=False, high_inclusive=False)
+        super().__init__(num_groups, constraint=constraint, penalty=penalty, lam=lam_init,
+                         **kwargs)
+        self.multiplier = LagrangeMultiplier(bound, lr=lr, init=lam_init, max_value=lam_max)
+        self._threshold = threshold
+        self.terms.threshold = threshold  # the graph also outputs the hard per-group totals
+        self._totals = None  # (num, den), each NDArray (G, C), on the first batch's context
+
+    @property
+    def bound(self) -> float:
+        """The allowed gap."""
+        return self.multiplier.bound
+
+    @FairnessRegularizedLoss.lam.setter
+    def lam(self, value: float) -> None:
+        # The multiplier and the parameter hold the same value.
+        self.multiplier.value = check_number("lam", value, low=0)
+        _state.set_scalar(self.lam_value, self.multiplier.value)
+
+    def _observe(self, measured) -> None:
+        """Add the hard totals of a training call (one ``(num, den)`` per device)."""
+        if mx.autograd.is_recording() and mx.autograd.is_training():
+            self._add_totals(measured)
+
+    def _add_totals(self, measured) -> None:
+        with mx.autograd.pause():
+            home = (self._totals[0].context if self._totals is not None
+                    else measured[0][0].context)
+            # Copies: a graph built with static_alloc may reuse its output buffers.
+            num, den = ([m[k].copyto(home) for m in measured] for k in (0, 1))
+            num = num[0] if len(num) == 1 else mx.nd.add_n(*num)
+            den = den[0] if len(den) == 1 else mx.nd.add_n(*den)
+            if self._totals is None:
+                self._totals = (num, den)
+            else:
+                self._totals = (self._totals[0] + num, self._totals[1] + den)
+
+    def accumulate(self, pred, label, group, sample_weight=None) -> None:
+        """Add the measured per-group totals of these rows to the running sums, explicitly.
+
+        Training calls of the loss do this themselves; use it to feed the multiplier from rows
+        that are not trained on in this call (for example a held-out batch the bound is meant
+        for). No synchronisation; lists (one entry per device) are accepted.
+
+        Parameters
+        ----------
+        pred, label, group, sample_weight : NDArray, or lists of NDArrays (one per device)
+            As for the forward call.
+        """
+        lists = as_device_lists(type(self).__name__, pred, label, group, sample_weight)
+        if lists is None:
+            lists = ([pred], [label], [group], [sample_weight])
+        measured = []
+        with mx.autograd.pause():
+            for i, (p, y, g, w) in enumerate(zip(*lists)):
+                y, w = self._prepare(p, y, g, w, name="pred" if len(lists[0]) == 1
+                                     else f"pred[{i}]")
+                out = self.terms(p, y, g) if w is None else self.terms(p, y, g, w)
+                self._invalid.add(out[1])
+                measured.append(out[-2:])
+        self._add_totals(measured)
+
+    @property
+    def measured_totals(self):
+        """``(num, den)``: the hard per-group totals (G, C) summed since the last update, as
+        NDArrays on the first batch's context, or None before any training call.
+
+        ``den`` sums the weight of the rows each rate is taken over (for demographic parity:
+        every training row), so ``den`` tells how many rows fed the multiplier.
+        """
+        return self._totals
+
+    def measured_gap(self) -> float:
+        """Between-groups gap of the hard rates summed since the last update.
+
+        The largest, over the statistic's columns (TPR and FPR for equalized odds), of the
+        difference between the groups that have rows, as :meth:`FairnessReport.difference
+        <mxfair.metrics.FairnessReport.difference>` defines it (one definition:
+        :func:`mxfair.metrics.group_gap`): 0 when one group only has rows, NaN when none has
+        (or before any training call).
+        """
+        if self._totals is None:
+            return float("nan")
+        num, den = (t.asnumpy() for t in self._totals)
+        gaps = group_gap(nan_divide(num, den).T)  # (C,); a group without rows is left out
+        return float(np.nanmax(gaps)) if not np.all(np.isnan(gaps)) else float("nan")
+
+    def reset_totals(self) -> None:
+        """Forget the accumulated totals (``update_multiplier`` does this)."""
+        self._totals = None
+
+    def update_multiplier(self, *, gap: Optional[float] = None) -> float:
+        """Dual-ascent step: ``lam <- clip(lam + lr * (gap - bound), 0, lam_max)``.
+
+        Parameters
+        ----------
+        gap : float, optional
+            A gap measured elsewhere; default: the gap accumulated since the last update
+            (one host synchronisation; it also warns if invalid rows were left out).
+
+        Returns
+        -------
+        float
+            The new ``lam``.
+        """
+        if gap is None:
+            gap = self.measured_gap()
+            self._invalid.warn()  # a synchronisation anyway: say if rows were left out
+        self.reset_totals()
+        # The parameter is the saved state (load_parameters restores it): start from it.
+        self.multiplier.value = self.lam
+        value = self.multiplier.update(gap)
+        _state.set_scalar(self.lam_value, value)
+        return value

@@ -29,9 +29,27 @@ from typing import Optional, Sequence, Union
 import mxnet as mx
 import numpy as np
 
-from .. import _blocks
-from .._ops import ArrayLike, as_dtype_of, is_ndarray
-from .._validation import check_group_ids, check_number, check_positive_int
+from .. import _state
+from .._ops import (
+    ArrayLike,
+    UnitWeights,
+    as_dtype_of,
+    invalid_ids,
+    invalid_weights,
+    is_ndarray,
+    nonfinite,
+)
+from .._validation import (
+    check_column,
+    check_ids,
+    check_ndarray,
+    check_number,
+    check_numeric,
+    check_positive_int,
+    check_same_length,
+)
+from ._rows import score_rows
+from ._terms import base_loss_block, per_row_loss
 
 __all__ = ["GroupDROLoss", "group_counts", "cross_groups"]
 
@@ -64,7 +82,7 @@ def group_counts(groups: ArrayLike, num_groups: int) -> np.ndarray:
     [1, 1, 3, 0]
     """
     num_groups = check_positive_int("num_groups", num_groups)
-    g = check_group_ids(_blocks.check_numeric_ids("groups", groups), num_groups)
+    g = check_ids("groups", groups, num_groups, what="group ids")
     return np.bincount(g, minlength=num_groups).astype(np.int64)
 
 
@@ -92,19 +110,10 @@ def cross_groups(labels: ArrayLike, attributes: ArrayLike, num_attributes: int) 
     [0, 1, 2, 3]
     """
     num_attributes = check_positive_int("num_attributes", num_attributes)
-    y = _blocks.check_numeric_ids("labels", labels).reshape(-1)
-    a = check_group_ids(_blocks.check_numeric_ids("attributes", attributes), num_attributes)
-    if len(y) != len(a):
-        raise ValueError(f"labels has {len(y)} rows but attributes has {len(a)}; they must "
-                         "have the same length")
-    if y.size and (not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0):
-        raise ValueError("labels must be integer class ids >= 0")
-    return y.astype(np.int64) * num_attributes + a
-
-
-def _finite(x):
-    """1 where ``x`` is finite, 0 at NaN/inf (x - x is NaN there), F-generic."""
-    return (x - x) == 0
+    y = check_ids("labels", labels)
+    a = check_ids("attributes", attributes, num_attributes, what="attribute ids")
+    check_same_length(labels=y, attributes=a)
+    return y * num_attributes + a
 
 
 def _adjustment_terms(adjustment, counts, num_groups: int) -> np.ndarray:
@@ -118,7 +127,7 @@ def _adjustment_terms(adjustment, counts, num_groups: int) -> np.ndarray:
         return np.zeros(num_groups)
     if counts is None:
         raise ValueError(NEEDS_COUNTS)
-    n = np.asarray(_blocks.check_numeric_ids("group_counts", counts), dtype=np.float64)
+    n = np.asarray(check_numeric("group_counts", counts), dtype=np.float64)
     if n.shape != (num_groups,) or not np.all(np.isfinite(n)) or np.any(n < 0):
         raise ValueError(BAD_COUNTS.format(G=num_groups, what=counts))
     out = np.zeros(num_groups)
@@ -207,7 +216,7 @@ class GroupDROLoss(mx.gluon.loss.Loss):
     True
     """
 
-    def __init__(self, num_groups: int, num_classes: int = 2, step_size: float = 0.01,
+    def __init__(self, num_groups: int, *, num_classes: int = 2, step_size: float = 0.01,
                  adjustment: Union[float, Sequence[float]] = 0.0,
                  group_counts: Optional[ArrayLike] = None, from_logits: bool = True,
                  base_loss: Optional[mx.gluon.loss.Loss] = None,
@@ -224,14 +233,14 @@ class GroupDROLoss(mx.gluon.loss.Loss):
         self._from_logits = bool(from_logits)
         self._custom_base = base_loss is not None
         self._seen = set()
-        self._ones = _blocks.UnitWeights()
+        self._ones = UnitWeights()
         with self.name_scope():
-            self.base_loss = _blocks.base_loss_block(base_loss, self._num_classes,
+            self.base_loss = base_loss_block(base_loss, self._num_classes,
                                                      self._from_logits)
-            self.q = _blocks.new_state(self, "q", (self._num_groups,),
+            self.q = _state.new_state(self, "q", (self._num_groups,),
                                        1.0 / self._num_groups)
-            self.adj = _blocks.new_state(self, "adj", (self._num_groups,), adj)
-            self.invalid = _blocks.new_state(self, "invalid", (1,), 0.0)
+            self.adj = _state.new_state(self, "adj", (self._num_groups,), adj)
+            self.invalid = _state.new_state(self, "invalid", (1,), 0.0)
 
     # ----------------------------------------------------------------- state
     @property
@@ -247,12 +256,12 @@ class GroupDROLoss(mx.gluon.loss.Loss):
     @property
     def adjustment_terms(self) -> np.ndarray:
         """``C / sqrt(n_g)`` per group, shape (num_groups,)."""
-        return _blocks.state_value(self.adj)
+        return _state.get_state(self.adj)
 
     @property
     def num_invalid(self) -> float:
         """Training rows left out so far (invalid id, label or weight, NaN/inf loss)."""
-        return float(_blocks.state_value(self.invalid)[0])
+        return float(_state.get_state(self.invalid)[0])
 
     @property
     def group_weights(self) -> np.ndarray:
@@ -264,7 +273,7 @@ class GroupDROLoss(mx.gluon.loss.Loss):
         if n > 0:
             warnings.warn(INVALID_ROWS.format(n=n, G=self._num_groups, K=self._num_classes),
                           RuntimeWarning, stacklevel=2)
-        return _blocks.state_value(self.q)
+        return _state.get_state(self.q)
 
     @group_weights.setter
     def group_weights(self, value: ArrayLike) -> None:
@@ -273,25 +282,25 @@ class GroupDROLoss(mx.gluon.loss.Loss):
                 or q.sum() <= 0:
             raise ValueError(f"group_weights must be {self._num_groups} finite values >= 0 "
                              f"with a positive sum, got {value!r}")
-        _blocks.set_state(self.q, q / q.sum())
+        _state.set_state(self.q, q / q.sum())
 
     def reset(self) -> None:
         """Uniform ``q`` and no invalid rows counted (a new training run)."""
-        _blocks.set_state(self.q, np.full(self._num_groups, 1.0 / self._num_groups))
-        _blocks.set_state(self.invalid, 0.0)
+        _state.set_state(self.q, np.full(self._num_groups, 1.0 / self._num_groups))
+        _state.set_state(self.invalid, 0.0)
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
         """Save ``q``, the adjustment terms and the invalid count (also before any call)."""
-        _blocks.save_ready(self, [self.q, self.adj, self.invalid])
+        _state.save_ready([self.q, self.adj, self.invalid])
         super().save_parameters(filename, deduplicate=deduplicate)
 
     # --------------------------------------------------------------- forward
     def _check(self, pred, label, group, sample_weight) -> None:
-        _blocks.check_ndarray("pred", pred)
-        _blocks.check_ndarray("label", label, ids=True)
-        _blocks.check_ndarray("group", group, ids=True)
+        check_ndarray("pred", pred)
+        check_ndarray("label", label, ids=True)
+        check_ndarray("group", group, ids=True)
         if sample_weight is not None:
-            _blocks.check_ndarray("sample_weight", sample_weight)
+            check_ndarray("sample_weight", sample_weight)
         key = (pred.shape, label.shape, group.shape,
                None if sample_weight is None else sample_weight.shape, pred.context,
                label.context, group.context,
@@ -301,10 +310,10 @@ class GroupDROLoss(mx.gluon.loss.Loss):
         if self._custom_base:  # the base loss decides what pred looks like; rows only here
             n = int(pred.shape[0]) if pred.ndim else 0
         else:
-            n = _blocks.check_scores(pred, self._num_classes)
+            n = score_rows("pred", pred, self._num_classes)
         for name, arr in (("label", label), ("group", group), ("sample_weight", sample_weight)):
             if arr is not None:
-                _blocks.check_column(name, arr, n, pred.context)
+                check_column(name, arr, n, pred.context)
         if len(self._seen) > 64:
             self._seen.clear()
         self._seen.add(key)
@@ -316,14 +325,14 @@ class GroupDROLoss(mx.gluon.loss.Loss):
             raise ValueError("label and group are required: call "
                              "loss(pred, label, group[, sample_weight])")
         if not is_ndarray(pred) and not isinstance(pred, mx.sym.Symbol):
-            _blocks.check_ndarray("pred", pred)
+            check_ndarray("pred", pred)
         if isinstance(pred, mx.sym.Symbol):
             args = [pred, label, group] + ([] if sample_weight is None else [sample_weight])
             return super().forward(*args)[1]  # a symbolic graph: the loss with q as it is
         self._check(pred, label, group, sample_weight)
         ctx = pred.context
         for param in (self.q, self.adj, self.invalid):
-            _blocks.state_on(param, ctx)
+            _state.ensure_on(param, ctx)
         label, group, sample_weight = (as_dtype_of(pred, a) for a in (label, group,
                                                                         sample_weight))
         if sample_weight is None:
@@ -332,24 +341,25 @@ class GroupDROLoss(mx.gluon.loss.Loss):
         loss_new, loss_now, q_new, invalid = super().forward(pred, label, group, sample_weight)
         if not mx.autograd.is_training():
             return loss_now
-        _blocks.write_state(self.q, q_new)
-        _blocks.write_state(self.invalid, invalid)
+        _state.write_state(self.q, q_new)
+        _state.write_state(self.invalid, invalid)
         return loss_new
 
     def hybrid_forward(self, F, pred, label, group, sample_weight=None, q=None, adj=None,
                        invalid=None):
         G, K = self._num_groups, self._num_classes
-        ell = _blocks.per_row_loss(F, self.base_loss, pred, label, not (
+        ell = per_row_loss(F, self.base_loss, pred, label, not (
             self._custom_base or self._from_logits or K == 2))  # (N,)
         g = F.reshape(group, shape=(-1,))  # (N,)
         y = F.reshape(label, shape=(-1,))  # (N,)
         ones = F.ones_like(ell)  # (N,)
-        # Comparisons with NaN are false, so a NaN id, label or weight is invalid.
-        ok_g = (g == F.floor(g)) * (g >= 0) * (g < G)
-        ok_y = (y == F.floor(y)) * (y >= 0) * (y < K)
+        # The package's graph-side row checks (mxfair._ops): NaN, fractional or out-of-range
+        # ids and labels, NaN/inf/negative weights.
+        ok_g = 1 - invalid_ids(F, g, G)
+        ok_y = 1 - invalid_ids(F, y, K)
         w = ones if sample_weight is None else F.reshape(sample_weight, shape=(-1,))
-        ok_w = _finite(w) * (w >= 0)
-        finite = _finite(ell)
+        ok_w = 1 - invalid_weights(F, w)
+        finite = 1 - nonfinite(ell)
         valid = ok_g * ok_y * ok_w * finite  # (N,) 0/1
         ids = F.cast(F.where(ok_g, g, F.zeros_like(g)), "int32")  # (N,) a safe id
         onehot = F.broadcast_mul(F.one_hot(ids, depth=G), F.reshape(valid, shape=(-1, 1)))

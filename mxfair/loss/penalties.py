@@ -23,11 +23,11 @@ groups of weight shares :math:`\pi_A, \pi_B` this is
 that depends on the batch's group shares (between 1/2 and 1), so the effective ``lam`` moves a
 little from batch to batch.
 """
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 from .._ops import Tensor
 from .._validation import NOT_IN_CHOICES, check_number
-from .statistics import group_gaps
+from .statistics import group_totals, rate_gaps, safe_denominator
 
 __all__ = [
     "Penalty",
@@ -38,11 +38,6 @@ __all__ = [
     "PENALTIES",
     "get_penalty",
 ]
-
-
-def _check_positive_float(name: str, value) -> float:
-    """``value`` as a float; ValueError ("{name} must be a finite number > 0, got ...")."""
-    return check_number(name, value, low=0, low_inclusive=False)
 
 
 class Penalty:
@@ -57,29 +52,54 @@ class Penalty:
         From a statistic.
     onehot : Tensor, shape (N, G)
         One-hot group matrix.
-    shared_weights : bool, optional
-        Whether ``weights`` is None or one column (see ``statistics.group_gaps``); worked out
-        from NDArray shapes when not given. Symbols have no shapes: pass it (the loss does).
+
+    **Parts** (what a data-parallel step gathers): ``parts(F, values, weights, onehot)`` gives
+    tensors that describe the batch, ``from_parts(F, *parts)`` the penalty from them, and
+    ``combine`` says how the parts of several devices make the parts of the whole step:
+    ``"sum"`` (per-group totals, (G, C): the rate penalties) or ``"concat"`` (the rows
+    themselves along axis 0: the default, which any penalty that implements ``__call__``
+    supports, at the cost of gathering every row on one device).
     """
 
     name = "penalty"
+    combine = "concat"
 
-    def __call__(self, F, values: Tensor, weights: Tensor, onehot: Tensor,
-                 shared_weights: Optional[bool] = None) -> Tensor:
+    def __call__(self, F, values: Tensor, weights: Tensor, onehot: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def parts(self, F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
+              ) -> Tuple[Tensor, ...]:
+        """The batch as ``(values (N, C), weights (N, C), onehot (N, G))``, for ``combine =
+        "concat"``; weights None become ones."""
+        weights = F.ones_like(values) if weights is None else F.broadcast_like(weights, values)
+        return values, weights, onehot
+
+    def from_parts(self, F, *parts: Tensor) -> Tensor:
+        """The penalty, shape (1,), from ``parts`` (of one device, or combined)."""
+        values, weights, onehot = parts
+        return self(F, values, weights, onehot)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 class _RatePenalty(Penalty):
-    """A penalty on the gaps between each present group's rate and the overall rate."""
+    """A penalty on the gaps between each present group's rate and the overall rate.
 
-    def __call__(self, F, values, weights, onehot, shared_weights: Optional[bool] = None):
-        if shared_weights is None:  # known from shapes on the host; pass it for symbols
-            shared_weights = weights is None or (
-                hasattr(weights, "shape") and len(weights.shape) == 2 and weights.shape[1] == 1)
-        gaps, present = group_gaps(F, values, weights, onehot, shared_weights)  # (G, C)
+    Its parts are the per-group totals ``(num (G, C), den (G, C) or (G, 1))``, which add up
+    over rows, batches and devices.
+    """
+
+    combine = "sum"
+
+    def __call__(self, F, values, weights, onehot):
+        return self.from_parts(F, *self.parts(F, values, weights, onehot))
+
+    def parts(self, F, values, weights, onehot):
+        return group_totals(F, values, weights, onehot)  # (G, C), (G, C) or (G, 1)
+
+    def from_parts(self, F, num, den):
+        gaps, present = rate_gaps(F, num, den)  # (G, C), (G, C) or (G, 1)
         return self.reduce(F, gaps, present)
 
     def reduce(self, F, gaps: Tensor, present: Tensor) -> Tensor:
@@ -138,14 +158,14 @@ class SmoothMaxGap(_RatePenalty):
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 2)
-    >>> round(float(SmoothMaxGap(0.02)(mx.nd, p, None, onehot).asscalar()), 4)
+    >>> round(float(SmoothMaxGap(temperature=0.02)(mx.nd, p, None, onehot).asscalar()), 4)
     0.25
     """
 
     name = "max"
 
-    def __init__(self, temperature: float = 0.02):
-        self.temperature = _check_positive_float("temperature", temperature)
+    def __init__(self, *, temperature: float = 0.02):
+        self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
 
     def reduce(self, F, gaps, present):
         z = F.abs(gaps) / self.temperature  # (G, C), >= 0, 0 for absent groups
@@ -184,10 +204,10 @@ class MMDPenalty(Penalty):
 
     name = "mmd"
 
-    def __init__(self, bandwidth: float = 0.1):
-        self.bandwidth = _check_positive_float("bandwidth", bandwidth)
+    def __init__(self, *, bandwidth: float = 0.1):
+        self.bandwidth = check_number("bandwidth", bandwidth, low=0, low_inclusive=False)
 
-    def __call__(self, F, values, weights, onehot, shared_weights=None):
+    def __call__(self, F, values, weights, onehot):
         weights = F.ones_like(values) if weights is None else F.broadcast_like(weights, values)
         vt = F.transpose(values)  # (C, N)
         diff = F.broadcast_sub(F.expand_dims(vt, axis=2), F.expand_dims(vt, axis=1))  # (C, N, N)
@@ -196,11 +216,12 @@ class MMDPenalty(Penalty):
         member = F.broadcast_mul(F.expand_dims(F.transpose(weights), axis=2),
                                  F.expand_dims(onehot, axis=0))  # (C, N, G)
         den = F.sum(member, axis=1, keepdims=True)  # (C, 1, G)
-        a = F.broadcast_div(member, F.maximum(den, 1e-12))  # (C, N, G), columns sum to 1 or 0
+        # Exact division (no floor), so a common scale of the weights cancels; an absent group
+        # or column has only zero rows, which stay 0.
+        a = F.broadcast_div(member, safe_denominator(F, den))  # (C, N, G), columns sum to 1 or 0
         everyone = F.sum(member, axis=2, keepdims=True)  # (C, N, 1)
-        # Rows of absent columns are all 0, so dividing by max(total, eps) leaves 0 there.
-        u = F.broadcast_div(everyone, F.maximum(F.sum(everyone, axis=1, keepdims=True),
-                                                1e-12))  # (C, N, 1)
+        u = F.broadcast_div(everyone, safe_denominator(
+            F, F.sum(everyone, axis=1, keepdims=True)))  # (C, N, 1)
         ka = F.batch_dot(kernel, a)  # (C, N, G)
         ku = F.batch_dot(kernel, u)  # (C, N, 1)
         q_gg = F.sum(a * ka, axis=1)  # (C, G)

@@ -26,10 +26,8 @@ hybridized ``hybrid_forward``.
 """
 from typing import Optional, Tuple, Union
 
-from .._constraints import ConstraintTable, canonical_constraint
+from .._constraints import CONSTRAINTS, canonical_constraint, constraints_over
 from .._ops import Tensor, group_sums
-
-_TINY = 1e-12
 
 __all__ = [
     "Statistic",
@@ -37,10 +35,12 @@ __all__ = [
     "TruePositiveRate",
     "FalsePositiveRate",
     "StackedStatistic",
-    "CONSTRAINTS",
+    "RATE_STATISTICS",
     "get_statistic",
     "apply_sample_weight",
     "group_totals",
+    "safe_denominator",
+    "rate_gaps",
     "group_rates",
     "group_gaps",
     "hard_predictions",
@@ -202,26 +202,28 @@ class StackedStatistic(Statistic):
         return f"StackedStatistic({', '.join(repr(s) for s in self.statistics)})"
 
 
-#: Canonical constraint name (``mxfair._constraints``) -> a factory of the statistic it
-#: equalises across groups; lookups accept the aliases (``CONSTRAINTS["eqopp"]``).
-CONSTRAINTS = ConstraintTable({
-    "demographic_parity": PositiveRate,
-    "equal_opportunity": TruePositiveRate,
-    "predictive_equality": FalsePositiveRate,
-    "equalized_odds": lambda: StackedStatistic(TruePositiveRate(), FalsePositiveRate()),
-})
+#: Rate (a name of :data:`mxfair.CONSTRAINTS`' rates) -> the statistic, the soft version of
+#: that rate, that the losses equalise for it.
+RATE_STATISTICS = {
+    "selection_rate": PositiveRate,
+    "true_positive_rate": TruePositiveRate,
+    "false_positive_rate": FalsePositiveRate,
+}
 
 
 def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
     """The statistic for a constraint name, or ``constraint`` itself if it is a Statistic.
 
+    The constraint's rates (:data:`mxfair.CONSTRAINTS`) each give their statistic
+    (:data:`RATE_STATISTICS`); several rates are stacked side by side.
+
     Parameters
     ----------
     constraint : str or Statistic
-        One of ``CONSTRAINTS`` (``'demographic_parity'``, ``'equal_opportunity'``,
-        ``'predictive_equality'``, ``'equalized_odds'``) or an alias of one (``'dp'``,
-        ``'eqopp'``, ``'true_positive_rate_parity'``, ... see ``mxfair._constraints``), or a
-        ``Statistic`` instance.
+        ``'demographic_parity'`` (positive rate), ``'equal_opportunity'`` (TPR),
+        ``'predictive_equality'`` (FPR), ``'equalized_odds'`` (TPR and FPR), or an alias of
+        one (``'dp'``, ``'eqopp'``, ``'true_positive_rate_parity'``, ...; see
+        :data:`mxfair.CONSTRAINTS`), or a ``Statistic`` instance.
 
     Returns
     -------
@@ -229,14 +231,16 @@ def get_statistic(constraint: Union[str, Statistic]) -> Statistic:
 
     Examples
     --------
-    >>> get_statistic("equalized_odds").needs_label
-    True
+    >>> get_statistic("equalized_odds")
+    StackedStatistic(TruePositiveRate(), FalsePositiveRate())
     >>> get_statistic("false_positive_rate_parity")
     FalsePositiveRate()
     """
     if isinstance(constraint, Statistic):
         return constraint
-    return CONSTRAINTS[canonical_constraint(constraint)]()
+    canonical = canonical_constraint(constraint, allowed=constraints_over(RATE_STATISTICS))
+    parts = [RATE_STATISTICS[rate]() for rate in CONSTRAINTS[canonical]]
+    return parts[0] if len(parts) == 1 else StackedStatistic(*parts)
 
 
 def apply_sample_weight(F, weights: Optional[Tensor], sample_weight: Optional[Tensor]
@@ -287,7 +291,7 @@ def group_totals(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
             group_sums(F, weights, onehot))
 
 
-def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
+def hard_predictions(F, probs: Tensor, *, num_classes: int = 2, threshold: float = 0.5) -> Tensor:
     """Hard decisions with the shape of ``probs``: ``p >= threshold`` for a binary task
     (shape (N, 1)), else the one-hot arg-max (shape (N, K)). A statistic of these gives the
     measured rate (what fairness metrics report) rather than the soft one.
@@ -301,6 +305,63 @@ def hard_predictions(F, probs: Tensor, num_classes: int = 2, threshold: float = 
     if num_classes == 2:
         return probs >= threshold  # the rule of GroupStats, so the measured gap is the reported one
     return F.one_hot(F.argmax(probs, axis=1), depth=num_classes)
+
+
+def safe_denominator(F, den: Tensor) -> Tensor:
+    """``den`` with its zeros replaced by 1, so that ``num / safe_denominator(den)`` is ``num /
+    den`` where ``den > 0`` and 0 where ``den == 0`` (weights are >= 0, so ``num`` is 0 there).
+
+    No floor such as ``max(den, 1e-12)``: a floor changes the rate of a group whose weights are
+    all small, so the statistics would depend on the scale of the sample weights. With this
+    division they do not (up to float32 rounding, while the per-group sums stay in float32's
+    normal range, about 1e-38 to 3e38). The gradient does not flow through the comparison.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> safe_denominator(mx.nd, mx.nd.array([0.0, 1e-20, 3.0])).asnumpy().tolist()
+    [1.0, 9.99999968...e-21, 3.0]
+    """
+    return den + (den == 0)
+
+
+def rate_gaps(F, num: Tensor, den: Tensor) -> Tuple[Tensor, Tensor]:
+    """Each group's rate minus the overall rate, from the per-group totals; 0 for absent groups.
+
+    The totals are sums over rows, so the totals of several batches or devices add up to the
+    totals of their union: this is where the penalty of a data-parallel step is computed from
+    the sum of every device's totals.
+
+    Parameters
+    ----------
+    F : module
+        ``mx.nd`` or ``mx.sym``.
+    num : Tensor, shape (G, C)
+        ``sum_i 1[a_i = g] w_ic v_ic`` (``group_totals``).
+    den : Tensor, shape (G, C) or (G, 1)
+        ``sum_i 1[a_i = g] w_ic``, >= 0.
+
+    Returns
+    -------
+    gaps : Tensor, shape (G, C)
+        ``num / den - sum_g num / sum_g den`` for present groups (``den > 0``), else 0.
+    present : Tensor, shape of ``den``
+        1 where the group has weight, else 0.
+
+    Examples
+    --------
+    >>> import mxnet as mx
+    >>> gaps, present = rate_gaps(mx.nd, mx.nd.array([[1.0], [2.0], [0.0]]),
+    ...                           mx.nd.array([[2.0], [2.0], [0.0]]))
+    >>> (gaps.asnumpy().ravel() + 0.0).tolist(), present.asnumpy().ravel().tolist()  # +0: no -0.0
+    ([-0.25, 0.25, 0.0], [1.0, 1.0, 0.0])
+    """
+    present = F.sign(den)  # den >= 0
+    rates = F.broadcast_div(num, safe_denominator(F, den))  # (G, C)
+    total = F.sum(den, axis=0, keepdims=True)  # (1, C) or (1, 1)
+    overall = F.broadcast_div(F.sum(num, axis=0, keepdims=True),
+                              safe_denominator(F, total))  # (1, C)
+    return F.broadcast_mul(F.broadcast_sub(rates, overall), present), present
 
 
 def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
@@ -337,17 +398,18 @@ def group_rates(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
     ([0.5, 1.0], [0.75])
     """
     num, den = group_totals(F, values, weights, onehot)  # (G, C), (G, C) or (G, 1)
-    # Weights are >= 0, so den == 0 implies num == 0: num / max(den, tiny) is then 0, with
-    # two graph nodes instead of a where() of four (this runs every step).
-    rates = F.broadcast_div(num, F.maximum(den, _TINY))  # (G, C)
+    rates = F.broadcast_div(num, safe_denominator(F, den))  # (G, C)
+    total = F.sum(den, axis=0, keepdims=True)
     overall = F.broadcast_div(F.sum(num, axis=0, keepdims=True),
-                              F.maximum(F.sum(den, axis=0, keepdims=True), _TINY))  # (1, C)
+                              safe_denominator(F, total))  # (1, C)
     return rates, overall, den
 
 
-def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
-               shared_weights: bool) -> Tuple[Tensor, Tensor]:
-    r"""Each group's rate minus the overall rate, 0 for absent groups, and the presence mask.
+def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor
+               ) -> Tuple[Tensor, Tensor]:
+    """Each group's rate minus the overall rate, 0 for absent groups, and the presence mask.
+
+    ``rate_gaps`` of the ``group_totals``: one matrix product over the rows, then (G, C) work.
 
     Parameters
     ----------
@@ -356,18 +418,6 @@ def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
     values, weights : Tensor
         From a statistic's ``terms`` (see ``group_totals``).
     onehot : Tensor, shape (N, G)
-    shared_weights : bool
-        True when ``weights`` is None or has one column (a constructor-time fact of the
-        statistic). Then the gaps are one matrix product with per-row coefficients that do
-        not depend on the scores,
-
-        .. math::
-
-            \gamma_{g,c} - \bar\gamma_c = \sum_i v_{i,c}\, w_i
-            \Big(\frac{1[a_i = g]}{W_g} - \frac{1[W_g > 0]}{W}\Big),
-
-        so the backward pass has a single product to go through (this runs every step).
-        Otherwise the rates come from ``group_rates``.
 
     Returns
     -------
@@ -381,28 +431,8 @@ def group_gaps(F, values: Tensor, weights: Optional[Tensor], onehot: Tensor,
     >>> from mxfair._ops import group_onehot
     >>> p = mx.nd.array([[1.0], [0.0], [1.0], [1.0]])
     >>> onehot = group_onehot(mx.nd, mx.nd.array([0, 0, 1, 1]), 3)
-    >>> gaps, present = group_gaps(mx.nd, p, None, onehot, shared_weights=True)
-    >>> gaps.asnumpy().ravel().tolist(), present.asnumpy().ravel().tolist()
+    >>> gaps, present = group_gaps(mx.nd, p, None, onehot)
+    >>> (gaps.asnumpy().ravel() + 0.0).tolist(), present.asnumpy().ravel().tolist()  # +0: no -0.0
     ([-0.25, 0.25, 0.0], [1.0, 1.0, 0.0])
     """
-    if not shared_weights:
-        rates, overall, den = group_rates(F, values, weights, onehot)
-        present = F.sign(den)  # (G, C) or (G, 1); weights >= 0
-        return F.broadcast_mul(F.broadcast_sub(rates, overall), present), present
-    if weights is None:
-        member = onehot  # (N, G)
-        den = F.sum(onehot, axis=0, keepdims=True)  # (1, G)
-    else:
-        member = F.broadcast_mul(onehot, weights)  # (N, G)
-        den = F.dot(weights, onehot, transpose_a=True)  # (1, G)
-    present = F.sign(den)  # (1, G)
-    total = F.maximum(F.sum(den), _TINY)  # (1,)
-    share = F.broadcast_div(present, total)  # (1, G): 1/W for present groups, else 0
-    # Row weight for "everyone" is w_i (1 when weights is None), and 0 for a row in no group
-    # (an id outside [0, G)), which the overall rate must leave out as the group rates do.
-    in_group = F.sum(onehot, axis=1, keepdims=True)  # (N, 1)
-    row_weight = in_group if weights is None else F.broadcast_mul(weights, in_group)
-    everyone = F.broadcast_mul(row_weight, share)  # (N, G)
-    coef = F.broadcast_sub(F.broadcast_div(member, F.maximum(den, _TINY)), everyone)  # (N, G)
-    gaps = F.dot(coef, values, transpose_a=True)  # (G, C)
-    return gaps, F.reshape(present, shape=(-1, 1))
+    return rate_gaps(F, *group_totals(F, values, weights, onehot))

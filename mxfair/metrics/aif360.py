@@ -5,9 +5,17 @@ AIF360 compares the unprivileged group u with the privileged group p, signed: di
 These functions carry AIF360's names and live in this namespace so that they do not clash with
 fairlearn's unsigned ``equal_opportunity_difference``, ``equalized_odds_difference`` in
 :mod:`mxfair.metrics`. Division follows IEEE (as AIF360's NumPy code): a rate over an empty set is
-NaN, a ratio over a zero rate is ±inf.
+NaN, a ratio over a zero rate is ±inf. Unlike AIF360, a NaN figure (or one that leaves an
+undefined rate out, as ``equalized_odds_difference``'s ``max`` does) comes with an
+:class:`~mxfair.metrics.UndefinedRateWarning` that names the rate, the group and why.
 
-The counts come from :func:`mxfair.metrics.data_bias.facet_counts` and the rates from
+The generalised entropy index follows its formula where AIF360 0.6.1's code differs: at α = 0
+AIF360 divides the mean log deviation by μ (mxfair does not; the two agree when μ = 1); a cell of
+the confusion matrix with no rows contributes nothing (AIF360's NumPy gives 0·∞ = NaN for α < 0
+when there is no false negative); and when every row is a false negative (μ = 0, so every b/μ is
+0/0) the index is NaN with a warning for every α (AIF360 gives ∞ at α = 0).
+
+The counts come from :func:`mxfair.metrics.facet_counts` and the rates from
 :func:`mxfair.metrics.confusion_rates`: one core.
 
 Examples
@@ -17,13 +25,16 @@ Examples
 >>> aif360.statistical_parity_difference(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0)
 -0.5
 """
-from typing import Any
+import warnings
+from typing import Any, Sequence
 
 import numpy as np
 
-from .data_bias import binarize, facet_counts
+from .._validation import check_number
+from ._facets import binarize, facet_counts
+from ._generated import Family
 from .functional import group_report
-from .report import confusion_rates
+from .report import UndefinedRateWarning, confusion_rates
 
 __all__ = [
     "statistical_parity_difference",
@@ -37,6 +48,13 @@ __all__ = [
 ]
 
 
+UNDEFINED_FIGURE = "{name} {outcome}: {rate} is undefined for the {sides} group ({why})"
+UNDEFINED_GE = "the generalized entropy index is undefined (NaN): {why}"
+# What leaves a rate of one group undefined (the group has no ...).
+_NEEDS = {"selection_rate": "rows", "true_positive_rate": "positive labels",
+          "false_positive_rate": "negative labels"}
+
+
 def _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label):
     """Binary rates of (privileged, unprivileged), each rate an array of shape (2,)."""
     fc = facet_counts(y_true, y_pred, groups=groups, facet=unprivileged, reference=privileged,
@@ -44,102 +62,99 @@ def _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_
     return confusion_rates(binarize(fc["counts"].sum(axis=0)))
 
 
+def _checked(name: str, value: float, r: dict, used: Sequence[str]) -> float:
+    """``value``, after an UndefinedRateWarning for each rate in ``used`` that is NaN for a
+    group (the figure is then NaN, or for a max/min leaves that term out)."""
+    value = float(value)
+    for rate in used:
+        bad = [side for side, v in zip(("privileged", "unprivileged"), r[rate]) if np.isnan(v)]
+        if bad:
+            outcome = "is NaN" if np.isnan(value) else "leaves this term out"
+            why = f"no {_NEEDS[rate]}"
+            warnings.warn(UNDEFINED_FIGURE.format(name=name, outcome=outcome, rate=rate,
+                                                  sides=" and the ".join(bad), why=why),
+                          UndefinedRateWarning, stacklevel=3)
+    if np.isnan(value) and not any(np.isnan(r[rate]).any() for rate in used):
+        warnings.warn(f"{name} is NaN: a ratio 0/0 ({used[0]} is 0 in both groups)",
+                      UndefinedRateWarning, stacklevel=3)
+    return value
+
+
 def _ratio(num: float, den: float) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.float64(num) / np.float64(den))
 
 
-_PARAMS = """
-    Parameters
-    ----------
-    y_true, y_pred : array, shape (N,)
-        Labels and predicted labels; ``pos_label`` is the favourable outcome.
-    groups : array, shape (N,)
-        The protected attribute.
-    privileged : value or list of values of ``groups``
-        The privileged group p.
-    unprivileged : value or list of values of ``groups``, optional
-        The unprivileged group u; all other rows by default.
-    sample_weight : array, shape (N,), optional
-    pos_label : default 1
-
-    Returns
-    -------
-    float
-"""
+def _template(y_true, y_pred, *, groups, privileged, unprivileged=None, sample_weight=None,
+              pos_label=1):
+    """The signature of a signed AIF360 metric."""
 
 
-def statistical_parity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                                  unprivileged: Any = None, sample_weight: Any = None,
-                                  pos_label: Any = 1) -> float:
+def _signed(name: str, spec: tuple, *, y_true, y_pred, groups, privileged, unprivileged,
+            sample_weight, pos_label) -> float:
+    """AIF360's figure ``name`` from the rates of (privileged, unprivileged): ``spec`` is the
+    combination of their differences (or ratio) and the rates it reads."""
+    combine, used = spec
     r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return float(r["selection_rate"][1] - r["selection_rate"][0])
+    delta = {rate: r[rate][1] - r[rate][0] for rate in used}  # u - p
+    if combine == "ratio":
+        value = _ratio(r[used[0]][1], r[used[0]][0])
+    elif combine == "mean":
+        value = 0.5 * sum(delta.values())
+    elif combine == "max":  # AIF360's Python max: a NaN FPR gap gives NaN, a NaN TPR one is
+        value = max(abs(delta[used[0]]), abs(delta[used[1]]))  # passed over (warned)
+    else:
+        value = delta[used[0]]
+    return _checked(name, value, r, list(used))
 
 
-def disparate_impact(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                     unprivileged: Any = None, sample_weight: Any = None,
-                     pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return _ratio(r["selection_rate"][1], r["selection_rate"][0])
+SIGNED = Family(_template, _signed, parameters="""
+y_true, y_pred : array, shape (N,)
+    Labels and predicted labels; ``pos_label`` is the favourable outcome.
+groups : array, shape (N,)
+    The protected attribute.
+privileged : value or list of values of ``groups``
+    The privileged group p.
+unprivileged : value or list of values of ``groups``, optional
+    The unprivileged group u; all other rows by default.
+sample_weight : array, shape (N,), optional
+pos_label : default 1""", returns="float", module=__name__)
+# The examples' data: labels, predictions and two groups of four rows (0 privileged).
+_DATA = ">>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]\n"
+_CALL = "(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0), 4)"
+_SR, _TPR, _FPR = "selection_rate", "true_positive_rate", "false_positive_rate"
+
+statistical_parity_difference = SIGNED.make(
+    "statistical_parity_difference", ("difference", (_SR,)), """
+    SR_u − SR_p, selection rate of u minus that of p.
+
+    .. math:: P(\\hat y = 1 \\mid u) - P(\\hat y = 1 \\mid p)""",
+    _DATA + f">>> round(statistical_parity_difference{_CALL}\n-0.5")
+disparate_impact = SIGNED.make(
+    "disparate_impact", ("ratio", (_SR,)),
+    "SR_u / SR_p (inf when SR_p = 0 < SR_u, NaN when both are 0).",
+    _DATA + f">>> round(disparate_impact{_CALL}\n0.3333")
+equal_opportunity_difference = SIGNED.make(
+    "equal_opportunity_difference", ("difference", (_TPR,)),
+    "TPR_u − TPR_p (AIF360's signed version).",
+    _DATA + f">>> round(equal_opportunity_difference{_CALL}\n-0.5")
+average_odds_difference = SIGNED.make(
+    "average_odds_difference", ("mean", (_FPR, _TPR)), "½[(FPR_u − FPR_p) + (TPR_u − TPR_p)].",
+    _DATA + f">>> round(average_odds_difference{_CALL}\n-0.5")
+equalized_odds_difference = SIGNED.make(
+    "equalized_odds_difference", ("max", (_FPR, _TPR)), "max(|FPR_u − FPR_p|, |TPR_u − TPR_p|).",
+    _DATA + f">>> round(equalized_odds_difference{_CALL}\n0.5")
 
 
-def equal_opportunity_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                                 unprivileged: Any = None, sample_weight: Any = None,
-                                 pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    return float(r["true_positive_rate"][1] - r["true_positive_rate"][0])
-
-
-def average_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                            unprivileged: Any = None, sample_weight: Any = None,
-                            pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
-    d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
-    return float(0.5 * (d_fpr + d_tpr))
-
-
-def equalized_odds_difference(y_true: Any, y_pred: Any, *, groups: Any, privileged: Any,
-                              unprivileged: Any = None, sample_weight: Any = None,
-                              pos_label: Any = 1) -> float:
-    r = _rates(y_true, y_pred, groups, privileged, unprivileged, sample_weight, pos_label)
-    d_fpr = r["false_positive_rate"][1] - r["false_positive_rate"][0]
-    d_tpr = r["true_positive_rate"][1] - r["true_positive_rate"][0]
-    return float(max(abs(d_fpr), abs(d_tpr)))
-
-
-for _fn, _doc in (
-    (statistical_parity_difference, "SR_u − SR_p, selection rate of u minus that of p.\n\n"
-     "    .. math:: P(\\hat y = 1 \\mid u) - P(\\hat y = 1 \\mid p)"),
-    (disparate_impact, "SR_u / SR_p (inf when SR_p = 0 < SR_u, NaN when both are 0)."),
-    (equal_opportunity_difference, "TPR_u − TPR_p (AIF360's signed version)."),
-    (average_odds_difference, "½[(FPR_u − FPR_p) + (TPR_u − TPR_p)]."),
-    (equalized_odds_difference, "max(|FPR_u − FPR_p|, |TPR_u − TPR_p|)."),
-):
-    _fn.__doc__ = _doc + "\n" + _PARAMS + """
-    Examples
-    --------
-    >>> y, yp = [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 0, 1, 0, 0, 0]
-    >>> round({name}(y, yp, groups=[0, 0, 0, 0, 1, 1, 1, 1], privileged=0), 4)
-    {value}
-    """
-del _fn, _doc
-statistical_parity_difference.__doc__ = statistical_parity_difference.__doc__.format(
-    name="statistical_parity_difference", value=-0.5)
-disparate_impact.__doc__ = disparate_impact.__doc__.format(name="disparate_impact", value=0.3333)
-equal_opportunity_difference.__doc__ = equal_opportunity_difference.__doc__.format(
-    name="equal_opportunity_difference", value=-0.5)
-average_odds_difference.__doc__ = average_odds_difference.__doc__.format(
-    name="average_odds_difference", value=-0.5)
-equalized_odds_difference.__doc__ = equalized_odds_difference.__doc__.format(
-    name="equalized_odds_difference", value=0.5)
-
-
-def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> float:
+def generalized_entropy_from_counts(counts: np.ndarray, *, alpha: float = 2.0) -> float:
     """Generalised entropy index of the benefits b = ŷ − y + 1, from binary confusion counts.
 
     b is 0 for a false negative, 1 for a correct prediction and 2 for a false positive, so the
-    index is a closed form of (TN, FP, FN, TP); ``0 ln 0 = 0`` for α = 1, as AIF360.
+    index is a closed form of (TN, FP, FN, TP); ``0 ln 0 = 0`` for α = 1, as AIF360. A benefit
+    value with no rows contributes nothing (never 0·∞). When every row is a false negative,
+    μ = 0 and every b/μ is 0/0: NaN with an ``UndefinedRateWarning``, for every α (also with
+    no rows). At α = 0, a false negative gives log 0, so the index is +∞ (as AIF360); AIF360
+    0.6.1's code also divides the α = 0 index by μ, which the formula does not.
 
     Parameters
     ----------
@@ -161,22 +176,36 @@ def generalized_entropy_from_counts(counts: np.ndarray, alpha: float = 2.0) -> f
     >>> generalized_entropy_from_counts(np.array([[2.0, 1.0], [1.0, 2.0]]))  # b = 1,1,2,0,1,1
     0.16666666666666666
     """
-    counts = np.asarray(counts, dtype=np.float64).reshape(-1, 2, 2).sum(axis=0)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim < 2 or counts.shape[-2:] != (2, 2):
+        raise ValueError(f"counts must have shape (..., 2, 2) (binary confusion counts), got "
+                         f"{counts.shape}")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("counts must be finite and >= 0")
+    alpha = check_number("alpha", alpha)
+    counts = counts.reshape(-1, 2, 2).sum(axis=0)
     n_fn, n_fp = counts[1, 0], counts[0, 1]
     n_ok = counts[0, 0] + counts[1, 1]
     n = counts.sum()
     b = np.array([0.0, 1.0, 2.0])
     w = np.array([n_fn, n_ok, n_fp])
+    if n <= 0 or (w * b).sum() <= 0:
+        why = ("there are no rows" if n <= 0 else
+               "every row is a false negative, so the mean benefit is 0 and every b/mu is 0/0")
+        warnings.warn(UNDEFINED_GE.format(why=why), UndefinedRateWarning, stacklevel=2)
+        return float("nan")
     mu = (w * b).sum() / n
+    # Only the benefit values that occur: an empty cell contributes 0, not 0 * inf.
+    b, w = b[w > 0], w[w > 0]
     r = b / mu
     with np.errstate(divide="ignore", invalid="ignore"):
         if alpha == 1:
             terms = np.where(b > 0, r * np.log(np.where(b > 0, r, 1.0)), 0.0)
             return float((w * terms).sum() / n)
         if alpha == 0:
-            if n_fn > 0:
+            if np.any(b == 0):
                 return float("inf")  # log(0) for a false negative, as AIF360
-            return float(-(w[1:] * np.log(r[1:])).sum() / n)
+            return float(-(w * np.log(r)).sum() / n)
         return float((w * (r ** alpha - 1.0)).sum() / (n * alpha * (alpha - 1.0)))
 
 
@@ -202,7 +231,7 @@ def generalized_entropy_index(y_true: Any, y_pred: Any, *, alpha: float = 2.0,
     0.25
     """
     rep = group_report(y_true, y_pred, sample_weight=sample_weight, pos_label=pos_label)
-    return generalized_entropy_from_counts(rep.counts, alpha)
+    return generalized_entropy_from_counts(rep.counts, alpha=alpha)
 
 
 def theil_index(y_true: Any, y_pred: Any, *, sample_weight: Any = None,

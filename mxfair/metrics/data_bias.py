@@ -3,23 +3,30 @@
 A *facet* is a set of values of the sensitive column. Clarify compares the facet d (the
 disadvantaged group) with the rest a; AIF360 compares the unprivileged group u with the
 privileged group p. Both reduce to counts of one table, ``(strata, side, true, pred)``, built with
-:class:`~mxfair.metrics.GroupStats` on the context of the inputs by :func:`facet_counts`; every
-metric of :mod:`mxfair.metrics.data_bias`, :mod:`mxfair.metrics.clarify` and
-:mod:`mxfair.metrics.aif360` is a closed form of that table.
+:class:`~mxfair.metrics.GroupStats` on the context of the inputs by :func:`facet_counts` (the
+facet core: ``mxfair/metrics/_facets.py``); every metric of :mod:`mxfair.metrics.data_bias`,
+:mod:`mxfair.metrics.clarify` and :mod:`mxfair.metrics.aif360` is a closed form of that table.
 
 The pre-training metrics here read the observed labels only (Clarify's CI, DPL, KL, JS, LP, TVD,
 KS, CDDL). Clarify's rules are kept: division 0/0 = 0 and x/0 = ±inf (:func:`clarify_divide`);
 the distribution distances (KL, JS, LP, TVD, KS) are taken over the label values that have a
 non-zero probability in *both* facets (Clarify's ``pdfs_aligned_nonzero``), and raise when there
 is none; an empty facet raises.
+
+Like Clarify's own metric functions (and unlike Clarify's ``bias_report``, which collapses a
+label with more than two values to "positive versus the rest" before KL, JS, LP, TVD and KS),
+the distances here use every label value. A CDDL that is undefined (no positive or no negative
+outcome) raises in :func:`conditional_demographic_disparity_in_labels`; in
+:func:`pretraining_bias` it is NaN with an :class:`~mxfair.metrics.UndefinedRateWarning` and the
+other metrics are reported, as Clarify reports each metric on its own.
+
+Input checks: missing values (None/NaN) in ``groups``, ``strata`` or ``y_true`` raise, as do
+empty input and negative or non-finite sample weights.
 """
 from typing import Any, Dict
 
-import numpy as np
-
-from .._ops import context_of, to_numpy
-from .._validation import check_same_length
-from .stats import GroupStats
+from ._facets import NO_COMMON_LABEL, binarize, clarify_divide, facet_counts, pre_training
+from ._generated import Family
 
 __all__ = [
     "facet_counts",
@@ -35,210 +42,6 @@ __all__ = [
     "conditional_demographic_disparity_in_labels",
     "pretraining_bias",
 ]
-
-FACET_NOT_FOUND = "{name} value(s) {values} not found in groups; groups hold {known}"
-EMPTY_FACET = "the {side} facet is empty: no rows of weight > 0 (Clarify needs both facets)"
-NO_COMMON_LABEL = (
-    "no label value has non-zero probability in both facets; {name} is undefined "
-    "(Clarify's rule: distances use the label values both facets have)"
-)
-NEEDS_BOTH_OUTCOMES = "conditional demographic disparity needs {what} in the data"
-
-
-# ------------------------------------------------------------------------------ the core
-def _as_values(v: Any) -> list:
-    if isinstance(v, (list, tuple, set, np.ndarray)):
-        return list(v)
-    return [v]
-
-
-def _side_ids(groups: np.ndarray, facet: Any, reference: Any) -> np.ndarray:
-    """0 for reference rows, 1 for facet rows, -1 for rows in neither (dropped)."""
-    if facet is None and reference is None:
-        raise ValueError("give facet (the compared group) or reference (the other), or both")
-    known = np.unique(groups).tolist()
-    masks = {}
-    for name, values in (("facet", facet), ("reference", reference)):
-        if values is None:
-            continue
-        values = _as_values(values)
-        missing = [v for v in values if not np.isin(v, groups)]
-        if missing:
-            raise ValueError(FACET_NOT_FOUND.format(name=name, values=missing, known=known))
-        masks[name] = np.isin(groups, values)
-    in_facet = masks.get("facet", ~masks["reference"] if "reference" in masks else None)
-    in_ref = masks.get("reference", ~in_facet)
-    if np.any(in_facet & in_ref):
-        raise ValueError("facet and reference share group values; they must be disjoint")
-    return np.where(in_facet, 1, np.where(in_ref, 0, -1))
-
-
-def _label_indices(yt: np.ndarray, yp: np.ndarray, pos_label: Any):
-    """Label and prediction indices with ``pos_label`` at index 1; the class values (K >= 2)."""
-    values = list(dict.fromkeys(sorted(set(yt.tolist()) | set(yp.tolist()), key=str)))
-    rest = [v for v in values if v != pos_label]
-    classes = (rest[:1] or [None]) + [pos_label] + rest[1:]
-    index = {c: i for i, c in enumerate(classes)}
-    return (np.array([index[v] for v in yt.tolist()], dtype=np.int64),
-            np.array([index[v] for v in yp.tolist()], dtype=np.int64), classes)
-
-
-def binarize(counts: np.ndarray) -> np.ndarray:
-    """Collapse (..., K, K) confusion counts to positive (index 1) versus the rest, (..., 2, 2)."""
-    K = counts.shape[-1]
-    if K == 2:
-        return counts
-    rest = [0] + list(range(2, K))
-    rows = np.stack([counts[..., rest, :].sum(-2), counts[..., 1, :]], axis=-2)
-    return np.stack([rows[..., rest].sum(-1), rows[..., 1]], axis=-1)
-
-
-def facet_counts(
-    y_true: Any,
-    y_pred: Any = None,
-    *,
-    groups: Any,
-    facet: Any = None,
-    reference: Any = None,
-    strata: Any = None,
-    sample_weight: Any = None,
-    pos_label: Any = 1,
-) -> Dict[str, Any]:
-    """Confusion counts of a facet and its reference group, per stratum.
-
-    Parameters
-    ----------
-    y_true : array, shape (N,)
-        Labels (any values; ``pos_label`` is the positive one).
-    y_pred : array, shape (N,), optional
-        Predicted labels (same values as ``y_true``); when omitted the labels stand in, so the
-        counts are diagonal (pre-training metrics).
-    groups : array, shape (N,)
-        The sensitive column.
-    facet, reference : value or list of values of ``groups``
-        The compared group (Clarify's d, AIF360's unprivileged) and the group it is compared
-        with (Clarify's a, AIF360's privileged). Either defaults to all other rows; rows in
-        neither are left out of ``counts`` and counted in ``others``.
-    strata : array, shape (N,), optional
-        A group variable for the conditional metrics (CDDL, CDDPL).
-    sample_weight : array, shape (N,), optional
-
-    Returns
-    -------
-    dict
-        ``counts``: ndarray (S, 2, K, K) float64, ``counts[s, side, t, p]`` with side 0 the
-        reference and 1 the facet; ``others``: ndarray (K, K) float64, the confusion counts of
-        the rows in neither (zeros unless both ``facet`` and ``reference`` are given; for
-        metrics over all rows, such as Clarify's GE); ``classes``: the K label values,
-        ``pos_label`` at index 1; ``strata``: the stratum values (S of them).
-
-    Examples
-    --------
-    >>> out = facet_counts([1, 0, 1, 1], [1, 1, 0, 1], groups=["m", "f", "f", "m"], facet="f")
-    >>> out["counts"][0, 1]  # the facet: one negative predicted 1, one positive predicted 0
-    array([[0., 1.],
-           [1., 0.]])
-    """
-    n = check_same_length(y_true=y_true, y_pred=y_pred, groups=groups, strata=strata,
-                          sample_weight=sample_weight)
-    ctx = context_of(y_pred, y_true, groups)
-    yt = to_numpy(y_true).reshape(-1)
-    yp = yt if y_pred is None else to_numpy(y_pred).reshape(-1)
-    side = _side_ids(to_numpy(groups).reshape(-1), facet, reference)
-    if strata is None:
-        stratum, strata_values = np.zeros(n, dtype=np.int64), np.array(["all"])
-    else:
-        strata_values, stratum = np.unique(to_numpy(strata).reshape(-1), return_inverse=True)
-    ti, pi, classes = _label_indices(yt, yp, pos_label)
-    K = len(classes)
-    weight = None
-    if sample_weight is not None:
-        weight = np.asarray(to_numpy(sample_weight), dtype=np.float64).reshape(-1)
-    S = len(strata_values)
-    # Group id: stratum * 2 + side, and 2S for the rows in neither facet (one pass for all).
-    cell = np.where(side >= 0, stratum * 2 + side, 2 * S)
-    stats = GroupStats(num_groups=2 * S + 1, num_classes=K, ctx=ctx)
-    stats.update(ti.astype(np.float32), pi.astype(np.float32), cell.astype(np.float32), weight)
-    every = stats.report().counts  # (2S + 1, K, K)
-    return {"counts": every[:-1].reshape(S, 2, K, K), "others": every[-1],
-            "classes": classes, "strata": strata_values}
-
-
-def clarify_divide(num: Any, den: Any) -> np.ndarray:
-    """Clarify's division: 0/0 = 0, x/0 = +inf or -inf by the sign of x.
-
-    Examples
-    --------
-    >>> clarify_divide([0.0, 1.0, -2.0, 3.0], [0.0, 0.0, 0.0, 2.0])
-    array([ 0. ,  inf, -inf,  1.5])
-    """
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.sign(num) * np.inf)
-    return np.where((num == 0) & (den == 0), 0.0, out)
-
-
-def _clarify_difference(x: float, y: float) -> float:
-    """x − y, but 0 where both are +inf (Clarify's convention for equal infinite rates)."""
-    return 0.0 if x == y == np.inf else float(x - y)
-
-
-def _check_facets(counts: np.ndarray) -> np.ndarray:
-    """Sizes (2,) of the reference and facet; raise when one is empty."""
-    sizes = counts.sum(axis=(0, 2, 3))
-    for side, name in ((0, "reference (a)"), (1, "facet (d)")):
-        if sizes[side] <= 0:
-            raise ValueError(EMPTY_FACET.format(side=name))
-    return sizes
-
-
-def _label_distributions(counts: np.ndarray):
-    """P_a, P_d over the label values both facets have (Clarify's aligned non-zero pdfs)."""
-    labels = counts.sum(axis=(0, 3))  # (2, K)
-    sizes = _check_facets(counts)
-    probs = labels / sizes[:, None]
-    common = (probs > 0).all(axis=0)
-    return probs[0, common], probs[1, common]
-
-
-def _cdd(counts: np.ndarray, axis: int) -> float:
-    """Conditional demographic disparity of the labels (axis=3: true) or predictions (axis=2)."""
-    outcome = counts.sum(axis=axis)  # (S, 2, K): per stratum, side and outcome
-    accepted = outcome[..., 1]  # (S, 2): the positive outcome
-    if accepted.sum() <= 0:
-        raise ValueError(NEEDS_BOTH_OUTCOMES.format(what="positive outcomes"))
-    rejected = outcome.sum(axis=-1) - accepted
-    if rejected.sum() <= 0:
-        raise ValueError(NEEDS_BOTH_OUTCOMES.format(what="negative outcomes"))
-    a_share = np.where(accepted.sum(1) > 0, accepted[:, 1] / np.maximum(accepted.sum(1), 1e-300),
-                       0.0)
-    r_share = np.where(rejected.sum(1) > 0, rejected[:, 1] / np.maximum(rejected.sum(1), 1e-300),
-                       0.0)
-    n_i = outcome.sum(axis=(1, 2))
-    return float(clarify_divide((n_i * (r_share - a_share)).sum(), n_i.sum()))
-
-
-# ------------------------------------------------------------------------------- metrics
-def _pre_training(counts: np.ndarray, strata_given: bool) -> Dict[str, float]:
-    sizes = _check_facets(counts)
-    n_a, n_d = sizes
-    labels = counts.sum(axis=(0, 3))  # (2, K)
-    q = labels[:, 1] / sizes
-    out = {"CI": float((n_a - n_d) / (n_a + n_d)), "DPL": float(q[0] - q[1])}
-    p_a, p_d = _label_distributions(counts)
-    if p_a.size:
-        m = 0.5 * (p_a + p_d)
-        out.update(
-            KL=float(np.sum(p_a * np.log(p_a / p_d))),
-            JS=float(0.5 * (np.sum(p_a * np.log(p_a / m)) + np.sum(p_d * np.log(p_d / m)))),
-            LP=float(np.linalg.norm(p_a - p_d, 2)),
-            TVD=float(0.5 * np.linalg.norm(p_a - p_d, 1)),
-            KS=float(np.linalg.norm(p_a - p_d, np.inf)),
-        )
-    if strata_given:
-        out["CDDL"] = _cdd(counts, axis=3)
-    return out
 
 
 def pretraining_bias(
@@ -262,7 +65,8 @@ def pretraining_bias(
     -------
     dict
         ``CI``, ``DPL``, ``KL``, ``JS``, ``LP``, ``TVD``, ``KS`` (the distances are left out
-        when no label value occurs in both facets) and ``CDDL`` (with ``strata``).
+        when no label value occurs in both facets) and ``CDDL`` (with ``strata``; NaN with an
+        ``UndefinedRateWarning`` when there is no positive or no negative label).
 
     Examples
     --------
@@ -273,110 +77,84 @@ def pretraining_bias(
     """
     fc = facet_counts(y_true, groups=groups, facet=facet, reference=reference, strata=strata,
                       sample_weight=sample_weight, pos_label=pos_label)
-    return _pre_training(fc["counts"], strata is not None)
+    return pre_training(fc["counts"], strata is not None)
 
 
-def _single(key: str, doc: str, needs_strata: bool = False):
-    def metric(y_true, *, groups, facet=None, reference=None, sample_weight=None, pos_label=1,
-               **kwargs):
-        strata = kwargs.pop("strata", None)
-        if kwargs:
-            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
-        if needs_strata and strata is None:
-            raise ValueError(f"{key} needs strata (the group variable to condition on)")
-        fc = facet_counts(y_true, groups=groups, facet=facet, reference=reference, strata=strata,
-                          sample_weight=sample_weight, pos_label=pos_label)
-        out = _pre_training(fc["counts"], needs_strata)
-        if key not in out:
-            raise ValueError(NO_COMMON_LABEL.format(name=key))
-        return out[key]
-
-    metric.__doc__ = doc + """
-
-    Parameters
-    ----------
-    y_true : array, shape (N,)
-    groups : array, shape (N,)
-        The sensitive column.
-    facet : value or list of values of ``groups``
-        The disadvantaged facet d (``reference``, the facet a, defaults to the other rows).
-    sample_weight : array, shape (N,), optional
-    pos_label : default 1
-    """ + ("""strata : array, shape (N,)
-        The group variable to condition on.
-    """ if needs_strata else "") + """
-    Returns
-    -------
-    float
-    """
-    return metric
+# --------------------------------------------------------------------- the generated functions
+def _template(y_true, *, groups, facet=None, reference=None, sample_weight=None, pos_label=1):
+    """The signature of a pre-training metric."""
 
 
-class_imbalance = _single(
-    "CI", """Class imbalance CI = (n_a − n_d) / (n_a + n_d), in [−1, 1].
+def _strata_template(y_true, *, groups, strata=None, facet=None, reference=None,
+                     sample_weight=None, pos_label=1):
+    """The signature of a conditional pre-training metric."""
 
-    Examples
-    --------
-    >>> class_imbalance([1, 0, 1], groups=["a", "a", "b"], facet="b")
+
+def _metric(name: str, key: str, *, y_true, groups, facet, reference, sample_weight,
+            pos_label, strata=None):
+    needs_strata = key == "CDDL"
+    if needs_strata and strata is None:
+        raise ValueError(f"{key} needs strata (the group variable to condition on)")
+    fc = facet_counts(y_true, groups=groups, facet=facet, reference=reference, strata=strata,
+                      sample_weight=sample_weight, pos_label=pos_label)
+    out = pre_training(fc["counts"], needs_strata, undefined="raise")
+    if key not in out:
+        raise ValueError(NO_COMMON_LABEL.format(name=key))
+    return out[key]
+
+
+PRE_TRAINING = Family(_template, _metric, parameters="""
+y_true : array, shape (N,)
+groups : array, shape (N,)
+    The sensitive column.
+facet : value or list of values of ``groups``
+    The disadvantaged facet d (``reference``, the facet a, defaults to the other rows).
+sample_weight : array, shape (N,), optional
+pos_label : default 1""", returns="float", module=__name__)
+_STRATA = """strata : array, shape (N,)
+    The group variable to condition on (required)."""
+_Y, _G = "[1, 0, 0, 0, 1, 1, 1, 0]", "[0, 0, 0, 0, 1, 1, 1, 1]"
+
+class_imbalance = PRE_TRAINING.make(
+    "class_imbalance", "CI", "Class imbalance CI = (n_a − n_d) / (n_a + n_d), in [−1, 1].",
+    """>>> class_imbalance([1, 0, 1], groups=["a", "a", "b"], facet="b")
     0.3333333333333333""")
-difference_in_proportions_of_labels = _single(
-    "DPL", """Difference in proportions of labels DPL = n_a^(1)/n_a − n_d^(1)/n_d.
-
-    Examples
-    --------
-    >>> difference_in_proportions_of_labels([1, 0, 0, 0], groups=[0, 0, 1, 1], facet=1)
+difference_in_proportions_of_labels = PRE_TRAINING.make(
+    "difference_in_proportions_of_labels", "DPL",
+    "Difference in proportions of labels DPL = n_a^(1)/n_a − n_d^(1)/n_d.",
+    """>>> difference_in_proportions_of_labels([1, 0, 0, 0], groups=[0, 0, 1, 1], facet=1)
     0.5""")
-kl_divergence = _single(
-    "KL", """Kullback-Leibler divergence KL(P_a ‖ P_d) = Σ_y P_a(y) log(P_a(y) / P_d(y)).
+kl_divergence = PRE_TRAINING.make(
+    "kl_divergence", "KL", """
+    Kullback-Leibler divergence KL(P_a ‖ P_d) = Σ_y P_a(y) log(P_a(y) / P_d(y)).
 
-    Over the label values present in both facets (Clarify's rule).
-
-    Examples
-    --------
-    >>> y, g = [1, 0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1, 1, 1]
-    >>> round(kl_divergence(y, groups=g, facet=1), 4)  # 0.5 log 3
+    Over the label values present in both facets (Clarify's rule).""",
+    f""">>> round(kl_divergence({_Y}, groups={_G}, facet=1), 4)  # 0.5 log 3
     0.5493""")
-jensen_shannon_divergence = _single(
-    "JS", """Jensen-Shannon divergence ½[KL(P_a ‖ P) + KL(P_d ‖ P)], P = ½(P_a + P_d).
-
-    Examples
-    --------
-    >>> y, g = [1, 0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1, 1, 1]
-    >>> round(jensen_shannon_divergence(y, groups=g, facet=1), 4)
+jensen_shannon_divergence = PRE_TRAINING.make(
+    "jensen_shannon_divergence", "JS",
+    "Jensen-Shannon divergence ½[KL(P_a ‖ P) + KL(P_d ‖ P)], P = ½(P_a + P_d).",
+    f""">>> round(jensen_shannon_divergence({_Y}, groups={_G}, facet=1), 4)
     0.1308""")
-lp_norm = _single(
-    "LP", """L2 distance of the label distributions, ‖P_a − P_d‖₂.
-
-    Examples
-    --------
-    >>> round(lp_norm([1, 0, 0, 0, 1, 1, 1, 0], groups=[0, 0, 0, 0, 1, 1, 1, 1], facet=1), 4)
+lp_norm = PRE_TRAINING.make(
+    "lp_norm", "LP", "L2 distance of the label distributions, ‖P_a − P_d‖₂.",
+    f""">>> round(lp_norm({_Y}, groups={_G}, facet=1), 4)
     0.7071""")
-total_variation_distance = _single(
-    "TVD", """Total variation distance ½‖P_a − P_d‖₁.
-
-    Examples
-    --------
-    >>> total_variation_distance([1, 0, 0, 0, 1, 1, 1, 0], groups=[0, 0, 0, 0, 1, 1, 1, 1], facet=1)
+total_variation_distance = PRE_TRAINING.make(
+    "total_variation_distance", "TVD", "Total variation distance ½‖P_a − P_d‖₁.",
+    f""">>> total_variation_distance({_Y}, groups={_G}, facet=1)
     0.5""")
-kolmogorov_smirnov = _single(
-    "KS", """Kolmogorov-Smirnov distance of the label distributions, max_y |P_a(y) − P_d(y)|.
-
-    Examples
-    --------
-    >>> kolmogorov_smirnov([1, 0, 0, 0, 1, 1, 1, 0], groups=[0, 0, 0, 0, 1, 1, 1, 1], facet=1)
+kolmogorov_smirnov = PRE_TRAINING.make(
+    "kolmogorov_smirnov", "KS",
+    "Kolmogorov-Smirnov distance of the label distributions, max_y |P_a(y) − P_d(y)|.",
+    f""">>> kolmogorov_smirnov({_Y}, groups={_G}, facet=1)
     0.5""")
-conditional_demographic_disparity_in_labels = _single(
-    "CDDL", """Conditional demographic disparity in labels CDDL = Σ_i n_i DD_i / Σ_i n_i.
+conditional_demographic_disparity_in_labels = PRE_TRAINING.make(
+    "conditional_demographic_disparity_in_labels", "CDDL", """
+    Conditional demographic disparity in labels CDDL = Σ_i n_i DD_i / Σ_i n_i.
 
     DD_i = (d's share of the rejections in stratum i) − (d's share of the acceptances);
-    a share with an empty denominator is 0.
-
-    Examples
-    --------
-    >>> conditional_demographic_disparity_in_labels(
+    a share with an empty denominator is 0.""",
+    """>>> conditional_demographic_disparity_in_labels(
     ...     [1, 0, 1, 0], groups=["a", "d", "a", "d"], facet="d", strata=[0, 0, 1, 1])
-    1.0""", needs_strata=True)
-for _name, _fn in list(globals().items()):
-    if _name in __all__ and getattr(_fn, "__name__", "") == "metric":
-        _fn.__name__ = _fn.__qualname__ = _name
-del _name, _fn
+    1.0""", template=_strata_template, parameters=_STRATA)

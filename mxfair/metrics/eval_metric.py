@@ -9,6 +9,12 @@ The Gluon Estimator with ``GroupBatchProcessor(label_with_group=True)`` passes o
 ``[label, group]`` list per device and one prediction per device; that form is accepted too.
 Each ``get()`` synchronises with the device once (it builds a report).
 
+Scores follow the package convention: ``from_logits=True`` by default, because a Gluon binary
+net ends in ``Dense(1)`` trained with ``SigmoidBinaryCrossEntropyLoss`` and emits logits (a
+multi-class net emits unnormalised ``(N, K)`` scores). Pass ``from_logits=False`` for
+probabilities in [0, 1] or hard 0/1 predictions; this applies to ``mx.metric.create(name, ...)``
+as well.
+
 Registered names (``mx.metric.create(name, num_groups=G)``): the lower-cased class names and the
 fairlearn-style aliases ``demographic_parity_difference``, ``demographic_parity_ratio``,
 ``equalized_odds_difference``, ``equal_opportunity_difference``, ``worst_group_accuracy``,
@@ -18,6 +24,8 @@ from typing import Any, Optional, Sequence
 
 import mxnet as mx
 
+from .._validation import check_pred_columns
+from .report import BINARY_SUMMARY_KEYS, SUMMARY_KEYS
 from .stats import GroupStats
 
 __all__ = [
@@ -28,20 +36,8 @@ __all__ = [
     "EqualOpportunityDifference",
     "WorstGroupAccuracy",
     "GroupFairnessMetric",
-    "SUMMARY_QUANTITIES",
-    "BINARY_QUANTITIES",
 ]
 
-#: Figures a metric can report: the keys of :meth:`FairnessReport.summary` (AUC ones need
-#: ``num_bins > 0``).
-SUMMARY_QUANTITIES = (
-    "accuracy", "balanced_accuracy", "selection_rate", "demographic_parity_difference",
-    "demographic_parity_ratio", "equalized_odds_difference", "equal_opportunity_difference",
-    "worst_group_accuracy", "auc", "auc_difference",
-)
-#: Figures defined for binary tasks only: :meth:`FairnessReport.summary` gives NaN for the
-#: overall selection rate when num_classes > 2, and AUC needs score histograms (binary).
-BINARY_QUANTITIES = ("selection_rate", "auc", "auc_difference")
 DEFAULT_QUANTITIES = (
     "accuracy", "demographic_parity_difference", "equalized_odds_difference",
     "equal_opportunity_difference", "worst_group_accuracy",
@@ -57,9 +53,9 @@ PER_DEVICE_MISMATCH = (
 
 
 def _check_quantity(quantity: str, num_bins: int, num_classes: int) -> str:
-    if quantity not in SUMMARY_QUANTITIES:
-        raise ValueError(f"quantity must be one of {list(SUMMARY_QUANTITIES)}, got {quantity!r}")
-    if quantity in BINARY_QUANTITIES and num_classes != 2:
+    if quantity not in SUMMARY_KEYS:
+        raise ValueError(f"quantity must be one of {list(SUMMARY_KEYS)}, got {quantity!r}")
+    if quantity in BINARY_SUMMARY_KEYS and num_classes != 2:
         raise ValueError(
             f"quantity {quantity!r} is defined for binary tasks only (num_classes=2): it would "
             f"be NaN for every batch with num_classes={num_classes!r}"
@@ -133,8 +129,9 @@ class _StatsMetric(mx.metric.EvalMetric):
             ``[[label_0, group_0], [label_1, group_1], ...]``, with ``preds`` a list of one
             prediction per device in the same order.
         preds : NDArray or list of NDArray
-            Probabilities (N,), logits with ``from_logits``, or class scores (N, K): one array
-            (or a one-element list), or one per device with per-device labels.
+            Logits (N,) or (N, 1) (probabilities or hard 0/1 predictions with
+            ``from_logits=False``), or class scores (N, K): one array (or a one-element list),
+            or one per device with per-device labels.
         groups : NDArray (N,), optional
         """
         if groups is None and _per_device(labels):
@@ -160,6 +157,8 @@ class _StatsMetric(mx.metric.EvalMetric):
         else:
             label = _first(labels)
         pred = _first(preds)
+        if hasattr(pred, "shape"):  # shape only: no data read, no synchronisation
+            check_pred_columns("preds", pred.shape, self._stats.num_classes)
         self._stats.update(label, pred, groups, weight)
         rows = int(label.shape[0]) if hasattr(label, "shape") else len(label)
         self.num_inst += rows
@@ -193,12 +192,14 @@ class FairnessMetric(_StatsMetric):
     num_groups : int
         Number of groups G (group ids in ``[0, G)``).
     quantity : str, default "demographic_parity_difference"
-        A key of :meth:`FairnessReport.summary` (:data:`SUMMARY_QUANTITIES`); those of
-        :data:`BINARY_QUANTITIES` need ``num_classes=2``.
+        A key of :meth:`FairnessReport.summary` (:data:`~mxfair.metrics.SUMMARY_KEYS`); those of
+        :data:`~mxfair.metrics.BINARY_SUMMARY_KEYS` need ``num_classes=2``.
     num_classes : int, default 2
     threshold : float, default 0.5
-        Decision threshold on binary scores.
-    from_logits : bool, default False
+        Decision threshold on the positive-class probability.
+    from_logits : bool, default True
+        ``preds`` are a net's raw output (logits, or unnormalised (N, K) scores): a sigmoid
+        (softmax) is applied. False: probabilities in [0, 1] or hard 0/1 predictions.
     num_bins : int, default 0
         Score histogram bins (needed for ``auc`` and ``auc_difference``).
     name : str, optional
@@ -211,15 +212,15 @@ class FairnessMetric(_StatsMetric):
     >>> import mxnet as mx
     >>> metric = FairnessMetric(num_groups=2, quantity="equal_opportunity_difference")
     >>> metric.update([mx.nd.array([1, 1, 1, 1]), mx.nd.array([0, 0, 1, 1])],
-    ...               [mx.nd.array([0.9, 0.8, 0.7, 0.2])])
+    ...               [mx.nd.array([2.2, 1.4, 0.8, -1.4])])  # logits, as Dense(1) gives
     >>> metric.get()
     ('equal_opportunity_difference', 0.5)
     """
 
     _QUANTITY: Optional[str] = None  # fixed by the named subclasses
 
-    def __init__(self, num_groups: int, quantity: str = "demographic_parity_difference",
-                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = False,
+    def __init__(self, num_groups: int, *, quantity: str = "demographic_parity_difference",
+                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = True,
                  num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):
@@ -242,45 +243,95 @@ class FairnessMetric(_StatsMetric):
         return self.name, float(self._summary(global_=True)[self.quantity])
 
 
-def _named(quantity: str, doc: str):
-    """A FairnessMetric subclass with a fixed quantity (its own registry name and alias)."""
-    class_name = "".join(part.capitalize() for part in quantity.split("_"))
+class _NamedFairnessMetric(FairnessMetric):
+    """A :class:`FairnessMetric` whose quantity is its class's ``_QUANTITY`` (no ``quantity``
+    argument, so ``get_config()`` round-trips through ``mx.metric.create``)."""
 
-    def __init__(self, num_groups: int, num_classes: int = 2, threshold: float = 0.5,
-                 from_logits: bool = False, num_bins: int = 0, name: Optional[str] = None,
+    def __init__(self, num_groups: int, *, num_classes: int = 2, threshold: float = 0.5,
+                 from_logits: bool = True, num_bins: int = 0, name: Optional[str] = None,
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):
-        FairnessMetric.__init__(self, num_groups, quantity, num_classes, threshold,
-                                from_logits, num_bins, name, output_names, label_names)
+        super().__init__(num_groups, quantity=self._QUANTITY, num_classes=num_classes,
+                         threshold=threshold, from_logits=from_logits, num_bins=num_bins,
+                         name=name, output_names=output_names, label_names=label_names)
 
-    cls = type(class_name, (FairnessMetric,), {
-        "_QUANTITY": quantity, "__init__": __init__, "__module__": __name__,
-        "__doc__": f"""{doc}
 
-    Parameters are those of :class:`FairnessMetric` without ``quantity``.
+@mx.metric.register
+@mx.metric.alias("demographic_parity_difference")
+class DemographicParityDifference(_NamedFairnessMetric):
+    """Largest gap in selection rate between groups (``mx.metric.create`` name
+    ``"demographic_parity_difference"``); the parameters of :class:`FairnessMetric` but
+    ``quantity``.
 
     Examples
     --------
-    >>> import mxnet as mx
-    >>> metric = mx.metric.create("{quantity}", num_groups=2)
-    >>> type(metric).__name__
-    '{class_name}'
-    """,
-    })
-    cls.__init__.__qualname__ = f"{class_name}.__init__"
-    return mx.metric.register(mx.metric.alias(quantity)(cls))
+    >>> type(mx.metric.create("demographic_parity_difference", num_groups=2)).__name__
+    'DemographicParityDifference'
+    """
+
+    _QUANTITY = "demographic_parity_difference"
 
 
-DemographicParityDifference = _named(
-    "demographic_parity_difference", "Largest gap in selection rate between groups.")
-DemographicParityRatio = _named(
-    "demographic_parity_ratio", "Smallest ratio of selection rates between groups.")
-EqualizedOddsDifference = _named(
-    "equalized_odds_difference", "The larger of the TPR and FPR gaps between groups.")
-EqualOpportunityDifference = _named(
-    "equal_opportunity_difference", "Largest gap in true positive rate between groups.")
-WorstGroupAccuracy = _named(
-    "worst_group_accuracy", "Accuracy of the group where it is lowest.")
+@mx.metric.register
+@mx.metric.alias("demographic_parity_ratio")
+class DemographicParityRatio(_NamedFairnessMetric):
+    """Smallest ratio of selection rates between groups (``"demographic_parity_ratio"``).
+
+    Examples
+    --------
+    >>> DemographicParityRatio(num_groups=2).get()
+    ('demographic_parity_ratio', nan)
+    """
+
+    _QUANTITY = "demographic_parity_ratio"
+
+
+@mx.metric.register
+@mx.metric.alias("equalized_odds_difference")
+class EqualizedOddsDifference(_NamedFairnessMetric):
+    """The larger of the TPR and FPR gaps between groups (``"equalized_odds_difference"``).
+
+    Examples
+    --------
+    >>> metric = EqualizedOddsDifference(num_groups=2)
+    >>> metric.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
+    ...               [mx.nd.array([2.0, -1.0, -1.0, 1.0])])  # logits
+    >>> metric.get()
+    ('equalized_odds_difference', 1.0)
+    """
+
+    _QUANTITY = "equalized_odds_difference"
+
+
+@mx.metric.register
+@mx.metric.alias("equal_opportunity_difference")
+class EqualOpportunityDifference(_NamedFairnessMetric):
+    """Largest gap in true positive rate between groups (``"equal_opportunity_difference"``).
+
+    Examples
+    --------
+    >>> mx.metric.create("equal_opportunity_difference", num_groups=3).get_config()["num_groups"]
+    3
+    """
+
+    _QUANTITY = "equal_opportunity_difference"
+
+
+@mx.metric.register
+@mx.metric.alias("worst_group_accuracy")
+class WorstGroupAccuracy(_NamedFairnessMetric):
+    """Accuracy of the group where it is lowest (``"worst_group_accuracy"``).
+
+    Examples
+    --------
+    >>> metric = WorstGroupAccuracy(num_groups=2, from_logits=False)
+    >>> metric.update([mx.nd.array([1, 1, 0, 0]), mx.nd.array([0, 0, 1, 1])],
+    ...               [mx.nd.array([0.9, 0.8, 0.7, 0.2])])  # probabilities
+    >>> metric.get()
+    ('worst_group_accuracy', 0.5)
+    """
+
+    _QUANTITY = "worst_group_accuracy"
 
 
 @mx.metric.register
@@ -298,7 +349,7 @@ class GroupFairnessMetric(_StatsMetric):
     quantities : sequence of str, optional
         Keys of :meth:`FairnessReport.summary`; by default accuracy, the demographic-parity,
         equalized-odds and equal-opportunity differences and the worst group's accuracy.
-        Those of :data:`BINARY_QUANTITIES` need ``num_classes=2``.
+        Those of :data:`~mxfair.metrics.BINARY_SUMMARY_KEYS` need ``num_classes=2``.
     num_classes, threshold, from_logits, num_bins, output_names, label_names
         As for :class:`FairnessMetric`.
     name : str, default "group_fairness"
@@ -306,15 +357,16 @@ class GroupFairnessMetric(_StatsMetric):
     Examples
     --------
     >>> import mxnet as mx
-    >>> metric = GroupFairnessMetric(2, quantities=["accuracy", "demographic_parity_difference"])
+    >>> metric = GroupFairnessMetric(2, quantities=["accuracy", "demographic_parity_difference"],
+    ...                              from_logits=False)
     >>> metric.update([mx.nd.array([1, 0, 1, 0]), mx.nd.array([0, 0, 1, 1])],
-    ...               [mx.nd.array([0.9, 0.2, 0.4, 0.1])])
+    ...               [mx.nd.array([0.9, 0.2, 0.4, 0.1])])  # probabilities
     >>> metric.get()
     (['accuracy', 'demographic_parity_difference'], [0.75, 0.5])
     """
 
-    def __init__(self, num_groups: int, quantities: Optional[Sequence[str]] = None,
-                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = False,
+    def __init__(self, num_groups: int, *, quantities: Optional[Sequence[str]] = None,
+                 num_classes: int = 2, threshold: float = 0.5, from_logits: bool = True,
                  num_bins: int = 0, name: str = "group_fairness",
                  output_names: Optional[Sequence[str]] = None,
                  label_names: Optional[Sequence[str]] = None):

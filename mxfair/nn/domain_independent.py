@@ -30,9 +30,18 @@ from typing import Literal, Optional, Tuple
 import mxnet as mx
 import numpy as np
 
-from .. import _blocks
-from .._ops import ArrayLike, as_dtype_of, is_ndarray, to_numpy
-from .._validation import check_choice, check_group_ids, check_number, check_positive_int
+from .. import _state
+from .._ops import ArrayLike, UnitWeights, as_dtype_of, is_ndarray, to_numpy
+from .._validation import (
+    PRED_SHAPE,
+    check_choice,
+    check_column,
+    check_ids,
+    check_ndarray,
+    check_number,
+    check_positive_int,
+    check_same_length,
+)
 
 __all__ = ["DomainIndependentHead", "DomainIndependentLoss", "CombineDomains",
            "domain_independent_nets", "domain_class_log_prior", "COMBINE_RULES"]
@@ -86,7 +95,7 @@ class DomainIndependentHead(mx.gluon.HybridBlock):
     (4, 2, 3)
     """
 
-    def __init__(self, num_classes: int, num_domains: int, in_units: int = 0, **kwargs):
+    def __init__(self, num_classes: int, num_domains: int, *, in_units: int = 0, **kwargs):
         super().__init__(**kwargs)
         self._num_classes = _check_classes(num_classes)
         self._num_domains = check_positive_int("num_domains", num_domains)
@@ -148,7 +157,7 @@ class CombineDomains(mx.gluon.HybridBlock):
     [[1.0]]
     """
 
-    def __init__(self, num_classes: int, combine: Literal["sum", "sum_probs"] = "sum",
+    def __init__(self, num_classes: int, *, combine: Literal["sum", "sum_probs"] = "sum",
                  log_prior: Optional[ArrayLike] = None, num_domains: Optional[int] = None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -165,7 +174,7 @@ class CombineDomains(mx.gluon.HybridBlock):
             if self._num_classes == 2:  # one logit per head: the prior's log-odds
                 table = table[:, 1:] - table[:, :1]  # (D, 1)
             with self.name_scope():
-                self.log_prior = _blocks.new_state(self, "log_prior", table.shape, table)
+                self.log_prior = _state.new_state(self, "log_prior", table.shape, table)
 
     @property
     def combine(self) -> str:
@@ -174,7 +183,7 @@ class CombineDomains(mx.gluon.HybridBlock):
 
     def forward(self, logits):
         if self._prior and is_ndarray(logits):
-            _blocks.state_on(self.log_prior, logits.context)
+            _state.ensure_on(self.log_prior, logits.context)
         return super().forward(logits)
 
     def hybrid_forward(self, F, logits, log_prior=None):
@@ -187,6 +196,15 @@ class CombineDomains(mx.gluon.HybridBlock):
             return F.log(F.maximum(mean, 1e-30)) - F.log(F.maximum(1.0 - mean, 1e-30))
         probs = F.softmax(logits, axis=-1)  # (N, D, K)
         return F.log(F.maximum(F.mean(probs, axis=1), 1e-30))  # (N, K)
+
+
+def _head_rows(pred, num_domains: int, outputs: int) -> int:
+    """Rows of per-domain scores, which must have shape (N, D, K'); ValueError otherwise."""
+    shape = tuple(pred.shape)
+    if len(shape) != 3 or shape[1:] != (num_domains, outputs):
+        raise ValueError(PRED_SHAPE.format(name="pred", shapes=f"(N, {num_domains}, {outputs})",
+                                           shape=shape))
+    return int(shape[0])
 
 
 class DomainIndependentLoss(mx.gluon.loss.Loss):
@@ -226,40 +244,36 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
     [1.0986, 1.0986]
     """
 
-    def __init__(self, num_classes: int, num_domains: int, weight: Optional[float] = None,
+    def __init__(self, num_classes: int, num_domains: int, *, weight: Optional[float] = None,
                  **kwargs):
         super().__init__(weight, 0, **kwargs)
+        self._scale = None if weight is None else float(weight)
         self._num_classes = _check_classes(num_classes)
         self._num_domains = check_positive_int("num_domains", num_domains)
         self._seen = set()
-        self._ones = _blocks.UnitWeights()
+        self._ones = UnitWeights()
 
     def check_inputs(self, pred, label, domain, sample_weight=None) -> None:
         """Host check of one batch, values included (synchronises); ValueError if bad."""
         self._check(pred, label, domain, sample_weight)
-        for name, arr, n in (("domain", domain, self._num_domains),
-                             ("label", label, self._num_classes)):
-            v = arr.asnumpy().reshape(-1)
-            if v.size and (not np.all(v == np.round(v)) or v.min() < 0 or v.max() >= n):
-                raise ValueError(f"{name} must hold integers in [0, {n}), got values in "
-                                 f"[{v.min()}, {v.max()}]")
+        check_ids("domain", domain, self._num_domains, what="domain ids")
+        check_ids("label", label, self._num_classes, what="labels")
 
     def _check(self, pred, label, domain, sample_weight) -> None:
-        _blocks.check_ndarray("pred", pred)
-        _blocks.check_ndarray("label", label, ids=True)
-        _blocks.check_ndarray("domain", domain, ids=True)
+        check_ndarray("pred", pred)
+        check_ndarray("label", label, ids=True)
+        check_ndarray("domain", domain, ids=True)
         if sample_weight is not None:
-            _blocks.check_ndarray("sample_weight", sample_weight)
+            check_ndarray("sample_weight", sample_weight)
         key = (pred.shape, label.shape, domain.shape, pred.context,
                None if sample_weight is None else sample_weight.shape)
         if key in self._seen:
             return
-        n = _blocks.check_scores(pred, self._num_classes, leading=(self._num_domains,),
-                                 last=_outputs(self._num_classes))
+        n = _head_rows(pred, self._num_domains, _outputs(self._num_classes))
         for name, arr in (("label", label), ("domain", domain),
                           ("sample_weight", sample_weight)):
             if arr is not None:
-                _blocks.check_column(name, arr, n, pred.context)
+                check_column(name, arr, n, pred.context)
         if len(self._seen) > 64:
             self._seen.clear()
         self._seen.add(key)
@@ -293,13 +307,13 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
         ell = F.where(ok, ell, zero / zero)  # a bad id is NaN: never a silent 0, no gradient
         if sample_weight is not None:
             ell = ell * F.reshape(sample_weight, shape=(-1,))
-        if self._weight is not None:
-            ell = ell * self._weight
+        if self._scale is not None:
+            ell = ell * self._scale
         return ell
 
 
 def domain_class_log_prior(labels: ArrayLike, domains: ArrayLike, num_domains: int,
-                           num_classes: int, smoothing: float = 1.0) -> np.ndarray:
+                           num_classes: int, *, smoothing: float = 1.0) -> np.ndarray:
     """Log class prior of each domain's training rows, :math:`\\log P(y \\mid d)` (host).
 
     Parameters
@@ -324,11 +338,9 @@ def domain_class_log_prior(labels: ArrayLike, domains: ArrayLike, num_domains: i
     num_domains = check_positive_int("num_domains", num_domains)
     num_classes = _check_classes(num_classes)
     smoothing = check_number("smoothing", smoothing, low=0)
-    y = check_group_ids(_blocks.check_numeric_ids("labels", labels), num_classes)
-    d = check_group_ids(_blocks.check_numeric_ids("domains", domains), num_domains)
-    if len(y) != len(d):
-        raise ValueError(f"labels has {len(y)} rows but domains has {len(d)}; they must have "
-                         "the same length")
+    y = check_ids("labels", labels, num_classes)
+    d = check_ids("domains", domains, num_domains, what="domain ids")
+    check_same_length(labels=y, domains=d)
     counts = np.full((num_domains, num_classes), smoothing, dtype=np.float64)
     np.add.at(counts, (d, y), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -340,7 +352,7 @@ def domain_class_log_prior(labels: ArrayLike, domains: ArrayLike, num_domains: i
     return out
 
 
-def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_domains: int,
+def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_domains: int, *,
                             combine: Literal["sum", "sum_probs"] = "sum",
                             in_units: int = 0, log_prior: Optional[ArrayLike] = None
                             ) -> Tuple[mx.gluon.nn.HybridSequential,
@@ -389,6 +401,6 @@ def domain_independent_nets(body: mx.gluon.HybridBlock, num_classes: int, num_do
     train_net = mx.gluon.nn.HybridSequential()
     train_net.add(body, head)
     predict_net = mx.gluon.nn.HybridSequential()
-    predict_net.add(body, head, CombineDomains(num_classes, combine, log_prior=log_prior,
+    predict_net.add(body, head, CombineDomains(num_classes, combine=combine, log_prior=log_prior,
                                                num_domains=num_domains))
     return train_net, predict_net

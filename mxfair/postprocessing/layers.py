@@ -5,6 +5,12 @@ Parameters, so it survives ``save_parameters``/``load_parameters`` and
 ``hybridize`` → ``export`` → ``SymbolBlock.imports``; :class:`ThresholdedNet` (or
 :func:`with_thresholds`) appends it to a trained scorer, giving one exportable network with
 inputs ``(x, groups)`` and 0/1 decisions as output.
+
+Scores follow the package convention: logits by default (``from_logits=True``). A graph cannot
+raise on data, so a row whose score is NaN or infinite (or, with ``from_logits=False``, outside
+[0, 1]) or whose group id is not an integer in ``[0, G)`` gets NaN as its output: never a
+decision. Mismatched row counts of the inputs raise ``ValueError`` when the block is called with
+NDArrays.
 """
 from typing import Any, Literal, Optional
 
@@ -12,52 +18,41 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock
 
-from .._ops import Tensor, group_onehot, to_numpy
-from .._validation import check_choice, check_positive_int
+from .._ops import Tensor, invalid_ids, nonfinite, outside_unit, to_numpy
+from .._validation import check_choice, check_int, check_positive_int, check_same_length
+from ._rules import step_probability
 
 __all__ = ["GroupThreshold", "ThresholdedNet", "with_thresholds", "MODES"]
 
 MODES = ("random", "deterministic", "probability")
+SEVERAL_OUTPUTS = (
+    "the net returned {n} outputs; ThresholdedNet needs a net with one output of shape (N,) or "
+    "(N, 1) (the positive-class score): wrap the scoring head alone"
+)
+KIND_MISMATCH = (
+    "with_thresholds(from_logits=False) says the net outputs probabilities, but the "
+    "GroupThreshold expects logits (from_logits=True); build the block for probabilities, e.g. "
+    "ThresholdOptimizer(from_logits=False).fit(...).to_block()"
+)
 
 
-def _step_probability(F, scores: Tensor, groups: Tensor, thresholds: Tensor,
-                               probs: Tensor, num_groups: int, num_bins: int = 0) -> Tensor:
-    """Probability of a positive decision under per-group two-step rules (graph-safe).
+def _valid_rows(F, scores: Tensor, groups: Tensor, num_groups: int,
+                probabilities: bool) -> Tensor:
+    """1 where the row can be decided, 0 where not (graph-safe), shape (N,): a finite score
+    (in [0, 1] when ``probabilities``) and an integer group id in ``[0, num_groups)``."""
+    s = F.cast(F.reshape(scores, shape=(-1,)), dtype="float32")
+    g = F.cast(F.reshape(groups, shape=(-1,)), dtype="float32")
+    bad = F.maximum(nonfinite(s), invalid_ids(F, g, num_groups))
+    if probabilities:
+        bad = F.maximum(bad, outside_unit(F, s))
+    return 1 - bad
 
-    Parameters
-    ----------
-    F : mx.nd or mx.sym
-    scores : shape (N,) or (N, 1)
-        Probabilities in [0, 1].
-    groups : shape (N,)
-        Group ids; an id outside ``[0, num_groups)`` gets probability 0 (no check in a graph).
-    thresholds : shape (G, 2)
-        ``(lo, hi)`` per group, ``lo <= hi``.
-    probs : shape (G, 3)
-        Positive probability below ``lo``, in ``[lo, hi)``, at or above ``hi``.
-    num_groups : int
-    num_bins : int, default 0
-        When > 0, scores and thresholds are compared as histogram bins: a score's bin is
-        ``clip(floor(score * B), 0, B - 1)`` (as in ``GroupStats``) and the threshold ``k / B``
-        is bin ``k``; this makes the decisions agree exactly with the fitting histograms.
 
-    Returns
-    -------
-    shape (N,), float32
-    """
-    onehot = group_onehot(F, groups, num_groups)  # (N, G)
-    thr = F.dot(onehot, thresholds)  # (N, 2)
-    p = F.dot(onehot, probs)  # (N, 3)
-    s = F.cast(F.reshape(scores, shape=(-1,)), dtype="float32")  # (N,)
-    if num_bins:
-        s = F.clip(F.floor(s * num_bins), 0, num_bins - 1)
-        thr = F.round(thr * num_bins)
-    lo = F.reshape(F.slice_axis(thr, axis=1, begin=0, end=1), shape=(-1,))
-    hi = F.reshape(F.slice_axis(thr, axis=1, begin=1, end=2), shape=(-1,))
-    p0, p1, p2 = (F.reshape(F.slice_axis(p, axis=1, begin=i, end=i + 1), shape=(-1,))
-                  for i in range(3))
-    # lo <= hi, so s >= hi implies s >= lo: the three levels add up as steps.
-    return p0 + (s >= lo) * (p1 - p0) + (s >= hi) * (p2 - p1)
+def _check_rows(**arrays) -> None:
+    """Same number of rows (NDArray inputs only: a traced Symbol has no shape here)."""
+    given = {k: v for k, v in arrays.items() if isinstance(v, mx.nd.NDArray)}
+    if len(given) > 1:
+        check_same_length(**given)
 
 
 class GroupThreshold(HybridBlock):
@@ -82,33 +77,37 @@ class GroupThreshold(HybridBlock):
         ``mx.random.seed(seed, ctx)``. ``"deterministic"``: positive where the probability is
         at least 0.5 (the likelier decision; rates then differ from the fitted ones by the
         rows in a mixed step). ``"probability"``: output the probability itself.
+    from_logits : bool, default True
+        The scores are logits (a sigmoid is applied first); False: probabilities in [0, 1].
+        The thresholds are probabilities either way.
 
     Inputs:
-        - **scores**: (N,) or (N, 1) probabilities in [0, 1].
-        - **groups**: (N,) group ids in ``[0, G)`` (an id outside gives probability 0).
+        - **scores**: (N,) or (N, 1) logits (probabilities with ``from_logits=False``).
+        - **groups**: (N,) group ids in ``[0, G)``.
         - **noise** (optional): (N,) uniform draws, used in ``"random"`` mode.
 
     Outputs:
-        - **out**: (N,) float32, 0/1 decisions (or probabilities in ``"probability"`` mode).
+        - **out**: (N,) float32, 0/1 decisions (or probabilities in ``"probability"`` mode);
+          NaN for a row with a NaN/infinite score (with ``from_logits=False``: outside
+          [0, 1]) or a group id that is not an integer in ``[0, G)``.
 
     Examples
     --------
     >>> import mxnet as mx
-    >>> block = GroupThreshold(num_groups=2, mode="deterministic")
+    >>> block = GroupThreshold(num_groups=2, mode="deterministic", from_logits=False)
     >>> block.initialize()
     >>> block.set_rule([[0.3, 0.3], [0.6, 0.6]], [[0, 0, 1], [0, 0, 1]])
-    >>> block(mx.nd.array([0.4, 0.4]), mx.nd.array([0, 1])).asnumpy()
-    array([1., 0.], dtype=float32)
+    >>> block(mx.nd.array([0.4, 0.4, float("nan")]), mx.nd.array([0, 1, 1])).asnumpy()
+    array([ 1.,  0., nan], dtype=float32)
     """
 
-    def __init__(self, num_groups: int, num_bins: int = 0,
+    def __init__(self, num_groups: int, *, num_bins: int = 0,
                  mode: Literal["random", "deterministic", "probability"] = "random",
-                 prefix: Optional[str] = None, params: Any = None):
+                 prefix: Optional[str] = None, params: Any = None, from_logits: bool = True):
         super().__init__(prefix=prefix, params=params)
+        self.from_logits = bool(from_logits)
         self.num_groups = check_positive_int("num_groups", num_groups)
-        if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 0:
-            raise ValueError(f"num_bins must be a non-negative integer, got {num_bins!r}")
-        self.num_bins = int(num_bins)
+        self.num_bins = check_int("num_bins", num_bins)
         self.mode = check_choice("mode", mode, MODES)
         with self.name_scope():
             self.thresholds = self.params.get(
@@ -125,7 +124,7 @@ class GroupThreshold(HybridBlock):
         Parameters
         ----------
         thresholds : array, shape (G, 2)
-            ``lo <= hi`` per group.
+            ``lo <= hi`` per group, finite (probabilities: bin edges of [0, 1]).
         probs : array, shape (G, 3)
             Probabilities in [0, 1].
         """
@@ -135,6 +134,8 @@ class GroupThreshold(HybridBlock):
         if thr.shape != (G, 2) or pr.shape != (G, 3):
             raise ValueError(f"expected thresholds of shape {(G, 2)} and probs of shape "
                              f"{(G, 3)}, got {thr.shape} and {pr.shape}")
+        if not np.all(np.isfinite(thr)):
+            raise ValueError(f"thresholds must be finite, got {thr.tolist()}")
         if np.any(thr[:, 0] > thr[:, 1]):
             raise ValueError(f"every group needs lo <= hi, got thresholds {thr.tolist()}")
         if not np.all((pr >= 0) & (pr <= 1)):
@@ -142,19 +143,34 @@ class GroupThreshold(HybridBlock):
         self.thresholds.set_data(mx.nd.array(thr))
         self.probs.set_data(mx.nd.array(pr))
 
+    def forward(self, scores, groups, noise=None):
+        _check_rows(scores=scores, groups=groups, noise=noise)
+        if noise is None:
+            return super().forward(scores, groups)
+        return super().forward(scores, groups, noise)
+
     def hybrid_forward(self, F, scores, groups, noise=None, thresholds=None, probs=None):
-        q = _step_probability(F, scores, groups, thresholds, probs,
-                                       self.num_groups, self.num_bins)  # (N,)
+        valid = _valid_rows(F, scores, groups, self.num_groups, not self.from_logits)  # (N,)
+        if self.from_logits:
+            scores = F.sigmoid(scores)
+        # An invalid row's group id goes to 0 before the one-hot (its output is NaN anyway).
+        safe_groups = F.where(valid, F.reshape(groups, shape=(-1,)),
+                              F.zeros_like(F.reshape(groups, shape=(-1,))))
+        q = step_probability(F, scores, safe_groups, thresholds, probs,
+                              self.num_groups, self.num_bins)  # (N,)
         if self.mode == "probability":
-            return q
-        if self.mode == "deterministic":
-            return q >= 0.5
-        u = F.random.uniform_like(q) if noise is None else F.reshape(noise, shape=(-1,))
-        return u < q
+            out = q
+        elif self.mode == "deterministic":
+            out = q >= 0.5
+        else:
+            u = F.random.uniform_like(q) if noise is None else F.reshape(noise, shape=(-1,))
+            out = u < q
+        return F.where(valid, out, F.ones_like(out) * float("nan"))
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_groups={self.num_groups}, "
-                f"num_bins={self.num_bins}, mode={self.mode!r})")
+                f"num_bins={self.num_bins}, mode={self.mode!r}, "
+                f"from_logits={self.from_logits})")
 
 
 class ThresholdedNet(HybridBlock):
@@ -163,11 +179,14 @@ class ThresholdedNet(HybridBlock):
     Parameters
     ----------
     net : HybridBlock
-        Outputs one score per row, shape (N,) or (N, 1): a probability, or a logit with
-        ``from_logits=True``.
+        Outputs one score per row, shape (N,) or (N, 1): a logit (``from_logits=True``) or a
+        probability.
     threshold : GroupThreshold
-    from_logits : bool, default False
-        Apply a sigmoid to the net's output first.
+    from_logits : bool, optional
+        Whether the net outputs logits; by default the threshold block's ``from_logits``
+        (True unless the block was built for probabilities). A net of logits with a block
+        for probabilities gets a sigmoid in between; a net of probabilities with a block for
+        logits raises ``ValueError``.
 
     Inputs:
         - **x**: the net's input, (N, ...).
@@ -184,36 +203,54 @@ class ThresholdedNet(HybridBlock):
     >>> scorer.initialize()
     >>> thr = GroupThreshold(num_groups=2, mode="deterministic")
     >>> thr.initialize()
-    >>> net = ThresholdedNet(scorer, thr, from_logits=True)
+    >>> net = ThresholdedNet(scorer, thr)  # logits, as Dense(1) emits them
     >>> net.hybridize()
     >>> net(mx.nd.ones((4, 3)), mx.nd.array([0, 1, 0, 1])).shape
     (4,)
     """
 
-    def __init__(self, net: HybridBlock, threshold: GroupThreshold, from_logits: bool = False,
-                 prefix: Optional[str] = None, params: Any = None):
+    def __init__(self, net: HybridBlock, threshold: GroupThreshold,
+                 *,
+                 from_logits: Optional[bool] = None, prefix: Optional[str] = None,
+                 params: Any = None):
         super().__init__(prefix=prefix, params=params)
         if not isinstance(threshold, GroupThreshold):
             raise TypeError(f"threshold must be a GroupThreshold, got {type(threshold).__name__}")
         if not isinstance(net, HybridBlock):
             raise TypeError(f"net must be a HybridBlock (to export), got {type(net).__name__}")
-        self.from_logits = bool(from_logits)
+        self.from_logits = threshold.from_logits if from_logits is None else bool(from_logits)
+        if threshold.from_logits and not self.from_logits:
+            raise ValueError(KIND_MISMATCH)
         with self.name_scope():
             self.net = net
             self.threshold = threshold
 
+    def forward(self, x, groups, noise=None):
+        _check_rows(x=x, groups=groups, noise=noise)
+        if noise is None:
+            return super().forward(x, groups)
+        return super().forward(x, groups, noise)
+
     def hybrid_forward(self, F, x, groups, noise=None):
-        score = F.reshape(self.net(x), shape=(-1,))  # (N,)
-        if self.from_logits:
-            score = F.sigmoid(score)
+        out = self.net(x)
+        if isinstance(out, (list, tuple)):
+            raise ValueError(SEVERAL_OUTPUTS.format(n=len(out)))
+        score = F.reshape(out, shape=(-1,))  # (N,)
+        if self.from_logits and not self.threshold.from_logits:
+            score = F.sigmoid(score)  # the block takes probabilities
         if noise is None:
             return self.threshold(score, groups)
         return self.threshold(score, groups, noise)
 
 
 def with_thresholds(net: HybridBlock, threshold: GroupThreshold,
-                    from_logits: bool = False) -> ThresholdedNet:
+                    *,
+                    from_logits: Optional[bool] = None) -> ThresholdedNet:
     """Append a fitted :class:`GroupThreshold` to a trained scorer (see :class:`ThresholdedNet`).
+
+    ``from_logits`` says whether the net outputs logits; by default the block's setting,
+    which :meth:`ThresholdOptimizer.to_block` takes from the optimizer (logits unless it was
+    built with ``from_logits=False``).
 
     Examples
     --------
@@ -222,7 +259,7 @@ def with_thresholds(net: HybridBlock, threshold: GroupThreshold,
     >>> scorer.initialize()
     >>> thr = GroupThreshold(num_groups=2)
     >>> thr.initialize()
-    >>> with_thresholds(scorer, thr, from_logits=True)(mx.nd.ones((2, 3)), mx.nd.zeros(2)).shape
+    >>> with_thresholds(scorer, thr)(mx.nd.ones((2, 3)), mx.nd.zeros(2)).shape
     (2,)
     """
     return ThresholdedNet(net, threshold, from_logits=from_logits)

@@ -23,35 +23,47 @@ The fitted rule of group g is a randomised step function of the score with two s
 ``positive_probs_[g, 0]`` when its score is below ``lo``, ``positive_probs_[g, 1]`` between the
 two, and ``positive_probs_[g, 2]`` at or above ``hi``. :class:`GroupThreshold` applies the same
 rule inside a (hybridizable, exportable) Gluon graph.
+
+Scores follow the package convention: a net's raw output (logits) by default,
+``from_logits=True``; with ``from_logits=False`` they are probabilities in [0, 1]. The
+thresholds are always probabilities (bin edges of [0, 1]). ``fit``, ``predict`` and
+``positive_probability`` check their inputs the same way: NaN or infinite scores, and with
+``from_logits=False`` scores outside [0, 1], raise ``ValueError`` (naming ``from_logits``);
+string group ids raise ``TypeError`` pointing to :class:`mxfair.GroupEncoder`.
 """
 import json
-from typing import Any, Dict, Literal, Optional, Tuple, Union
+from typing import Any, Literal, Optional, Union
 
 import mxnet as mx
 import numpy as np
 
-from .._constraints import ConstraintName, ConstraintTable, canonical_constraint
-from .._ops import as_ndarray, context_of, is_ndarray, to_numpy
+from .._constraints import CONSTRAINTS, RATE_LABELS, ConstraintName, canonical_constraint
+from .._ops import as_ndarray, context_of, is_ndarray
 from .._validation import (
     check_choice,
-    check_group_ids,
+    check_flag,
+    check_ids,
+    check_not_empty,
     check_number,
+    check_numeric,
     check_positive_int,
     check_same_length,
+    check_sample_weight,
+    check_scores,
+    check_seed,
 )
-from ..metrics.stats import GroupStats
-from .layers import GroupThreshold, _step_probability
+from ..metrics import GroupStats, confusion_rates, group_gap
+from ._rules import (
+    rule_rates,
+    solve_equalized_odds,
+    solve_equalized_odds_tol,
+    solve_simple,
+    step_probability,
+)
+from .layers import GroupThreshold
 
-__all__ = ["ThresholdOptimizer", "CONSTRAINTS", "OBJECTIVES"]
+__all__ = ["ThresholdOptimizer", "OBJECTIVES"]
 
-#: Canonical constraint name (``mxfair._constraints``) -> the per-group rate(s) it equalises.
-#: Lookups accept the aliases, e.g. fairlearn's ``CONSTRAINTS["true_positive_rate_parity"]``.
-CONSTRAINTS = ConstraintTable({
-    "demographic_parity": ("selection_rate",),
-    "equal_opportunity": ("true_positive_rate",),
-    "predictive_equality": ("false_positive_rate",),
-    "equalized_odds": ("false_positive_rate", "true_positive_rate"),
-})
 OBJECTIVES = ("accuracy", "balanced_accuracy")
 
 NOT_FITTED = "this ThresholdOptimizer is not fitted yet; call fit() or fit_stats() first"
@@ -69,209 +81,49 @@ NO_HISTOGRAM = (
     "fit_stats needs score histograms: build the statistics as "
     "GroupStats(num_groups, num_bins=grid_size)"
 )
-BAD_SAMPLE_WEIGHT = "sample_weight must be finite and >= 0, got values in [{lo}, {hi}]"
-SCORES_NOT_PROBABILITIES = (
-    "scores must be probabilities in [0, 1] (apply a sigmoid to logits first), got values in "
-    "[{lo}, {hi}]"
-)
 LABELS_NOT_BINARY = "labels must be 0 or 1, got values {values}"
 BAD_FORMAT = "not a ThresholdOptimizer JSON document: {why}"
+STATS_FROM_LOGITS = (
+    "the GroupStats was built with from_logits={theirs} but this ThresholdOptimizer has "
+    "from_logits={mine}: predict() would read scores differently from the histograms; build "
+    "ThresholdOptimizer(from_logits={theirs})"
+)
+#: Keys a ThresholdOptimizer JSON document must hold (``from_logits`` is optional: documents
+#: written before it existed hold probabilities, ``from_logits=False``).
+JSON_KEYS = ("constraint", "objective", "tolerance", "grid_size", "num_groups", "num_bins",
+             "group_names", "thresholds", "positive_probs")
 
 _FORMAT = "mxfair.ThresholdOptimizer/1"
 _EPS = 1e-12
+#: The constraints the search solves: one rate (a common band of that rate), or the TPR and the
+#: FPR together (a common point of the ROC hulls).
+_SOLVABLE = tuple(c for c, rates in CONSTRAINTS.items()
+                  if len(rates) == 1 or set(rates) == {"true_positive_rate", "false_positive_rate"})
+#: The rates whose expected values ``rates_`` reports.
+_FITTED_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 
 
-# --------------------------------------------------------------------------- solver
-def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the vertices of the upper concave hull of the points (x, y), x increasing.
-
-    Of points sharing an x only the highest is kept; Andrew's monotone chain.
-    """
-    order = np.lexsort((y, x))  # by x, then y
-    xs = x[order]
-    last_of_run = np.append(xs[1:] != xs[:-1], True)
-    order = order[last_of_run]
-    xl, yl = x.tolist(), y.tolist()  # Python floats: much faster than NumPy scalars here
-    hull = []
-    for i in order.tolist():
-        xi, yi = xl[i], yl[i]
-        while len(hull) >= 2:
-            i0, i1 = hull[-2], hull[-1]
-            # Drop i1 when it is on or below the chord from i0 to i.
-            if (yl[i1] - yl[i0]) * (xi - xl[i0]) <= (yi - yl[i0]) * (xl[i1] - xl[i0]):
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return np.asarray(hull, dtype=np.int64)
+def _binary_counts(tp, fp, pos, neg) -> np.ndarray:
+    """Confusion counts (..., 2, 2) ``[[TN, FP], [FN, TP]]`` from TP, FP and the number of
+    positives and negatives, for :func:`mxfair.metrics.confusion_rates` (the rates' one
+    definition)."""
+    tp, fp, pos, neg = np.broadcast_arrays(tp, fp, pos, neg)
+    return np.stack([np.stack([neg - fp, fp], axis=-1), np.stack([pos - tp, tp], axis=-1)],
+                    axis=-2)
 
 
-class _Hull:
-    """Upper hull of one group's threshold points: vertex x, y and threshold index k."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray):
-        idx = _upper_hull(x, y)
-        self.x, self.y, self.k = x[idx], y[idx], idx
-
-    def __call__(self, t: np.ndarray) -> np.ndarray:
-        return np.interp(t, self.x, self.y)
-
-    def argmax_x(self) -> float:
-        return float(self.x[int(np.argmax(self.y))])
-
-    def mix_at(self, t: float) -> Tuple[int, int, float]:
-        """The two thresholds (k_lo <= k_hi) whose mix reaches ``t``, and the weight on k_lo.
-
-        A larger threshold index gives fewer positives, hence a smaller rate.
-        """
-        if len(self.x) == 1:
-            return int(self.k[0]), int(self.k[0]), 0.0
-        j = int(np.clip(np.searchsorted(self.x, t, side="right") - 1, 0, len(self.x) - 2))
-        span = self.x[j + 1] - self.x[j]
-        w = float(np.clip((t - self.x[j]) / span, 0.0, 1.0)) if span > 0 else 0.0
-        return int(self.k[j + 1]), int(self.k[j]), w
+def _check_binary_shape(scores: Any) -> None:
+    shape = tuple(scores.shape) if hasattr(scores, "shape") else np.shape(scores)
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise ValueError(f"scores must have shape (N,) or (N, 1): one binary score per row, "
+                         f"got shape {shape}")
 
 
-def _step_probs(k_lo: int, k_hi: int, w_lo: float, rho: float = 0.0, const: float = 0.0):
-    """Positive probability below k_lo, between, and at/above k_hi, of the rule "use threshold
-    k_lo with probability w_lo, else k_hi; then, with probability rho, replace the decision by a
-    coin with P(positive) = const"."""
-    base = rho * const
-    return (base, base + (1 - rho) * w_lo, base + (1 - rho))
-
-
-def _point_to_rule(hull: _Hull, fpr: float, tpr: float):
-    """Rule of a group reaching the ROC point (fpr, tpr) between the diagonal and its hull.
-
-    The hull point at ``fpr`` is mixed with the coin that says positive with probability
-    ``fpr`` (the diagonal point (fpr, fpr)), as in Hardt et al. and fairlearn's ``p_ignore``.
-    """
-    top = float(hull(fpr))
-    rho = 0.0 if top - fpr <= _EPS else float(np.clip((top - tpr) / (top - fpr), 0.0, 1.0))
-    k_lo, k_hi, w = hull.mix_at(fpr)
-    return k_lo, k_hi, _step_probs(k_lo, k_hi, w, rho, fpr)
-
-
-def _solve_simple(rate: np.ndarray, gain: np.ndarray, tol: float, grid_size: int):
-    """Simple constraint: every group's rate in a common band [t, t + tol].
-
-    rate, gain : (G, B + 1) per group and threshold index. Returns the rules of the groups.
-    Each group's best value within the band is its concave hull at ``clip(x*, t, t + tol)``
-    (x* its unconstrained best rate); the total is concave in t with breakpoints at the hull
-    vertices and the vertices shifted by ``-tol``, so they and the grid are the candidates.
-    """
-    hulls = [_Hull(rate[g], gain[g]) for g in range(rate.shape[0])]
-    t_max = max(0.0, 1.0 - tol)
-    verts = np.concatenate([h.x for h in hulls])
-    cand = np.unique(np.clip(np.concatenate(
-        [np.linspace(0.0, t_max, grid_size + 1), verts, verts - tol]), 0.0, t_max))
-    best_x = np.array([h.argmax_x() for h in hulls])  # (G,)
-    xs = np.clip(best_x[:, None], cand[None, :], cand[None, :] + tol)  # (G, C)
-    total = sum(h(xs[g]) for g, h in enumerate(hulls))  # (C,)
-    t = cand[int(np.argmax(total))]
-    rules = []
-    for g, h in enumerate(hulls):
-        k_lo, k_hi, w = h.mix_at(float(np.clip(best_x[g], t, t + tol)))
-        rules.append((k_lo, k_hi, _step_probs(k_lo, k_hi, w)))
-    return rules
-
-
-def _solve_equalized_odds(fpr, tpr, pos, neg, alpha, beta, grid_size):
-    """Equalized odds with no slack: one common ROC point for all groups.
-
-    The groups' achievable regions lie between the diagonal and their ROC hulls u_g, so the
-    common points are those under m(x) = min_g u_g(x); the objective
-    ``alpha * P * m(x) - beta * N * x`` is concave in x. It is evaluated on the grid and every
-    hull vertex (between two such points each u_g is linear), then the two intervals next to
-    the best candidate are refined with the crossings of every pair of hulls, where m bends.
-    """
-    hulls = [_Hull(fpr[g], tpr[g]) for g in range(fpr.shape[0])]
-    P, N = pos.sum(), neg.sum()
-
-    def objective(x):
-        m = np.min([h(x) for h in hulls], axis=0)
-        return alpha * P * m - beta * N * x, m
-
-    cand = np.unique(np.concatenate([np.linspace(0.0, 1.0, grid_size + 1)]
-                                    + [h.x for h in hulls]))
-    values, _ = objective(cand)
-    i = int(np.argmax(values))
-    lo, hi = cand[max(i - 1, 0)], cand[min(i + 1, len(cand) - 1)]
-    extra = [cand[i]]
-    for a, b in ((lo, cand[i]), (cand[i], hi)):
-        if b <= a:
-            continue
-        ua, ub = np.array([h(a) for h in hulls]), np.array([h(b) for h in hulls])
-        d0 = ua[:, None] - ua[None, :]  # (G, G) gaps at both ends of a linear piece
-        d1 = ub[:, None] - ub[None, :]
-        cross = (d0 * d1) < 0
-        extra.extend((a + (b - a) * d0[cross] / (d0[cross] - d1[cross])).tolist())
-    extra = np.asarray(extra)
-    values, m = objective(extra)
-    j = int(np.argmax(values))
-    x, y = float(extra[j]), float(m[j])
-    return [_point_to_rule(h, x, y) for h in hulls]
-
-
-def _solve_equalized_odds_tol(fpr, tpr, pos, neg, alpha, beta, tol):
-    """Equalized odds with slack: every group's FPR in [a, a + tol] and TPR in [b, b + tol].
-
-    A linear program over the mixing weights of each group's ROC hull vertices and the two
-    band positions (a, b) (scipy's HiGHS); its solution is re-expressed as a two-threshold rule
-    plus a coin per group.
-    """
-    from scipy.optimize import linprog
-
-    G = fpr.shape[0]
-    hulls = [_Hull(fpr[g], tpr[g]) for g in range(G)]
-    sizes = [len(h.x) for h in hulls]
-    nv = sum(sizes) + 2  # the weights, then a and b
-    cost = np.zeros(nv)
-    a_eq = np.zeros((G, nv))
-    a_ub = np.zeros((4 * G, nv))
-    b_ub = np.zeros(4 * G)
-    start = 0
-    for g, h in enumerate(hulls):
-        sl = slice(start, start + sizes[g])
-        cost[sl] = -(alpha * pos[g] * h.y - beta * neg[g] * h.x)
-        a_eq[g, sl] = 1.0
-        for r, (coord, band) in enumerate(((h.x, nv - 2), (h.y, nv - 1))):
-            a_ub[4 * g + 2 * r, sl] = coord  # rate - band_low <= tol
-            a_ub[4 * g + 2 * r, band] = -1.0
-            b_ub[4 * g + 2 * r] = tol
-            a_ub[4 * g + 2 * r + 1, sl] = -coord  # band_low - rate <= 0
-            a_ub[4 * g + 2 * r + 1, band] = 1.0
-        start += sizes[g]
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(G),
-                  bounds=[(0, None)] * (nv - 2) + [(0, 1), (0, 1)], method="highs")
-    if res.status != 0:  # pragma: no cover - the LP is always feasible (the diagonal)
-        raise RuntimeError(f"the equalized-odds linear program failed: {res.message}")
-    rules, start = [], 0
-    for g, h in enumerate(hulls):
-        lam = np.clip(res.x[start:start + sizes[g]], 0.0, None)
-        lam /= lam.sum()
-        x, y = float(lam @ h.x), float(lam @ h.y)
-        rules.append(_point_to_rule(h, x, min(max(y, x), float(h(x)))))
-        start += sizes[g]
-    return rules
-
-
-def _rule_rates(hist: np.ndarray, thresholds: np.ndarray, probs: np.ndarray):
-    """Expected per-group TP, FP, positives, negatives of the step rules on the histograms."""
-    G, _, B = hist.shape
-    b = np.arange(B)[None, :]
-    q = np.where(b < thresholds[:, :1], probs[:, :1],
-                 np.where(b < thresholds[:, 1:], probs[:, 1:2], probs[:, 2:]))  # (G, B)
-    return (hist[:, 1] * q).sum(1), (hist[:, 0] * q).sum(1), hist[:, 1].sum(1), hist[:, 0].sum(1)
-
-
-def _rates_from_counts(tp, fp, pos, neg) -> Dict[str, np.ndarray]:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "selection_rate": (tp + fp) / (pos + neg),
-            "true_positive_rate": tp / pos,
-            "false_positive_rate": fp / neg,
-        }
+def _check_random_state(value: Any) -> Any:
+    """A RandomState as it is; otherwise a seed NumPy accepts (``check_seed``)."""
+    if isinstance(value, np.random.RandomState):
+        return value
+    return check_seed("random_state", value)
 
 
 # ----------------------------------------------------------------------- estimator
@@ -287,7 +139,7 @@ class ThresholdOptimizer:
         (predictive equality), or both TPR and FPR. fairlearn's names are accepted as aliases
         (``"true_positive_rate_parity"``, ``"false_positive_rate_parity"``, and the equivalent
         ``"false_negative_rate_parity"``, ``"true_negative_rate_parity"``,
-        ``"selection_rate_parity"``), as are the others of ``mxfair._constraints``
+        ``"selection_rate_parity"``), as are the others of :data:`mxfair.CONSTRAINTS`
         (``"dp"``, ``"eqopp"``, ``"eqodds"``...). The ``constraint`` attribute holds the
         canonical name, and so does :meth:`to_json`.
     objective : {"accuracy", "balanced_accuracy"}
@@ -306,7 +158,12 @@ class ThresholdOptimizer:
         refined with every vertex of the groups' hulls (so the result does not depend on it
         beyond the bins).
     random_state : int or numpy.random.RandomState, optional
-        Default seed of the randomised decisions of :meth:`predict`.
+        Default seed of the randomised decisions of :meth:`predict` (anything
+        ``numpy.random.RandomState`` accepts).
+    from_logits : bool, default True
+        Scores given to :meth:`fit`, :meth:`predict` and :meth:`positive_probability` are a
+        net's raw output (logits; a sigmoid is applied); False: probabilities in [0, 1].
+        :meth:`to_block` builds the block for the same kind of scores.
 
     Attributes
     ----------
@@ -333,7 +190,8 @@ class ThresholdOptimizer:
     >>> groups = rng.randint(0, 2, 2000)
     >>> labels = (rng.rand(2000) < 0.3 + 0.3 * groups).astype(int)
     >>> scores = np.clip(0.35 * labels + 0.15 * groups + 0.5 * rng.rand(2000), 0, 1)
-    >>> opt = ThresholdOptimizer("demographic_parity").fit(scores, labels, groups)
+    >>> opt = ThresholdOptimizer(constraint="demographic_parity", from_logits=False)
+    >>> opt = opt.fit(scores, labels, groups)
     >>> bool(opt.constraint_gap_ < 1e-9)
     True
     >>> decisions = opt.predict(scores, groups, random_state=0)
@@ -344,25 +202,29 @@ class ThresholdOptimizer:
 
     def __init__(
         self,
+        *,
         constraint: ConstraintName = "demographic_parity",
         objective: Literal["accuracy", "balanced_accuracy"] = "accuracy",
         tolerance: float = 0.0,
         grid_size: int = 1000,
         random_state: Union[None, int, np.random.RandomState] = None,
+        from_logits: bool = True,
     ):
-        self.constraint = canonical_constraint(constraint)
+        self.constraint = canonical_constraint(constraint, allowed=_SOLVABLE)
         self.objective = check_choice("objective", objective, OBJECTIVES)
         self.tolerance = check_number("tolerance", tolerance, low=0)
         self.grid_size = check_positive_int("grid_size", grid_size)
-        self.random_state = random_state
+        self.random_state = _check_random_state(random_state)
+        self.from_logits = check_flag("from_logits", from_logits)
 
     def __repr__(self) -> str:
         return (f"ThresholdOptimizer(constraint={self.constraint!r}, "
                 f"objective={self.objective!r}, tolerance={self.tolerance}, "
-                f"grid_size={self.grid_size}, random_state={self.random_state!r})")
+                f"grid_size={self.grid_size}, random_state={self.random_state!r}, "
+                f"from_logits={self.from_logits})")
 
     # ------------------------------------------------------------------- fit
-    def fit(self, scores: Any, labels: Any, groups: Any, sample_weight: Any = None,
+    def fit(self, scores: Any, labels: Any, groups: Any, *, sample_weight: Any = None,
             num_groups: Optional[int] = None) -> "ThresholdOptimizer":
         """Fit the thresholds on held-out scores.
 
@@ -371,14 +233,16 @@ class ThresholdOptimizer:
 
         Parameters
         ----------
-        scores : array, shape (N,)
-            Probabilities of the positive class in [0, 1] (NumPy or NDArray).
+        scores : array, shape (N,) or (N, 1)
+            Logits (probabilities in [0, 1] with ``from_logits=False``) of the positive class,
+            NumPy or NDArray; finite.
         labels : array, shape (N,)
             True labels, 0 or 1.
         groups : array, shape (N,)
             Group ids, integers in ``[0, G)`` (from :class:`mxfair.GroupEncoder` for strings or
             several sensitive columns).
         sample_weight : array, shape (N,), optional
+            Finite and >= 0.
         num_groups : int, optional
             G; by default ``max(groups) + 1``. Every group must occur.
 
@@ -388,33 +252,29 @@ class ThresholdOptimizer:
         """
         n = check_same_length(scores=scores, labels=labels, groups=groups,
                               sample_weight=sample_weight)
-        if n == 0:
-            raise ValueError("cannot fit a ThresholdOptimizer on 0 rows")
-        host_scores = to_numpy(scores).reshape(-1)
-        lo, hi = float(np.min(host_scores)), float(np.max(host_scores))
-        if not (0.0 <= lo and hi <= 1.0):  # also catches NaN
-            raise ValueError(SCORES_NOT_PROBABILITIES.format(lo=lo, hi=hi))
-        host_labels = to_numpy(labels).reshape(-1)
-        not_binary = (host_labels != 0) & (host_labels != 1)  # no sort: O(N)
+        check_not_empty("scores", n)
+        _check_binary_shape(scores)
+        host_scores = check_scores("scores", scores, self.from_logits)
+        host_labels = check_numeric("labels", labels)
+        not_binary = (host_labels != 0) & (host_labels != 1)  # no sort: O(N); NaN included
         if np.any(not_binary):
             bad = np.unique(host_labels[not_binary])
             raise ValueError(LABELS_NOT_BINARY.format(values=bad[:5].tolist()))
+        weight = None
         if sample_weight is not None:
-            w = to_numpy(sample_weight).reshape(-1).astype(np.float64)
-            if not np.all(np.isfinite(w)) or np.any(w < 0):
-                raise ValueError(BAD_SAMPLE_WEIGHT.format(lo=float(np.min(w)),
-                                                          hi=float(np.max(w))))
-        g = to_numpy(groups).reshape(-1)
-        if not np.all(np.isfinite(g)):
-            raise ValueError("group ids must be integers in [0, num_groups), got NaN or inf")
+            weight = check_sample_weight("sample_weight", sample_weight)
         if num_groups is None:
-            num_groups = int(np.max(g)) + 1 if np.min(g) >= 0 else 1
+            num_groups = int(check_ids("groups", groups, what="group ids").max()) + 1
         num_groups = check_positive_int("num_groups", num_groups)
-        check_group_ids(g, num_groups, copy=g)
-        stats = GroupStats(num_groups, num_bins=self.grid_size,
-                           ctx=context_of(scores, labels, groups, default=mx.cpu()))
-        stats.update(labels, scores, groups, sample_weight=sample_weight)
-        return self.fit_stats(stats)
+        g = check_ids("groups", groups, num_groups, what="group ids")
+        ctx = context_of(scores, labels, groups, default=mx.cpu())
+        # The host arrays were checked; GroupStats bins the probabilities.
+        stats = GroupStats(num_groups, num_bins=self.grid_size, ctx=ctx,
+                           from_logits=self.from_logits)
+        stats.update(mx.nd.array(host_labels, ctx=ctx), mx.nd.array(host_scores, ctx=ctx),
+                     mx.nd.array(g, ctx=ctx),
+                     sample_weight=None if weight is None else mx.nd.array(weight, ctx=ctx))
+        return self._fit_stats(stats)
 
     def fit_stats(self, group_stats: GroupStats) -> "ThresholdOptimizer":
         """Fit the thresholds straight from a GroupStats' score histograms.
@@ -422,9 +282,11 @@ class ThresholdOptimizer:
         Parameters
         ----------
         group_stats : GroupStats
-            Built as ``GroupStats(num_groups, num_bins=B)`` and updated over a validation
-            epoch; its ``hist`` (G, 2, B) is the only thing read. The thresholds are the bin
-            edges ``k / B`` of these statistics (``B`` need not equal ``grid_size``).
+            Built as ``GroupStats(num_groups, num_bins=B, from_logits=...)`` and updated over
+            a validation epoch; its ``hist`` (G, 2, B) is the only thing read. The thresholds
+            are the bin edges ``k / B`` of these statistics (``B`` need not equal
+            ``grid_size``). Its ``from_logits`` must be this optimizer's, so that
+            :meth:`predict` reads scores as the histograms did.
 
         Returns
         -------
@@ -434,6 +296,16 @@ class ThresholdOptimizer:
             raise TypeError(f"fit_stats expects a GroupStats, got {type(group_stats).__name__}")
         if group_stats.num_bins == 0:
             raise ValueError(NO_HISTOGRAM)
+        if bool(group_stats.from_logits) != self.from_logits:
+            raise ValueError(STATS_FROM_LOGITS.format(theirs=bool(group_stats.from_logits),
+                                                      mine=self.from_logits))
+        if group_stats.bin_scale != "probability":  # the thresholds below are edges k / B
+            raise ValueError("fit_stats needs GroupStats(bin_scale='probability') histograms, "
+                             f"got bin_scale={group_stats.bin_scale!r}")
+        return self._fit_stats(group_stats)
+
+    def _fit_stats(self, group_stats: GroupStats) -> "ThresholdOptimizer":
+        """The search from the histograms of ``group_stats`` (checked by the caller)."""
         if group_stats.hist is None:
             raise ValueError("the GroupStats has no data yet; update it before fit_stats")
         hist = group_stats.hist.asnumpy().astype(np.float64)
@@ -443,15 +315,15 @@ class ThresholdOptimizer:
         return self
 
     def _check_hist(self, pos: np.ndarray, neg: np.ndarray) -> None:
-        rates = CONSTRAINTS[self.constraint]
         for g in range(len(pos)):
             if pos[g] + neg[g] <= 0:
                 raise ValueError(EMPTY_GROUP.format(group=g))
-            for rate, count, what in (("true_positive_rate", pos[g], "positive"),
-                                      ("false_positive_rate", neg[g], "negative")):
-                if rate in rates and count <= 0:
+            for rate in CONSTRAINTS[self.constraint]:  # a rate over one label needs its rows
+                label = RATE_LABELS[rate]
+                if label is not None and (pos[g] if label else neg[g]) <= 0:
                     raise ValueError(DEGENERATE_GROUP.format(
-                        group=g, what=what, constraint=self.constraint, rate=rate))
+                        group=g, what="positive" if label else "negative",
+                        constraint=self.constraint, rate=rate))
         if self.objective == "balanced_accuracy" and min(pos.sum(), neg.sum()) <= 0:
             raise ValueError(DEGENERATE_LABELS.format(label=int(pos.sum() > 0)))
 
@@ -469,24 +341,24 @@ class ThresholdOptimizer:
             alpha, beta, const = 1.0 / n, 1.0 / n, neg.sum() / n
         else:
             alpha, beta, const = 0.5 / pos.sum(), 0.5 / neg.sum(), 0.5
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = _rates_from_counts(tp, fp, pos[:, None], neg[:, None])
-        if self.constraint == "equalized_odds":
+        rate = confusion_rates(_binary_counts(tp, fp, pos[:, None], neg[:, None]))  # (G, B+1)
+        constrained = CONSTRAINTS[self.constraint]
+        if len(constrained) == 2:  # TPR and FPR: one common ROC point (or band)
             args = (rate["false_positive_rate"], rate["true_positive_rate"], pos, neg,
                     alpha, beta)
-            rules = (_solve_equalized_odds(*args, self.grid_size) if self.tolerance == 0
-                     else _solve_equalized_odds_tol(*args, self.tolerance))
+            rules = (solve_equalized_odds(*args, self.grid_size) if self.tolerance == 0
+                     else solve_equalized_odds_tol(*args, self.tolerance))
         else:
-            x = rate[CONSTRAINTS[self.constraint][0]]
-            rules = _solve_simple(x, alpha * tp - beta * fp, self.tolerance, self.grid_size)
+            rules = solve_simple(rate[constrained[0]], alpha * tp - beta * fp, self.tolerance,
+                                 self.grid_size)
         self._set_rules(np.array([[r[0], r[1]] for r in rules], dtype=np.float64) / B,
                         np.array([r[2] for r in rules], dtype=np.float64), B)
-        tp_e, fp_e, pos_e, neg_e = _rule_rates(hist, np.round(self.thresholds_ * B),
+        tp_e, fp_e, pos_e, neg_e = rule_rates(hist, np.round(self.thresholds_ * B),
                                                self.positive_probs_)
-        self.rates_ = _rates_from_counts(tp_e, fp_e, pos_e, neg_e)
+        fitted = confusion_rates(_binary_counts(tp_e, fp_e, pos_e, neg_e)[None])  # (1, G)
+        self.rates_ = {name: fitted[name][0] for name in _FITTED_RATES}
         self.objective_value_ = float(const + alpha * tp_e.sum() - beta * fp_e.sum())
-        self.constraint_gap_ = float(max(np.ptp(self.rates_[r])
-                                         for r in CONSTRAINTS[self.constraint]))
+        self.constraint_gap_ = float(max(group_gap(self.rates_[r]) for r in constrained))
 
     def _set_rules(self, thresholds: np.ndarray, probs: np.ndarray, num_bins: int) -> None:
         thr = np.asarray(thresholds, dtype=np.float64).reshape(-1, 2).copy()
@@ -508,18 +380,24 @@ class ThresholdOptimizer:
             raise ValueError(NOT_FITTED)
 
     def _probability(self, scores: Any, groups: Any):
-        """Positive probability as an NDArray on the scores' context (host data: CPU)."""
+        """Positive probability as an NDArray on the scores' context (host data: CPU), after
+        the checks of :meth:`fit` (one host synchronisation)."""
         self._check_fitted()
         check_same_length(scores=scores, groups=groups)
-        g = to_numpy(groups).reshape(-1)
-        unseen = np.unique(g[(g < 0) | (g >= self.num_groups_) | (np.mod(g, 1) != 0)])
-        if unseen.size:
-            raise ValueError(UNSEEN_GROUP.format(ids=unseen[:5].tolist(),
+        _check_binary_shape(scores)
+        check_scores("scores", scores, self.from_logits, warn_stacklevel=4)
+        g = check_numeric("groups", groups)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(g) | (g < 0) | (g >= self.num_groups_) | (np.mod(g, 1) != 0)
+        if np.any(bad):
+            raise ValueError(UNSEEN_GROUP.format(ids=np.unique(g[bad])[:5].tolist(),
                                                  num_groups=self.num_groups_))
         ctx = context_of(scores, groups, default=mx.cpu())
-        return _step_probability(
-            mx.nd, as_ndarray(scores, ctx=ctx, dtype="float32"),
-            as_ndarray(groups, ctx=ctx, dtype="float32"),
+        s = as_ndarray(scores, ctx=ctx, dtype="float32").reshape((-1,))
+        if self.from_logits:
+            s = mx.nd.sigmoid(s)
+        return step_probability(
+            mx.nd, s, as_ndarray(g, ctx=ctx, dtype="float32"),
             mx.nd.array(self.thresholds_, ctx=ctx), mx.nd.array(self.positive_probs_, ctx=ctx),
             num_groups=self.num_groups_, num_bins=self.num_bins_)
 
@@ -529,7 +407,7 @@ class ThresholdOptimizer:
         Parameters
         ----------
         scores : array, shape (N,)
-            Probabilities in [0, 1].
+            Logits (probabilities in [0, 1] with ``from_logits=False``), finite.
         groups : array, shape (N,)
             Group ids seen at fit time.
 
@@ -542,6 +420,7 @@ class ThresholdOptimizer:
         return q if is_ndarray(scores) else q.asnumpy()
 
     def predict(self, scores: Any, groups: Any,
+                *,
                 random_state: Union[None, int, np.random.RandomState] = None):
         """Randomised decisions: positive where a uniform draw is below the positive probability.
 
@@ -560,21 +439,22 @@ class ThresholdOptimizer:
             for NDArray input.
         """
         q = self._probability(scores, groups)
-        rs = self.random_state if random_state is None else random_state
+        rs = self.random_state if random_state is None else _check_random_state(random_state)
         rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
         u = mx.nd.array(rs.random_sample(q.shape[0]), ctx=q.context, dtype="float32")
         decided = u < q
         return decided if is_ndarray(scores) else decided.asnumpy().astype(np.int64)
 
     # ---------------------------------------------------------------- export
-    def to_block(self, mode: Literal["random", "deterministic", "probability"] = "random",
+    def to_block(self, *, mode: Literal["random", "deterministic", "probability"] = "random",
                  ctx: Optional[mx.Context] = None, prefix: Optional[str] = None
                  ) -> GroupThreshold:
         """A :class:`GroupThreshold` block holding the fitted rule, initialised on ``ctx``
-        (default: the context of the data it was fitted on, else the current context)."""
+        (default: the context of the data it was fitted on, else the current context), for
+        the same kind of scores (``from_logits``)."""
         self._check_fitted()
         block = GroupThreshold(self.num_groups_, num_bins=self.num_bins_, mode=mode,
-                               prefix=prefix)
+                               prefix=prefix, from_logits=self.from_logits)
         block.initialize(ctx=ctx or getattr(self, "context_", None) or mx.current_context())
         block.set_rule(self.thresholds_, self.positive_probs_)
         return block
@@ -588,6 +468,7 @@ class ThresholdOptimizer:
             "objective": self.objective,
             "tolerance": self.tolerance,
             "grid_size": self.grid_size,
+            "from_logits": self.from_logits,
             "num_groups": self.num_groups_,
             "num_bins": self.num_bins_,
             "group_names": self.group_names_,
@@ -605,17 +486,32 @@ class ThresholdOptimizer:
 
         Documents written before the canonical names (with fairlearn's
         ``"true_positive_rate_parity"`` or ``"false_positive_rate_parity"``) load too; the
-        loaded ``constraint`` is the canonical name.
+        loaded ``constraint`` is the canonical name. Documents without ``from_logits`` were
+        written when the optimizer took probabilities only: they load with
+        ``from_logits=False``. A missing key or malformed rule raises ``ValueError`` naming it.
         """
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, TypeError) as err:
             raise ValueError(BAD_FORMAT.format(why=err)) from None
         if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
             raise ValueError(BAD_FORMAT.format(why=f"expected format {_FORMAT!r}"))
-        opt = cls(doc["constraint"], doc["objective"], doc["tolerance"], doc["grid_size"])
-        opt._set_rules(np.array(doc["thresholds"]), np.array(doc["positive_probs"]),
-                       doc["num_bins"])
+        missing = [k for k in JSON_KEYS if k not in doc]
+        if missing:
+            raise ValueError(BAD_FORMAT.format(why=f"missing key(s) {missing}"))
+        opt = cls(constraint=doc["constraint"], objective=doc["objective"],
+                  tolerance=doc["tolerance"], grid_size=doc["grid_size"],
+                  from_logits=doc.get("from_logits", False))
+        try:
+            thresholds = np.array(doc["thresholds"], dtype=np.float64).reshape(-1, 2)
+            probs = np.array(doc["positive_probs"], dtype=np.float64).reshape(-1, 3)
+        except (TypeError, ValueError) as err:
+            raise ValueError(BAD_FORMAT.format(why=f"thresholds/positive_probs: {err}")) from None
+        if (thresholds.shape[0] != probs.shape[0] or not np.all(np.isfinite(thresholds))
+                or not np.all((probs >= 0) & (probs <= 1))):
+            raise ValueError(BAD_FORMAT.format(
+                why="thresholds must be finite (G, 2) and positive_probs in [0, 1] (G, 3)"))
+        opt._set_rules(thresholds, probs, check_positive_int("num_bins", doc["num_bins"]))
         if len(doc["group_names"]) != opt.num_groups_:
             raise ValueError(BAD_FORMAT.format(why="group_names do not match the thresholds"))
         opt.group_names_ = list(doc["group_names"])
