@@ -370,7 +370,7 @@ def fit(key: str, data: Dict, args, seed: int, ctx, bar=None):
             if bar is not None:
                 bar.update(1)
         with _quiet_undefined_rates():
-            monitor.evaluate(run.predict_net, epoch)
+            monitor.evaluate(run.predict_net, epoch=epoch)
         record = monitor.history[-1]
         # ties (several epochs at worst-group accuracy 0, say) go to the more accurate epoch
         score = (record["worst_group_accuracy"], record["accuracy"])

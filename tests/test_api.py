@@ -11,11 +11,21 @@ import inspect
 import pytest
 
 import mxfair
-from mxfair import callbacks, data, datasets, distributed, loss, metrics, plot, postprocessing
+from mxfair import (
+    callbacks,
+    data,
+    datasets,
+    distributed,
+    loss,
+    metrics,
+    nn,
+    plot,
+    postprocessing,
+)
 from mxfair.metrics import aif360, clarify
 
 MODULES = (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed, plot,
-           clarify, aif360)
+           clarify, aif360, nn)
 #: Methods whose optional arguments are data inputs in positions fixed by Gluon or MXNet (and
 #: the host checks that mirror a forward call), and overrides whose signature Gluon fixes.
 POSITIONAL_DATA = {"forward", "hybrid_forward", "__call__", "update", "terms", "check_inputs",

@@ -32,13 +32,23 @@ def test_the_probes_are_many_and_distinct():
 
 def test_every_public_entry_point_is_probed():
     import mxfair
-    from mxfair import callbacks, data, datasets, distributed, loss, metrics, plot, postprocessing
+    from mxfair import (
+        callbacks,
+        data,
+        datasets,
+        distributed,
+        loss,
+        metrics,
+        nn,
+        plot,
+        postprocessing,
+    )
     from mxfair.metrics import aif360, clarify, data_bias
 
     probed = " ".join(p.entry for p in PROBES) + " mx.metric.create"
     missing = []
     for module in (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed,
-                   plot, clarify, aif360, data_bias):
+                   plot, clarify, aif360, data_bias, nn):
         for name in module.__all__:
             obj = getattr(module, name)
             if (inspect.ismodule(obj) or not callable(obj) or name in EXEMPT

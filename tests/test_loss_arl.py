@@ -184,8 +184,12 @@ def test_bad_input_is_refused_clearly(ctx):
     with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
         ARLAdversary(scale=float("nan"))
     loss = ARLLoss(num_classes=3)
-    with pytest.raises(ValueError, match="pred has 5 columns but num_classes=3: pass num_classes=5"):
+    with pytest.raises(ValueError, match="pred has 5 columns but num_classes=3: pass "):
         loss(mx.nd.zeros((2, 5), ctx=ctx), mx.nd.zeros((2,), ctx=ctx))
+    with pytest.raises(ValueError, match=r"label: labels must be integers in \[0, 3\)"):
+        loss(mx.nd.zeros((2, 3), ctx=ctx), mx.nd.array([0, 3], ctx=ctx))  # first of its shape
+    with pytest.raises(ValueError, match=r"label: labels must be integers in \[0, 3\)"):
+        adv(mx.nd.zeros((2, 3), ctx=ctx), mx.nd.array([0.5, 1], ctx=ctx))
     with pytest.raises(ValueError, match=r"weights must have shape \(2,\)"):
         loss(mx.nd.zeros((2, 3), ctx=ctx), mx.nd.zeros((2,), ctx=ctx),
              mx.nd.ones((4,), ctx=ctx))

@@ -177,12 +177,16 @@ def test_bad_ids_give_nan_without_gradient(ctx):
     x = mx.nd.array(z, ctx=ctx)
     x.attach_grad()
     loss = DomainIndependentLoss(3, 2)
+    with pytest.raises(ValueError, match=r"domain: domain ids must be integers in \[0, 2\)"):
+        loss(x, mx.nd.array(y, ctx=ctx), mx.nd.array(d, ctx=ctx))  # the first of its shape
+    loss(x, mx.nd.zeros_like(x[:, 0, 0]), mx.nd.zeros_like(x[:, 0, 0]))  # a valid one
     with autograd.record():
-        out = loss(x, mx.nd.array(y, ctx=ctx), mx.nd.array(d, ctx=ctx))
+        out = loss(x, mx.nd.array(y, ctx=ctx), mx.nd.array(d, ctx=ctx))  # a later bad one
     out.backward()
     assert np.isnan(out.asnumpy()[:2]).all() and np.isfinite(out.asnumpy()[2:]).all()
     assert np.isfinite(x.grad.asnumpy()).all() and not x.grad.asnumpy()[:2].any()
-    with pytest.raises(ValueError, match=r"domain: domain ids must be integers in \[0, 2\), got values"):
+    with pytest.raises(ValueError,
+                       match=r"domain: domain ids must be integers in \[0, 2\), got values"):
         loss.check_inputs(x, mx.nd.array(y, ctx=ctx), mx.nd.array(d, ctx=ctx))
 
 

@@ -30,12 +30,33 @@ from typing import Optional
 import mxnet as mx
 
 from .._ops import UnitWeights, as_dtype_of, is_ndarray
-from .._validation import check_column, check_ndarray, check_number, check_positive_int
-from ._rows import score_rows
+from .._validation import (
+    check_column,
+    check_ids,
+    check_ndarray,
+    check_number,
+    check_positive_int,
+    check_scores,
+)
+from ._rows import check_pred_array, score_rows
 from ._terms import base_loss_block, per_row_loss
 from .adversarial import GradientReversal
 
 __all__ = ["ARLAdversary", "ARLLoss"]
+
+
+def _labels_once(seen: set, label, num_classes: int, pred=None, from_logits: bool = True) -> None:
+    """Label values (and probabilities given as ``pred`` with ``from_logits=False``) checked on
+    the host for the first batch of each shape and context (one synchronisation): ids coded
+    1..K stop the run at once."""
+    key = (label.shape, label.context)
+    if key not in seen:
+        check_ids("label", label, num_classes, what="labels")
+        if pred is not None and not from_logits:
+            check_scores("pred", pred, from_logits=False, warn_stacklevel=None)
+        if len(seen) > 64:
+            seen.clear()
+        seen.add(key)
 
 
 def _check_classes(num_classes) -> int:
@@ -95,6 +116,7 @@ class ARLAdversary(mx.gluon.HybridBlock):
                  scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self._num_classes = _check_classes(num_classes)
+        self._seen: set = set()
         if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) \
                 or hidden_units < 0:
             raise ValueError(f"hidden_units must be an integer >= 0, got {hidden_units!r}")
@@ -124,6 +146,7 @@ class ARLAdversary(mx.gluon.HybridBlock):
             if label is not None:
                 check_ndarray("label", label, ids=True)
                 check_column("label", label, n, features.context)
+                _labels_once(self._seen, label, self._num_classes)
                 label = as_dtype_of(features, label)
         if not self._include_label:
             return super().forward(features)
@@ -181,12 +204,12 @@ class ARLLoss(mx.gluon.loss.Loss):
                  weight: Optional[float] = None, **kwargs):
         super().__init__(weight, 0, **kwargs)
         self._num_classes = _check_classes(num_classes)
+        self._seen: set = set()
         self._from_logits = bool(from_logits)
         self._custom_base = base_loss is not None
         self._ones = UnitWeights()
         with self.name_scope():
-            self.base_loss = base_loss_block(base_loss, self._num_classes,
-                                                     self._from_logits)
+            self.base_loss = base_loss_block(base_loss, self._num_classes, self._from_logits)
 
     def forward(self, pred, label=None, weights=None):
         if label is None:
@@ -194,9 +217,12 @@ class ARLLoss(mx.gluon.loss.Loss):
         if is_ndarray(pred) or not isinstance(pred, mx.sym.Symbol):
             check_ndarray("pred", pred)
             check_ndarray("label", label, ids=True)
-            n = (int(pred.shape[0]) if pred.ndim else 0) if self._custom_base \
+            check_pred_array("pred", pred, type(self).__name__)  # float32, not empty
+            n = int(pred.shape[0]) if self._custom_base \
                 else score_rows("pred", pred, self._num_classes)
             check_column("label", label, n, pred.context)
+            if not self._custom_base:
+                _labels_once(self._seen, label, self._num_classes, pred, self._from_logits)
             if weights is not None:
                 check_ndarray("weights", weights)
                 check_column("weights", weights, n, pred.context)

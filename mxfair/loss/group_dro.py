@@ -47,8 +47,9 @@ from .._validation import (
     check_numeric,
     check_positive_int,
     check_same_length,
+    check_scores,
 )
-from ._rows import score_rows
+from ._rows import check_pred_array, check_values, score_rows
 from ._terms import base_loss_block, per_row_loss
 
 __all__ = ["GroupDROLoss", "group_counts", "cross_groups"]
@@ -179,6 +180,10 @@ class GroupDROLoss(mx.gluon.loss.Loss):
           (``W_g`` the group's weight in the batch), so that ``loss.mean()`` is the robust
           loss :math:`R` and ``loss.backward(); trainer.step(N)`` descends it.
 
+    The first batch of each shape is checked on the host, values included (one
+    synchronisation): bad ids, labels or weights there raise ValueError. Later bad rows are
+    left out and counted on the device (see ``group_weights``).
+
     Under ``autograd.record()`` in training mode (``train_mode=True``, the default of
     ``record``) the call first updates ``q`` (on the device, no host synchronisation) and
     weights the loss with the updated ``q``, as the reference code does. Any other call
@@ -307,13 +312,20 @@ class GroupDROLoss(mx.gluon.loss.Loss):
                None if sample_weight is None else sample_weight.context)
         if key in self._seen:
             return
+        check_pred_array("pred", pred, type(self).__name__)  # float32, not empty
         if self._custom_base:  # the base loss decides what pred looks like; rows only here
-            n = int(pred.shape[0]) if pred.ndim else 0
+            n = int(pred.shape[0])
         else:
             n = score_rows("pred", pred, self._num_classes)
+            if not self._from_logits:  # probabilities: the first batch of a shape checked
+                check_scores("pred", pred, from_logits=False, warn_stacklevel=None)
         for name, arr in (("label", label), ("group", group), ("sample_weight", sample_weight)):
             if arr is not None:
                 check_column(name, arr, n, pred.context)
+        # The first batch of each shape: values too (one synchronisation), so that a systematic
+        # error (ids coded 1..G) stops the run; a rare bad row later is counted and warned.
+        check_values(None if self._custom_base else label, group, self._num_groups,
+                     self._num_classes, sample_weight)
         if len(self._seen) > 64:
             self._seen.clear()
         self._seen.add(key)

@@ -41,6 +41,7 @@ from .._validation import (
     check_number,
     check_positive_int,
     check_same_length,
+    check_sample_weight,
 )
 
 __all__ = ["DomainIndependentHead", "DomainIndependentLoss", "CombineDomains",
@@ -233,7 +234,8 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
         - **loss**: (N,). A row whose domain id is not an integer in ``[0, D)`` (or whose
           label is not one in ``[0, K)``) selects no head and gets loss NaN, never a silent 0
           or another domain's head; it sends no gradient, so the parameters stay finite, but
-          the mean loss you log is NaN. Check ids on the host (:meth:`check_inputs`) once.
+          the mean loss you log is NaN. The first batch of each shape is checked on the host,
+          values included (one synchronisation; :meth:`check_inputs` checks any batch).
 
     Examples
     --------
@@ -256,8 +258,13 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
     def check_inputs(self, pred, label, domain, sample_weight=None) -> None:
         """Host check of one batch, values included (synchronises); ValueError if bad."""
         self._check(pred, label, domain, sample_weight)
+        self._check_values(label, domain, sample_weight)
+
+    def _check_values(self, label, domain, sample_weight) -> None:
         check_ids("domain", domain, self._num_domains, what="domain ids")
         check_ids("label", label, self._num_classes, what="labels")
+        if sample_weight is not None:
+            check_sample_weight("sample_weight", sample_weight)
 
     def _check(self, pred, label, domain, sample_weight) -> None:
         check_ndarray("pred", pred)
@@ -274,6 +281,7 @@ class DomainIndependentLoss(mx.gluon.loss.Loss):
                           ("sample_weight", sample_weight)):
             if arr is not None:
                 check_column(name, arr, n, pred.context)
+        self._check_values(label, domain, sample_weight)  # first batch of a shape: values too
         if len(self._seen) > 64:
             self._seen.clear()
         self._seen.add(key)
