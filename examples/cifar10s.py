@@ -597,6 +597,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         tables["binary"] = format_table(list(result["binary_rows"].values()), HEADLINE)
         print("\nBinary sub-task 'is the class in 5-9?' of the ERM net (first seed)\n")
         print(tables["binary"])
+    os.makedirs(args.out, exist_ok=True)
     figures = {"curves": os.path.join(args.out, f"{args.benchmark}_curves.png"),
                "worst_group": os.path.join(args.out, f"{args.benchmark}_worst_group.png")}
     plot_histories(result["histories"], path=figures["curves"],
