@@ -4,13 +4,16 @@ Subpackages
 -----------
 metrics         GroupStats (the one core of group statistics), FairnessReport, fairlearn-named
                 functions, Clarify/AIF360 metrics and ``mx.metric.EvalMetric`` classes.
-data            Reweighing weights and fairness-aware samplers for ``gluon.data.DataLoader``.
-loss            Fairness-regularized loss blocks, constrained training, adversarial debiasing.
+data            Reweighing weights and fairness-aware samplers for ``gluon.data.DataLoader``;
+                Just Train Twice (JTT).
+loss            Fairness-regularized loss blocks, constrained training, adversarial debiasing,
+                group DRO and adversarially reweighted learning (ARL).
 postprocessing  ThresholdOptimizer and the exportable GroupThreshold block.
 callbacks       Per-epoch fairness validation for plain loops and the Estimator API.
+nn              Fairness-aware blocks: the domain-independent head (one classifier per domain).
 training        Train to a stated bound that holds on held-out rows (BoundedFairLoss,
                 BestIterate, BoundSchedule: the two-data-set proxy-Lagrangian game).
-datasets        Adult, German, COMPAS loaders and the CIFAR-10S protocol.
+datasets        Adult, German, COMPAS loaders, the CIFAR-10S protocol and SpuriousDigits.
 explain         Why groups are treated differently: gap attribution, importance, proxies.
 auditing        audit(net, data): gaps, p-values, attribution, label bias as one report page
                 (also ``python -m mxfair audit`` on an exported model and a CSV file).
@@ -27,6 +30,7 @@ from . import (  # noqa: E402
     explain,
     loss,
     metrics,
+    nn,
     postprocessing,
     training,
 )
@@ -65,6 +69,7 @@ __all__ = [
     "explain",
     "loss",
     "metrics",
+    "nn",
     "postprocessing",
     "training",
 ]

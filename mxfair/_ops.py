@@ -124,3 +124,25 @@ def outside_unit(F, x: Tensor) -> Tensor:
 def invalid_weights(F, w: Tensor) -> Tensor:
     """1 where a sample weight is NaN, infinite or negative, else 0."""
     return 1 - (w >= 0) * (w < math.inf)
+
+
+class UnitWeights:
+    """Cached all-ones weight vectors (N,), one per (rows, context, dtype).
+
+    A hybridized Gluon block caches which of its inputs are None, so a loss called once with
+    ``sample_weight`` and once without fails; passing ones when none are given keeps the graph's
+    inputs fixed.
+    """
+
+    def __init__(self):
+        self._cache: dict = {}
+
+    def __call__(self, like: mx.nd.NDArray) -> mx.nd.NDArray:
+        n = int(like.shape[0]) if like.ndim else 0
+        key = (n, like.context, np.dtype(like.dtype).name)
+        ones = self._cache.get(key)
+        if ones is None:
+            if len(self._cache) > 16:
+                self._cache.clear()
+            ones = self._cache[key] = mx.nd.ones((n,), ctx=like.context, dtype=like.dtype)
+        return ones

@@ -6,7 +6,9 @@ One helper per kind of check, one message style: ``"{name} must be {what is expe
 :func:`check_seed`. Arrays: :func:`check_same_length`, :func:`check_not_empty`,
 :func:`check_numeric` (strings where numbers are expected), :func:`check_ids` (group ids and
 class labels), :func:`check_sample_weight`, :func:`check_scores` (the score convention),
-:func:`check_binary_labels` (fairlearn's rule), :func:`check_pred_columns` (score shapes).
+:func:`check_binary_labels` (fairlearn's rule), :func:`check_binary_flags` (0/1 flags),
+:func:`check_pred_columns` (score shapes); a block's device inputs: :func:`check_ndarray`,
+:func:`check_column` (shapes and contexts only, no synchronisation).
 These run on the host (they synchronise for NDArray input): in ``fit``, sampler init and host
 functions. Inside a graph, rows are checked by the F-generic helpers of ``mxfair._ops``
 (``invalid_ids``, ``nonfinite``, ``outside_unit``, ``invalid_weights``) and counted instead.
@@ -15,9 +17,10 @@ import numbers
 import warnings
 from typing import Any, Optional
 
+import mxnet as mx
 import numpy as np
 
-from ._ops import to_numpy
+from ._ops import is_ndarray, to_numpy
 
 __all__: list = []
 
@@ -72,6 +75,14 @@ PRED_ONE_COLUMN = (
     "{name} has shape {shape}, one score per row, but num_classes={k} needs (N, {k}) scores; "
     "for a binary task pass num_classes=2"
 )
+NEEDS_NDARRAY = (
+    "{name} must be an MXNet NDArray (or, for data-parallel training, a list with one NDArray "
+    "per device), got {kind}; pass mx.nd.array({name}) (a loss runs inside autograd on the "
+    "device, NumPy arrays cannot carry a gradient)"
+)
+COLUMN_SHAPE = "{name} must have shape ({n},) or ({n}, 1) to match pred, got {shape}"
+OTHER_CONTEXT = "{name} is on {ctx}, pred on {pred_ctx}; put every input on one context"
+NOT_BINARY_FLAGS = "{name} must be booleans or 0/1 values, got values in [{lo}, {hi}]"
 #: Scores of fewer rows than this never trigger SCORES_LOOK_LIKE_PROBABILITIES: a handful of
 #: logits can all lie in [0, 1] by chance, a few dozen of a trained net hardly.
 LOOKS_LIKE_MIN_ROWS = 20
@@ -476,3 +487,45 @@ def check_pred_columns(name: str, shape: tuple, num_classes: int, *,
                                              binary=f"binary scores have shape {shapes}"
                                              if k == 2 else f"scores have shape {shapes}"))
     raise ValueError(PRED_SHAPE.format(name=name, shapes=shapes, shape=shape))
+
+
+def check_binary_flags(name: str, values: Any) -> np.ndarray:
+    """Host booleans or 0/1 values (an error set, a mask) as a flat bool array.
+
+    Examples
+    --------
+    >>> check_binary_flags("errors", [1, 0, 1.0]).tolist()
+    [True, False, True]
+    >>> check_binary_flags("errors", [0, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: errors must be booleans or 0/1 values, got values in [0, 2]
+    """
+    arr = check_numeric(name, values)
+    if arr.dtype == np.bool_:
+        return arr
+    if arr.size and not np.all((arr == 0) | (arr == 1)):
+        finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+        lo, hi = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+        raise ValueError(NOT_BINARY_FLAGS.format(name=name, lo=_fmt(lo), hi=_fmt(hi)))
+    return arr.astype(bool)
+
+
+# ------------------------------------------------------------------ device inputs of a block
+def check_ndarray(name: str, value: Any, *, ids: bool = False) -> None:
+    """TypeError ``NEEDS_NDARRAY`` unless ``value`` is an NDArray, a Symbol or None; host
+    strings where ids are expected (``ids=True``) get ``IDS_NOT_NUMERIC`` instead."""
+    if value is None or is_ndarray(value) or isinstance(value, mx.sym.Symbol):
+        return
+    if ids:
+        check_numeric(name, value)
+    raise TypeError(NEEDS_NDARRAY.format(name=name, kind=type(value).__name__))
+
+
+def check_column(name: str, value: Any, n: int, ctx: Optional[mx.Context] = None) -> None:
+    """ValueError unless the NDArray ``value`` has shape (n,) or (n, 1) (and lives on ``ctx``
+    when given): the per-row inputs of a block beside ``pred``. Reads no data."""
+    if tuple(value.shape) not in ((n,), (n, 1)):
+        raise ValueError(COLUMN_SHAPE.format(name=name, n=n, shape=tuple(value.shape)))
+    if ctx is not None and value.context != ctx:
+        raise ValueError(OTHER_CONTEXT.format(name=name, ctx=value.context, pred_ctx=ctx))

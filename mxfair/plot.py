@@ -94,7 +94,7 @@ def _check_keys(frame, keys: Sequence[str]) -> None:
 def plot_history(
     history: Any,
     *,
-    scores: Sequence[str] = ("accuracy", "balanced_accuracy"),
+    scores: Optional[Sequence[str]] = None,
     gaps: Sequence[str] = ("demographic_parity_difference", "equalized_odds_difference",
                            "equal_opportunity_difference"),
     max_gap: Optional[float] = None,
@@ -110,8 +110,10 @@ def plot_history(
     history : FairnessMonitor, FairnessValidationHandler, list of dict or DataFrame
         Records with an ``epoch`` (or a DataFrame indexed by epoch) and the keys to plot;
         ``<key>_lo`` / ``<key>_hi`` columns (bootstrap) are drawn as shaded bands.
-    scores : sequence of str
-        Keys for the left panel (higher is better).
+    scores : sequence of str, optional
+        Keys for the left panel (higher is better). Default: accuracy, balanced accuracy and,
+        when the records have it (every monitor and handler history does), the worst-group
+        accuracy.
     gaps : sequence of str
         Keys for the right panel (lower is fairer).
     max_gap : float, optional
@@ -138,6 +140,9 @@ def plot_history(
     from matplotlib.ticker import MaxNLocator
 
     frame = _history_frame(history)
+    if scores is None:
+        scores = ["accuracy", "balanced_accuracy"] + (
+            ["worst_group_accuracy"] if "worst_group_accuracy" in frame.columns else [])
     scores, gaps = list(scores), list(gaps)
     if not scores and not gaps:
         raise ValueError("nothing to plot: give at least one key in scores or gaps")

@@ -1536,6 +1536,171 @@ add("figure_bytes", "fmt='gif'", lambda: _figure(
         "permutation_test", _sig_report(), "demographic_parity_difference", permutations=19)),
     fmt="gif"), ("fmt",))
 
+
+
+
+# ------------------------------------------------------------------- worst-group robustness
+def _dro(pred, label, group, weight=None, train=True, **kw):
+    import mxnet as mx
+
+    from mxfair.loss import GroupDROLoss
+
+    loss = GroupDROLoss(2, **kw)
+    args = (pred, label, group) + ((weight,) if weight is not None else ())
+    with mx.autograd.record(train_mode=train):
+        out = loss(*args)
+    return out.asnumpy(), loss.group_weights
+
+
+_DRO = "GroupDROLoss"
+add(_DRO, "group ids coded 1/2 for num_groups=2", lambda: _dro(_nd(L8), _nd(Y8), _nd(G8 + 1)),
+    ("group",))
+add(_DRO, "NaN group id", lambda: _dro(_nd(L8), _nd(Y8), _nd(with_value(G8, 0, NAN))),
+    ("group",))
+add(_DRO, "label 2 for a binary task", lambda: _dro(_nd(L8), _nd(with_value(Y8, 0, 2)),
+                                                     _nd(G8)), ("label",))
+add(_DRO, "string group ids (NumPy)", lambda: _dro(_nd(L8), _nd(Y8), _STR_G), ("group",))
+add(_DRO, "NumPy inputs", lambda: _dro(L8, Y8.astype(np.float32), G8.astype(np.float32)),
+    ("pred",))
+add(_DRO, "float64 predictions", lambda: _dro(_nd(L8, "float64"), _nd(Y8), _nd(G8)),
+    ("pred",))
+add(_DRO, "(N, 10) scores for num_classes=2", lambda: _dro(_nd(np.zeros((8, 10))), _nd(Y8),
+                                                             _nd(G8)), ("num_classes",))
+add(_DRO, "group of another length", lambda: _dro(_nd(L8), _nd(Y8), _nd(G8[:6])), ("group",))
+add(_DRO, "empty batch", lambda: _dro(_nd(L8[:0]), _nd(Y8[:0]), _nd(G8[:0])), ("pred",))
+add(_DRO, "NaN sample_weight", lambda: _dro(_nd(L8), _nd(Y8), _nd(G8),
+                                            _nd(with_value(np.ones(8), 0, NAN))),
+    ("sample_weight",))
+add(_DRO, "logits with from_logits=False", lambda: _dro(_nd(L8 * 3), _nd(Y8), _nd(G8),
+                                                        from_logits=False), ("from_logits",))
+add(_DRO, "NaN score (a diverged net)", lambda: _dro(_nd(with_value(L8, 2, NAN)), _nd(Y8),
+                                                     _nd(G8)),
+    marks_invalid=lambda r: bool(np.isnan(r[0][2]) and np.isfinite(r[1]).all()))
+add(_DRO, "step_size=0", lambda: _call("loss.GroupDROLoss", 2, step_size=0.0), ("step_size",))
+add(_DRO, "adjustment without group_counts",
+    lambda: _call("loss.GroupDROLoss", 2, adjustment=1.0), ("group_counts",))
+add("loss.group_counts", "group id out of range",
+    lambda: _call("loss.group_counts", G8 + 1, num_groups=2), ("groups",))
+add("loss.group_counts", "string group ids", lambda: _call("loss.group_counts", _STR_G,
+                                                            num_groups=2), ("groups",))
+add("loss.cross_groups", "lengths differ",
+    lambda: _call("loss.cross_groups", Y8, G8[:6], num_attributes=2), ("labels", "attributes"))
+add("loss.cross_groups", "attribute out of range",
+    lambda: _call("loss.cross_groups", Y8, G8 + 1, num_attributes=2), ("attributes",))
+add("loss.cross_groups", "NaN label",
+    lambda: _call("loss.cross_groups", with_value(Y8, 0, NAN), G8, num_attributes=2),
+    ("labels",))
+
+
+def _arl(pred, label, weights=None, **kw):
+    from mxfair.loss import ARLLoss
+
+    loss = ARLLoss(**kw)
+    return loss(pred, label, *(() if weights is None else (weights,))).asnumpy()
+
+
+def _arl_adversary(features, label):
+    import mxnet as mx
+
+    from mxfair.loss import ARLAdversary
+
+    adv = ARLAdversary()
+    adv.initialize(ctx=mx.cpu())
+    return adv(features, label).asnumpy()
+
+
+add("ARLLoss", "label 2 for a binary task", lambda: _arl(_nd(L8), _nd(with_value(Y8, 0, 2))),
+    ("label",))
+add("ARLLoss", "NumPy inputs", lambda: _arl(L8, Y8), ("pred",))
+add("ARLLoss", "logits with from_logits=False",
+    lambda: _arl(_nd(L8 * 3), _nd(Y8), from_logits=False), ("from_logits",))
+add("ARLLoss", "weights of another length", lambda: _arl(_nd(L8), _nd(Y8), _nd(np.ones(5))),
+    ("weights",))
+add("ARLLoss", "empty batch", lambda: _arl(_nd(L8[:0]), _nd(Y8[:0])), ("pred",))
+add("ARLAdversary", "string labels", lambda: _arl_adversary(_nd(np.zeros((8, 3))),
+                                                            np.where(Y8 == 0, "n", "y")),
+    ("label",))
+add("ARLAdversary", "label 0.5", lambda: _arl_adversary(_nd(np.zeros((8, 3))),
+                                                        _nd(with_value(Y8, 0, 0.5))),
+    ("label",))
+add("ARLAdversary", "hidden_units=-1", lambda: _call("loss.ARLAdversary", hidden_units=-1),
+    ("hidden_units",))
+
+
+def _nan_net():
+    from mxnet import gluon
+
+    return gluon.nn.HybridLambda(lambda F, x: F.sum(x, axis=1, keepdims=True) * NAN)
+
+
+def _error_set(net, X=None, y=Y8, **kw):
+    from mxnet import gluon
+
+    from mxfair.data import error_set
+
+    X = np.ones((8, 2), np.float32) if X is None else X
+    return error_set(net, gluon.data.ArrayDataset(X, y), **kw)
+
+
+add("data.misclassified", "NaN score", lambda: _call("data.misclassified",
+                                                     with_value(L8, 0, NAN), Y8), ("scores",))
+add("data.misclassified", "label 2 for binary scores",
+    lambda: _call("data.misclassified", L8, with_value(Y8, 0, 2)), ("labels",))
+add("data.misclassified", "logits with from_logits=False",
+    lambda: _call("data.misclassified", L8 * 3, Y8, from_logits=False), ("from_logits",))
+add("data.misclassified", "lengths differ", lambda: _call("data.misclassified", L8, Y8[:5]),
+    ("scores", "labels"))
+add("data.misclassified", "empty input", lambda: _call("data.misclassified", L8[:0], Y8[:0]),
+    ("scores",))
+add("data.misclassified", "string labels",
+    lambda: _call("data.misclassified", L8, np.where(Y8 == 0, "n", "y")), ("labels",))
+add("data.error_set", "a net that outputs NaN", lambda: _error_set(_nan_net()), ("scores",))
+add("data.error_set", "label 2 in the dataset",
+    lambda: _error_set(_nan_net(), y=with_value(Y8, 0, 2)), ("labels", "scores"))
+add("data.jtt_weights", "up_weight=0", lambda: _call("data.jtt_weights", Y8, up_weight=0.0),
+    ("up_weight",))
+add("data.jtt_weights", "errors coded 0/2", lambda: _call("data.jtt_weights", Y8 * 2,
+                                                          up_weight=5.0), ("errors",))
+add("data.JTTSampler", "string errors",
+    lambda: _call("data.JTTSampler", np.where(Y8 == 0, "n", "y"), 5.0), ("errors",))
+add("data.JTTSampler", "labels of another length",
+    lambda: _call("data.JTTSampler", Y8, 5.0, labels=Y8[:5]), ("labels", "errors"))
+add("data.JTTSampler", "NaN up_weight", lambda: _call("data.JTTSampler", Y8, NAN),
+    ("up_weight",))
+add("datasets.SpuriousDigits", "split='dev'", lambda: _call("datasets.SpuriousDigits", "dev"),
+    ("split",))
+add("datasets.SpuriousDigits", "correlation=1.5",
+    lambda: _call("datasets.SpuriousDigits", "train", correlation=1.5), ("correlation",))
+
+
+def _di_loss(pred, label, domain):
+    from mxfair.nn import DomainIndependentLoss
+
+    return DomainIndependentLoss(2, 2)(pred, label, domain).asnumpy()
+
+
+_Z8 = np.zeros((8, 2, 1), np.float32)  # one logit per domain head of a binary task
+add("nn.DomainIndependentLoss", "domain id 2 for num_domains=2",
+    lambda: _di_loss(_nd(_Z8), _nd(Y8), _nd(G8 * 2)), ("domain",))
+add("nn.DomainIndependentLoss", "string domains", lambda: _di_loss(_nd(_Z8), _nd(Y8), _STR_G),
+    ("domain",))
+add("nn.DomainIndependentLoss", "NumPy inputs", lambda: _di_loss(_Z8, Y8, G8), ("pred",))
+add("nn.DomainIndependentLoss", "(N, K) scores without the domain axis",
+    lambda: _di_loss(_nd(np.zeros((8, 1))), _nd(Y8), _nd(G8)), ("pred",))
+add("nn.CombineDomains", "combine='max'", lambda: _call("nn.CombineDomains", 2, combine="max"),
+    ("combine",))
+add("nn.CombineDomains", "log_prior of the wrong shape",
+    lambda: _call("nn.CombineDomains", 3, log_prior=np.zeros((2, 2))), ("log_prior",))
+add("nn.DomainIndependentHead", "num_domains=0",
+    lambda: _call("nn.DomainIndependentHead", 2, 0), ("num_domains",))
+add("nn.domain_class_log_prior", "domain id out of range",
+    lambda: _call("nn.domain_class_log_prior", Y8, G8 + 1, 2, 2), ("domains",))
+add("nn.domain_class_log_prior", "NaN label",
+    lambda: _call("nn.domain_class_log_prior", with_value(Y8, 0, NAN), G8, 2, 2), ("labels",))
+add("nn.domain_independent_nets", "a function as the body",
+    lambda: _call("nn.domain_independent_nets", lambda x: x, 2, 2), ("body",))
+
+
 #: Public callables no probe targets, and why (the coverage test checks the rest).
 EXEMPT = {
     "TabularSpec": "a frozen dataclass the loaders are described by",

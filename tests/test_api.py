@@ -20,6 +20,7 @@ from mxfair import (
     explain,
     loss,
     metrics,
+    nn,
     plot,
     postprocessing,
     training,
@@ -28,7 +29,7 @@ from mxfair.auditing import figures
 from mxfair.metrics import aif360, clarify, significance
 
 MODULES = (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed, plot,
-           clarify, aif360, significance, explain, auditing, figures, training)
+           clarify, aif360, significance, explain, auditing, figures, training, nn)
 #: Methods whose optional arguments are data inputs in positions fixed by Gluon or MXNet (and
 #: the host checks that mirror a forward call), and overrides whose signature Gluon fixes.
 POSITIONAL_DATA = {"forward", "hybrid_forward", "__call__", "update", "terms", "check_inputs",

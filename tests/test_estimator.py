@@ -300,6 +300,19 @@ def test_checkpoint_restores_best_fair_epoch(ctx, tmp_path):
     np.testing.assert_array_equal(saved.weight.data().asnumpy(), [[0.0, 1.0]])
 
 
+def test_checkpoint_selects_on_worst_group_accuracy(ctx):
+    """Group DRO / JTT protocol: keep the epoch with the best worst-group validation accuracy."""
+    schedule = [(0.2, 1.0, 0.0), (0.0, 1.0, 0.5), (0.0, 1.0, -1.0)]
+    net, fair, (ckpt,) = _constructed_fit(ctx, schedule, 3, lambda f: [
+        FairCheckpointHandler(f, score="worst_group_accuracy")])
+    acc = [r["accuracy"] for r in fair.history]
+    worst = [r["worst_group_accuracy"] for r in fair.history]
+    assert worst == [min(r["accuracy[0]"], r["accuracy[1]"]) for r in fair.history]
+    assert int(np.argmax(acc)) == 0 and int(np.argmax(worst)) == 1  # the two rules differ
+    assert ckpt.best_epoch == 1
+    np.testing.assert_allclose(net.bias.data().asnumpy(), [0.5])
+
+
 def test_checkpoint_without_fair_epoch_warns_and_keeps_last(ctx):
     with pytest.warns(RuntimeWarning, match="no validated epoch had"):
         net, _, (ckpt,) = _constructed_fit(ctx, [(1.0, 1.0, 0.0), (2.0, 1.0, 0.0)], 2,

@@ -176,30 +176,35 @@ def test_adult_threshold_rows_meet_their_constraint_on_the_fitting_split(adult):
 
 
 # -------------------------------------------------------------------------------- cifar10s
+CIFAR_FIGURES = ("accuracy", "worst_group_accuracy", "attribute_worst_group_accuracy")
+
+
 def test_cifar10s_every_method(tmp_path, capsys):
     cifar = load_example("cifar10s")
     result = cifar.main(["--source", "digits", "--subsample", "300", "--test-subsample", "120",
-                         "--epochs", "1", "--bootstrap", "30", "--quiet", "--out",
-                         str(tmp_path)])
+                         "--epochs", "1", "--jtt-epochs", "1", "--bootstrap", "30", "--quiet",
+                         "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    # The 10-class table has every trained method; the binary sub-task adds the thresholds.
-    assert [r["key"] for r in result["rows"]] == ["baseline", "reweighing", "fair-loss"]
-    assert [r["key"] for r in result["binary_rows"]] == list(cifar.METHODS)
-    domain_keys = ("accuracy", "accuracy[colour]", "accuracy[grayscale]", "accuracy_gap",
-                   "worst_group_accuracy")
+    assert [r["key"] for r in result["rows"]] == list(cifar.TRAINED)
     for row in result["rows"]:
-        assert_finite_figures(row, domain_keys)
-        assert row["accuracy_gap"] == pytest.approx(
-            abs(row["accuracy[colour]"] - row["accuracy[grayscale]"]))
-        assert row["method"] in out
-    for row in result["binary_rows"]:
+        assert_finite_figures(row, CIFAR_FIGURES)  # one seed: bootstrap intervals
+        assert row["worst_group_accuracy"] <= row["attribute_worst_group_accuracy"] + 1e-12
+        assert row["attribute_worst_group_accuracy"] <= row["accuracy"] + 1e-12
+        assert row["method"] in out and row["epoch"] == 1
+        assert row["training_groups"] == (row["key"] in cifar.USES_TRAINING_GROUPS)
+    assert result["per_seed"]["jtt"][0]["errors"] > 0
+    # the binary sub-task: the ERM net with and without per-domain thresholds
+    assert list(result["binary_rows"]) == ["erm", "thresholds"]
+    for row in result["binary_rows"].values():
         assert_finite_figures(row)
-        assert row["method"] in out
-    # Both versions of every base image sit in the same half: 60 images x 2 domains each.
+    # both versions of every base image sit in the same half: 60 images x 2 domains each
     data = result["data"]
-    assert len(data["val"][1]) == len(data["test"][1]) == 120
-    assert data["val"][2].sum() == 60 and data["test"][2].sum() == 60
-    assert all(len(h) == 1 and "accuracy_gap" in h[0] for h in result["histories"].values())
+    assert len(data["val"]["y"]) == len(data["test"]["y"]) == 120
+    assert data["val"]["a"].sum() == 60 and data["test"]["a"].sum() == 60
+    assert np.array_equal(data["test"]["g"], 2 * data["test"]["y"] + data["test"]["a"])
+    assert all(len(h) == 1 and "worst_group_accuracy" in h[0]
+               for h in result["histories"].values())
+    assert "Training group labels used by: reweighing, fair-loss, group-dro, domain-ind" in out
     for path in result["figures"].values():
         assert_png(path)
 
@@ -211,9 +216,41 @@ def test_cifar10s_thresholds_only_trains_the_baseline(tmp_path):
                              "thresholds"])
     result = cifar.run(args)
     assert result["rows"] == []  # no 10-class row: thresholds act on the binary sub-task
-    assert [r["key"] for r in result["binary_rows"]] == ["thresholds"]
-    assert list(result["histories"]) == ["baseline"]
-    assert_finite_figures(result["binary_rows"][0], intervals=False)
+    assert list(result["binary_rows"]) == ["erm", "thresholds"]
+    assert list(result["histories"]) == ["ERM (baseline)"]
+    assert_finite_figures(result["binary_rows"]["thresholds"], intervals=False)
+
+
+def test_spurious_benchmark_over_seeds(tmp_path):
+    cifar = load_example("cifar10s")
+    args = cifar.parse_args(["--benchmark", "spurious", "--subsample", "200",
+                             "--test-subsample", "80", "--epochs", "1", "--seeds", "2",
+                             "--jtt-epochs", "1", "--quiet", "--methods", "erm", "group-dro",
+                             "jtt"])
+    result = cifar.run(args)
+    assert result["seeds"] == [0, 1] and result["binary_rows"] == {}
+    assert [r["key"] for r in result["rows"]] == ["erm", "group-dro", "jtt"]
+    for row in result["rows"]:
+        per_seed = result["per_seed"][row["key"]]
+        assert [r["seed"] for r in per_seed] == [0, 1]
+        values = [r["worst_group_accuracy"] for r in per_seed]
+        assert row["worst_group_accuracy"] == pytest.approx(np.mean(values))
+        lo, hi = row["worst_group_accuracy_lo"], row["worst_group_accuracy_hi"]
+        assert 0.0 <= lo <= row["worst_group_accuracy"] <= hi <= 1.0  # t-interval, clipped
+    assert len(result["data"]["group_names"]) == 4
+    assert len(result["data"]["train"]["y"]) == 200 and len(result["data"]["val"]["y"]) == 80
+    # seeds draw different backgrounds, and group labels are (label, background) pairs
+    assert cifar.load(args, 0)["train"]["a"].tolist() != cifar.load(args, 1)["train"]["a"]\
+        .tolist()
+
+
+def test_seed_interval_is_a_student_t_interval():
+    cifar = load_example("cifar10s")
+    mean, lo, hi = cifar.seed_interval([0.5, 0.6, 0.7])
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert (mean, lo, hi) == pytest.approx((0.6, 0.6 - half, 0.6 + half))
+    assert cifar.seed_interval([0.9, 1.0])[2] == 1.0  # clipped
+    assert math.isnan(cifar.seed_interval([0.4])[1])
 
 
 # ---------------------------------------------------------------------- estimator_fairness

@@ -41,6 +41,7 @@ def test_every_public_entry_point_is_probed():
         explain,
         loss,
         metrics,
+        nn,
         plot,
         postprocessing,
         training,
@@ -52,7 +53,7 @@ def test_every_public_entry_point_is_probed():
     missing = []
     for module in (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed,
                    plot, clarify, aif360, data_bias, explain, significance, auditing, figures,
-                   cli, training):
+                   cli, training, nn):
         for name in module.__all__:
             obj = getattr(module, name)
             if (inspect.ismodule(obj) or not callable(obj) or name in EXEMPT

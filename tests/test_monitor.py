@@ -178,6 +178,23 @@ def test_log_line_per_epoch(adult, ctx, caplog):
     assert f"acc {acc:.4f}" in lines[0] and "eo_diff" in lines[0] and "dp_diff" in lines[0]
 
 
+def test_log_line_names_the_worst_group(ctx, caplog):
+    """Worst-group accuracy is the figure of group-robust training: the line says which group."""
+    x = np.zeros((6, 1), np.float32)
+    y = np.array([1, 1, 1, 1, 0, 0], np.float32)  # the net predicts 1 for every row
+    g = np.array([0, 0, 1, 1, 2, 2], np.float32)
+    net = gluon.nn.Dense(1, in_units=1, bias_initializer=mx.init.One())
+    net.initialize(mx.init.Zero(), ctx=ctx)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(x, y, g), batch_size=3)
+    monitor = FairnessMonitor(loader, 3, from_logits=True, progress=False,
+                              group_names=["a", "b", "c"])
+    with caplog.at_level(logging.INFO, logger="mxfair"):
+        monitor.evaluate(net, epoch=0)
+    line = [r.getMessage() for r in caplog.records if r.name == "mxfair"][-1]
+    assert monitor.history[0]["worst_group_accuracy"] == 0.0
+    assert "worst_acc 0.0000 (c)" in line
+
+
 def test_csv_json_round_trip_with_undefined_rate(ctx, tmp_path):
     # Group 1 has no positive labels: its TPR is NaN (written as null in JSON).
     X = np.linspace(-1, 1, 40, dtype="float32").reshape(-1, 1)

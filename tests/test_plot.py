@@ -58,7 +58,13 @@ def test_history_plot_from_monitor_list_and_frame(monitor, tmp_path):
     acc_line = left.get_lines()[0]
     np.testing.assert_array_equal(acc_line.get_xdata(), [0, 1, 2])
     np.testing.assert_allclose(acc_line.get_ydata(), [r["accuracy"] for r in monitor.history])
-    assert len(left.collections) == 2 and len(right.collections) == 3  # bootstrap bands
+    assert len(left.collections) == 3 and len(right.collections) == 3  # bootstrap bands
+    # the worst-group accuracy is a default score: the figure of group-robust training
+    assert [t.get_text() for t in left.get_legend().get_texts()][-1] == "worst-group accuracy"
+    np.testing.assert_allclose(left.get_lines()[2].get_ydata(),
+                               [r["worst_group_accuracy"] for r in monitor.history])
+    assert len(plot_history([{"epoch": 0, "accuracy": 0.5, "balanced_accuracy": 0.5}],
+                            gaps=[]).axes[0].get_lines()) == 2  # absent from the records
     assert [t.get_text() for t in right.get_legend().get_texts()][-1] == "bound 0.1"
     for source in (list(monitor.history), monitor.to_pandas()):
         other = plot_history(source)

@@ -578,6 +578,8 @@ class FairCheckpointHandler(_HistoryReader, TrainBegin, EpochEnd, TrainEnd):
         A key of the history records (``demographic_parity_difference``, ...).
     score : str, default "accuracy"
         A key of the history records, higher is better (``balanced_accuracy``, ...).
+        ``"worst_group_accuracy"`` (with ``max_gap=None``) is the model selection of group
+        DRO and JTT: the epoch whose worst group does best on validation.
     path : str, optional
         File for the chosen parameters (``net.save_parameters`` format), rewritten at each new
         best epoch.

@@ -400,6 +400,13 @@ class FairnessMonitor:
         ...                                "equalized_odds_difference_lo": 0.01,
         ...                                "equalized_odds_difference_hi": 0.09})
         'epoch 3 | n=100 | acc 0.8125 | eo_diff 0.0500 [0.0100, 0.0900]'
+
+        The worst-group accuracy names its group:
+
+        >>> FairnessMonitor.format_record({"epoch": 0, "accuracy": 0.9,
+        ...                                "worst_group_accuracy": 0.6,
+        ...                                "accuracy[colour]": 0.6, "accuracy[grayscale]": 0.95})
+        'epoch 0 | acc 0.9000 | worst_acc 0.6000 (colour)'
         """
         parts = [f"epoch {record.get('epoch', '?')}"]
         if "count" in record:
@@ -410,6 +417,8 @@ class FairnessMonitor:
             text = f"{short} {record[key]:.4f}"
             if f"{key}_lo" in record:
                 text += f" [{record[f'{key}_lo']:.4f}, {record[f'{key}_hi']:.4f}]"
+            if key == "worst_group_accuracy":
+                text += _worst_group_name(record)
             parts.append(text)
         if "seconds" in record:
             parts.append(f"{record['seconds']:.2f}s")
@@ -490,6 +499,15 @@ class FairnessMonitor:
             f"FairnessMonitor(num_groups={self.num_groups}, threshold={t.threshold}, "
             f"bootstrap={t.bootstrap}, num_bins={t.num_bins}, epochs_seen={len(self.history)})"
         )
+
+
+def _worst_group_name(record: Dict[str, float]) -> str:
+    """`` (name)`` of the group whose ``accuracy[name]`` is the worst-group accuracy, or ``""``."""
+    target = record.get("worst_group_accuracy")
+    for key, value in record.items():
+        if key.startswith("accuracy[") and key.endswith("]") and value == target:
+            return f" ({key[len('accuracy['):-1]})"
+    return ""
 
 
 def _nan_to_none(value: Any) -> Any:

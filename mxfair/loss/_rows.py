@@ -16,18 +16,20 @@ import mxnet as mx
 import numpy as np
 
 from .._ops import Tensor, as_dtype_of, invalid_ids, invalid_weights, is_ndarray
-from .._validation import check_ids, check_numeric, check_pred_columns, check_sample_weight
+from .._validation import (
+    check_column,
+    check_ids,
+    check_ndarray,
+    check_numeric,
+    check_pred_columns,
+    check_sample_weight,
+)
 
 __all__: list = []
 
 #: Why a row is invalid, in the order of the counts a loss graph outputs after the row total.
 REASONS = ("group", "label", "sample_weight")
 
-LOSS_NEEDS_NDARRAY = (
-    "{name} must be an MXNet NDArray (or, for data-parallel training, a list with one NDArray "
-    "per device), got {kind}; pass mx.nd.array({name}) (a loss runs inside autograd on the "
-    "device, NumPy arrays cannot carry a gradient)"
-)
 PRED_NOT_FLOAT32 = (
     "{name} has dtype {dtype}; {owner} computes in float32: pass {name}.astype('float32') (or "
     "build the net in float32: net.cast('float32'))"
@@ -42,7 +44,6 @@ BAD_DEVICE_LISTS = (
 )
 NEEDS_LABEL = "constraint {name!r} conditions on the true label; pass label (got None)"
 NEEDS_GROUP = "group ids are required: call loss(pred, label, group[, sample_weight])"
-COLUMN_SHAPE = "{name} must have shape ({n},) or ({n}, 1) to match pred, got {shape}"
 INVALID_ROWS_WARNING = (
     "{owner} left {rows:g} invalid row(s) out of the loss, its penalty and its gradient "
     "(group id not an integer in [0, {g}): {group:g}; label not a class id in [0, {k}): "
@@ -51,13 +52,11 @@ INVALID_ROWS_WARNING = (
 )
 
 
-def check_ndarray(name: str, value, owner: str, ids: bool = False) -> None:
-    """TypeError unless ``value`` is an NDArray (or None); strings get ``IDS_NOT_NUMERIC``."""
-    if value is None or is_ndarray(value) or isinstance(value, mx.sym.Symbol):
-        return
-    if ids:
-        check_host_ids(name, value)
-    raise TypeError(LOSS_NEEDS_NDARRAY.format(name=name, kind=type(value).__name__))
+def score_rows(name: str, pred, num_classes: int) -> int:
+    """The rows of a net's output given to a loss with the default base loss: (N,) or (N, 1)
+    for a binary task, (N, K) for K classes (``check_pred_columns(one_score=True)``)."""
+    check_pred_columns(name, tuple(pred.shape), num_classes, one_score=True)
+    return int(pred.shape[0]) if pred.ndim else 0
 
 
 def check_pred_array(name: str, pred: mx.nd.NDArray, owner: str) -> None:
@@ -93,8 +92,8 @@ def check_shapes(pred, label, group, sample_weight, num_classes: int,
     check_pred_columns(name, shape, num_classes, one_score=True)
     n = shape[0] if shape else 0
     for arg, arr in (("group", group), ("label", label), ("sample_weight", sample_weight)):
-        if arr is not None and tuple(arr.shape) not in ((n,), (n, 1)):
-            raise ValueError(COLUMN_SHAPE.format(name=arg, n=n, shape=tuple(arr.shape)))
+        if arr is not None:
+            check_column(arg, arr, n)
 
 
 def check_values(label, group, num_groups: int, num_classes: int,
@@ -147,12 +146,12 @@ class InputChecker:
                    None if sample_weight is None else sample_weight.shape, pred.context)
             if key in self._seen:  # every check but the values' passed for this shape
                 return as_dtype_of(pred, label), as_dtype_of(pred, sample_weight)
-        check_ndarray(name, pred, self.owner)
+        check_ndarray(name, pred)
         if group is None:
             raise ValueError(self.missing_group)
-        check_ndarray("label", label, self.owner, ids=True)
-        check_ndarray("group", group, self.owner, ids=True)
-        check_ndarray("sample_weight", sample_weight, self.owner)
+        check_ndarray("label", label, ids=True)
+        check_ndarray("group", group, ids=True)
+        check_ndarray("sample_weight", sample_weight)
         check_pred_array(name, pred, self.owner)
         check_shapes(pred, label, group, sample_weight, self.num_classes, self.needs_label,
                      self.statistic_name, name=name)
@@ -193,7 +192,7 @@ def as_device_lists(owner: str, pred, label, group, sample_weight):
         out.append(list(value))
     for i, p in enumerate(out[0]):
         if not is_ndarray(p):
-            check_ndarray(f"pred[{i}]", p, owner)
+            check_ndarray(f"pred[{i}]", p)
     return tuple(out)
 
 

@@ -25,6 +25,33 @@ def probabilities(F, pred: Tensor, num_classes: int, from_logits: bool) -> Tenso
     return F.softmax(pred, axis=-1) if from_logits else pred
 
 
+def base_loss_block(base_loss: Optional[mx.gluon.Block], num_classes: int, from_logits: bool,
+                    batch_axis: int = 0) -> mx.gluon.Block:
+    """The given per-row loss, or the losses' default: sigmoid cross-entropy (binary, one score
+    per row) or softmax cross-entropy (K classes), on logits or probabilities as ``from_logits``
+    says. TypeError when ``base_loss`` is not a Gluon block."""
+    if base_loss is not None:
+        if not isinstance(base_loss, mx.gluon.Block):
+            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
+        return base_loss
+    if num_classes == 2:
+        return mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(from_sigmoid=not from_logits,
+                                                           batch_axis=batch_axis)
+    # SoftmaxCrossEntropyLoss(from_logits=True) means "pred holds log-probabilities": K-class
+    # probabilities go in through their log (per_row_loss, FairTerms).
+    return mx.gluon.loss.SoftmaxCrossEntropyLoss(from_logits=not from_logits,
+                                                 batch_axis=batch_axis)
+
+
+def per_row_loss(F, base: mx.gluon.Block, pred: Tensor, label: Tensor,
+                 multiclass_probabilities: bool) -> Tensor:
+    """``base(pred, label)`` as (N,); with the default base loss on K-class probabilities
+    (``multiclass_probabilities``) they go in as log-probabilities."""
+    if multiclass_probabilities:
+        return F.reshape(base(F.log(F.maximum(pred, 1e-12)), label), shape=(-1,))
+    return F.reshape(base(pred, label), shape=(-1,))
+
+
 def label_matrix(F, label: Tensor, num_classes: int) -> Tensor:
     """The label (float32) as indicators: (N, 1) 0/1 for a binary task, (N, K) one-hot
     otherwise."""

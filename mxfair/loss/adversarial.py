@@ -26,13 +26,12 @@ import mxnet as mx
 from .. import _state
 from .._constraints import CONSTRAINTS, RATE_LABELS, canonical_constraint, constraints_over
 from .._ops import is_ndarray
-from .._validation import check_int, check_number, check_positive_int
+from .._validation import check_int, check_ndarray, check_number, check_positive_int
 from ._rows import (
     InputChecker,
     InvalidRows,
     as_device_lists,
     check_host_ids,
-    check_ndarray,
     check_shapes,
     check_values,
     host_arrays,
@@ -245,7 +244,7 @@ class AdversarialDebiasing(mx.gluon.HybridBlock):
         if lists is not None:  # one loss per device: each row's loss is its own
             return [self.forward(*args) for args in zip(*lists)]
         if not is_ndarray(pred) and not isinstance(pred, mx.sym.Symbol):
-            check_ndarray("pred", pred, type(self).__name__)
+            check_ndarray("pred", pred)
         if is_ndarray(pred):
             label, sample_weight = self._check(pred, label, group, sample_weight)
         elif group is None:

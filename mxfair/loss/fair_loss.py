@@ -74,7 +74,7 @@ from ._rows import (
     check_values,
     host_arrays,
 )
-from ._terms import FairTerms, label_matrix, probabilities
+from ._terms import FairTerms, base_loss_block, label_matrix, probabilities
 from .constrained import LagrangeMultiplier
 from .penalties import Penalty, get_penalty
 from .statistics import Statistic, apply_sample_weight, get_statistic
@@ -189,21 +189,13 @@ class FairnessRegularizedLoss(mx.gluon.loss.Loss):
         self._from_logits = bool(from_logits)
         self._check_groups = bool(check_groups)
         lam = check_number("lam", lam, low=0)
-        if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
-            raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         custom_base = base_loss is not None
         self._check = InputChecker(type(self).__name__, self._num_groups, self._num_classes,
                                    True, self._constraint_name)
         self._invalid = InvalidRows(type(self).__name__, self._num_groups, self._num_classes)
         with self.name_scope():
-            if base_loss is None:
-                if self._num_classes == 2:
-                    base_loss = mx.gluon.loss.SigmoidBinaryCrossEntropyLoss(
-                        from_sigmoid=not self._from_logits, batch_axis=batch_axis)
-                else:
-                    # from_logits=True here means "pred holds log-probabilities" (see _terms).
-                    base_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss(
-                        from_logits=not self._from_logits, batch_axis=batch_axis)
+            base_loss = base_loss_block(base_loss, self._num_classes, self._from_logits,
+                                        batch_axis)
             self.terms = FairTerms(base_loss, custom_base, self._statistic, self._penalty,
                                    self._num_groups, self._num_classes, self._from_logits)
             # Each device's rows in a data-parallel step (``_forward_devices``).
