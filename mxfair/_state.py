@@ -63,8 +63,10 @@ def get_scalar(param: mx.gluon.Parameter) -> float:
 
 def set_state(param: mx.gluon.Parameter, value: Any) -> None:
     """Set the state on every context it lives on (or its initial value if not yet used)."""
-    arr = np.broadcast_to(np.asarray(value, np.float32), param.shape).copy()
-    param.init = mx.init.Constant(float(arr.reshape(-1)[0]) if arr.size == 1 else arr)
+    exact = np.broadcast_to(np.asarray(value, np.float64), param.shape)
+    arr = exact.astype(np.float32)
+    # The initial value keeps the host's float64 (read back before first use as it was set).
+    param.init = mx.init.Constant(float(exact.reshape(-1)[0]) if arr.size == 1 else arr)
     if has_data(param):
         with mx.autograd.pause():
             param.set_data(mx.nd.array(arr, ctx=param.list_ctx()[0], dtype="float32"))

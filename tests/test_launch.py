@@ -4,6 +4,7 @@ Every test starts real processes on 127.0.0.1, bounded by a timeout, and checks 
 started for the cluster is left running afterwards (:func:`_helpers.leftovers`).
 """
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -75,7 +76,10 @@ def test_ctrl_c_ends_every_process():
     port = free_port()
     cmd = [sys.executable, "-m", "mxfair.launch", "-n", "2", "--port", str(port), "--",
            sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    # PYTHONFAULTHANDLER: if the launcher hangs, SIGABRT makes it print every thread's stack.
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
     try:
         seen = 0
         while seen < 4:  # scheduler, server, two workers
@@ -83,11 +87,18 @@ def test_ctrl_c_ends_every_process():
             assert line, "launcher ended early"
             seen += line.rstrip().endswith("] up")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
+        try:
+            code = proc.wait(timeout=60)  # about 4 s on an idle machine
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            pytest.fail("the launcher did not end within 60 s of SIGINT; its stacks:\n"
+                        + proc.communicate(timeout=30)[1])
+        assert code == 130
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.stdout.close()
+        proc.stderr.close()
     assert leftovers(port) == []
 
 
