@@ -60,3 +60,28 @@ def tiny_mlp(ctx, outputs: int = 1, hybridize: bool = False, seed: int = 0):
     if hybridize:
         net.hybridize()
     return net
+
+
+def public_modules() -> tuple:
+    """Every module whose ``__all__`` is public API (the API and probe-coverage tests walk it)."""
+    import mxfair
+    from mxfair import (
+        auditing,
+        callbacks,
+        data,
+        datasets,
+        distributed,
+        explain,
+        loss,
+        metrics,
+        nn,
+        plot,
+        postprocessing,
+        training,
+    )
+    from mxfair.auditing import cli, figures
+    from mxfair.metrics import aif360, clarify, data_bias, significance
+
+    return (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed, plot,
+            clarify, aif360, data_bias, significance, explain, auditing, figures, cli, training,
+            nn)

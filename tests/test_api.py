@@ -9,31 +9,17 @@ import dataclasses
 import inspect
 
 import pytest
+from _helpers import public_modules
 
-import mxfair
-from mxfair import (
-    auditing,
-    callbacks,
-    data,
-    datasets,
-    distributed,
-    explain,
-    loss,
-    metrics,
-    nn,
-    plot,
-    postprocessing,
-    training,
-)
-from mxfair.auditing import figures
-from mxfair.metrics import aif360, clarify, significance
+from mxfair import loss
 
-MODULES = (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed, plot,
-           clarify, aif360, significance, explain, auditing, figures, training, nn)
+MODULES = public_modules()
 #: Methods whose optional arguments are data inputs in positions fixed by Gluon or MXNet (and
 #: the host checks that mirror a forward call), and overrides whose signature Gluon fixes.
 POSITIONAL_DATA = {"forward", "hybrid_forward", "__call__", "update", "terms", "check_inputs",
                    "accumulate", "hybridize", "save_parameters", "fit_batch", "evaluate_batch"}
+#: A command line's ``main(argv=None)`` follows argparse's convention.
+COMMAND_LINES = {"main"}
 
 
 def _public_callables():
@@ -53,7 +39,7 @@ def _public_callables():
                     if (not attr.startswith("_") or attr == "__call__") and callable(member) \
                             and attr not in POSITIONAL_DATA:
                         yield f"{module.__name__}.{name}.{attr}", member
-            else:
+            elif name not in COMMAND_LINES:
                 yield f"{module.__name__}.{name}", obj
 
 

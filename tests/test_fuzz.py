@@ -12,6 +12,7 @@ import time
 
 import pytest
 from _fuzz_probes import EXEMPT, GOOD, PROBES, Probe, classify, run
+from _helpers import public_modules
 
 
 @pytest.fixture(scope="module")
@@ -31,29 +32,9 @@ def test_the_probes_are_many_and_distinct():
 
 
 def test_every_public_entry_point_is_probed():
-    import mxfair
-    from mxfair import (
-        auditing,
-        callbacks,
-        data,
-        datasets,
-        distributed,
-        explain,
-        loss,
-        metrics,
-        nn,
-        plot,
-        postprocessing,
-        training,
-    )
-    from mxfair.auditing import cli, figures
-    from mxfair.metrics import aif360, clarify, data_bias, significance
-
     probed = " ".join(p.entry for p in PROBES) + " mx.metric.create"
     missing = []
-    for module in (mxfair, metrics, data, loss, postprocessing, callbacks, datasets, distributed,
-                   plot, clarify, aif360, data_bias, explain, significance, auditing, figures,
-                   cli, training, nn):
+    for module in public_modules():
         for name in module.__all__:
             obj = getattr(module, name)
             if (inspect.ismodule(obj) or not callable(obj) or name in EXEMPT
