@@ -113,6 +113,47 @@ def test_a_forward_call_never_moves_the_weights(ctx):
     assert loss_fn.game.num_updates == 5
 
 
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_bad_rows_after_the_first_batch_are_left_out_counted_and_warned(hybridize, ctx):
+    # The first batch of a shape is checked on the host; later batches are not synchronised:
+    # a bad group id, label or weight there must leave its row out of the loss, the rates and
+    # the gradient, be counted by reason and be warned about (never silently dropped).
+    loss_fn = _pushed(BoundedFairLoss(3, 0.05, constraint="equalized_odds"), [0.05] * 6)
+    if hybridize:
+        loss_fn.hybridize()
+    z, y, g = _batch()
+    w = np.random.RandomState(2).rand(40).astype(np.float32)
+    nd = lambda a: mx.nd.array(a, ctx=ctx)  # noqa: E731
+    loss_fn(nd(z), nd(y), nd(g), nd(w))  # the checked first batch
+    bad_g, bad_y, bad_w = g.copy(), y.copy(), w.copy()
+    bad_g[[0, 1]] = [np.nan, 3]  # NaN and out-of-range group ids
+    bad_y[2] = 0.5  # not a class id
+    bad_w[3] = -1.0  # a negative weight
+    keep = np.ones(40, bool)
+    keep[:4] = False
+    pred = nd(z)
+    pred.attach_grad()
+    with pytest.warns(UserWarning, match="left 4 invalid row"):
+        with autograd.record():
+            out = loss_fn(pred, nd(bad_y), nd(bad_g), nd(bad_w))
+        out.backward()
+        for _ in range(2):  # counts are read (and warned about) at calls 2, 4, 8, ...: no stall
+            loss_fn(nd(z), nd(bad_y), nd(bad_g), nd(bad_w))
+    assert out.context == ctx and pred.grad.context == ctx
+    assert np.all(pred.grad.asnumpy()[:4] == 0)
+    expected = _reference(loss_fn, z[keep], y[keep], g[keep], w[keep])
+    assert_almost_equal(out.asnumpy()[keep], expected, rtol=1e-4, atol=1e-5)
+    # Every row carries the batch's fairness term; an invalid row carries nothing else (rates
+    # do not change when every weight is scaled, so weights ~0 leave the fairness term alone).
+    fair = _reference(loss_fn, z[keep], y[keep], g[keep], w[keep] * 1e-30)[0]
+    assert fair > 1e-3
+    assert_almost_equal(out.asnumpy()[:4], np.full(4, fair), rtol=1e-4, atol=1e-6)
+    totals = loss_fn.num_invalid
+    assert totals == {"rows": 12.0, "group": 6.0, "label": 3.0, "sample_weight": 3.0}
+    loss_fn.reset_invalid()
+    assert loss_fn.num_invalid["rows"] == 0
+
+
 def test_update_from_held_out_stats_writes_the_parameters(ctx):
     loss_fn = BoundedFairLoss(2, 0.05)
     assert loss_fn.weights[1] < 1e-3

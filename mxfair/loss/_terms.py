@@ -10,7 +10,7 @@ from typing import Optional
 import mxnet as mx
 
 from .._ops import Tensor, group_onehot
-from ._rows import sanitize
+from .._row_mask import sanitize
 from .penalties import Penalty
 from .statistics import Statistic, apply_sample_weight, group_totals, hard_predictions
 
@@ -64,7 +64,7 @@ class FairTerms(mx.gluon.HybridBlock):
     """One device's terms of a fair loss.
 
     Outputs, in order: the base loss per row (N,) (0 for invalid rows), the invalid-row counts
-    (4,) (``_rows.sanitize``), the penalty's parts (``Penalty.parts``), then, when
+    (4,) (``mxfair._row_mask.sanitize``), the penalty's parts (``Penalty.parts``), then, when
     ``threshold`` is set, the hard per-group totals ``num, den`` (G, C) of the statistic.
     """
 

@@ -26,16 +26,15 @@ import mxnet as mx
 from .. import _state
 from .._constraints import CONSTRAINTS, RATE_LABELS, canonical_constraint, constraints_over
 from .._ops import is_ndarray
+from .._row_mask import InvalidRows, sanitize
 from .._validation import check_int, check_ndarray, check_number, check_positive_int
 from ._rows import (
     InputChecker,
-    InvalidRows,
     as_device_lists,
     check_host_ids,
     check_shapes,
     check_values,
     host_arrays,
-    sanitize,
 )
 from ._terms import label_matrix
 

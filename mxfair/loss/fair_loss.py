@@ -59,6 +59,7 @@ import numpy as np
 from .. import _state
 from .._constraints import canonical_constraint
 from .._ops import group_onehot, is_ndarray, nan_divide, to_numpy
+from .._row_mask import InvalidRows
 from .._validation import check_number, check_positive_int
 from ..metrics import group_gap
 from ._devices import DeviceLoss, Placements, combine_parts
@@ -66,7 +67,6 @@ from ._rows import (
     NEEDS_GROUP,
     NEEDS_LABEL,
     InputChecker,
-    InvalidRows,
     as_device_lists,
     check_host_ids,
     check_pred_array,

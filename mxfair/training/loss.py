@@ -39,6 +39,7 @@ import numpy as np
 
 from .. import _state
 from .._ops import Tensor, group_onehot, is_ndarray
+from .._row_mask import InvalidRows, sanitize
 from .._validation import (
     SCORES_NOT_FINITE,
     check_ids,
@@ -120,8 +121,9 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         - **label**: (N,) or (N, 1) class ids.
         - **group**: (N,) or (N, 1) group ids in ``[0, G)``. The first batch of every shape
           is checked on the host (:meth:`check_inputs`: a bad id, label, score or weight
-          raises); in later batches an id out of range leaves its row out of every rate,
-          without a count (main's losses count such rows on the device; not done here).
+          raises); in later batches a row with a bad group id, label or weight is left out of
+          the loss, its rates and its gradient, counted on the device (:attr:`num_invalid`)
+          and warned about, as in the other mxfair losses.
         - **sample_weight**: optional (N,) or (N, 1), weighting the base loss and the rows of
           the rates.
 
@@ -177,6 +179,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
         self._seen: set = set()
+        self._invalid = InvalidRows(type(self).__name__, num_groups, num_classes)
         self._resets = 0
         self._synced = None  # (updates, resets) of the weights last written to the parameters
         C, G = self.rate_bound.num_columns, self.rate_bound.num_groups
@@ -218,6 +221,16 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
     @property
     def num_classes(self) -> int:
         return self.rate_bound.num_classes
+
+    @property
+    def num_invalid(self):
+        """Rows left out since the loss was built (or ``reset_invalid``), by reason:
+        ``{"rows": ..., "group": ..., "label": ..., "sample_weight": ...}`` (synchronises)."""
+        return self._invalid.totals()
+
+    def reset_invalid(self) -> None:
+        """Forget the invalid-row counts (``num_invalid``)."""
+        self._invalid.reset()
 
     @property
     def weights(self) -> np.ndarray:
@@ -306,12 +319,19 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
             label = label.astype(pred.dtype, copy=False)
             if sample_weight is not None:
                 sample_weight = sample_weight.astype(pred.dtype, copy=False)
-        if sample_weight is None:
-            return super().forward(pred, label, group)
-        return super().forward(pred, label, group, sample_weight)
+        args = (pred, label, group) + (() if sample_weight is None else (sample_weight,))
+        loss, counts = super().forward(*args)
+        if is_ndarray(pred):
+            self._invalid.add(counts)  # summed on the device; warns now and then if it grew
+        return loss
 
     def hybrid_forward(self, F, pred, label, group, sample_weight=None,
                        objective_weight=None, pair_weights=None):
+        # Rows with a bad group id, label or weight get weight 0 and no group (counted).
+        valid, counts, label, group, sample_weight_safe = sanitize(
+            F, label, group, sample_weight, self.num_groups, self.num_classes)
+        if sample_weight is not None:
+            sample_weight = sample_weight_safe
         binary = self.num_classes == 2
         if binary:
             probs = F.reshape(pred, shape=(-1, 1))  # (N, 1)
@@ -322,6 +342,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
             labels = F.one_hot(F.cast(F.reshape(label, shape=(-1,)), "int32"),
                                depth=self.num_classes)  # (N, K)
         base = self._base(F, pred, label, sample_weight)  # (N,)
+        base = F.where(valid, base, F.zeros_like(base))  # an invalid row adds nothing
         statistic = self.rate_bound.statistic
         values, weights = statistic.terms(F, probs, labels)  # (N, C); (N, C), (N, 1) or None
         weights = apply_sample_weight(F, weights, sample_weight)
@@ -337,7 +358,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         loss = F.broadcast_add(F.broadcast_mul(base, objective_weight), fair)  # (N,)
         if self._scale is not None:
             loss = loss * self._scale
-        return loss
+        return loss, counts  # (N,), (4,)
 
     def _base(self, F, pred, label, sample_weight) -> Tensor:
         if self._custom_base:
