@@ -19,10 +19,22 @@ def test_readme_shows_both_commands_first():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_swap_block_runs(tmp_path, monkeypatch, capsys):
+def audit_block():
+    """The audit block, which the README runs after the swap (it reads its ``net``, ``data``)."""
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "audit(" in b]
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def test_swap_and_audit_blocks_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MXFAIR_PROGRESS", "0")
-    exec(compile(swap_block(), "README.md swap block", "exec"), {})
+    namespace = {}
+    exec(compile(swap_block(), "README.md swap block", "exec"), namespace)
     assert sorted(os.listdir(tmp_path)) == ["adult_fair-0000.params", "adult_fair-symbol.json"]
     summary = capsys.readouterr().out
     assert "demographic_parity_difference" in summary
+    exec(compile(audit_block(), "README.md audit block", "exec"), namespace)
+    page = (tmp_path / "audit.html").read_text(encoding="utf-8")
+    assert "demographic_parity_difference" in page and "<img" in page
+    assert namespace["report"].significance["p_value"].notna().all()
