@@ -78,8 +78,12 @@ def test_ctrl_c_ends_every_process():
            sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
     # PYTHONFAULTHANDLER: if the launcher hangs, SIGABRT makes it print every thread's stack.
     env = dict(os.environ, PYTHONFAULTHANDLER="1")
+    # A shell starts a background job with SIGINT ignored, and the launcher inherits that (as it
+    # should: a background job ignores Ctrl-C). The launcher is started here as a terminal's
+    # foreground job would be, with SIGINT's default, whatever way pytest itself was started.
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+                            text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         seen = 0
         while seen < 4:  # scheduler, server, two workers
