@@ -1271,6 +1271,33 @@ add(f"{_TR}.best_mixture", "NaN objective",
 add(f"{_TR}.best_mixture", "no iterates",
     lambda: _training("best_mixture")(np.zeros(0), np.zeros((0, 2, 1)), _rate_bound()),
     ("objective",))
+def _mixture(probabilities=(0.5, 0.5), members=None):
+    members = [_dense(1.0), _dense(-1.0)] if members is None else members
+    return _training("IterateMixture")(members, probabilities)
+
+
+def _kept_run(keep_all=True):
+    keeper = _training("BestIterate")(_rate_bound(), keep_all=keep_all)
+    keeper.consider(_dense(1.0), _held_stats(from_logits=False))
+    return keeper
+
+
+add(f"{_TR}.IterateMixture", "3 probabilities for 2 members",
+    lambda: _mixture((0.2, 0.3, 0.5)), ("probabilities", "members"))
+add(f"{_TR}.IterateMixture", "probabilities summing to 0.9",
+    lambda: _mixture((0.5, 0.4)), ("probabilities",))
+add(f"{_TR}.IterateMixture", "a NaN probability", lambda: _mixture((NAN, 1.0)),
+    ("probabilities",))
+add(f"{_TR}.IterateMixture", "string probabilities", lambda: _mixture(("a", "b")),
+    ("probabilities",))
+add(f"{_TR}.IterateMixture", "a NumPy array as a member",
+    lambda: _mixture(members=[np.ones((2, 1)), _dense(1.0)]), ("members",))
+add(f"{_TR}.IterateMixture", "noise with fewer draws than rows",
+    lambda: _mixture()(_nd(X16), _nd(np.full(3, 0.5))).asnumpy(), ("noise",))
+add(f"{_TR}.BestIterate.mixture_net", "iterates not kept (keep_all=False)",
+    lambda: _kept_run(keep_all=False).mixture_net(lambda: _dense(0.0)), ("keep_all",))
+add(f"{_TR}.BestIterate.mixture_net", "make_net returns a string",
+    lambda: _kept_run().mixture_net(lambda: "net"), ("make_net",))
 add(f"{_TR}.BoundedTrainingHandler", "a FairnessRegularizedLoss as the player",
     lambda: _handler(_fair_loss()), ("player",))
 add(f"{_TR}.BoundedTrainingHandler", "update_every=0",

@@ -10,13 +10,16 @@ game       ProxyLagrangian (the multiplier player, step sizes from the bound and
            BoundSchedule (drives a penalty weight ``lam`` toward the bound)
 loss       BoundedFairLoss (the model player's Gluon loss)
 selection  BestIterate (keep the best iterate that meets the bound), best_mixture
+mixture    IterateMixture (the randomized model over iterates, one exportable block)
 estimator  BoundedTrainingHandler for the Estimator API
 """
-from . import bounds, estimator, game, loss, selection
+from . import bounds, estimator, game, loss, mixture, selection
 from .bounds import *  # noqa: F401,F403
 from .estimator import *  # noqa: F401,F403
 from .game import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .mixture import *  # noqa: F401,F403
 from .selection import *  # noqa: F401,F403
 
-__all__ = bounds.__all__ + game.__all__ + loss.__all__ + selection.__all__ + estimator.__all__
+__all__ = (bounds.__all__ + game.__all__ + loss.__all__ + mixture.__all__ + selection.__all__
+           + estimator.__all__)

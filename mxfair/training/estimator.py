@@ -53,8 +53,8 @@ class BoundedTrainingHandler(TrainBegin, BatchEnd, TrainEnd):
         Whose ``update(stats)`` takes the held-out statistics (the Estimator's loss, or the
         schedule of its ``lam``).
     slice_data : iterable of batches
-        ``(x, y, group)`` batches of the held-out slice (:func:`constraint_slice`); never
-        trained on.
+        ``(x, y, group)`` batches of the held-out rows: the validation split, or a slice of
+        the training rows (:func:`constraint_slice`); never trained on.
     update_every : int, optional
         Batches between updates; default :func:`update_interval` of ``len(train_data)``
         given as ``batches_per_epoch``, else 10.

@@ -27,7 +27,8 @@ moves the weights is not affected (a :class:`~mxfair.callbacks.FairnessMonitor` 
 devices' statistics exactly).
 
 The weights change only in :meth:`BoundedFairLoss.update`, from constraints measured with hard
-decisions on rows the model does not train on (:func:`~mxfair.training.constraint_slice`):
+decisions on rows the model does not train on (the validation split, or
+:func:`~mxfair.training.constraint_slice`):
 the two-data-set scheme of Cotter et al. (ICML 2019), which is what makes the bound hold on new
 data rather than on the training batches. A forward call never moves them, in training or in
 validation.

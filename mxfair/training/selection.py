@@ -1,30 +1,35 @@
-r"""Which model to keep: the best iterate that meets the bound on the held-out slice.
+r"""Which model to keep: the best iterate that meets the bound on the held-out rows, or the
+randomized mixture of the iterates.
 
 The game of :mod:`mxfair.training.game` has guarantees for a *randomized* model, a mixture of
 the iterates (Cotter et al., 2019: a distribution over at most m + 1 iterates, found by a
-linear program over their measured objective and constraints). A deployable Gluon net is one
-set of parameters, so :class:`BestIterate` keeps the single iterate with the highest held-out
-score (accuracy by default) among those whose measured gap is within the bound, and the
-iterate with the smallest violation while none is (with a warning). An iterate that does no
+linear program over their measured objective and constraints). :class:`BestIterate` keeps the
+single iterate with the highest held-out score (accuracy by default) among those whose
+measured gap is within the bound, and the iterate with the smallest violation while none is
+(with a warning): one set of parameters, deterministic decisions. An iterate that does no
 better than predicting the held-out rows' majority class never counts as meeting the bound:
 the first iterates of a run often look fair that way (on Adult's equalized odds at 0.02 such
 an iterate, accuracy 0.76, was kept on 3 of 5 seeds before this rule). :func:`best_mixture`
-solves the linear program over the recorded iterates when you want the randomized model
-(keep the iterates with ``BestIterate(keep_all=True)``); ``bench/bench_bounds.py`` measures
-both.
+solves the linear program over the recorded iterates (keep them with
+``BestIterate(keep_all=True)``) and :meth:`BestIterate.mixture_net` deploys its solution as
+one :class:`~mxfair.training.IterateMixture` block; ``bench/bench_bounds.py`` measures both.
 """
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import mxnet as mx
 import numpy as np
 
 from .._validation import check_choice, check_not_empty, check_numeric
 from .bounds import RateBound
+from .mixture import IterateMixture
 
 __all__ = ["BestIterate", "best_mixture", "NoFeasibleIterateWarning"]
 
 SCORES = ("accuracy", "balanced_accuracy")
+
+#: Iterates of the LP mixture with less probability than this are left out of its net.
+MIN_MIXTURE_WEIGHT = 1e-6
 
 NOTHING_KEPT = "no iterate was considered yet: call consider(net, stats) during training"
 
@@ -200,6 +205,34 @@ class BestIterate:
         scores = np.array([r["score"] for r in self.history])
         return best_mixture(-scores, np.stack(self._rates), self.rate_bound)
 
+    def mixture_net(self, make_net: Callable[[], mx.gluon.HybridBlock]) -> IterateMixture:
+        """The randomized model of :meth:`mixture` as one Gluon block (needs ``keep_all``).
+
+        Parameters
+        ----------
+        make_net : callable
+            Returns a new net of the trained net's architecture (the function that built it:
+            initialized, deferred shapes allowed); each iterate of the mixture's support is
+            loaded into one.
+
+        Returns
+        -------
+        IterateMixture
+            Members: the iterates with probability above ``MIN_MIXTURE_WEIGHT``, in the order
+            of ``history``; probabilities renormalised over them.
+        """
+        p = self.mixture()
+        support = np.flatnonzero(p > MIN_MIXTURE_WEIGHT)
+        members = []
+        for index in support:
+            member = make_net()
+            if not isinstance(member, mx.gluon.HybridBlock):
+                raise TypeError(f"make_net must return a gluon HybridBlock, got "
+                                f"{type(member).__name__}")
+            _load(member, self._all_params[int(index)])
+            members.append(member)
+        return IterateMixture(members, p[support] / p[support].sum())
+
 
 def best_mixture(objective: np.ndarray, rates: np.ndarray, rate_bound: RateBound
                  ) -> np.ndarray:
@@ -273,9 +306,25 @@ def _snapshot(net: mx.gluon.Block) -> Dict[str, mx.nd.NDArray]:
 
 
 def _load(net: mx.gluon.Block, params: Dict[str, mx.nd.NDArray]) -> None:
+    """Load kept parameters into ``net``: by name when the names match (the same net), else
+    in order (a new net of the same architecture: Gluon numbers the names of every new
+    block), each shape checked."""
     current = net.collect_params()
-    missing = sorted(set(current.keys()) ^ set(params))
-    if missing:
-        raise ValueError(f"the net's parameters do not match the kept ones: {missing[:5]}")
-    for name, param in current.items():
-        param.set_data(params[name])
+    if set(current.keys()) == set(params):
+        pairs = [(param, params[name]) for name, param in current.items()]
+    else:
+        saved, mine = list(params.items()), list(current.values())
+        pairs = list(zip(mine, (value for _, value in saved)))
+        if len(saved) != len(mine) or not all(
+                _shape_fits(param.shape, value.shape) for param, value in pairs):
+            raise ValueError(
+                f"the net's parameters do not match the kept ones: "
+                f"{[(name, p.shape) for name, p in current.items()][:5]} against "
+                f"{[(name, v.shape) for name, v in saved][:5]}; build the net the same way")
+    for param, value in pairs:
+        param.set_data(value)
+
+
+def _shape_fits(shape: tuple, kept: tuple) -> bool:
+    """A parameter's shape (0: not inferred yet) admits the kept array's shape."""
+    return len(shape) == len(kept) and all(s in (0, k) for s, k in zip(shape, kept))
