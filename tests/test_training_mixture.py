@@ -153,3 +153,17 @@ def test_mixture_net_refusals(ctx):
         keeper.mixture_net(lambda: "a net")
     with pytest.raises(ValueError, match="do not match the kept ones"):
         keeper.mixture_net(lambda: _constant(ctx, 1.0, in_units=3))
+
+
+def test_members_on_two_contexts_draw_on_each(ctx):
+    contexts = [mx.cpu(0), ctx]
+    members = []
+    for value in (1.0, -1.0):
+        net = gluon.nn.Dense(1, in_units=2)
+        net.initialize(mx.init.Constant(value), ctx=contexts)
+        members.append(net)
+    mix = IterateMixture(members, [0.5, 0.5])
+    for c in contexts:  # one shard per device, as with split_and_load
+        out = mix(mx.nd.ones((3, 2), ctx=c), mx.nd.array([0.1, 0.6, 0.2], ctx=c))
+        assert out.context == c
+        np.testing.assert_array_equal(out.asnumpy().ravel(), [2.0, -2.0, 2.0])

@@ -9,7 +9,7 @@ disagree, the row's decision is random, which is what lets the mixture sit betwe
 iterates on the accuracy–gap front (one a little above the bound and more accurate, one
 below it). The deterministic alternative is :meth:`BestIterate.restore`.
 """
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import mxnet as mx
 import numpy as np
@@ -46,8 +46,8 @@ class IterateMixture(HybridBlock):
           the member drawn for it (logits, if the members output logits).
 
     The probabilities are a non-trained parameter: they survive ``save_parameters`` and
-    ``hybridize`` → ``export`` → ``SymbolBlock.imports`` with the members. Every array the
-    block makes is on the input's context.
+    ``hybridize`` → ``export`` → ``SymbolBlock.imports`` with the members, and live on every
+    context of the members. Every array the block makes is on the input's context.
 
     Examples
     --------
@@ -82,7 +82,7 @@ class IterateMixture(HybridBlock):
         self._members = members
         cumulative = np.cumsum(self.probabilities)
         cumulative[-1] = 1.0  # u < 1 always falls in a member
-        ctx = _context_of(members)
+        ctx = _contexts_of(members)
         with self.name_scope():
             self.upper = self.params.get(
                 "upper", grad_req="null", differentiable=False, shape=(self.num_members,),
@@ -119,13 +119,14 @@ class IterateMixture(HybridBlock):
         return f"{self.__class__.__name__}(members={self.num_members}, probabilities=[{p}])"
 
 
-def _context_of(members: Sequence[HybridBlock]) -> mx.Context:
-    """The first context a member's parameters live on (the CPU for a member without any)."""
+def _contexts_of(members: Sequence[HybridBlock]) -> List[mx.Context]:
+    """The contexts the members' parameters live on (all of them, for data-parallel use; the
+    CPU for members without parameters)."""
     for member in members:
         for param in member.collect_params().values():
             try:
-                return param.list_ctx()[0]
+                return list(param.list_ctx())
             except RuntimeError:  # not initialized
                 raise ValueError(f"member parameter {param.name} is not initialized: "
                                  "initialize (or load) every member first") from None
-    return mx.cpu()
+    return [mx.cpu()]
