@@ -45,3 +45,16 @@ def test_implied_eps_for_equalized_odds_takes_the_tighter_label_stratum():
 def test_three_groups_use_half_the_bound():
     g = np.array(list(itertools.chain.from_iterable([[k] * 10 for k in range(3)])))
     assert bench.fairlearn_eps(0.04, "demographic_parity", np.zeros(30), g) == 0.02
+
+
+def test_tables_render_from_the_saved_run(tmp_path):
+    out = tmp_path / "bounds.md"
+    saved = Path(__file__).resolve().parents[1] / "bench" / "results" / "bounds.json"
+    assert bench.main(["--from-json", str(saved), "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    checks = text[text.index("#### Checks at eps = 0.05"):]
+    for data in ("adult", "compas", "german"):
+        for gap in ("DP", "EO"):
+            for model in ("bounded", "bounded, mixture"):
+                assert f"| {data} | {gap} | {model} | " in checks
+    assert text == saved.with_suffix(".md").read_text(encoding="utf-8")  # the committed tables
