@@ -1231,6 +1231,8 @@ add(f"{_TR}.hedge_step_size", "payoff_range=0",
     lambda: _training("hedge_step_size")(1, 2, 0.0), ("payoff_range",))
 add(f"{_TR}.bound_payoff_range", "bound=NaN",
     lambda: _training("bound_payoff_range")(NAN), ("bound",))
+add(f"{_TR}.BoundedFairLoss", "proxy='squared'",
+    lambda: _training("BoundedFairLoss")(2, 0.05, proxy="squared"), ("proxy",))
 add(f"{_TR}.BoundedFairLoss", "group ids coded 1/2 for num_groups=2",
     lambda: _bounded_loss(_nd(L8), _nd(Y8), _nd(G8 + 1)), ("group",))
 add(f"{_TR}.BoundedFairLoss", "NaN group id",

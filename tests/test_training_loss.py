@@ -31,8 +31,13 @@ def _reference(loss_fn, z, y, g, w=None):
                 rates[k, c] = (p * rows).sum() / rows.sum()
                 present[k, c] = 1
     pw = loss_fn.pair_weight_matrix()
-    fair = sum(pw[c, a, b] * present[a, c] * present[b, c] * abs(rates[a, c] - rates[b, c])
-               for c, a, b in loss_fn.rate_bound.pairs)
+    signs = loss_fn.pair_signs
+
+    def proxy(j, d):  # the measured side times the difference, or its absolute value
+        return signs[j] * d if loss_fn.proxy == "signed" else abs(d)
+
+    fair = sum(pw[c, a, b] * present[a, c] * present[b, c] * proxy(j, rates[a, c] - rates[b, c])
+               for j, (c, a, b) in enumerate(loss_fn.rate_bound.pairs))
     return loss_fn.weights[0] * bce + fair
 
 
@@ -50,13 +55,15 @@ def _pushed(loss_fn, violations, times=5):
     return loss_fn
 
 
+@pytest.mark.parametrize("proxy", ["signed", "absolute"])
 @pytest.mark.parametrize("hybridize", [False, True])
 @pytest.mark.parametrize("constraint", ["demographic_parity", "equalized_odds"])
-def test_value_matches_numpy_on_the_inputs_context(constraint, hybridize, ctx):
-    loss_fn = BoundedFairLoss(3, 0.05, constraint=constraint)
+def test_value_matches_numpy_on_the_inputs_context(constraint, hybridize, proxy, ctx):
+    loss_fn = BoundedFairLoss(3, 0.05, constraint=constraint, proxy=proxy)
     m = loss_fn.rate_bound.num_constraints
     _pushed(loss_fn, np.linspace(0.05, -0.05, m))
-    weighted = _pushed(BoundedFairLoss(3, 0.05, constraint=constraint), np.linspace(0.05, -0.05, m))
+    weighted = _pushed(BoundedFairLoss(3, 0.05, constraint=constraint, proxy=proxy),
+                       np.linspace(0.05, -0.05, m))
     if hybridize:  # a hybridized block keeps which arguments are None: one loss for each form
         loss_fn.hybridize()
         weighted.hybridize()
@@ -265,3 +272,33 @@ def test_training_meets_the_bound_on_held_out_rows(ctx):
     stats.update(ys, net(xs), gs)
     assert loss_fn.rate_bound.gap(stats) == pytest.approx(best.best["gap"])
     assert stats.report().overall["accuracy"] > 0.6
+
+
+def test_the_signed_proxy_takes_each_pairs_side_from_the_held_out_rows(ctx):
+    loss_fn = BoundedFairLoss(3, 0.05, constraint="demographic_parity")
+    assert loss_fn.proxy == "signed" and loss_fn.pair_signs.tolist() == [1.0, 1.0, 1.0]
+    held = GroupStats(3, from_logits=False, ctx=ctx)  # selection rates 0.25, 0.75, 0.5
+    held.update(np.zeros(12), np.array([1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0], dtype=np.float32),
+                np.repeat([0, 1, 2], 4))
+    loss_fn.update(held)  # pairs (0, 1), (0, 2), (1, 2): r_0 < r_1, r_0 < r_2, r_1 > r_2
+    assert loss_fn.pair_signs.tolist() == [-1.0, -1.0, 1.0]
+    z, y, g = _batch()
+    out = loss_fn(mx.nd.array(z, ctx=ctx), mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx))
+    assert_almost_equal(out.asnumpy(), _reference(loss_fn, z, y, g), rtol=1e-4, atol=1e-5)
+    # The term pulls the measured-high group down even on a batch where it is the lowest:
+    # against the absolute proxy with the same weights (same base-loss part), the gradient on
+    # group 1's logits is larger (descent lowers them more).
+    absolute = BoundedFairLoss(3, 0.05, constraint="demographic_parity", proxy="absolute")
+    absolute.update(held)
+    np.testing.assert_array_equal(absolute.weights, loss_fn.weights)
+    grads = []
+    for fn in (loss_fn, absolute):
+        zz = mx.nd.array(np.where(g == 1, -2.0, 2.0).astype(np.float32), ctx=ctx)  # r_1 lowest
+        zz.attach_grad()
+        with autograd.record():
+            total = fn(zz, mx.nd.array(y, ctx=ctx), mx.nd.array(g, ctx=ctx)).sum()
+        total.backward()
+        grads.append(zz.grad.asnumpy())
+    assert np.all(grads[0][g == 1] > grads[1][g == 1] + 1e-4)
+    loss_fn.reset()
+    assert loss_fn.pair_signs.tolist() == [1.0, 1.0, 1.0]

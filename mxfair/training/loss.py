@@ -3,23 +3,30 @@ r"""BoundedFairLoss: the model player's loss of the proxy-Lagrangian game, as a 
 .. math::
 
     \ell_i = w_0\, \ell^{base}(\hat y_i, y_i)
-             + \sum_{c}\sum_{a < b} w_{c,a,b}\, \big|\tilde r_{a,c} - \tilde r_{b,c}\big|
+             + \sum_{c}\sum_{a < b} w_{c,a,b}\, s_{c,a,b}\, (\tilde r_{a,c} - \tilde r_{b,c})
 
 where :math:`\tilde r_{g,c}` are the batch's *soft* per-group rates (mean predicted
 probability over the rows of group g that column c averages over: all rows, the positives, the
 negatives) and :math:`w` the weights of :class:`~mxfair.training.ProxyLagrangian` on the
 objective and on each pair constraint :math:`|r_a - r_b| \le \epsilon` (see
-:class:`~mxfair.training.RateBound`). The fairness term is one number per batch, added to every
+:class:`~mxfair.training.RateBound`), :math:`s` the side of each pair measured on the held-out
+rows. The fairness term is one number per batch, added to every
 row, so ``loss.backward()`` and ``trainer.step(batch_size)`` keep their meaning (the constant
 :math:`-\epsilon \sum_j w_j` of the Lagrangian is left out: it has no gradient). Pairs with a
 group absent from the batch contribute nothing.
 
-The proxy of a pair constraint is the absolute difference of the soft rates, not the signed
-difference of TFCO's linear proxies: its gradient always points toward parity, so a multiplier
-that lags behind the model cannot push the model past parity into the opposite gap. Measured
-on COMPAS (race, demographic parity, bound 0.05) with signed proxies: the two groups' rates
-crossed over within one epoch, from 0.47 / 0.31 to 0.49 / 0.57, and accuracy fell from 0.64
-to 0.45 before the multiplier turned.
+The proxy of a pair constraint is, by default (``proxy="signed"``), the soft difference
+:math:`\tilde r_a - \tilde r_b` on the side the held-out rows measured at the last update
+(:attr:`BoundedFairLoss.pair_signs`), so the term is :math:`w_j s_j (\tilde r_a - \tilde r_b)`
+in the formula's place of the absolute value. On a batch, the soft rate of a small cell (the
+positives of a minority group: about 9 of Adult's 256-row batches) is noisy, and the absolute
+value of a noisy difference points its gradient the wrong way whenever the batch's sign
+disagrees with the population's; the measured side does not depend on the batch. The side
+comes from held-out measurements about ten times per epoch, so a model pushed past parity is
+pulled back at the next update: TFCO's linear proxies, one multiplier per direction, let the
+rates of COMPAS cross over (0.47 / 0.31 to 0.49 / 0.57 within one epoch, accuracy 0.64 to 0.45)
+while the opposite direction's multiplier grew from its floor. ``proxy="absolute"`` (the batch's
+:math:`|\tilde r_a - \tilde r_b|`) is kept for comparison; docs/bounds.md has both measured.
 
 One call is one batch on one context: called once per device on ``split_and_load`` shards,
 each shard's fairness term comes from that shard's rows alone. The held-out measurement that
@@ -43,6 +50,7 @@ from .._ops import Tensor, group_onehot, is_ndarray
 from .._row_mask import InvalidRows, sanitize
 from .._validation import (
     SCORES_NOT_FINITE,
+    check_choice,
     check_ids,
     check_not_empty,
     check_sample_weight,
@@ -52,7 +60,11 @@ from ..loss import Statistic, apply_sample_weight, group_rates
 from .bounds import RateBound
 from .game import ProxyLagrangian, bound_payoff_range
 
-__all__ = ["BoundedFairLoss"]
+__all__ = ["BoundedFairLoss", "PROXIES"]
+
+#: The pair proxies: the soft difference on the side measured on held-out rows, or its absolute
+#: value on the batch.
+PROXIES = ("signed", "absolute")
 
 NOT_NDARRAY = (
     "{name} must be an NDArray (the loss runs inside autograd), got {kind}: wrap it with "
@@ -113,6 +125,10 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
     payoff_range : float, optional
         R of the step-size rule; default ``max(bound, 0.01)``, the violations clipped to
         ``[-R, R]``.
+    proxy : {"signed", "absolute"}, default "signed"
+        The batch term of a pair: ``"signed"``, the soft difference ``r_a - r_b`` on the side
+        the held-out rows measured at the last update (:attr:`pair_signs`); ``"absolute"``,
+        ``|r_a - r_b|`` of the batch (see the module's notes for why signed is the default).
     weight : float, optional
         Global scalar weight of the loss, as in every Gluon loss.
     batch_axis : int, default 0
@@ -165,8 +181,8 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
                  constraint: Union[str, Statistic] = "demographic_parity", num_classes: int = 2,
                  from_logits: bool = True, base_loss: Optional[mx.gluon.loss.Loss] = None,
                  regret: str = "swap", step_size: Optional[float] = None, radius: float = 1e-3,
-                 payoff_range: Optional[float] = None, weight: Optional[float] = None,
-                 batch_axis: int = 0, **kwargs):
+                 payoff_range: Optional[float] = None, proxy: str = "signed",
+                 weight: Optional[float] = None, batch_axis: int = 0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
         self._scale = weight  # the loss's global weight (Gluon's ``weight``)
         self.rate_bound = RateBound(constraint, num_groups, bound, num_classes=num_classes)
@@ -176,6 +192,9 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
                                     step_size=step_size, radius=radius,
                                     payoff_range=payoff_range, clip=True)
         self._from_logits = bool(from_logits)
+        self.proxy = check_choice("proxy", proxy, PROXIES)
+        # The side of each pair's gap measured at the last update: +1 where r_a >= r_b.
+        self._signs = np.ones(self.rate_bound.num_constraints)
         if base_loss is not None and not isinstance(base_loss, mx.gluon.Block):
             raise TypeError(f"base_loss must be a gluon Block (a Loss), got {base_loss!r}")
         self._custom_base = base_loss is not None
@@ -239,6 +258,14 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         the order of ``rate_bound.pairs``."""
         return self.game.weights
 
+    @property
+    def pair_signs(self) -> np.ndarray:
+        """The side of each pair's gap measured at the last :meth:`update`, shape (m,): +1
+        where ``r_a >= r_b`` on the held-out rows, -1 where ``r_a < r_b`` (+1 before any
+        update; a pair that was not measurable keeps its last side). With ``proxy="signed"``
+        the batch term of pair j is ``w_j * sign_j * (soft r_a - soft r_b)``."""
+        return self._signs.copy()
+
     def pair_weight_matrix(self) -> np.ndarray:
         """The constraint weights laid out (C, G, G): ``[c, a, b]`` on ``|r_a - r_b| <= eps``,
         ``a < b`` (zero elsewhere)."""
@@ -246,6 +273,16 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         out = np.zeros((C, G, G), dtype=np.float64)
         c, a, b = self.rate_bound.pairs.T
         out[c, a, b] = self.game.weights[1:]
+        return out
+
+    def _proxy_weights(self) -> np.ndarray:
+        """What the graph multiplies the pairs' soft differences ``r_a - r_b`` with, (C, G, G):
+        the weights times the measured side (``proxy="signed"``); the weights alone on
+        ``|r_a - r_b|`` (``proxy="absolute"``)."""
+        out = self.pair_weight_matrix()
+        if self.proxy == "signed":
+            c, a, b = self.rate_bound.pairs.T
+            out[c, a, b] *= self._signs
         return out
 
     def update(self, source: Any) -> np.ndarray:
@@ -262,11 +299,18 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         ndarray, shape (m + 1,)
             The new weights (also written into the loss for the next batches).
         """
-        return self.game.update(self.rate_bound.violations(source))
+        rb = self.rate_bound
+        rates = rb.group_rates(rb.report_of(source))  # (G, C)
+        c, a, b = rb.pairs.T
+        diffs = rates[a, c] - rates[b, c]  # (m,): NaN where a rate is undefined
+        measured = np.isfinite(diffs) & (diffs != 0)
+        self._signs[measured] = np.sign(diffs[measured])  # unmeasured or tied: the last side
+        return self.game.update(np.abs(diffs) - rb.bound)
 
     def reset(self) -> None:
         """Back to the initial weights (a new training run)."""
         self.game.reset()
+        self._signs[:] = 1.0
         self._resets += 1
 
     def _sync(self, ctx: mx.Context) -> None:
@@ -279,7 +323,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         if self._synced != version:  # the game moved (update, reset, or a direct step)
             w = self.game.weights
             self.objective_weight.set_data(mx.nd.array(w[:1], dtype="float32"))
-            self.pair_weights.set_data(mx.nd.array(self.pair_weight_matrix(), dtype="float32"))
+            self.pair_weights.set_data(mx.nd.array(self._proxy_weights(), dtype="float32"))
             self._synced = version
 
     def check_inputs(self, pred, label, group, sample_weight=None) -> None:
@@ -355,7 +399,9 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         both = F.broadcast_mul(F.expand_dims(F.transpose(present), axis=2),
                                F.expand_dims(F.transpose(present), axis=1))  # (C, G, G)
         # sum over a < b of w[c, a, b] |r_a - r_b|, pairs with an absent group left out.
-        fair = F.sum(pair_weights * both * F.abs(F.broadcast_sub(rows, cols)))  # (1,)
+        diff = F.broadcast_sub(rows, cols)  # (C, G, G): r_a - r_b
+        proxy = diff if self.proxy == "signed" else F.abs(diff)
+        fair = F.sum(pair_weights * both * proxy)  # (1,)
         loss = F.broadcast_add(F.broadcast_mul(base, objective_weight), fair)  # (N,)
         if self._scale is not None:
             loss = loss * self._scale
