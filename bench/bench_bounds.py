@@ -39,6 +39,8 @@ Usage::
     python bench/bench_bounds.py                      # all, five seeds: about 45 min on 1 core
     python bench/bench_bounds.py --datasets german --seeds 0 1 --bounds 0.05
     python bench/bench_bounds.py --from-json bench/results/bounds.json   # tables only
+    python bench/bench_bounds.py --proxy signed --out bench/results/bounds_signed.md \
+        --json bench/results/bounds_signed.json
 """
 import argparse
 import json
@@ -88,6 +90,8 @@ def parse_args(argv):
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--out", default=str(RESULTS / "bounds.md"))
     p.add_argument("--json", default=str(RESULTS / "bounds.json"))
+    p.add_argument("--proxy", choices=["absolute", "signed"], default="absolute",
+                   help="BoundedFairLoss's pair proxy (bench/results/bounds_signed.md: signed)")
     p.add_argument("--from-json", default=None, metavar="PATH",
                    help="write the tables of a saved run (its --json) without training")
     return p.parse_args(argv)
@@ -186,7 +190,8 @@ def bounded_rows(data, constraint: str, eps: float, seed: int, args, ctx) -> Lis
     demo_args = _demo_args(data, seed, eps)
     seed_all(seed)
     net = mlp(demo_args.hidden, ctx, seed=seed)
-    recipe = demo.bounded(data, demo_args, ctx, constraint=constraint, keep_all=True)
+    recipe = demo.bounded(data, demo_args, ctx, constraint=constraint, keep_all=True,
+                          proxy=args.proxy)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a run that never met the bound there: it shows
@@ -424,7 +429,8 @@ def render(rows: List[Dict], args, skipped: List[str], seconds: float) -> str:
              "'implied eps' the value that makes it imply the between-groups bound "
              "(eps x the larger group share, within each label for EO). fairlearn's "
              "ThresholdOptimizer (0.9.0) has no tolerance: exact parity on the validation "
-             "split. Half-width: of the test bootstrap interval, averaged over seeds.", ""]
+             "split. Half-width: of the test bootstrap interval, averaged over seeds. "
+             f"BoundedFairLoss pair proxy: {args.proxy}.", ""]
     lines += skipped + ([""] if skipped else [])
     for name in args.datasets:
         lines += dataset_table(entries, rows, name)
@@ -438,6 +444,7 @@ def main(argv=None) -> int:
     if args.from_json:  # the tables of a saved run, without training anything
         saved = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
         args.seeds, args.bounds = saved["seeds"], saved["bounds"]
+        args.proxy = saved.get("proxy", "absolute")
         args.constraints = [c for c in GAP if any(r["constraint"] == c for r in saved["rows"])]
         text = render(saved["rows"], args, saved.get("skipped", []), saved.get("seconds", 0))
         print(text)
@@ -467,8 +474,9 @@ def main(argv=None) -> int:
                   for k, v in r.items()} for r in rows]
         Path(args.json).write_text(json.dumps(
             {"format": "mxfair.bench.bounds/1", "seeds": args.seeds, "bounds": args.bounds,
-             "rows": clean, "summary": aggregate(rows), "skipped": skipped,
-             "seconds": seconds}, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+             "proxy": args.proxy, "rows": clean, "summary": aggregate(rows),
+             "skipped": skipped, "seconds": seconds}, indent=1, allow_nan=False) + "\n",
+            encoding="utf-8")
     return 0
 
 

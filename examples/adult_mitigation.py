@@ -202,12 +202,13 @@ def constrained(data, args, ctx, constraint: str = "demographic_parity",
 
 
 def bounded(data, args, ctx, constraint: str = "demographic_parity",
-            keep_all: bool = False) -> Recipe:
+            keep_all: bool = False, proxy: str = "absolute") -> Recipe:
     """The proxy-Lagrangian game of Cotter et al. (2019): the net descends the weighted
     cross-entropy and soft pair gaps on training batches, the weights follow the hard gaps
     measured on held-out rows; the best iterate that meets the bound there is kept.
     The recipe's ``held_out`` attribute is the :class:`HeldOut` (its ``best``)."""
-    loss = BoundedFairLoss(data.num_groups, args.bound, constraint=constraint, from_logits=True)
+    loss = BoundedFairLoss(data.num_groups, args.bound, constraint=constraint, from_logits=True,
+                           proxy=proxy)
     loss.hybridize()
     part = held_out(data, args, loss, keep_all=keep_all)
     recipe = Recipe(part.loader, loss, after_batch=part.after_batch,

@@ -275,8 +275,9 @@ def test_training_meets_the_bound_on_held_out_rows(ctx):
 
 
 def test_the_signed_proxy_takes_each_pairs_side_from_the_held_out_rows(ctx):
-    loss_fn = BoundedFairLoss(3, 0.05, constraint="demographic_parity")
-    assert loss_fn.proxy == "signed" and loss_fn.pair_signs.tolist() == [1.0, 1.0, 1.0]
+    assert BoundedFairLoss(3, 0.05).proxy == "absolute"  # the default
+    loss_fn = BoundedFairLoss(3, 0.05, constraint="demographic_parity", proxy="signed")
+    assert loss_fn.pair_signs.tolist() == [1.0, 1.0, 1.0]
     held = GroupStats(3, from_logits=False, ctx=ctx)  # selection rates 0.25, 0.75, 0.5
     held.update(np.zeros(12), np.array([1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0], dtype=np.float32),
                 np.repeat([0, 1, 2], 4))
