@@ -80,6 +80,7 @@ def test_exported_and_imported_it_draws_the_same(tmp_path, ctx):
 
 @pytest.mark.parametrize("members, probabilities, error, match", [
     ("two", [0.5, 0.5], TypeError, "members"),
+    (7, [1.0], TypeError, "members must be a list"),
     ([], [], TypeError, "members"),
     (2, [0.3, 0.3, 0.4], ValueError, "probabilities has 3 entries for 2 members"),
     (2, [0.5, 0.4], ValueError, "sum to 1"),

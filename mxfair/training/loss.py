@@ -406,7 +406,7 @@ class BoundedFairLoss(mx.gluon.loss.Loss):
         cols = F.expand_dims(F.transpose(rates), axis=1)  # (C, 1, G): r[c, b]
         both = F.broadcast_mul(F.expand_dims(F.transpose(present), axis=2),
                                F.expand_dims(F.transpose(present), axis=1))  # (C, G, G)
-        # sum over a < b of w[c, a, b] |r_a - r_b|, pairs with an absent group left out.
+        # sum over a < b of w[c, a, b] times the proxy of r_a - r_b, absent groups left out.
         diff = F.broadcast_sub(rows, cols)  # (C, G, G): r_a - r_b
         proxy = diff if self.proxy == "signed" else F.abs(diff)
         fair = F.sum(pair_weights * both * proxy)  # (1,)

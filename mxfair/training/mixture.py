@@ -29,7 +29,7 @@ class IterateMixture(HybridBlock):
 
     Parameters
     ----------
-    members : sequence of HybridBlock
+    members : list of HybridBlock
         T >= 1 initialized nets of the same input and output shapes (e.g. iterates of one run,
         :meth:`BestIterate.mixture_net`), one output each.
     probabilities : array, shape (T,)
@@ -64,7 +64,13 @@ class IterateMixture(HybridBlock):
     def __init__(self, members: Sequence[HybridBlock], probabilities: Any, *,
                  prefix: Optional[str] = None, params: Any = None):
         super().__init__(prefix=prefix, params=params)
-        members = list(members) if not isinstance(members, HybridBlock) else [members]
+        if isinstance(members, HybridBlock):
+            members = [members]
+        elif isinstance(members, (list, tuple)):
+            members = list(members)
+        else:
+            raise TypeError(f"members must be a list of gluon HybridBlocks, got "
+                            f"{type(members).__name__}")
         if not members or not all(isinstance(m, HybridBlock) for m in members):
             raise TypeError(f"members must be a non-empty sequence of gluon HybridBlocks, got "
                             f"{[type(m).__name__ for m in members]}")
